@@ -1,0 +1,18 @@
+# `make test` installs everything the tests need (Debian's chromium included) and runs them.
+PYTHON ?= python3
+
+.PHONY: install test lint bench
+
+install:
+	$(PYTHON) -m pip install -q -e '.[dev]'
+
+test: install
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	$(PYTHON) -m ruff check argyll tests bench
+	$(PYTHON) -m pytest -q
+
+lint:
+	$(PYTHON) -m ruff check argyll tests bench
+
+bench:
+	$(PYTHON) bench/core.py

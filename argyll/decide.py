@@ -1,0 +1,445 @@
+"""Flow deciders: given a flow's state, a trigger and the time, the events to append.
+
+Deciders look at the state first, so a repeated trigger decides nothing new.
+They return the events plus *effects as values* (run this work, evaluate this
+predicate, wake me at this time); the runtime appends the events and only then
+performs the effects. One trigger's events are folded as they are decided, so a
+single decision carries a flow as far as it can go without outside work.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from argyll.apply import FLOW_APPLIERS, new_flow
+from argyll.errors import MissingInputsError, NotFoundError, ValidationError
+from argyll.events import (
+    AttributeSet,
+    Event,
+    EventData,
+    FlowCompleted,
+    FlowFailed,
+    FlowStarted,
+    StepCompleted,
+    StepFailed,
+    StepSkipped,
+    StepStarted,
+    WorkFailed,
+    WorkNotCompleted,
+    WorkRetryScheduled,
+    WorkStarted,
+    WorkSucceeded,
+    flow_aggregate,
+)
+from argyll.model import (
+    BackoffType,
+    Execution,
+    FlowID,
+    FlowState,
+    FlowStatus,
+    Plan,
+    Step,
+    StepID,
+    StepStatus,
+    Token,
+    WorkConfig,
+    WorkItem,
+    WorkStatus,
+    matches_type,
+)
+
+NewToken = Callable[[], str]
+
+
+# ------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class RunWork:
+    flow_id: FlowID
+    step: Step
+    token: Token
+    inputs: Mapping[str, Any]
+    retry_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluatePredicate:
+    flow_id: FlowID
+    step: Step
+    inputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleWake:
+    flow_id: FlowID
+    at: datetime
+
+
+Effect = RunWork | EvaluatePredicate | ScheduleWake
+
+
+# ------------------------------------------------------------------ triggers
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    outputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A permanent failure: HTTP 4xx, a failure posted to a webhook, a script error."""
+
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotCompleted:
+    """A transient failure (transport error, timeout, 5xx): retried with backoff."""
+
+    error: str
+
+
+Outcome = Succeeded | Failed | NotCompleted
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Engine-wide defaults a step's own work_config can override."""
+
+    max_retries: int = 3
+
+
+@dataclass(slots=True)
+class Decision:
+    """What a trigger decided: events to append after ``expected``, then effects."""
+
+    expected: int
+    events: list[EventData] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    state: FlowState | None = None
+
+
+class _Builder:
+    """Folds each decided event at once, so later rules see the new state."""
+
+    def __init__(self, flow: FlowState, now: datetime, new_token: NewToken, expected: int) -> None:
+        self.flow, self.now, self.new_token = flow, now, new_token
+        self.decision = Decision(expected)
+        self.aggregate = flow_aggregate(flow.id)
+
+    def emit(self, data: EventData) -> None:
+        event = Event(self.aggregate, self.flow.version + 1, self.now, data)
+        self.flow = FLOW_APPLIERS[type(data)](self.flow, event)
+        self.decision.events.append(data)
+
+    def effect(self, effect: Effect) -> None:
+        self.decision.effects.append(effect)
+
+    def done(self) -> Decision:
+        self.decision.state = self.flow
+        return self.decision
+
+
+def retry_delay_ms(config: WorkConfig, retry: int) -> int:
+    """Backoff before retry ``retry`` (1-based) as SPEC §3 defines it, capped at max_backoff."""
+    match config.backoff_type:
+        case BackoffType.FIXED:
+            delay = config.init_backoff
+        case BackoffType.LINEAR:
+            delay = config.init_backoff * retry
+        case _:
+            delay = config.init_backoff * 2 ** min(retry - 1, 62)
+    return min(delay, config.max_backoff)
+
+
+def check_init(plan: Plan, init: Mapping[str, Any]) -> None:
+    """Refuse a start whose init lacks required inputs or holds values of the wrong type."""
+    if plan.required:
+        raise MissingInputsError(plan.required)
+    problems = []
+    for name, value in init.items():
+        for step_id in plan.attributes[name].consumers if name in plan.attributes else ():
+            spec = plan.steps[step_id].attributes[name]
+            if not matches_type(value, spec.type):
+                problems.append((f"init.{name}", f"must be of type {spec.type}"))
+                break
+    if problems:
+        raise ValidationError(problems)
+
+
+# ---------------------------------------------------------------- deciders
+
+
+def on_start(
+    flow_id: FlowID, plan: Plan, init: Mapping[str, Any], now: datetime, new_token: NewToken
+) -> Decision:
+    check_init(plan, init)
+    started = FlowStarted(flow_id, plan, dict(init))
+    flow = new_flow(Event(flow_aggregate(flow_id), 1, now, started))
+    builder = _Builder(flow, now, new_token, expected=0)
+    builder.decision.events.append(started)
+    _advance(builder)
+    return builder.done()
+
+
+def on_work_outcome(
+    flow: FlowState,
+    step_id: str,
+    token: str,
+    outcome: Outcome,
+    now: datetime,
+    new_token: NewToken,
+    policy: Policy,
+) -> Decision:
+    """Record a work item's result; raises NotFoundError for a step or token not in the flow."""
+    execution = flow.executions.get(StepID(step_id))
+    item = execution.work_items.get(Token(token)) if execution else None
+    if execution is None or item is None:
+        raise NotFoundError("work item", f"{flow.id}/{step_id}/{token}")
+    builder = _Builder(flow, now, new_token, flow.version)
+    step = flow.plan.steps[StepID(step_id)]
+    match outcome:
+        case Succeeded(outputs) if item.status in _OPEN:
+            _succeed(builder, step, Token(token), outputs)
+        case Failed(error) if item.status in _OPEN:
+            builder.emit(WorkFailed(flow.id, step.id, Token(token), error))
+        case NotCompleted(error) if item.status is WorkStatus.ACTIVE:
+            _not_completed(builder, step, Token(token), item, error, policy)
+        case _:
+            return builder.done()
+    _advance(builder)
+    return builder.done()
+
+
+def on_predicate(
+    flow: FlowState,
+    step_id: str,
+    result: bool,
+    error: str | None,
+    now: datetime,
+    new_token: NewToken,
+) -> Decision:
+    """Start, skip or fail a ready step by what its predicate said."""
+    builder = _Builder(flow, now, new_token, flow.version)
+    execution = flow.executions[StepID(step_id)]
+    if flow.status is not FlowStatus.ACTIVE or execution.status is not StepStatus.PENDING:
+        return builder.done()
+    step = flow.plan.steps[StepID(step_id)]
+    if error is not None:
+        builder.emit(StepFailed(flow.id, step.id, f"predicate failed: {error}"))
+    elif not result:
+        builder.emit(StepSkipped(flow.id, step.id, "predicate returned false"))
+    else:
+        _start_step(builder, step, _inputs(builder.flow, step))
+    _advance(builder)
+    return builder.done()
+
+
+def on_wake(flow: FlowState, now: datetime, new_token: NewToken) -> Decision:
+    """A timer fired: start the retries that are due and carry the flow on."""
+    builder = _Builder(flow, now, new_token, flow.version)
+    _advance(builder)
+    return builder.done()
+
+
+def on_recover(flow: FlowState, now: datetime, new_token: NewToken) -> Decision:
+    """Resume a flow read back from the store: re-dispatch running work with its tokens."""
+    builder = _Builder(flow, now, new_token, flow.version)
+    for step_id, execution in flow.executions.items():
+        step = flow.plan.steps[step_id]
+        for token, item in execution.work_items.items():
+            if item.status is WorkStatus.ACTIVE:
+                builder.effect(RunWork(flow.id, step, token, item.inputs, item.retry_count))
+            elif item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None:
+                builder.effect(ScheduleWake(flow.id, item.next_retry_at))
+    _advance(builder)
+    return builder.done()
+
+
+# ---------------------------------------------------------------- internals
+
+_OPEN = frozenset({WorkStatus.ACTIVE, WorkStatus.NOT_COMPLETED})
+
+
+def _succeed(builder: _Builder, step: Step, token: Token, outputs: Mapping[str, Any]) -> None:
+    flow_id = builder.flow.id
+    wrong = [
+        f"output {name!r} must be of type {spec.type}"
+        for name, spec in step.attributes.items()
+        if name in outputs and name in step.outputs and not matches_type(outputs[name], spec.type)
+    ]
+    if wrong:
+        builder.emit(WorkFailed(flow_id, step.id, token, "; ".join(wrong)))
+    else:
+        builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs)))
+
+
+def _not_completed(
+    builder: _Builder, step: Step, token: Token, item: WorkItem, error: str, policy: Policy
+) -> None:
+    flow_id = builder.flow.id
+    builder.emit(WorkNotCompleted(flow_id, step.id, token, error))
+    config = step.work_config
+    limit = config.max_retries or policy.max_retries
+    if limit >= 0 and item.retry_count >= limit:
+        reason = f"{error} (gave up after {item.retry_count} retries)"
+        builder.emit(WorkFailed(flow_id, step.id, token, reason))
+        return
+    retry = item.retry_count + 1
+    due = builder.now + timedelta(milliseconds=retry_delay_ms(config, retry))
+    builder.emit(WorkRetryScheduled(flow_id, step.id, token, retry, due))
+    builder.effect(ScheduleWake(flow_id, due))
+
+
+def _advance(builder: _Builder) -> None:
+    """Apply every rule that can fire until none can; then hand out runnable work."""
+    steps = builder.flow.plan.steps
+    progressed = True
+    while progressed:
+        progressed = False
+        for step_id in steps:
+            if builder.flow.executions[step_id].status is StepStatus.ACTIVE:
+                progressed |= _settle(builder, step_id)
+        if builder.flow.status is not FlowStatus.ACTIVE or _finish(builder):
+            break
+        for step_id in steps:
+            if builder.flow.executions[step_id].status is StepStatus.PENDING:
+                progressed |= _consider(builder, step_id)
+    if builder.flow.status is FlowStatus.ACTIVE:
+        for step_id, execution in builder.flow.executions.items():
+            if execution.status is StepStatus.ACTIVE:
+                _dispatch(builder, step_id, execution)
+
+
+def _settle(builder: _Builder, step_id: StepID) -> bool:
+    """End an active step whose work items have all ended (or one has failed)."""
+    execution = builder.flow.executions[step_id]
+    items = execution.work_items.values()
+    failed = next((item for item in items if item.status is WorkStatus.FAILED), None)
+    flow_id = builder.flow.id
+    if failed is not None:
+        builder.emit(StepFailed(flow_id, step_id, failed.error or "work failed"))
+        return True
+    if any(item.status is not WorkStatus.SUCCEEDED for item in items):
+        return False
+    step = builder.flow.plan.steps[step_id]
+    outputs = _step_outputs(step, execution)
+    for name, value in outputs.items():
+        if name not in builder.flow.attributes:
+            builder.emit(AttributeSet(flow_id, step_id, name, value))
+    builder.emit(StepCompleted(flow_id, step_id, outputs))
+    return True
+
+
+def _step_outputs(step: Step, execution: Execution) -> dict[str, Any]:
+    """The step's declared outputs; with for_each, one {item values…, output} per item."""
+    names = step.outputs
+    if not step.for_each_inputs:
+        (item,) = execution.work_items.values()
+        return {n: item.outputs[n] for n in names if item.outputs and n in item.outputs}
+    fan = step.for_each_inputs
+    return {
+        name: [
+            {**{f: item.inputs[f] for f in fan}, name: item.outputs[name]}
+            for item in execution.work_items.values()
+            if item.outputs and name in item.outputs
+        ]
+        for name in names
+    }
+
+
+def _consider(builder: _Builder, step_id: StepID) -> bool:
+    """Start, or end as unreachable, a pending step; False while it must wait."""
+    flow, step = builder.flow, builder.flow.plan.steps[step_id]
+    for name in step.required_inputs:
+        if name in flow.attributes:
+            continue
+        providers = flow.plan.providers(name)
+        if not all(flow.executions[p].status.ended for p in providers):
+            return False
+        failed = [p for p in providers if flow.executions[p].status is StepStatus.FAILED]
+        if failed:
+            error = f"required input {name!r} cannot be produced: step {failed[0]!r} failed"
+            builder.emit(StepFailed(flow.id, step_id, error))
+        else:
+            builder.emit(StepSkipped(flow.id, step_id, f"required input {name!r} not produced"))
+        return True
+    for name in step.optional_inputs:
+        if name not in flow.attributes and not all(
+            flow.executions[p].status.ended for p in flow.plan.providers(name)
+        ):
+            return False
+    inputs = _inputs(flow, step)
+    if step.predicate is not None:
+        builder.effect(EvaluatePredicate(flow.id, step, inputs))
+        return False
+    return _start_step(builder, step, inputs)
+
+
+def _inputs(flow: FlowState, step: Step) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    for name, spec in step.inputs.items():
+        if name in flow.attributes:
+            inputs[name] = flow.attributes[name].value
+        elif spec.default is not None:
+            inputs[name] = spec.default_value()
+    return inputs
+
+
+def _start_step(builder: _Builder, step: Step, inputs: dict[str, Any]) -> bool:
+    fan = [name for name in step.for_each_inputs if name in inputs]
+    not_arrays = [name for name in fan if not isinstance(inputs[name], list)]
+    if not_arrays:
+        error = f"for_each input {not_arrays[0]!r} is not an array"
+        builder.emit(StepFailed(builder.flow.id, step.id, error))
+        return True
+    combos = itertools.product(*(inputs[name] for name in fan))
+    items = {
+        Token(builder.new_token()): {**inputs, **dict(zip(fan, combo, strict=True))}
+        for combo in combos
+    }
+    builder.emit(StepStarted(builder.flow.id, step.id, inputs, items))
+    return True
+
+
+def _dispatch(builder: _Builder, step_id: StepID, execution: Execution) -> None:
+    """Start due retries and pending items, keeping at most ``parallelism`` running."""
+    step = builder.flow.plan.steps[step_id]
+    busy = 0
+    waiting: list[tuple[Token, WorkItem]] = []
+    for token, item in execution.work_items.items():
+        if item.status is WorkStatus.PENDING:
+            waiting.append((token, item))
+        elif item.status is WorkStatus.ACTIVE:
+            busy += 1
+        elif item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None:
+            if item.next_retry_at <= builder.now:
+                _run(builder, step, token, item)
+            busy += 1
+    for token, item in waiting[: max(step.work_config.parallelism - busy, 0)]:
+        _run(builder, step, token, item)
+
+
+def _run(builder: _Builder, step: Step, token: Token, item: WorkItem) -> None:
+    builder.emit(WorkStarted(builder.flow.id, step.id, token, item.retry_count))
+    builder.effect(RunWork(builder.flow.id, step, token, item.inputs, item.retry_count))
+
+
+def _finish(builder: _Builder) -> bool:
+    """End the flow: failed as soon as a goal fails, completed when every goal has ended."""
+    flow = builder.flow
+    statuses = {goal: flow.executions[goal] for goal in flow.plan.goals}
+    for goal, execution in statuses.items():
+        if execution.status is StepStatus.FAILED:
+            builder.emit(FlowFailed(flow.id, f"goal step {goal!r} failed: {execution.error}"))
+            return True
+    if all(e.status in (StepStatus.COMPLETED, StepStatus.SKIPPED) for e in statuses.values()):
+        builder.emit(FlowCompleted(flow.id))
+        return True
+    return False

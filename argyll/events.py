@@ -1,0 +1,293 @@
+"""Event types of SPEC §6, the envelope, and the registry that decodes them.
+
+One frozen class per event type, named as its SPEC string in past tense.
+``Event`` is the envelope a store hands back: aggregate, gapless ``seq``,
+timestamp, the data, and the store's opaque global ``position``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from argyll.model import FlowID, Plan, Step, StepID, Token, iso, parse_step, plan_from_dict
+
+CATALOG = "catalog"
+FLOW_PREFIX = "flow:"
+
+
+def flow_aggregate(flow_id: str) -> str:
+    return FLOW_PREFIX + flow_id
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class EventData:
+    """Base of every event payload; ``type`` is the SPEC name."""
+
+    __slots__ = ()
+    type: ClassVar[str]
+    _field_names: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _names(type(self))}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        return cls(**{name: data[name] for name in _names(cls) if name in data})
+
+
+def _names(cls: type[EventData]) -> tuple[str, ...]:
+    names = cls.__dict__.get("_field_names")
+    if not names:
+        names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+        cls._field_names = names
+    return names
+
+
+# ------------------------------------------------------------------- catalog
+
+
+@dataclass(frozen=True, slots=True)
+class StepRegistered(EventData):
+    type: ClassVar[str] = "step_registered"
+    step: Step
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step_id": self.step.id, "step": self.step.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        return cls(parse_step(data["step"]))
+
+
+@dataclass(frozen=True, slots=True)
+class StepUpdated(EventData):
+    type: ClassVar[str] = "step_updated"
+    step: Step
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step_id": self.step.id, "step": self.step.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        return cls(parse_step(data["step"]))
+
+
+@dataclass(frozen=True, slots=True)
+class StepUnregistered(EventData):
+    type: ClassVar[str] = "step_unregistered"
+    step_id: StepID
+
+
+@dataclass(frozen=True, slots=True)
+class StepHealthChanged(EventData):
+    type: ClassVar[str] = "step_health_changed"
+    step_id: StepID
+    status: str
+    error: str | None = None
+
+
+# ---------------------------------------------------------------------- flow
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStarted(EventData):
+    type: ClassVar[str] = "flow_started"
+    flow_id: FlowID
+    plan: Plan
+    init: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flow_id": self.flow_id, "plan": self.plan.to_dict(), "init": dict(self.init)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        return cls(data["flow_id"], plan_from_dict(data["plan"]), data["init"])
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted(EventData):
+    type: ClassVar[str] = "step_started"
+    flow_id: FlowID
+    step_id: StepID
+    inputs: Mapping[str, Any]
+    work_items: Mapping[Token, Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkStarted(EventData):
+    type: ClassVar[str] = "work_started"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    retry_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkSucceeded(EventData):
+    type: ClassVar[str] = "work_succeeded"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    outputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkFailed(EventData):
+    type: ClassVar[str] = "work_failed"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkNotCompleted(EventData):
+    type: ClassVar[str] = "work_not_completed"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkRetryScheduled(EventData):
+    type: ClassVar[str] = "work_retry_scheduled"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    retry_count: int
+    next_retry_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow_id": self.flow_id,
+            "step_id": self.step_id,
+            "token": self.token,
+            "retry_count": self.retry_count,
+            "next_retry_at": iso(self.next_retry_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        return cls(
+            data["flow_id"],
+            data["step_id"],
+            data["token"],
+            data["retry_count"],
+            parse_time(data["next_retry_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeSet(EventData):
+    type: ClassVar[str] = "attribute_set"
+    flow_id: FlowID
+    step_id: StepID
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class StepCompleted(EventData):
+    type: ClassVar[str] = "step_completed"
+    flow_id: FlowID
+    step_id: StepID
+    outputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailed(EventData):
+    type: ClassVar[str] = "step_failed"
+    flow_id: FlowID
+    step_id: StepID
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepSkipped(EventData):
+    type: ClassVar[str] = "step_skipped"
+    flow_id: FlowID
+    step_id: StepID
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowCompleted(EventData):
+    type: ClassVar[str] = "flow_completed"
+    flow_id: FlowID
+
+
+@dataclass(frozen=True, slots=True)
+class FlowFailed(EventData):
+    type: ClassVar[str] = "flow_failed"
+    flow_id: FlowID
+    error: str
+
+
+EVENT_TYPES: dict[str, type[EventData]] = {
+    cls.type: cls
+    for cls in (
+        StepRegistered,
+        StepUpdated,
+        StepUnregistered,
+        StepHealthChanged,
+        FlowStarted,
+        StepStarted,
+        WorkStarted,
+        WorkSucceeded,
+        WorkFailed,
+        WorkNotCompleted,
+        WorkRetryScheduled,
+        AttributeSet,
+        StepCompleted,
+        StepFailed,
+        StepSkipped,
+        FlowCompleted,
+        FlowFailed,
+    )
+}
+
+
+def decode_data(event_type: str, data: Mapping[str, Any]) -> EventData:
+    return EVENT_TYPES[event_type].from_dict(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A stored event: ``seq`` is 1-based and gapless per aggregate."""
+
+    aggregate: str
+    seq: int
+    timestamp: datetime
+    data: EventData
+    position: str = ""
+
+    @property
+    def type(self) -> str:
+        return self.data.type
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.data.type,
+            "aggregate": self.aggregate,
+            "seq": self.seq,
+            "timestamp": iso(self.timestamp),
+            "data": self.data.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], position: str = "") -> Event:
+        return cls(
+            aggregate=data["aggregate"],
+            seq=data["seq"],
+            timestamp=parse_time(data["timestamp"]),
+            data=decode_data(data["type"], data["data"]),
+            position=position,
+        )

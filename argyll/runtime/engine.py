@@ -1,0 +1,445 @@
+"""The Engine: the Python API over the pure core, an event store and the work it runs.
+
+Every change goes the same way: fold the current state, ask a decider, append
+its events with the version that was read (optimistic; a stale writer re-reads
+and decides again), cache the new state, then perform the decided effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+import httpx
+
+from argyll import catalog as catalog_rules
+from argyll import decide
+from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
+from argyll.errors import (
+    ArgyllError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    VersionConflict,
+)
+from argyll.events import CATALOG, FLOW_PREFIX, Event, EventData, FlowStarted, flow_aggregate
+from argyll.model import (
+    ID_PATTERN,
+    Catalog,
+    FlowID,
+    FlowState,
+    FlowStatus,
+    FlowSummary,
+    Plan,
+    Step,
+    parse_step,
+)
+from argyll.planner import plan as make_plan
+from argyll.runtime.clock import Clock, SystemClock
+from argyll.runtime.http import HttpCaller
+from argyll.runtime.scripts import ScriptRunner, check_scripts
+from argyll.runtime.timers import Timers
+from argyll.runtime.work import WorkRunner
+from argyll.store import EventStore, open_store
+
+log = logging.getLogger("argyll.engine")
+
+APPEND_ATTEMPTS = 20
+HTTP_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+
+
+def new_token() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStart:
+    """What ``submit_flow`` did: ``created`` is False when the same request was repeated."""
+
+    flow_id: FlowID
+    created: bool
+
+
+class Engine:
+    """Run Argyll in-process.
+
+    Args:
+        store: a store URL (``memory://``, ``sqlite:///path``) or an open ``EventStore``.
+        policy: engine-wide defaults (retries) that steps may override.
+        clock: where time comes from (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        store: str | EventStore = "memory://",
+        *,
+        policy: decide.Policy | None = None,
+        clock: Clock | None = None,
+        token_factory: Callable[[], str] = new_token,
+        work: WorkRunner | None = None,
+        webhook_base_url: str = "http://127.0.0.1:8080",
+        health_interval: float = 10.0,
+    ) -> None:
+        self._store_spec = store
+        self.policy = policy or decide.Policy()
+        self.clock = clock or SystemClock()
+        self.health_interval = health_interval
+        self._new_token = token_factory
+        self._scripts = ScriptRunner()
+        self._http_client = httpx.AsyncClient(limits=HTTP_LIMITS)
+        self._http = HttpCaller(self._http_client, webhook_base_url)
+        self._work = work or WorkRunner(self._scripts, self._http)
+        self.catalog = Catalog()
+        self._flows: dict[FlowID, FlowState] = {}
+        self._locks: dict[FlowID, asyncio.Lock] = {}
+        self._waiters: dict[FlowID, list[asyncio.Future[FlowState]]] = {}
+        self._predicates: set[tuple[FlowID, str]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers = Timers(self.clock, self._wake)
+        self._follower: asyncio.Task[None] | None = None
+        self._store: EventStore | None = None
+
+    # ----------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            raise ArgyllError("the engine is not started: use `async with Engine(...)`")
+        return self._store
+
+    async def start(self) -> None:
+        """Open the store, fold the catalog, resume every active flow, follow the feed."""
+        spec = self._store_spec
+        self._store = await open_store(spec) if isinstance(spec, str) else spec
+        head = await self.store.head()
+        self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
+        for summary in await self.store.list_flows(FlowStatus.ACTIVE):
+            await self._recover(summary.id)
+        self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
+        self._spawn(self._monitor_health())
+
+    async def aclose(self) -> None:
+        """Stop: no new work starts; work in flight is left for recovery to take on."""
+        self._timers.cancel_all()
+        tasks = [*self._tasks, *([self._follower] if self._follower else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._scripts.close()
+        await self._http_client.aclose()
+        if self._store is not None and isinstance(self._store_spec, str):
+            await self._store.aclose()
+        self._store = None
+
+    # ------------------------------------------------------------- catalog
+
+    async def register_step(self, definition: Mapping[str, Any] | Step) -> Step:
+        """Register a step; the same definition again is a no-op, a different one a conflict."""
+        step = self._parse(definition)
+        await self._change_catalog(lambda cat: catalog_rules.on_register(cat, step))
+        return step
+
+    async def update_step(self, step_id: str, definition: Mapping[str, Any] | Step) -> Step:
+        step = self._parse(definition, step_id)
+        await self._change_catalog(lambda cat: catalog_rules.on_update(cat, step))
+        return step
+
+    async def unregister_step(self, step_id: str) -> None:
+        await self._change_catalog(lambda cat: catalog_rules.on_unregister(cat, step_id))
+
+    async def check_health(self) -> None:
+        """Probe every HTTP step that has a health_check once; record only changes."""
+        probes = {
+            step.id: step.http.health_check
+            for step in self.catalog.steps.values()
+            if step.http is not None and step.http.health_check
+        }
+        results = await asyncio.gather(*(self._http.probe(url) for url in probes.values()))
+        for step_id, (status, error) in zip(probes, results, strict=True):
+            await self._change_catalog(
+                lambda cat, sid=step_id, st=status, err=error: catalog_rules.on_health(
+                    cat, sid, st, err
+                )
+            )
+
+    async def _monitor_health(self) -> None:
+        while True:
+            await self.check_health()
+            await asyncio.sleep(self.health_interval)
+
+    def get_step(self, step_id: str) -> Step:
+        step = self.catalog.steps.get(step_id)  # type: ignore[call-overload]
+        if step is None:
+            raise NotFoundError("step", step_id)
+        return step
+
+    def _parse(self, definition: Mapping[str, Any] | Step, step_id: str | None = None) -> Step:
+        if isinstance(definition, Step):
+            if step_id is not None and definition.id != step_id:
+                raise ValidationError([("id", f"{definition.id!r} does not match {step_id!r}")])
+            step = definition
+        else:
+            step = parse_step(definition, step_id)
+        problems = check_scripts(step)
+        if problems:
+            raise ValidationError(problems)
+        return step
+
+    async def _change_catalog(self, rule: Callable[[Catalog], list[EventData]]) -> None:
+        for _ in range(APPEND_ATTEMPTS):
+            events = rule(self.catalog)
+            if not events:
+                return
+            try:
+                stored = await self.store.append(
+                    CATALOG, self.catalog.version, events, self.clock.now()
+                )
+            except VersionConflict:
+                await self._refresh_catalog()
+                continue
+            self.catalog = fold(self.catalog, stored, CATALOG_APPLIERS)
+            return
+        raise ConflictError("the catalog kept changing under this request; try again")
+
+    async def _refresh_catalog(self) -> None:
+        newer = await self.store.read(CATALOG, after=self.catalog.version)
+        self.catalog = fold(self.catalog, newer, CATALOG_APPLIERS)
+
+    # --------------------------------------------------------------- flows
+
+    def plan(self, goals: Iterable[str], init: Mapping[str, Any] | None = None) -> Plan:
+        """The plan a flow with these goals and init would run (nothing is started)."""
+        return make_plan(self.catalog, _goal_list(goals), init or {})
+
+    async def start_flow(
+        self,
+        goals: Iterable[str],
+        init: Mapping[str, Any] | None = None,
+        flow_id: str | None = None,
+    ) -> FlowID:
+        """Start a flow and return its id; repeating the same request with its id is a no-op."""
+        return (await self.submit_flow(goals, init, flow_id)).flow_id
+
+    async def submit_flow(
+        self,
+        goals: Iterable[str],
+        init: Mapping[str, Any] | None = None,
+        flow_id: str | None = None,
+    ) -> FlowStart:
+        goal_list, init = _goal_list(goals), dict(init or {})
+        _check_flow_id(flow_id)
+        ident = FlowID(flow_id or new_token())
+        plan = make_plan(self.catalog, goal_list, init)
+        now = self.clock.now()
+        decision = decide.on_start(ident, plan, init, now, self._new_token)
+        try:
+            await self._append(ident, decision, now)
+        except VersionConflict:
+            await self._check_same_start(ident, goal_list, init)
+            return FlowStart(ident, created=False)
+        self._perform(decision.effects)
+        return FlowStart(ident, created=True)
+
+    async def _check_same_start(self, flow_id: FlowID, goals: list[str], init: dict) -> None:
+        first = (await self.store.read(flow_aggregate(flow_id)))[0].data
+        assert isinstance(first, FlowStarted)
+        if list(first.plan.goals) != goals or dict(first.init) != init:
+            raise ConflictError(f"flow {flow_id!r} already exists with a different request")
+
+    async def get_flow(self, flow_id: str) -> FlowState:
+        cached = self._flows.get(FlowID(flow_id))
+        if cached is not None:
+            return cached
+        events = await self.store.read(flow_aggregate(flow_id))
+        if not events:
+            raise NotFoundError("flow", flow_id)
+        return fold_flow(events)
+
+    async def wait_flow(self, flow_id: str, timeout: float | None = None) -> FlowState:
+        """The flow's state once it has completed or failed; TimeoutError after ``timeout`` s."""
+        ident = FlowID(flow_id)
+        waiter: asyncio.Future[FlowState] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(ident, []).append(waiter)
+        try:
+            state = await self.get_flow(ident)
+            if state.status is not FlowStatus.ACTIVE:
+                return state
+            async with asyncio.timeout(timeout):
+                return await waiter
+        finally:
+            waiters = self._waiters.get(ident, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._waiters.pop(ident, None)
+
+    async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
+        events = await self.store.read(flow_aggregate(flow_id))
+        if not events:
+            raise NotFoundError("flow", flow_id)
+        return [event.to_dict() for event in events]
+
+    async def list_flows(
+        self, status: FlowStatus | str | None = None, limit: int | None = None
+    ) -> list[FlowSummary]:
+        wanted = FlowStatus(status) if status else None
+        return await self.store.list_flows(wanted, limit)
+
+    async def complete_work(
+        self, flow_id: str, step_id: str, token: str, outcome: decide.Outcome
+    ) -> None:
+        """Record a work item's result from outside (a webhook); repeats change nothing."""
+        await self._trigger(
+            FlowID(flow_id),
+            lambda state, now: decide.on_work_outcome(
+                state, step_id, token, outcome, now, self._new_token, self.policy
+            ),
+        )
+
+    def events(self, after: str | None = None) -> AsyncIterator[Event]:
+        """Every event of the store from ``after`` ("" = the start, None = from now), then live."""
+        return self.store.subscribe(after)
+
+    # ------------------------------------------------------------ internals
+
+    async def _append(self, flow_id: FlowID, decision: decide.Decision, now: Any) -> None:
+        if decision.events:
+            await self.store.append(
+                flow_aggregate(flow_id), decision.expected, decision.events, now
+            )
+        if decision.state is not None:
+            self._cache(decision.state)
+
+    def _cache(self, state: FlowState) -> None:
+        if state.status is FlowStatus.ACTIVE:
+            self._flows[state.id] = state
+            return
+        self._flows.pop(state.id, None)
+        self._locks.pop(state.id, None)
+        for waiter in self._waiters.pop(state.id, []):
+            if not waiter.done():
+                waiter.set_result(state)
+
+    async def _load(self, flow_id: FlowID) -> FlowState:
+        cached = self._flows.get(flow_id)
+        if cached is None:
+            return await self.get_flow(flow_id)
+        newer = await self.store.read(flow_aggregate(flow_id), after=cached.version)
+        return fold(cached, newer, FLOW_APPLIERS)
+
+    async def _trigger(
+        self, flow_id: FlowID, rule: Callable[[FlowState, Any], decide.Decision]
+    ) -> None:
+        """Decide on the freshest state and append, re-deciding if another writer won."""
+        lock = self._locks.setdefault(flow_id, asyncio.Lock())
+        async with lock:
+            state = self._flows.get(flow_id) or await self._load(flow_id)
+            for _ in range(APPEND_ATTEMPTS):
+                now = self.clock.now()
+                decision = rule(state, now)
+                try:
+                    await self._append(flow_id, decision, now)
+                except VersionConflict:
+                    state = await self._load(flow_id)
+                    continue
+                break
+            else:
+                raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
+        self._perform(decision.effects)
+
+    async def _recover(self, flow_id: FlowID) -> None:
+        self._flows.pop(flow_id, None)
+        await self._trigger(
+            flow_id, lambda state, now: decide.on_recover(state, now, self._new_token)
+        )
+
+    def _perform(self, effects: list[decide.Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case decide.RunWork():
+                    self._spawn(self._run_work(effect))
+                case decide.EvaluatePredicate(flow_id=flow_id, step=step):
+                    if (flow_id, step.id) not in self._predicates:
+                        self._predicates.add((flow_id, step.id))
+                        self._spawn(self._evaluate(effect))
+                case decide.ScheduleWake(flow_id=flow_id, at=at):
+                    self._timers.schedule(flow_id, at)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", exc_info=task.exception())
+
+    async def _run_work(self, effect: decide.RunWork) -> None:
+        outcome = await self._work.run(effect)
+        if outcome is not None:
+            await self.complete_work(effect.flow_id, effect.step.id, effect.token, outcome)
+
+    async def _evaluate(self, effect: decide.EvaluatePredicate) -> None:
+        result, error = await self._work.check_predicate(effect)
+        try:
+            await self._trigger(
+                effect.flow_id,
+                lambda state, now: decide.on_predicate(
+                    state, effect.step.id, result, error, now, self._new_token
+                ),
+            )
+        finally:
+            self._predicates.discard((effect.flow_id, effect.step.id))
+
+    def _wake(self, flow_id: str) -> None:
+        self._spawn(
+            self._trigger(
+                FlowID(flow_id),
+                lambda state, now: decide.on_wake(state, now, self._new_token),
+            )
+        )
+
+    async def _follow(self, after: str) -> None:
+        """Fold events other writers appended (other engines sharing the store)."""
+        async for event in self.store.subscribe(after):
+            if event.aggregate == CATALOG:
+                if event.seq > self.catalog.version:
+                    await self._refresh_catalog()
+            elif event.aggregate.startswith(FLOW_PREFIX):
+                self._observe_flow(event)
+
+    def _observe_flow(self, event: Event) -> None:
+        flow_id = FlowID(event.aggregate[len(FLOW_PREFIX) :])
+        cached = self._flows.get(flow_id)
+        if cached is not None and event.seq == cached.version + 1:
+            self._cache(fold(cached, [event], FLOW_APPLIERS))
+        elif cached is None and flow_id in self._waiters and event.type.startswith("flow_"):
+            self._spawn(self._resolve_waiters(flow_id))
+
+    async def _resolve_waiters(self, flow_id: FlowID) -> None:
+        state = await self.get_flow(flow_id)
+        if state.status is not FlowStatus.ACTIVE:
+            self._cache(state)
+
+
+def _goal_list(goals: Iterable[str]) -> list[str]:
+    if isinstance(goals, str):
+        return [goals]
+    return list(goals)
+
+
+def _check_flow_id(flow_id: str | None) -> None:
+    if flow_id is not None and (not isinstance(flow_id, str) or not ID_PATTERN.fullmatch(flow_id)):
+        raise ValidationError([("id", f"flow ids must match [A-Za-z0-9_.-]+, got {flow_id!r}")])

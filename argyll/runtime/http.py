@@ -1,0 +1,112 @@
+"""Calling HTTP steps (SPEC §4) and probing their health, over one pooled httpx client."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from argyll.decide import Failed, NotCompleted, Outcome, RunWork, Succeeded
+from argyll.model import HealthStatus, HttpMethod, Step, StepType
+
+HEALTH_TIMEOUT_S = 2.0
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
+_ERROR_TEXT_LIMIT = 500
+
+
+def fill_endpoint(endpoint: str, inputs: Mapping[str, Any]) -> str:
+    """The endpoint with each ``{name}`` replaced by that input, URL-quoted; KeyError if absent."""
+
+    def value(match: re.Match[str]) -> str:
+        item = inputs[match.group(1)]
+        text = item if isinstance(item, str) else json.dumps(item)
+        return quote(text, safe="")
+
+    return _PLACEHOLDER.sub(value, endpoint)
+
+
+def webhook_url(base: str, flow_id: str, step_id: str, token: str) -> str:
+    return f"{base.rstrip('/')}/webhook/{quote(flow_id)}/{quote(step_id)}/{quote(token)}"
+
+
+def problem_detail(response: httpx.Response) -> str:
+    """The most useful text of an error reply: a problem's detail or title, else the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        text = body.get("detail") or body.get("title") or body.get("error")
+        if isinstance(text, str) and text:
+            return text
+    return response.text[:_ERROR_TEXT_LIMIT] or response.reason_phrase
+
+
+def classify(response: httpx.Response, step: Step) -> Outcome | None:
+    """SPEC §3: 5xx retry, 4xx fail for good, 2xx JSON object = outputs (sync) or ack (async)."""
+    status = response.status_code
+    if status >= 500:
+        return NotCompleted(f"HTTP {status}: {problem_detail(response)}")
+    if status >= 300:
+        return Failed(f"HTTP {status}: {problem_detail(response)}")
+    if step.type is StepType.ASYNC:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return Failed(f"HTTP {status}: the reply is not JSON")
+    if not isinstance(body, dict):
+        return Failed(f"HTTP {status}: the reply is {type(body).__name__}, not a JSON object")
+    return Succeeded(body)
+
+
+class HttpCaller:
+    """Makes one attempt of an HTTP work item."""
+
+    def __init__(self, client: httpx.AsyncClient, webhook_base_url: str) -> None:
+        self._client, self._webhook_base = client, webhook_base_url
+
+    async def call(self, effect: RunWork) -> Outcome | None:
+        step = effect.step
+        assert step.http is not None
+        try:
+            url = fill_endpoint(step.http.endpoint, effect.inputs)
+        except KeyError as exc:
+            return Failed(f"endpoint placeholder {exc.args[0]!r} has no input")
+        headers = {
+            "Argyll-Flow-ID": effect.flow_id,
+            "Argyll-Step-ID": step.id,
+            "Argyll-Receipt-Token": effect.token,
+        }
+        if step.type is StepType.ASYNC:
+            headers["Argyll-Webhook-URL"] = webhook_url(
+                self._webhook_base, effect.flow_id, step.id, effect.token
+            )
+        body = None if step.http.method is HttpMethod.GET else dict(effect.inputs)
+        try:
+            response = await self._client.request(
+                step.http.method.value,
+                url,
+                json=body,
+                headers=headers,
+                timeout=step.http.timeout / 1000,
+            )
+        except httpx.TimeoutException:
+            return NotCompleted(f"timed out after {step.http.timeout} ms")
+        except httpx.HTTPError as exc:
+            return NotCompleted(f"{type(exc).__name__}: {exc}")
+        return classify(response, step)
+
+    async def probe(self, url: str) -> tuple[HealthStatus, str | None]:
+        """One health check: healthy on a 2xx within the short timeout."""
+        try:
+            response = await self._client.get(url, timeout=HEALTH_TIMEOUT_S)
+        except httpx.HTTPError as exc:
+            return HealthStatus.UNHEALTHY, f"{type(exc).__name__}: {exc}"
+        if response.is_success:
+            return HealthStatus.HEALTHY, None
+        return HealthStatus.UNHEALTHY, f"HTTP {response.status_code}: {problem_detail(response)}"

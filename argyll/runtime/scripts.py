@@ -1,0 +1,75 @@
+"""Compiling and running step scripts without ever stalling the event loop.
+
+Scripts are pure functions of their inputs, so a run may safely be repeated:
+each runs first on the loop with a small budget (most finish in microseconds),
+and only one that spends it is run again, with the full budget, on a worker
+thread. A runaway script therefore costs the loop one small slice, not seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+from argyll.errors import ScriptError, ScriptLimitError
+from argyll.model import Language, ScriptConfig, Step
+from argyll.script import ale, lua
+
+INLINE_ALE_STEPS = 20_000
+INLINE_LUA_INSTRUCTIONS = 100_000
+_SLICE_LIMITS = frozenset({"steps", "instructions"})
+
+
+class Program(Protocol):
+    def run(self, bindings: Mapping[str, Any], **limits: int) -> Any: ...
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_script(language: Language, source: str) -> Program:
+    """Compile once per (language, source); raises ScriptSyntaxError."""
+    if language is Language.ALE:
+        return ale.compile_ale(source)
+    return lua.compile_lua(source)
+
+
+def check_scripts(step: Step) -> list[tuple[str, str]]:
+    """Every compile problem of a step's script and predicate, as (field, reason)."""
+    problems = []
+    for where, config in (("script", step.script), ("predicate", step.predicate)):
+        if config is None:
+            continue
+        try:
+            compile_script(config.language, config.script)
+        except ScriptError as exc:
+            problems.append((f"{where}.script", f"does not compile: {exc}"))
+    return problems
+
+
+def _limits(language: Language, inline: bool) -> dict[str, int]:
+    if language is Language.ALE:
+        return {"budget": INLINE_ALE_STEPS if inline else ale.DEFAULT_BUDGET}
+    limit = INLINE_LUA_INSTRUCTIONS if inline else lua.DEFAULT_INSTRUCTION_LIMIT
+    return {"instruction_limit": limit}
+
+
+class ScriptRunner:
+    """Runs compiled scripts: inline first, on a worker thread when that is not enough."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="argyll-script")
+
+    async def run(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
+        program = compile_script(config.language, config.script)
+        try:
+            return program.run(bindings, **_limits(config.language, inline=True))
+        except ScriptLimitError as exc:
+            if exc.limit not in _SLICE_LIMITS:
+                raise
+        full = functools.partial(program.run, bindings, **_limits(config.language, inline=False))
+        return await asyncio.get_running_loop().run_in_executor(self._pool, full)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,37 @@
+"""Performing work items and predicates: turning what a script or service did into an Outcome."""
+
+from __future__ import annotations
+
+from argyll.decide import EvaluatePredicate, Failed, Outcome, RunWork, Succeeded
+from argyll.errors import ScriptError
+from argyll.model import StepType
+from argyll.runtime.http import HttpCaller
+from argyll.runtime.scripts import ScriptRunner
+from argyll.script.result import as_outputs, is_truthy
+
+
+class WorkRunner:
+    """Runs one attempt of a work item; None means the result will arrive later (a webhook)."""
+
+    def __init__(self, scripts: ScriptRunner, http: HttpCaller) -> None:
+        self._scripts, self._http = scripts, http
+
+    async def run(self, effect: RunWork) -> Outcome | None:
+        step = effect.step
+        if step.type is not StepType.SCRIPT:
+            return await self._http.call(effect)
+        assert step.script is not None
+        try:
+            value = await self._scripts.run(step.script, effect.inputs)
+        except ScriptError as exc:
+            return Failed(f"script error: {exc}")
+        return Succeeded(as_outputs(value))
+
+    async def check_predicate(self, effect: EvaluatePredicate) -> tuple[bool, str | None]:
+        """(passed, error): an error in the predicate fails the step."""
+        assert effect.step.predicate is not None
+        try:
+            value = await self._scripts.run(effect.step.predicate, effect.inputs)
+        except ScriptError as exc:
+            return False, str(exc)
+        return is_truthy(value), None

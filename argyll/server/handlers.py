@@ -1,0 +1,331 @@
+"""Thin Tornado handlers for the REST API of SPEC §7 and the webhooks of §4.
+
+Each handler parses its request, makes one call on the ``Engine`` and writes the
+result; errors are raised, never written, so ``problem.py`` answers them all.
+Request bodies go through ``ApiHandler.json_object`` and nowhere else. Bodies
+are streamed so the size limit is checked from ``Content-Length`` *before* the
+body is read, and an oversized request gets a problem+json 413.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from tornado.web import HTTPError, RequestHandler, stream_request_body
+
+from argyll import __version__
+from argyll.decide import Failed, Outcome, Succeeded
+from argyll.errors import NotFoundError, ValidationError
+from argyll.model import FlowStatus, Health, iso
+from argyll.runtime.engine import Engine
+from argyll.server.openapi import openapi_document
+from argyll.server.problem import PROBLEM_CONTENT_TYPE, BodyTooLargeError, problem_for
+
+JSON_CONTENT_TYPE = "application/json"
+DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
+MAX_LIST_LIMIT = 10_000
+_DIGITS = re.compile(r"[0-9]+")
+_FLOW_STATUSES = tuple(status.value for status in FlowStatus)
+
+
+@stream_request_body
+class ApiHandler(RequestHandler):
+    """Base of every JSON endpoint: body limit, body parsing, replies and problem+json errors."""
+
+    def initialize(self, engine: Engine, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+        self.engine = engine
+        self.max_body_size = max_body_size
+        self._chunks: list[bytes] = []
+
+    def prepare(self) -> None:
+        length = self.request.headers.get("Content-Length", "")
+        if _DIGITS.fullmatch(length) and int(length) > self.max_body_size:
+            raise BodyTooLargeError(int(length), self.max_body_size)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; anything else is a 400."""
+        return parse_json_object(b"".join(self._chunks))
+
+    def reply(self, data: Mapping[str, Any], status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", JSON_CONTENT_TYPE)
+        self.finish(json.dumps(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        write_problem(self, status_code, kwargs.get("exc_info"))
+
+    def log_exception(self, *exc_info: Any) -> None:
+        """Silent: expected errors are answered, unexpected ones are logged by ``problem_for``."""
+
+
+def write_problem(handler: RequestHandler, status_code: int, exc_info: Any) -> None:
+    """Answer the error being handled (or a bare status) as problem+json."""
+    error = exc_info[1] if exc_info else HTTPError(status_code)
+    problem = problem_for(error)
+    handler.set_status(problem.status)
+    if isinstance(error, BodyTooLargeError):
+        handler.set_header("Connection", "close")
+    handler.set_header("Content-Type", PROBLEM_CONTENT_TYPE)
+    handler.finish(json.dumps(problem.to_dict()))
+
+
+class NoRouteHandler(ApiHandler):
+    """Every path no route matches: a problem+json 404 instead of Tornado's HTML page."""
+
+    def prepare(self) -> None:
+        raise HTTPError(404, "no resource at %s", self.request.path, reason="Not Found")
+
+
+# ------------------------------------------------------------------ parsing
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise ValidationError([("body", "a JSON object is required")])
+    try:
+        data = json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationError([("body", f"not valid JSON: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ValidationError([("body", f"must be a JSON object, got {_json_type(data)}")])
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_type(value: Any) -> str:
+    match value:
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case None:
+            return "null"
+    return type(value).__name__
+
+
+def parse_goals_and_init(body: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """``goals`` (a non-empty list of strings, or one string) and ``init`` (an object)."""
+    problems: list[tuple[str, str]] = []
+    goals = body.get("goals")
+    if isinstance(goals, str):
+        goals = [goals]
+    if not isinstance(goals, list) or not goals or not all(isinstance(g, str) for g in goals):
+        problems.append(("goals", "must be a non-empty list of step ids"))
+    init = body.get("init", {})
+    if not isinstance(init, dict):
+        problems.append(("init", f"must be an object, got {_json_type(init)}"))
+    flow_id = body.get("id")
+    if "id" in body and not isinstance(flow_id, str):
+        problems.append(("id", f"must be a string, got {_json_type(flow_id)}"))
+    if problems:
+        raise ValidationError(problems)
+    return goals, init  # type: ignore[return-value]
+
+
+def parse_flow_query(status: str | None, limit: str | None) -> tuple[FlowStatus | None, int | None]:
+    """``?status=`` one of the flow statuses, ``?limit=`` an integer from 1 to MAX_LIST_LIMIT."""
+    problems: list[tuple[str, str]] = []
+    wanted = None
+    if status is not None:
+        if status in _FLOW_STATUSES:
+            wanted = FlowStatus(status)
+        else:
+            allowed = ", ".join(_FLOW_STATUSES)
+            problems.append(("status", f"must be one of {allowed}, got {status!r}"))
+    count = None
+    if limit is not None:
+        if _DIGITS.fullmatch(limit) and 1 <= int(limit) <= MAX_LIST_LIMIT:
+            count = int(limit)
+        else:
+            problems.append(("limit", f"must be an integer from 1 to {MAX_LIST_LIMIT}"))
+    if problems:
+        raise ValidationError(problems)
+    return wanted, count
+
+
+def webhook_outcome(content_type: str, body: Mapping[str, Any]) -> Outcome:
+    """A problem+json body is a failure (its detail, else its title); any other object, outputs."""
+    if content_type.split(";")[0].strip().lower() != PROBLEM_CONTENT_TYPE:
+        return Succeeded(body)
+    for key in ("detail", "title"):
+        text = body.get(key)
+        if isinstance(text, str) and text:
+            return Failed(text)
+    return Failed("the step reported a failure (problem+json with no detail or title)")
+
+
+# ------------------------------------------------------------------ service
+
+
+class ServiceHealthHandler(ApiHandler):
+    async def get(self) -> None:
+        self.reply(
+            {
+                "service": "argyll",
+                "version": __version__,
+                "status": "ok",
+                "store": urlsplit(self.engine.store.url).scheme,
+            }
+        )
+
+
+class EngineHandler(ApiHandler):
+    async def get(self) -> None:
+        catalog = self.engine.catalog
+        active = await self.engine.list_flows(FlowStatus.ACTIVE)
+        self.reply(
+            {
+                "steps": {sid: step.to_dict() for sid, step in catalog.steps.items()},
+                "health": health_map(self.engine),
+                "active_flows": {flow.id: flow.to_dict() for flow in active},
+                "last_updated": iso(catalog.last_updated),
+            }
+        )
+
+
+class OpenApiHandler(ApiHandler):
+    async def get(self) -> None:
+        self.reply(openapi_document())
+
+
+# -------------------------------------------------------------------- steps
+
+
+class StepsHandler(ApiHandler):
+    async def get(self) -> None:
+        steps = [step.to_dict() for step in self.engine.catalog.steps.values()]
+        self.reply({"steps": steps, "count": len(steps)})
+
+    async def post(self) -> None:
+        body = self.json_object()
+        step_id = body.get("id")
+        known = isinstance(step_id, str) and step_id in self.engine.catalog.steps
+        step = await self.engine.register_step(body)
+        if known:
+            self.reply({"message": f"step {step.id!r} is already registered", "step": step.to_dict()})
+        else:
+            self.reply({"message": f"step {step.id!r} registered", "step": step.to_dict()}, 201)
+
+
+class StepHandler(ApiHandler):
+    async def get(self, step_id: str) -> None:
+        self.reply(self.engine.get_step(step_id).to_dict())
+
+    async def put(self, step_id: str) -> None:
+        step = await self.engine.update_step(step_id, self.json_object())
+        self.reply({"message": f"step {step.id!r} updated", "step": step.to_dict()})
+
+    async def delete(self, step_id: str) -> None:
+        await self.engine.unregister_step(step_id)
+        self.reply({"message": f"step {step_id!r} unregistered"})
+
+
+def health_map(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Every registered step's health; a step with no record yet is ``unknown``."""
+    catalog = engine.catalog
+    return {sid: catalog.health.get(sid, Health()).to_dict() for sid in catalog.steps}
+
+
+class HealthListHandler(ApiHandler):
+    async def get(self) -> None:
+        health = health_map(self.engine)
+        self.reply({"health": health, "count": len(health)})
+
+
+class StepHealthHandler(ApiHandler):
+    async def get(self, step_id: str) -> None:
+        step = self.engine.get_step(step_id)
+        self.reply(self.engine.catalog.health.get(step.id, Health()).to_dict())
+
+
+# -------------------------------------------------------------------- flows
+
+
+class PlanHandler(ApiHandler):
+    async def post(self) -> None:
+        goals, init = parse_goals_and_init(self.json_object())
+        self.reply(self.engine.plan(goals, init).to_dict())
+
+
+class FlowsHandler(ApiHandler):
+    async def get(self) -> None:
+        status, limit = parse_flow_query(
+            self.get_query_argument("status", None), self.get_query_argument("limit", None)
+        )
+        flows = [flow.to_dict() for flow in await self.engine.list_flows(status, limit)]
+        self.reply({"flows": flows, "count": len(flows)})
+
+    async def post(self) -> None:
+        body = self.json_object()
+        goals, init = parse_goals_and_init(body)
+        start = await self.engine.submit_flow(goals, init, body.get("id"))
+        if start.created:
+            self.reply({"message": f"flow {start.flow_id!r} started", "flow_id": start.flow_id}, 201)
+        else:
+            message = f"flow {start.flow_id!r} was already started with this request"
+            self.reply({"message": message, "flow_id": start.flow_id})
+
+
+class FlowHandler(ApiHandler):
+    async def get(self, flow_id: str) -> None:
+        self.reply((await self.engine.get_flow(flow_id)).to_dict())
+
+
+class FlowStatusHandler(ApiHandler):
+    async def get(self, flow_id: str) -> None:
+        summary = await self.engine.store.flow_summary(flow_id)
+        if summary is None:
+            raise NotFoundError("flow", flow_id)
+        self.reply({"id": summary.id, "status": summary.status.value})
+
+
+class FlowEventsHandler(ApiHandler):
+    async def get(self, flow_id: str) -> None:
+        events = await self.engine.flow_events(flow_id)
+        self.reply({"events": events, "count": len(events)})
+
+
+class WebhookHandler(ApiHandler):
+    async def post(self, flow_id: str, step_id: str, token: str) -> None:
+        content_type = self.request.headers.get("Content-Type", "")
+        outcome = webhook_outcome(content_type, self.json_object())
+        await self.engine.complete_work(flow_id, step_id, token, outcome)
+        self.reply({"message": f"result for work item {token!r} of step {step_id!r} recorded"})
+
+
+# ---------------------------------------------------------------------- page
+
+INDEX_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Argyll</title></head>
+<body>
+<h1>Argyll</h1>
+<p>The engine is running. The dashboard comes later; until then, the API:</p>
+<ul>
+<li><a href="/engine">/engine</a>: steps, health and active flows</li>
+<li><a href="/health">/health</a>: service health</li>
+<li><a href="/engine/openapi.json">/engine/openapi.json</a>: the OpenAPI document</li>
+</ul>
+</body>
+</html>
+"""
+
+
+class IndexHandler(ApiHandler):
+    async def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.finish(INDEX_PAGE)

@@ -1,0 +1,165 @@
+"""An ephemeral event store in process memory (``memory://``).
+
+It keeps the ``Event`` objects as they are, with no serialization: the engine
+runs several thousand flows a second on it. A position is the 1-based index of
+the event in the global feed, as a string. ``ChangeSignal``, ``feed_index``
+and ``IndexedData`` are shared with the SQLite store, whose positions are
+integers too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self, cast
+
+from argyll.errors import StoreError, ValidationError, VersionConflict
+from argyll.events import Event, EventData, FlowCompleted, FlowFailed, FlowStarted
+from argyll.model import FlowStatus, FlowSummary
+from argyll.store.base import INDEXED_TYPES, summarize
+
+IndexedData = FlowStarted | FlowCompleted | FlowFailed
+
+
+class ChangeSignal:
+    """Wakes waiters after a change; take ``waiter()`` before looking, and no change is missed.
+
+    The asyncio.Event is renewed after each ``fire`` and only made when someone
+    waits, so an append with no subscriber pays one attribute test.
+    """
+
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None
+
+    def waiter(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
+
+    def fire(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+
+def feed_index(position: str) -> int:
+    """The number of feed events up to ``position`` ("" is the start)."""
+    if position == "":
+        return 0
+    if position.isascii() and position.isdecimal():
+        return int(position)
+    raise ValidationError([("after", f"{position!r} is not a position of this store")])
+
+
+class MemoryEventStore:
+    """Streams per aggregate plus one global feed, and the flow index, all in dicts and lists."""
+
+    def __init__(self) -> None:
+        self.url = "memory://"
+        self._streams: dict[str, list[Event]] = {}
+        self._feed: list[Event] = []
+        self._flows: dict[str, FlowSummary] = {}
+        self._changes = ChangeSignal()
+        self._closed = False
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def append(
+        self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime
+    ) -> list[Event]:
+        self._check_open()
+        stream = self._streams.get(aggregate)
+        actual = len(stream) if stream else 0
+        if actual != expected:
+            raise VersionConflict(aggregate, expected, actual)
+        start = len(self._feed)
+        appended = [
+            Event(aggregate, expected + offset, timestamp, data, str(start + offset))
+            for offset, data in enumerate(events, 1)
+        ]
+        if stream is None:
+            self._streams[aggregate] = stream = []
+        stream.extend(appended)
+        self._feed.extend(appended)
+        for event in appended:
+            if event.data.type in INDEXED_TYPES:
+                self._index(event)
+        self._changes.fire()
+        return appended
+
+    async def read(self, aggregate: str, after: int = 0) -> list[Event]:
+        self._check_open()
+        return self._streams.get(aggregate, [])[max(after, 0) :]
+
+    async def version(self, aggregate: str) -> int:
+        self._check_open()
+        return len(self._streams.get(aggregate, ()))
+
+    async def read_all(self, after: str = "", limit: int = 1000) -> list[Event]:
+        self._check_open()
+        start = feed_index(after)
+        return self._feed[start : start + limit]
+
+    def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
+        """Follow the feed; ``None`` starts at the head as of this call, not the first read."""
+        self._check_open()
+        return self._follow(len(self._feed) if after is None else feed_index(after))
+
+    async def head(self) -> str:
+        self._check_open()
+        return str(len(self._feed)) if self._feed else ""
+
+    async def list_flows(
+        self, status: FlowStatus | None = None, limit: int | None = None
+    ) -> list[FlowSummary]:
+        """Newest first; flows created at the same moment come in descending id order."""
+        self._check_open()
+        flows = self._flows.values()
+        if status is not None:
+            flows = [flow for flow in flows if flow.status is status]
+        if limit is None:
+            return sorted(flows, key=_newest_first, reverse=True)
+        return heapq.nlargest(limit, flows, key=_newest_first)
+
+    async def flow_summary(self, flow_id: str) -> FlowSummary | None:
+        self._check_open()
+        return self._flows.get(flow_id)
+
+    async def aclose(self) -> None:
+        """Refuse further calls and end every subscription."""
+        self._closed = True
+        self._changes.fire()
+
+    async def _follow(self, position: int) -> AsyncIterator[Event]:
+        while not self._closed:
+            if position < len(self._feed):
+                position += 1
+                yield self._feed[position - 1]
+            else:
+                await self._changes.waiter().wait()
+
+    def _index(self, event: Event) -> None:
+        flow_id = cast(IndexedData, event.data).flow_id
+        summary = summarize(self._flows.get(flow_id), event)
+        if summary is not None:
+            self._flows[flow_id] = summary
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self.url}: the store is closed")
+
+
+def _newest_first(summary: FlowSummary) -> tuple[datetime, str]:
+    return summary.created_at, summary.id

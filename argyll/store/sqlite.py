@@ -1,0 +1,454 @@
+"""A durable event store in one SQLite file, on the standard library's ``sqlite3``.
+
+URL forms:
+
+- ``sqlite:///relative/path.db``: relative to the working directory;
+- ``sqlite:////absolute/path.db``: an absolute path (four slashes);
+- ``sqlite:///~/path.db``: under the home directory;
+- ``sqlite:///:memory:``: a private in-memory database, gone when the store closes.
+
+Missing parent directories are created. The file is in WAL mode with
+``synchronous=NORMAL``: a commit survives the process crashing, and other
+processes may read and append to the same file (their events reach this
+process's subscribers within ``POLL_INTERVAL``).
+
+Threading: one worker thread owns the connection and runs every query, so the
+event loop never waits on the disk. Group commit: appends that arrive while
+the worker is busy are written together in one transaction when it is free;
+each is still checked against its own expected version and fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar, cast
+
+from argyll.errors import StoreError, ValidationError, VersionConflict
+from argyll.events import Event, EventData, decode_data, parse_time
+from argyll.model import FlowID, FlowStatus, FlowSummary
+from argyll.store.base import INDEXED_TYPES, summarize
+from argyll.store.memory import ChangeSignal, IndexedData, feed_index
+
+T = TypeVar("T")
+
+URL_PREFIX = "sqlite:///"
+IN_MEMORY = ":memory:"
+SCHEMA_VERSION = 1
+POLL_INTERVAL = 0.25
+"""Seconds between looks for events appended by other processes."""
+FEED_BATCH = 500
+RECENT_EVENTS = 20_000
+"""Events this process appended that subscribers get without reading them back."""
+BUSY_TIMEOUT = 10.0
+"""Seconds to wait for another process's write lock before giving up."""
+
+_SCHEMA = (
+    """CREATE TABLE events (
+        position INTEGER PRIMARY KEY AUTOINCREMENT,
+        aggregate TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        timestamp TEXT NOT NULL,
+        data TEXT NOT NULL,
+        UNIQUE (aggregate, seq)
+    )""",
+    """CREATE TABLE flows (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        completed_at TEXT,
+        error TEXT
+    )""",
+    "CREATE INDEX flows_by_status ON flows (status, created_at)",
+)
+_COLUMNS = "aggregate, seq, type, timestamp, data, position"
+_VERSION = "SELECT coalesce(max(seq), 0) FROM events WHERE aggregate = ?"
+_INSERT = "INSERT INTO events (aggregate, seq, type, timestamp, data) VALUES (?, ?, ?, ?, ?)"
+_LAST_POSITION = "SELECT last_insert_rowid()"
+_READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"
+_READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+_HEAD = "SELECT coalesce(max(position), 0) FROM events"
+_FLOW_COLUMNS = "id, status, created_at, completed_at, error"
+_FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"
+_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
+_FLOWS = f"SELECT {_FLOW_COLUMNS} FROM flows {_NEWEST_FIRST}"
+_FLOWS_BY_STATUS = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE status = ? {_NEWEST_FIRST}"
+
+Row = tuple[Any, ...]
+
+
+def sqlite_path(url: str) -> str:
+    """The file a ``sqlite:///`` URL names, or ":memory:"."""
+    path = url.removeprefix(URL_PREFIX)
+    if path == url or not path:
+        raise ValidationError(
+            [
+                (
+                    "store",
+                    f"{url!r} is not a SQLite URL: use sqlite:///relative/path.db, "
+                    "sqlite:////absolute/path.db or sqlite:///:memory:",
+                )
+            ]
+        )
+    return path if path == IN_MEMORY else str(Path(path).expanduser())
+
+
+def _json(data: EventData) -> str:
+    return json.dumps(data.to_dict(), separators=(",", ":"))
+
+
+def _text(moment: datetime) -> str:
+    """Fixed-width ISO-8601 (microseconds always shown), so text order is time order."""
+    return moment.isoformat(timespec="microseconds")
+
+
+@dataclass(slots=True)
+class _Append:
+    """One caller's append waiting for the worker; ``rows`` are encoded on the event loop."""
+
+    aggregate: str
+    expected: int
+    events: Sequence[EventData]
+    timestamp: datetime
+    rows: list[tuple[str, int, str, str, str]]
+    future: asyncio.Future[list[Event]]
+
+
+Outcome = list[Event] | BaseException
+
+
+class _Database:
+    """The connection and every query; used only from the store's worker thread."""
+
+    def __init__(self, path: str) -> None:
+        if path != IN_MEMORY:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        try:
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def _migrate(self) -> None:
+        with self._transaction():
+            found = self._connection.execute("PRAGMA user_version").fetchone()[0]
+            if found > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database has schema version {found}; this argyll knows up to "
+                    f"{SCHEMA_VERSION}"
+                )
+            if found < SCHEMA_VERSION:
+                for statement in _SCHEMA:
+                    self._connection.execute(statement)
+                self._connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._connection.execute("COMMIT")
+        except BaseException:
+            if self._connection.in_transaction:
+                self._connection.execute("ROLLBACK")
+            raise
+
+    def write_group(self, group: list[_Append]) -> list[Outcome]:
+        """Commit the group in one transaction; if that fails, give each its own."""
+        if len(group) > 1:
+            try:
+                with self._transaction():
+                    return [self._write(append) for append in group]
+            except sqlite3.OperationalError:
+                raise  # the database is at fault (locked, full, ...), so every append fails
+            except Exception:
+                pass  # one append is at fault: writing each alone finds which
+        return [self._write_alone(append) for append in group]
+
+    def _write_alone(self, append: _Append) -> Outcome:
+        try:
+            with self._transaction():
+                return self._write(append)
+        except sqlite3.IntegrityError:
+            actual = self.version(append.aggregate)
+            return VersionConflict(append.aggregate, append.expected, actual)
+        except Exception as error:
+            return error
+
+    def _write(self, append: _Append) -> Outcome:
+        """Check the version and insert; a conflict is returned so the rest of a group commits."""
+        actual = self.version(append.aggregate)
+        if actual != append.expected:
+            return VersionConflict(append.aggregate, append.expected, actual)
+        if not append.rows:
+            return []
+        self._connection.executemany(_INSERT, append.rows)
+        last = self._connection.execute(_LAST_POSITION).fetchone()[0]
+        first = last - len(append.rows)
+        aggregate, expected, timestamp = append.aggregate, append.expected, append.timestamp
+        events = [
+            Event(aggregate, expected + offset, timestamp, data, str(first + offset))
+            for offset, data in enumerate(append.events, 1)
+        ]
+        for event in events:
+            if event.data.type in INDEXED_TYPES:
+                self._index(event)
+        return events
+
+    def _index(self, event: Event) -> None:
+        flow_id = cast(IndexedData, event.data).flow_id
+        summary = summarize(self.flow_summary(flow_id), event)
+        if summary is not None:
+            self._connection.execute(_SAVE_FLOW, _flow_row(summary))
+
+    def version(self, aggregate: str) -> int:
+        version: int = self._connection.execute(_VERSION, (aggregate,)).fetchone()[0]
+        return version
+
+    def read(self, aggregate: str, after: int) -> list[Event]:
+        return [_event(row) for row in self._connection.execute(_READ, (aggregate, after))]
+
+    def read_feed(self, after: int, limit: int) -> list[Event]:
+        return [_event(row) for row in self._connection.execute(_READ_FEED, (after, limit))]
+
+    def head(self) -> int:
+        head: int = self._connection.execute(_HEAD).fetchone()[0]
+        return head
+
+    def list_flows(self, status: FlowStatus | None, limit: int | None) -> list[FlowSummary]:
+        limit = -1 if limit is None else limit
+        if status is None:
+            rows = self._connection.execute(_FLOWS, (limit,))
+        else:
+            rows = self._connection.execute(_FLOWS_BY_STATUS, (status.value, limit))
+        return [_flow_summary(row) for row in rows]
+
+    def flow_summary(self, flow_id: str) -> FlowSummary | None:
+        row = self._connection.execute(_FLOW, (flow_id,)).fetchone()
+        return None if row is None else _flow_summary(row)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _event(row: Row) -> Event:
+    aggregate, seq, event_type, timestamp, data, position = row
+    payload = decode_data(event_type, json.loads(data))
+    return Event(aggregate, seq, parse_time(timestamp), payload, str(position))
+
+
+def _flow_row(summary: FlowSummary) -> Row:
+    completed_at = None if summary.completed_at is None else _text(summary.completed_at)
+    return (
+        summary.id,
+        summary.status.value,
+        _text(summary.created_at),
+        completed_at,
+        summary.error,
+    )
+
+
+def _flow_summary(row: Row) -> FlowSummary:
+    flow_id, status, created_at, completed_at, error = row
+    return FlowSummary(
+        FlowID(flow_id),
+        FlowStatus(status),
+        parse_time(created_at),
+        None if completed_at is None else parse_time(completed_at),
+        error,
+    )
+
+
+class SQLiteEventStore:
+    """The async face of ``_Database``: queues appends into groups, follows the feed.
+
+    Make one with ``await SQLiteEventStore.open(url)``.
+    """
+
+    def __init__(
+        self, url: str, database: _Database, worker: ThreadPoolExecutor, head: int
+    ) -> None:
+        self.url = url
+        self._database = database
+        self._worker = worker
+        self._head = head
+        self._queue: list[_Append] = []
+        self._writing: asyncio.Future[list[Outcome]] | None = None
+        self._changes = ChangeSignal()
+        self._recent: list[Event] = []
+        self._closed = False
+
+    @classmethod
+    async def open(cls, url: str) -> SQLiteEventStore:
+        path = sqlite_path(url)
+        worker = ThreadPoolExecutor(1, thread_name_prefix="argyll-sqlite")
+        loop = asyncio.get_running_loop()
+        try:
+            database = await loop.run_in_executor(worker, _Database, path)
+            head = await loop.run_in_executor(worker, database.head)
+        except (OSError, sqlite3.Error, StoreError) as error:
+            worker.shutdown(wait=False)
+            raise StoreError(f"{url}: cannot open {path}: {error}") from error
+        except BaseException:
+            worker.shutdown(wait=False)
+            raise
+        return cls(url, database, worker, head)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def append(
+        self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime
+    ) -> list[Event]:
+        self._check_open()
+        stamp = _text(timestamp)
+        rows = [
+            (aggregate, expected + offset, data.type, stamp, _json(data))
+            for offset, data in enumerate(events, 1)
+        ]
+        future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Append(aggregate, expected, events, timestamp, rows, future))
+        if self._writing is None:
+            self._flush()
+        return await future
+
+    async def read(self, aggregate: str, after: int = 0) -> list[Event]:
+        return await self._call(self._database.read, aggregate, after)
+
+    async def version(self, aggregate: str) -> int:
+        return await self._call(self._database.version, aggregate)
+
+    async def read_all(self, after: str = "", limit: int = 1000) -> list[Event]:
+        return await self._call(self._database.read_feed, feed_index(after), limit)
+
+    def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
+        """Follow the feed; ``None`` starts after the last event this process knows of."""
+        self._check_open()
+        return self._follow(self._head if after is None else feed_index(after))
+
+    async def head(self) -> str:
+        head = await self._call(self._database.head)
+        return str(head) if head else ""
+
+    async def list_flows(
+        self, status: FlowStatus | None = None, limit: int | None = None
+    ) -> list[FlowSummary]:
+        """Newest first; flows created at the same moment come in descending id order."""
+        return await self._call(self._database.list_flows, status, limit)
+
+    async def flow_summary(self, flow_id: str) -> FlowSummary | None:
+        return await self._call(self._database.flow_summary, flow_id)
+
+    async def aclose(self) -> None:
+        """Write the appends already accepted, end every subscription, close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._changes.fire()
+        while self._writing is not None:
+            await asyncio.wait([self._writing])
+        await asyncio.get_running_loop().run_in_executor(self._worker, self._database.close)
+        self._worker.shutdown(wait=False)
+
+    def _flush(self) -> None:
+        group, self._queue = self._queue, []
+        loop = asyncio.get_running_loop()
+        self._writing = loop.run_in_executor(self._worker, self._database.write_group, group)
+        self._writing.add_done_callback(functools.partial(self._settle, group))
+
+    def _settle(self, group: list[_Append], writing: asyncio.Future[list[Outcome]]) -> None:
+        """Hand each caller its outcome; start on the appends that queued meanwhile."""
+        self._writing = None
+        if self._queue:
+            self._flush()
+        try:
+            outcomes = writing.result()
+        except BaseException as error:
+            outcomes = [error] * len(group)
+        for append, outcome in zip(group, outcomes, strict=True):
+            if append.future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                append.future.set_exception(self._translate(outcome))
+            else:
+                append.future.set_result(outcome)
+                self._remember(outcome)
+        self._changes.fire()
+
+    def _remember(self, events: list[Event]) -> None:
+        """Keep the newest events while their positions run on without a gap."""
+        if not events:
+            return
+        first = int(events[0].position)
+        if self._recent and int(self._recent[-1].position) + 1 != first:
+            self._recent.clear()
+        elif len(self._recent) > 2 * RECENT_EVENTS:
+            del self._recent[:RECENT_EVENTS]
+        self._recent.extend(events)
+        self._head = max(self._head, int(events[-1].position))
+
+    def _recent_after(self, position: int) -> list[Event]:
+        if not self._recent:
+            return []
+        start = position + 1 - int(self._recent[0].position)
+        if start < 0 or start >= len(self._recent):
+            return []
+        return self._recent[start : start + FEED_BATCH]
+
+    async def _follow(self, position: int) -> AsyncIterator[Event]:
+        while not self._closed:
+            changed = self._changes.waiter()
+            batch = self._recent_after(position) or await self._call(
+                self._database.read_feed, position, FEED_BATCH
+            )
+            for event in batch:
+                if self._closed:
+                    return
+                position = int(event.position)
+                yield event
+            if not batch:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(POLL_INTERVAL):
+                        await changed.wait()
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._worker, function, *args)
+        except sqlite3.Error as error:
+            raise self._translate(error) from error
+
+    def _translate(self, error: BaseException) -> BaseException:
+        """The error a caller sees: a driver error becomes a StoreError naming the store."""
+        if not isinstance(error, sqlite3.Error):
+            return error
+        translated = StoreError(f"{self.url}: {error}")
+        translated.__cause__ = error
+        return translated
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self.url}: the store is closed")

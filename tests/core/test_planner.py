@@ -1,0 +1,104 @@
+"""The lazy planner of SPEC §2."""
+
+import pytest
+
+from argyll.errors import UnknownGoalsError, ValidationError
+from argyll.planner import plan
+from argyll.testing import catalog_of, script_step
+
+
+def step(sid, requires=(), outputs=(), optional=None):
+    return script_step(sid, "{}", requires=requires, outputs=outputs, optional=optional)
+
+
+def test_chain_pulls_in_every_provider():
+    catalog = catalog_of(step("a", outputs=["x"]), step("b", ["x"], ["y"]), step("c", ["y"]))
+    result = plan(catalog, ["c"], {})
+    assert set(result.steps) == {"a", "b", "c"}
+    assert result.goals == ("c",)
+    assert result.required == ()
+    assert result.attributes["x"].providers == ("a",)
+    assert result.attributes["x"].consumers == ("b",)
+
+
+def test_goal_alone_needs_nothing_downstream():
+    catalog = catalog_of(step("a", outputs=["x"]), step("b", ["x"], ["y"]), step("c", ["y"]))
+    assert set(plan(catalog, ["a"], {}).steps) == {"a"}
+
+
+def test_diamond_includes_each_step_once():
+    catalog = catalog_of(
+        step("top", outputs=["t"]),
+        step("left", ["t"], ["l"]),
+        step("right", ["t"], ["r"]),
+        step("bottom", ["l", "r"], ["b"]),
+    )
+    result = plan(catalog, ["bottom"], {})
+    assert set(result.steps) == {"top", "left", "right", "bottom"}
+    assert set(result.attributes["t"].consumers) == {"left", "right"}
+
+
+def test_multiple_goals_share_providers():
+    catalog = catalog_of(
+        step("a", outputs=["x"]), step("g1", ["x"], ["o1"]), step("g2", ["x"], ["o2"])
+    )
+    result = plan(catalog, ["g1", "g2"], {})
+    assert set(result.steps) == {"a", "g1", "g2"}
+    assert result.goals == ("g1", "g2")
+
+
+def test_every_provider_of_a_needed_attribute_is_planned():
+    catalog = catalog_of(step("p1", outputs=["x"]), step("p2", outputs=["x"]), step("g", ["x"]))
+    result = plan(catalog, ["g"], {})
+    assert set(result.steps) == {"p1", "p2", "g"}
+    assert set(result.attributes["x"].providers) == {"p1", "p2"}
+
+
+def test_init_supplying_a_middle_attribute_leaves_its_provider_out():
+    catalog = catalog_of(step("a", outputs=["x"]), step("b", ["x"], ["y"]), step("c", ["y"]))
+    result = plan(catalog, ["c"], {"y": 1})
+    assert set(result.steps) == {"c"}
+
+
+def test_optional_input_with_provider_pulls_it_in():
+    catalog = catalog_of(step("p", outputs=["o"]), step("g", optional={"o": None}))
+    assert set(plan(catalog, ["g"], {}).steps) == {"p", "g"}
+
+
+def test_optional_input_without_provider_is_not_required():
+    catalog = catalog_of(step("g", optional={"o": "1"}))
+    result = plan(catalog, ["g"], {})
+    assert set(result.steps) == {"g"}
+    assert result.required == ()
+
+
+def test_missing_required_inputs_are_listed():
+    catalog = catalog_of(step("b", ["x", "w"], ["y"]), step("c", ["y", "z"]))
+    assert plan(catalog, ["c"], {"w": 0}).required == ("x", "z")
+
+
+def test_unknown_goal_is_refused_naming_it():
+    catalog = catalog_of(step("a"))
+    with pytest.raises(UnknownGoalsError) as caught:
+        plan(catalog, ["a", "nope"], {})
+    assert caught.value.goals == ["nope"]
+
+
+def test_no_goals_is_refused():
+    with pytest.raises(ValidationError):
+        plan(catalog_of(step("a")), [], {})
+
+
+def test_unrelated_steps_are_never_visited():
+    catalog = catalog_of(step("a", outputs=["x"]), step("g", ["x"]), step("other", ["q"], ["r"]))
+    result = plan(catalog, ["g"], {})
+    assert "other" not in result.steps
+    assert "q" not in result.attributes
+
+
+def test_plan_to_dict_has_the_spec_shape():
+    catalog = catalog_of(step("a", outputs=["x"]), step("g", ["x"]))
+    data = plan(catalog, ["g"], {}).to_dict()
+    assert set(data) == {"goals", "required", "steps", "attributes"}
+    assert data["attributes"]["x"] == {"providers": ["a"], "consumers": ["g"]}
+    assert data["steps"]["a"]["id"] == "a"

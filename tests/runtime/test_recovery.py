@@ -1,0 +1,65 @@
+"""A flow interrupted mid-way on SQLite finishes after a restart, each work item once."""
+
+import asyncio
+import collections
+import os
+import signal
+import sys
+from pathlib import Path
+
+from argyll import Engine
+from argyll.model import FlowStatus
+from argyll.testing import Call, StepService
+
+WORKER = Path(__file__).with_name("engine_process.py")
+FLOWS = 5
+
+
+async def test_killed_engine_resumes_every_flow_on_restart(tmp_path):
+    store = f"sqlite:///{tmp_path / 'argyll.db'}"
+    released, all_called = asyncio.Event(), asyncio.Event()
+
+    async def answer(call: Call):
+        if len(service.calls) == FLOWS:
+            all_called.set()
+        await released.wait()
+        return 200, {"y": call.body["x"] * 2}
+
+    async with StepService(answer) as service:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(WORKER),
+            store,
+            service.url,
+            str(FLOWS),
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        )
+        try:
+            async with asyncio.timeout(20):
+                await all_called.wait()
+        finally:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+        first_tokens = {c.headers["Argyll-Receipt-Token"] for c in service.calls}
+        released.set()
+
+        async with Engine(store) as engine:
+            states = [await engine.wait_flow(f"flow-{i}", timeout=20) for i in range(FLOWS)]
+            logs = [await engine.flow_events(f"flow-{i}") for i in range(FLOWS)]
+
+    assert [s.status for s in states] == [FlowStatus.COMPLETED] * FLOWS
+    assert [s.attributes["z"].value for s in states] == [(i + 1) * 20 for i in range(FLOWS)]
+    retried_tokens = {c.headers["Argyll-Receipt-Token"] for c in service.calls[FLOWS:]}
+    assert retried_tokens == first_tokens
+    for log in logs:
+        succeeded = collections.Counter(
+            e["data"]["token"] for e in log if e["type"] == "work_succeeded"
+        )
+        started = collections.Counter(
+            e["data"]["step_id"] for e in log if e["type"] == "step_started"
+        )
+        assert set(succeeded.values()) == {1}
+        assert len(succeeded) == 3
+        assert started == {"a": 1, "b": 1, "c": 1}
+        assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
