@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from argyll import catalog as catalog_rules
 from argyll import decide
@@ -49,6 +50,8 @@ from argyll.store import EventStore, open_store
 log = logging.getLogger("argyll.engine")
 
 APPEND_ATTEMPTS = 20
+# httpx is the API; aiohttp's transport keeps up under concurrency where httpcore's
+# pool does not (bench/http_steps.py shows both).
 HTTP_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
 
 
@@ -90,7 +93,7 @@ class Engine:
         self.health_interval = health_interval
         self._new_token = token_factory
         self._scripts = ScriptRunner()
-        self._http_client = httpx.AsyncClient(limits=HTTP_LIMITS)
+        self._http_client = httpx.AsyncClient(transport=AiohttpTransport(limits=HTTP_LIMITS))
         self._http = HttpCaller(self._http_client, webhook_base_url)
         self._work = work or WorkRunner(self._scripts, self._http)
         self.catalog = Catalog()
