@@ -212,7 +212,13 @@ def _work_started(flow: FlowState, event: Event) -> FlowState:
     data = event.data
     assert isinstance(data, WorkStarted)
     return _with_item(
-        flow, data.step_id, data.token, event, status=WorkStatus.ACTIVE, next_retry_at=None
+        flow,
+        data.step_id,
+        data.token,
+        event,
+        status=WorkStatus.ACTIVE,
+        next_retry_at=None,
+        owner=data.instance,
     )
 
 

@@ -115,6 +115,16 @@ class Policy:
     max_retries: int = 3
 
 
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a decision may use besides the state: the time, token source, who decides."""
+
+    now: datetime
+    new_token: NewToken
+    instance: str = ""
+    policy: Policy = Policy()
+
+
 @dataclass(slots=True)
 class Decision:
     """What a trigger decided: events to append after ``expected``, then effects."""
@@ -128,8 +138,8 @@ class Decision:
 class _Builder:
     """Folds each decided event at once, so later rules see the new state."""
 
-    def __init__(self, flow: FlowState, now: datetime, new_token: NewToken, expected: int) -> None:
-        self.flow, self.now, self.new_token = flow, now, new_token
+    def __init__(self, flow: FlowState, context: Context, expected: int) -> None:
+        self.flow, self.context, self.now = flow, context, context.now
         self.decision = Decision(expected)
         self.aggregate = flow_aggregate(flow.id)
 
@@ -176,13 +186,11 @@ def check_init(plan: Plan, init: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------- deciders
 
 
-def on_start(
-    flow_id: FlowID, plan: Plan, init: Mapping[str, Any], now: datetime, new_token: NewToken
-) -> Decision:
+def on_start(flow_id: FlowID, plan: Plan, init: Mapping[str, Any], context: Context) -> Decision:
     check_init(plan, init)
     started = FlowStarted(flow_id, plan, dict(init))
-    flow = new_flow(Event(flow_aggregate(flow_id), 1, now, started))
-    builder = _Builder(flow, now, new_token, expected=0)
+    flow = new_flow(Event(flow_aggregate(flow_id), 1, context.now, started))
+    builder = _Builder(flow, context, expected=0)
     builder.decision.events.append(started)
     _advance(builder)
     return builder.done()
@@ -193,16 +201,14 @@ def on_work_outcome(
     step_id: str,
     token: str,
     outcome: Outcome,
-    now: datetime,
-    new_token: NewToken,
-    policy: Policy,
+    context: Context,
 ) -> Decision:
     """Record a work item's result; raises NotFoundError for a step or token not in the flow."""
     execution = flow.executions.get(StepID(step_id))
     item = execution.work_items.get(Token(token)) if execution else None
     if execution is None or item is None:
         raise NotFoundError("work item", f"{flow.id}/{step_id}/{token}")
-    builder = _Builder(flow, now, new_token, flow.version)
+    builder = _Builder(flow, context, flow.version)
     step = flow.plan.steps[StepID(step_id)]
     match outcome:
         case Succeeded(outputs) if item.status in _OPEN:
@@ -210,7 +216,7 @@ def on_work_outcome(
         case Failed(error) if item.status in _OPEN:
             builder.emit(WorkFailed(flow.id, step.id, Token(token), error))
         case NotCompleted(error) if item.status is WorkStatus.ACTIVE:
-            _not_completed(builder, step, Token(token), item, error, policy)
+            _not_completed(builder, step, Token(token), item, error)
         case _:
             return builder.done()
     _advance(builder)
@@ -222,11 +228,10 @@ def on_predicate(
     step_id: str,
     result: bool,
     error: str | None,
-    now: datetime,
-    new_token: NewToken,
+    context: Context,
 ) -> Decision:
     """Start, skip or fail a ready step by what its predicate said."""
-    builder = _Builder(flow, now, new_token, flow.version)
+    builder = _Builder(flow, context, flow.version)
     execution = flow.executions[StepID(step_id)]
     if flow.status is not FlowStatus.ACTIVE or execution.status is not StepStatus.PENDING:
         return builder.done()
@@ -241,21 +246,28 @@ def on_predicate(
     return builder.done()
 
 
-def on_wake(flow: FlowState, now: datetime, new_token: NewToken) -> Decision:
+def on_wake(flow: FlowState, context: Context) -> Decision:
     """A timer fired: start the retries that are due and carry the flow on."""
-    builder = _Builder(flow, now, new_token, flow.version)
+    builder = _Builder(flow, context, flow.version)
     _advance(builder)
     return builder.done()
 
 
-def on_recover(flow: FlowState, now: datetime, new_token: NewToken) -> Decision:
-    """Resume a flow read back from the store: re-dispatch running work with its tokens."""
-    builder = _Builder(flow, now, new_token, flow.version)
+def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool]) -> Decision:
+    """Take on the open work of dead instances (after a crash, or another engine's death).
+
+    A running item whose owner is dead is claimed with a new ``work_started`` under
+    the same token (the append is the claim: of several survivors only one wins) and
+    run again; a retry it had scheduled gets a wake-up here. Then the flow moves on.
+    """
+    builder = _Builder(flow, context, flow.version)
     for step_id, execution in flow.executions.items():
         step = flow.plan.steps[step_id]
         for token, item in execution.work_items.items():
+            if not is_dead(item.owner):
+                continue
             if item.status is WorkStatus.ACTIVE:
-                builder.effect(RunWork(flow.id, step, token, item.inputs, item.retry_count))
+                _run(builder, step, token, item)
             elif item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None:
                 builder.effect(ScheduleWake(flow.id, item.next_retry_at))
     _advance(builder)
@@ -281,12 +293,12 @@ def _succeed(builder: _Builder, step: Step, token: Token, outputs: Mapping[str, 
 
 
 def _not_completed(
-    builder: _Builder, step: Step, token: Token, item: WorkItem, error: str, policy: Policy
+    builder: _Builder, step: Step, token: Token, item: WorkItem, error: str
 ) -> None:
     flow_id = builder.flow.id
     builder.emit(WorkNotCompleted(flow_id, step.id, token, error))
     config = step.work_config
-    limit = config.max_retries or policy.max_retries
+    limit = config.max_retries or builder.context.policy.max_retries
     if limit >= 0 and item.retry_count >= limit:
         reason = f"{error} (gave up after {item.retry_count} retries)"
         builder.emit(WorkFailed(flow_id, step.id, token, reason))
@@ -401,7 +413,7 @@ def _start_step(builder: _Builder, step: Step, inputs: dict[str, Any]) -> bool:
         return True
     combos = itertools.product(*(inputs[name] for name in fan))
     items = {
-        Token(builder.new_token()): {**inputs, **dict(zip(fan, combo, strict=True))}
+        Token(builder.context.new_token()): {**inputs, **dict(zip(fan, combo, strict=True))}
         for combo in combos
     }
     builder.emit(StepStarted(builder.flow.id, step.id, inputs, items))
@@ -427,7 +439,8 @@ def _dispatch(builder: _Builder, step_id: StepID, execution: Execution) -> None:
 
 
 def _run(builder: _Builder, step: Step, token: Token, item: WorkItem) -> None:
-    builder.emit(WorkStarted(builder.flow.id, step.id, token, item.retry_count))
+    instance = builder.context.instance
+    builder.emit(WorkStarted(builder.flow.id, step.id, token, item.retry_count, instance))
     builder.effect(RunWork(builder.flow.id, step, token, item.inputs, item.retry_count))
 
 

@@ -127,6 +127,7 @@ class WorkStarted(EventData):
     step_id: StepID
     token: Token
     retry_count: int = 0
+    instance: str = ""
 
 
 @dataclass(frozen=True, slots=True)

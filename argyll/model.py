@@ -530,6 +530,8 @@ class WorkItem:
     error: str | None = None
     retry_count: int = 0
     next_retry_at: datetime | None = None
+    owner: str = ""
+    """The engine instance running the current attempt (its lease)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -537,6 +539,8 @@ class WorkItem:
             "inputs": dict(self.inputs),
             "retry_count": self.retry_count,
         }
+        if self.owner:
+            out["owner"] = self.owner
         if self.outputs is not None:
             out["outputs"] = dict(self.outputs)
         if self.error is not None:

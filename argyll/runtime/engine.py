@@ -8,10 +8,12 @@ and decides again), cache the new state, then perform the decided effects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Self
 
 import httpx
@@ -42,6 +44,7 @@ from argyll.model import (
 from argyll.planner import plan as make_plan
 from argyll.runtime.clock import Clock, SystemClock
 from argyll.runtime.http import HttpCaller
+from argyll.runtime.leases import OpenWork, is_dead, new_instance_id
 from argyll.runtime.scripts import ScriptRunner, check_scripts
 from argyll.runtime.timers import Timers
 from argyll.runtime.work import WorkRunner
@@ -86,11 +89,17 @@ class Engine:
         work: WorkRunner | None = None,
         webhook_base_url: str = "http://127.0.0.1:8080",
         health_interval: float = 10.0,
+        lease_ttl: float = 5.0,
+        heartbeat_interval: float = 1.0,
+        instance_id: str | None = None,
     ) -> None:
         self._store_spec = store
         self.policy = policy or decide.Policy()
         self.clock = clock or SystemClock()
         self.health_interval = health_interval
+        self.lease_ttl, self.heartbeat_interval = lease_ttl, heartbeat_interval
+        self.instance_id = instance_id or new_instance_id()
+        self._open_work = OpenWork()
         self._new_token = token_factory
         self._scripts = ScriptRunner()
         self._http_client = httpx.AsyncClient(transport=AiohttpTransport(limits=HTTP_LIMITS))
@@ -125,15 +134,18 @@ class Engine:
         """Open the store, fold the catalog, resume every active flow, follow the feed."""
         spec = self._store_spec
         self._store = await open_store(spec) if isinstance(spec, str) else spec
+        await self.store.heartbeat(self.instance_id, self.lease_ttl)
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
         for summary in await self.store.list_flows(FlowStatus.ACTIVE):
-            await self._recover(summary.id)
+            self._open_work.seed(await self.get_flow(summary.id))
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
+        await self._take_over_orphans()
+        self._spawn(self._keep_alive())
         self._spawn(self._monitor_health())
 
     async def aclose(self) -> None:
-        """Stop: no new work starts; work in flight is left for recovery to take on."""
+        """Stop: no new work starts; work in flight is left for others or a restart to take on."""
         self._timers.cancel_all()
         tasks = [*self._tasks, *([self._follower] if self._follower else [])]
         for task in tasks:
@@ -141,6 +153,9 @@ class Engine:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._scripts.close()
         await self._http_client.aclose()
+        if self._store is not None:
+            with contextlib.suppress(ArgyllError):
+                await self._store.retire(self.instance_id)
         if self._store is not None and isinstance(self._store_spec, str):
             await self._store.aclose()
         self._store = None
@@ -244,10 +259,10 @@ class Engine:
         _check_flow_id(flow_id)
         ident = FlowID(flow_id or new_token())
         plan = make_plan(self.catalog, goal_list, init)
-        now = self.clock.now()
-        decision = decide.on_start(ident, plan, init, now, self._new_token)
+        context = self._context()
+        decision = decide.on_start(ident, plan, init, context)
         try:
-            await self._append(ident, decision, now)
+            await self._append(ident, decision, context.now)
         except VersionConflict:
             await self._check_same_start(ident, goal_list, init)
             return FlowStart(ident, created=False)
@@ -305,9 +320,7 @@ class Engine:
         """Record a work item's result from outside (a webhook); repeats change nothing."""
         await self._trigger(
             FlowID(flow_id),
-            lambda state, now: decide.on_work_outcome(
-                state, step_id, token, outcome, now, self._new_token, self.policy
-            ),
+            lambda state, context: decide.on_work_outcome(state, step_id, token, outcome, context),
         )
 
     def events(self, after: str | None = None) -> AsyncIterator[Event]:
@@ -316,7 +329,7 @@ class Engine:
 
     # ------------------------------------------------------------ internals
 
-    async def _append(self, flow_id: FlowID, decision: decide.Decision, now: Any) -> None:
+    async def _append(self, flow_id: FlowID, decision: decide.Decision, now: datetime) -> None:
         if decision.events:
             await self.store.append(
                 flow_aggregate(flow_id), decision.expected, decision.events, now
@@ -341,18 +354,21 @@ class Engine:
         newer = await self.store.read(flow_aggregate(flow_id), after=cached.version)
         return fold(cached, newer, FLOW_APPLIERS)
 
+    def _context(self) -> decide.Context:
+        return decide.Context(self.clock.now(), self._new_token, self.instance_id, self.policy)
+
     async def _trigger(
-        self, flow_id: FlowID, rule: Callable[[FlowState, Any], decide.Decision]
+        self, flow_id: FlowID, rule: Callable[[FlowState, decide.Context], decide.Decision]
     ) -> None:
         """Decide on the freshest state and append, re-deciding if another writer won."""
         lock = self._locks.setdefault(flow_id, asyncio.Lock())
         async with lock:
             state = self._flows.get(flow_id) or await self._load(flow_id)
             for _ in range(APPEND_ATTEMPTS):
-                now = self.clock.now()
-                decision = rule(state, now)
+                context = self._context()
+                decision = rule(state, context)
                 try:
-                    await self._append(flow_id, decision, now)
+                    await self._append(flow_id, decision, context.now)
                 except VersionConflict:
                     state = await self._load(flow_id)
                     continue
@@ -361,11 +377,29 @@ class Engine:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
         self._perform(decision.effects)
 
-    async def _recover(self, flow_id: FlowID) -> None:
-        self._flows.pop(flow_id, None)
-        await self._trigger(
-            flow_id, lambda state, now: decide.on_recover(state, now, self._new_token)
-        )
+    async def _keep_alive(self) -> None:
+        """Renew this instance's lease and take on the work of instances that died."""
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                await self.store.heartbeat(self.instance_id, self.lease_ttl)
+                await self._take_over_orphans()
+            except ArgyllError as error:
+                log.warning("lease renewal failed: %s", error)
+
+    async def _take_over_orphans(self) -> None:
+        live = await self.store.live_instances()
+        me = self.instance_id
+
+        def dead(owner: str) -> bool:
+            return is_dead(owner, me, live)
+
+        orphans = self._open_work.orphaned(me, live, self.clock.now(), self.lease_ttl)
+        for flow_id in list(orphans):
+            self._flows.pop(flow_id, None)
+            await self._trigger(
+                flow_id, lambda state, context: decide.on_takeover(state, context, dead)
+            )
 
     def _perform(self, effects: list[decide.Effect]) -> None:
         for effect in effects:
@@ -399,8 +433,8 @@ class Engine:
         try:
             await self._trigger(
                 effect.flow_id,
-                lambda state, now: decide.on_predicate(
-                    state, effect.step.id, result, error, now, self._new_token
+                lambda state, context: decide.on_predicate(
+                    state, effect.step.id, result, error, context
                 ),
             )
         finally:
@@ -410,13 +444,14 @@ class Engine:
         self._spawn(
             self._trigger(
                 FlowID(flow_id),
-                lambda state, now: decide.on_wake(state, now, self._new_token),
+                decide.on_wake,
             )
         )
 
     async def _follow(self, after: str) -> None:
         """Fold events other writers appended (other engines sharing the store)."""
         async for event in self.store.subscribe(after):
+            self._open_work.observe(event)
             if event.aggregate == CATALOG:
                 if event.seq > self.catalog.version:
                     await self._refresh_catalog()

@@ -216,7 +216,9 @@ class StepsHandler(ApiHandler):
         known = isinstance(step_id, str) and step_id in self.engine.catalog.steps
         step = await self.engine.register_step(body)
         if known:
-            self.reply({"message": f"step {step.id!r} is already registered", "step": step.to_dict()})
+            self.reply(
+                {"message": f"step {step.id!r} is already registered", "step": step.to_dict()}
+            )
         else:
             self.reply({"message": f"step {step.id!r} registered", "step": step.to_dict()}, 201)
 
@@ -274,7 +276,9 @@ class FlowsHandler(ApiHandler):
         goals, init = parse_goals_and_init(body)
         start = await self.engine.submit_flow(goals, init, body.get("id"))
         if start.created:
-            self.reply({"message": f"flow {start.flow_id!r} started", "flow_id": start.flow_id}, 201)
+            self.reply(
+                {"message": f"flow {start.flow_id!r} started", "flow_id": start.flow_id}, 201
+            )
         else:
             message = f"flow {start.flow_id!r} was already started with this request"
             self.reply({"message": message, "flow_id": start.flow_id})

@@ -22,6 +22,7 @@ import json
 import logging
 from typing import Any
 
+from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from argyll.errors import ArgyllError, NotFoundError, ValidationError
@@ -83,6 +84,12 @@ class EventSocket(WebSocketHandler):
             self._past = await _past_events(self.engine, flow_id)
             self._last_past_seq = self._past[-1]["seq"] if self._past else 0
 
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        """Refuse a plain GET with problem+json rather than Tornado's text page."""
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise HTTPError(400, "this is a WebSocket endpoint: send Upgrade: websocket")
+        await super().get(*args, **kwargs)
+
     def open(self, *args: str, **kwargs: str) -> None:
         outbox = Outbox(self.queue_limit)
         self.sockets.add(self)
@@ -101,6 +108,9 @@ class EventSocket(WebSocketHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_problem(self, status_code, kwargs.get("exc_info"))
+
+    def log_exception(self, *exc_info: Any) -> None:
+        """Silent: refused handshakes are answered; unexpected errors are logged by the mapping."""
 
     def _wanted(self, event: Event) -> bool:
         if self._aggregate is None:

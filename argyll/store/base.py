@@ -53,6 +53,18 @@ class EventStore(Protocol):
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None: ...
 
+    async def heartbeat(self, instance: str, ttl: float) -> None:
+        """Say ``instance`` is alive for the next ``ttl`` seconds."""
+        ...
+
+    async def live_instances(self) -> set[str]:
+        """The instances whose last heartbeat has not yet lapsed."""
+        ...
+
+    async def retire(self, instance: str) -> None:
+        """Forget ``instance`` at once (a clean shutdown), so others take on its work now."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -62,6 +63,7 @@ class MemoryEventStore:
         self._streams: dict[str, list[Event]] = {}
         self._feed: list[Event] = []
         self._flows: dict[str, FlowSummary] = {}
+        self._instances: dict[str, float] = {}
         self._changes = ChangeSignal()
         self._closed = False
 
@@ -136,6 +138,16 @@ class MemoryEventStore:
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         self._check_open()
         return self._flows.get(flow_id)
+
+    async def heartbeat(self, instance: str, ttl: float) -> None:
+        self._instances[instance] = time.monotonic() + ttl
+
+    async def live_instances(self) -> set[str]:
+        now = time.monotonic()
+        return {name for name, expires in self._instances.items() if expires > now}
+
+    async def retire(self, instance: str) -> None:
+        self._instances.pop(instance, None)
 
     async def aclose(self) -> None:
         """Refuse further calls and end every subscription."""

@@ -25,6 +25,7 @@ import contextlib
 import functools
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ _SCHEMA = (
         error TEXT
     )""",
     "CREATE INDEX flows_by_status ON flows (status, created_at)",
+    "CREATE TABLE instances (id TEXT PRIMARY KEY, expires REAL NOT NULL)",
 )
 _COLUMNS = "aggregate, seq, type, timestamp, data, position"
 _VERSION = "SELECT coalesce(max(seq), 0) FROM events WHERE aggregate = ?"
@@ -81,6 +83,9 @@ _HEAD = "SELECT coalesce(max(position), 0) FROM events"
 _FLOW_COLUMNS = "id, status, created_at, completed_at, error"
 _FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"
 _SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_HEARTBEAT = "INSERT OR REPLACE INTO instances (id, expires) VALUES (?, ?)"
+_LIVE = "SELECT id FROM instances WHERE expires > ?"
+_RETIRE = "DELETE FROM instances WHERE id = ?"
 _NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
 _FLOWS = f"SELECT {_FLOW_COLUMNS} FROM flows {_NEWEST_FIRST}"
 _FLOWS_BY_STATUS = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE status = ? {_NEWEST_FIRST}"
@@ -241,6 +246,15 @@ class _Database:
         row = self._connection.execute(_FLOW, (flow_id,)).fetchone()
         return None if row is None else _flow_summary(row)
 
+    def heartbeat(self, instance: str, expires: float) -> None:
+        self._connection.execute(_HEARTBEAT, (instance, expires))
+
+    def live_instances(self, now: float) -> set[str]:
+        return {row[0] for row in self._connection.execute(_LIVE, (now,))}
+
+    def retire(self, instance: str) -> None:
+        self._connection.execute(_RETIRE, (instance,))
+
     def close(self) -> None:
         self._connection.close()
 
@@ -360,6 +374,15 @@ class SQLiteEventStore:
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         return await self._call(self._database.flow_summary, flow_id)
+
+    async def heartbeat(self, instance: str, ttl: float) -> None:
+        await self._call(self._database.heartbeat, instance, time.time() + ttl)
+
+    async def live_instances(self) -> set[str]:
+        return await self._call(self._database.live_instances, time.time())
+
+    async def retire(self, instance: str) -> None:
+        await self._call(self._database.retire, instance)
 
     async def aclose(self) -> None:
         """Write the appends already accepted, end every subscription, close the file."""

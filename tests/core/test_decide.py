@@ -6,6 +6,7 @@ import pytest
 
 from argyll.apply import FLOW_APPLIERS, fold, fold_flow
 from argyll.decide import (
+    Context,
     EvaluatePredicate,
     Failed,
     NotCompleted,
@@ -14,7 +15,7 @@ from argyll.decide import (
     ScheduleWake,
     Succeeded,
     on_predicate,
-    on_recover,
+    on_takeover,
     on_start,
     on_wake,
     on_work_outcome,
@@ -38,7 +39,10 @@ class Flow:
         self.log = []
         self.effects = []
         self.state = None
-        self.take(on_start("f1", self.plan, init or {}, self.clock.now(), self.tokens))
+        self.take(on_start("f1", self.plan, init or {}, self.context()))
+
+    def context(self, instance="me"):
+        return Context(self.clock.now(), self.tokens, instance, POLICY)
 
     def take(self, decision):
         now = self.clock.now()
@@ -61,7 +65,7 @@ class Flow:
 
     def outcome(self, effect, outcome):
         decision = on_work_outcome(
-            self.state, effect.step.id, effect.token, outcome, self.clock.now(), self.tokens, POLICY
+            self.state, effect.step.id, effect.token, outcome, self.context()
         )
         return self.take(decision)
 
@@ -94,9 +98,7 @@ def test_a_repeated_outcome_decides_nothing():
 def test_unknown_token_is_not_found():
     flow = Flow(script_step("a", "1"), goals=["a"])
     with pytest.raises(NotFoundError):
-        on_work_outcome(
-            flow.state, "a", "nope", Succeeded({}), flow.clock.now(), flow.tokens, POLICY
-        )
+        on_work_outcome(flow.state, "a", "nope", Succeeded({}), flow.context())
 
 
 def test_chain_moves_on_in_the_same_decision():
@@ -126,7 +128,7 @@ def test_independent_steps_start_together():
 def test_missing_inputs_refuse_the_start():
     steps = catalog_of(script_step("g", "1", requires=["x", "y"]))
     with pytest.raises(MissingInputsError) as caught:
-        on_start("f", plan(steps, ["g"], {}), {}, FakeClock().now(), counter_tokens())
+        on_start("f", plan(steps, ["g"], {}), {}, Context(FakeClock().now(), counter_tokens()))
     assert caught.value.inputs == ["x", "y"]
 
 
@@ -134,7 +136,10 @@ def test_init_of_the_wrong_type_is_refused():
     steps = catalog_of(script_step("g", "1", requires=["n"], types={"n": "number"}))
     with pytest.raises(ValidationError):
         on_start(
-            "f", plan(steps, ["g"], {"n": "1"}), {"n": "1"}, FakeClock().now(), counter_tokens()
+            "f",
+            plan(steps, ["g"], {"n": "1"}),
+            {"n": "1"},
+            Context(FakeClock().now(), counter_tokens()),
         )
 
 
@@ -157,9 +162,9 @@ def test_retry_is_scheduled_then_run_when_due_with_the_same_token():
     assert wake.at == flow.clock.now() + timedelta(milliseconds=100)
     item = flow.state.executions["a"].work_items["t1"]
     assert (item.status, item.retry_count) == (WorkStatus.NOT_COMPLETED, 1)
-    assert flow.take(on_wake(flow.state, flow.clock.now(), flow.tokens)) == []
+    assert flow.take(on_wake(flow.state, flow.context())) == []
     flow.clock.advance(100)
-    assert flow.take(on_wake(flow.state, flow.clock.now(), flow.tokens)) == ["work_started"]
+    assert flow.take(on_wake(flow.state, flow.context())) == ["work_started"]
     (again,) = flow.runs()
     assert (again.token, again.retry_count) == ("t1", 1)
 
@@ -170,7 +175,7 @@ def test_retries_exhausted_fail_the_step_and_flow():
         (run,) = flow.runs()
         flow.outcome(run, NotCompleted("timeout"))
         flow.clock.advance(1000)
-        flow.take(on_wake(flow.state, flow.clock.now(), flow.tokens))
+        flow.take(on_wake(flow.state, flow.context()))
     (run,) = flow.runs()
     assert flow.outcome(run, NotCompleted("timeout"))[:2] == ["work_not_completed", "work_failed"]
     assert flow.state.status is FlowStatus.FAILED
@@ -185,7 +190,7 @@ def test_unlimited_retries():
         (run,) = flow.runs()
         assert "work_retry_scheduled" in flow.outcome(run, NotCompleted("x"))
         flow.clock.advance(60_000)
-        flow.take(on_wake(flow.state, flow.clock.now(), flow.tokens))
+        flow.take(on_wake(flow.state, flow.context()))
 
 
 @pytest.mark.parametrize(
@@ -324,24 +329,22 @@ def test_predicate_false_skips_and_error_fails():
     flow = Flow(script_step("a", "1", predicate="false"), goals=["a"])
     (check,) = flow.effects
     assert isinstance(check, EvaluatePredicate)
-    assert flow.take(on_predicate(flow.state, "a", False, None, flow.clock.now(), flow.tokens)) == [
+    assert flow.take(on_predicate(flow.state, "a", False, None, flow.context())) == [
         "step_skipped",
         "flow_completed",
     ]
     failing = Flow(script_step("a", "1", predicate="x"), goals=["a"])
-    failing.take(
-        on_predicate(failing.state, "a", False, "boom", failing.clock.now(), failing.tokens)
-    )
+    failing.take(on_predicate(failing.state, "a", False, "boom", failing.context()))
     assert failing.state.executions["a"].error == "predicate failed: boom"
 
 
 def test_predicate_true_starts_the_step_once():
     flow = Flow(script_step("a", "1", predicate="true"), goals=["a"])
-    assert flow.take(on_predicate(flow.state, "a", True, None, flow.clock.now(), flow.tokens)) == [
+    assert flow.take(on_predicate(flow.state, "a", True, None, flow.context())) == [
         "step_started",
         "work_started",
     ]
-    assert flow.take(on_predicate(flow.state, "a", True, None, flow.clock.now(), flow.tokens)) == []
+    assert flow.take(on_predicate(flow.state, "a", True, None, flow.context())) == []
 
 
 def test_after_the_flow_fails_no_new_step_starts_but_late_work_is_recorded():
@@ -360,7 +363,7 @@ def test_after_the_flow_fails_no_new_step_starts_but_late_work_is_recorded():
     assert flow.state.executions["h"].status is StepStatus.PENDING
 
 
-def test_recovery_redispatches_running_work_with_its_tokens():
+def test_takeover_claims_dead_instances_work_with_its_tokens():
     flow = Flow(
         script_step("a", "1", outputs=["x"]),
         script_step("b", "1", outputs=["y"], work_config={"init_backoff": 50}),
@@ -368,14 +371,19 @@ def test_recovery_redispatches_running_work_with_its_tokens():
         goals=["g"],
     )
     run_a, run_b = flow.runs()
+    assert flow.state.executions["a"].work_items[run_a.token].owner == "me"
     flow.outcome(run_b, NotCompleted("503"))
     replayed = fold_flow(flow.log)
-    decision = on_recover(replayed, flow.clock.now(), flow.tokens)
-    assert decision.events == []
+    assert on_takeover(replayed, flow.context("other"), lambda owner: False).events == []
+    decision = on_takeover(replayed, flow.context("other"), lambda owner: owner == "me")
+    assert [(e.type, e.token, e.instance) for e in decision.events] == [
+        ("work_started", run_a.token, "other")
+    ]
     runs = [e for e in decision.effects if isinstance(e, RunWork)]
     wakes = [e for e in decision.effects if isinstance(e, ScheduleWake)]
     assert [(r.step.id, r.token) for r in runs] == [("a", run_a.token)]
     assert len(wakes) == 1
+    assert decision.state.executions["a"].work_items[run_a.token].owner == "other"
 
 
 def test_folding_the_log_gives_the_live_state():

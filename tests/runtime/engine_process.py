@@ -1,6 +1,6 @@
 """An engine in its own process, for tests that kill it mid-flow.
 
-Usage: python engine_process.py STORE_URL SERVICE_URL FLOWS
+Usage: python engine_process.py STORE_URL SERVICE_URL FLOWS [INSTANCE_ID LEASE_TTL]
 """
 
 import asyncio
@@ -23,8 +23,9 @@ def steps(service_url: str) -> list[dict]:
     ]
 
 
-async def main(store: str, service_url: str, flows: int) -> None:
-    async with Engine(store) as engine:
+async def main(store: str, service_url: str, flows: int, *lease: str) -> None:
+    options = {"instance_id": lease[0], "lease_ttl": float(lease[1])} if lease else {}
+    async with Engine(store, heartbeat_interval=0.1, **options) as engine:
         for definition in steps(service_url):
             await engine.register_step(definition)
         for i in range(flows):
@@ -34,4 +35,4 @@ async def main(store: str, service_url: str, flows: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:]))

@@ -1,0 +1,98 @@
+"""Who runs what: instance identities, liveness, and the open work each instance holds.
+
+Every engine follows every event, so each keeps the same picture of which
+instance owns each running work item. An instance proves it is alive with a
+heartbeat in the store; when its heartbeat lapses (or, on this host, its
+process is gone) its work is open to be claimed by any survivor.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from argyll.events import (
+    FLOW_PREFIX,
+    Event,
+    FlowCompleted,
+    FlowFailed,
+    WorkFailed,
+    WorkStarted,
+    WorkSucceeded,
+)
+from argyll.model import FlowID, FlowState, FlowStatus, Token, WorkStatus
+
+HOST = socket.gethostname()
+
+
+def new_instance_id() -> str:
+    """``host:pid:random``: unique, and telling which local process it was."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _process_gone(instance: str) -> bool:
+    """True only for an instance of this host whose process no longer exists."""
+    host, _, rest = instance.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != HOST or not pid_text.isdecimal() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def is_dead(owner: str, me: str, live: set[str]) -> bool:
+    if owner == me:
+        return False
+    return owner not in live or _process_gone(owner)
+
+
+class OpenWork:
+    """The open work items of active flows and their owners, folded from the event feed."""
+
+    def __init__(self) -> None:
+        self.owners: dict[FlowID, dict[Token, str]] = {}
+        self.activity: dict[FlowID, datetime] = {}
+
+    def seed(self, state: FlowState) -> None:
+        """Start from a folded flow (at start-up, before the feed takes over)."""
+        if state.status is not FlowStatus.ACTIVE:
+            return
+        self.activity[state.id] = state.last_updated or state.created_at
+        self.owners[state.id] = {
+            token: item.owner
+            for execution in state.executions.values()
+            for token, item in execution.work_items.items()
+            if item.status in (WorkStatus.ACTIVE, WorkStatus.NOT_COMPLETED)
+        }
+
+    def observe(self, event: Event) -> None:
+        if not event.aggregate.startswith(FLOW_PREFIX):
+            return
+        flow_id = FlowID(event.aggregate[len(FLOW_PREFIX) :])
+        data = event.data
+        if isinstance(data, FlowCompleted | FlowFailed):
+            self.owners.pop(flow_id, None)
+            self.activity.pop(flow_id, None)
+            return
+        self.activity[flow_id] = event.timestamp
+        if isinstance(data, WorkStarted):
+            self.owners.setdefault(flow_id, {})[data.token] = data.instance
+        elif isinstance(data, WorkSucceeded | WorkFailed):
+            self.owners.get(flow_id, {}).pop(data.token, None)
+
+    def orphaned(self, me: str, live: set[str], now: datetime, ttl: float) -> Iterable[FlowID]:
+        """Flows holding work of dead instances, or quiet for longer than a lease with none open."""
+        stale = now - timedelta(seconds=ttl)
+        for flow_id, last in list(self.activity.items()):
+            owners = self.owners.get(flow_id, {})
+            quiet = not owners and last < stale
+            if quiet or any(is_dead(owner, me, live) for owner in owners.values()):
+                yield flow_id

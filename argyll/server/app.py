@@ -1,0 +1,149 @@
+"""The Tornado application: every route of the HTTP API, and serving it on the running loop.
+
+``make_app`` wires the handlers to one ``Engine``; ``serve`` binds and starts an
+``HTTPServer`` for it and hands back a ``Server`` to stop. Tornado's own
+``max_body_size`` is the hard cap on every connection; the API handlers check
+the same limit from ``Content-Length`` first, so a client gets a problem+json
+413 instead of a dropped connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.web import Application, RequestHandler
+
+from argyll.runtime.engine import Engine
+from argyll.server import handlers as h
+from argyll.server.ws import CLOSE_GOING_AWAY, DEFAULT_QUEUE_LIMIT, EventSocket
+
+DEFAULT_MAX_BODY_SIZE = h.DEFAULT_MAX_BODY_SIZE
+_SEGMENT = r"([^/]+)"
+
+access_log = logging.getLogger("argyll.access")
+
+
+def make_app(
+    engine: Engine,
+    *,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ws_queue_limit: int = DEFAULT_QUEUE_LIMIT,
+    extra_routes: Sequence[Any] = (),
+) -> Application:
+    """The application serving ``engine``.
+
+    Args:
+        engine: a started ``Engine``.
+        max_body_size: the largest request body accepted, in bytes (larger: 413).
+        ws_queue_limit: how many events a WebSocket client may fall behind before it is closed.
+        extra_routes: Tornado rules matched before the API's (the dashboard takes ``/`` this way).
+    """
+    api = {"engine": engine, "max_body_size": max_body_size}
+    sockets: set[EventSocket] = set()
+    socket_args = {"engine": engine, "sockets": sockets, "queue_limit": ws_queue_limit}
+    routes: list[Any] = [
+        *extra_routes,
+        (r"/", h.IndexHandler, api),
+        (r"/health", h.ServiceHealthHandler, api),
+        (r"/engine", h.EngineHandler, api),
+        (r"/engine/openapi\.json", h.OpenApiHandler, api),
+        (r"/engine/step", h.StepsHandler, api),
+        (rf"/engine/step/{_SEGMENT}", h.StepHandler, api),
+        (r"/engine/health", h.HealthListHandler, api),
+        (rf"/engine/health/{_SEGMENT}", h.StepHealthHandler, api),
+        (r"/engine/plan", h.PlanHandler, api),
+        (r"/engine/flow", h.FlowsHandler, api),
+        (rf"/engine/flow/{_SEGMENT}", h.FlowHandler, api),
+        (rf"/engine/flow/{_SEGMENT}/status", h.FlowStatusHandler, api),
+        (rf"/engine/flow/{_SEGMENT}/events", h.FlowEventsHandler, api),
+        (rf"/webhook/{_SEGMENT}/{_SEGMENT}/{_SEGMENT}", h.WebhookHandler, api),
+        (r"/engine/ws", EventSocket, socket_args),
+    ]
+    return Application(
+        routes,
+        default_handler_class=h.NoRouteHandler,
+        default_handler_args=api,
+        log_function=log_request,
+        argyll_sockets=sockets,
+    )
+
+
+def log_request(handler: RequestHandler) -> None:
+    """One access line per request: debug when fine, info for 4xx, error for 5xx."""
+    status = handler.get_status()
+    level = logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.ERROR
+    if access_log.isEnabledFor(level):
+        request = handler.request
+        access_log.log(
+            level,
+            "request method=%s path=%s status=%d duration_ms=%.1f",
+            request.method,
+            request.path,
+            status,
+            request.request_time() * 1000,
+        )
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for ``host:port`` (port 0 picks a free one, the same on every address)."""
+    return bind_sockets(port, host)
+
+
+@dataclass(slots=True)
+class Server:
+    """A running server; ``aclose`` stops it (the engine is the caller's to close)."""
+
+    http: HTTPServer
+    app: Application
+    url: str
+
+    async def aclose(self) -> None:
+        """Stop accepting, say goodbye to WebSocket clients, close every connection."""
+        self.http.stop()
+        for client in list(self.app.settings["argyll_sockets"]):
+            client.close(CLOSE_GOING_AWAY, "the server is shutting down")
+        await self.http.close_all_connections()
+
+
+async def serve(
+    engine: Engine,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    sockets: list[socket.socket] | None = None,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ws_queue_limit: int = DEFAULT_QUEUE_LIMIT,
+    extra_routes: Sequence[Any] = (),
+) -> Server:
+    """Serve ``engine`` on the running loop and return at once; the port is bound on return.
+
+    Args:
+        engine: a started ``Engine``.
+        host, port: where to listen (port 0: a free port; see ``Server.url``).
+        sockets: already bound sockets to serve on instead of ``host``/``port``.
+        max_body_size, ws_queue_limit, extra_routes: as for ``make_app``.
+    """
+    app = make_app(
+        engine,
+        max_body_size=max_body_size,
+        ws_queue_limit=ws_queue_limit,
+        extra_routes=extra_routes,
+    )
+    http = HTTPServer(app, max_body_size=max_body_size)
+    listening = sockets if sockets is not None else bind(host, port)
+    http.add_sockets(listening)
+    return Server(http, app, base_url(listening[0]))
+
+
+def base_url(listening: socket.socket) -> str:
+    """``http://host:port`` for a bound socket (IPv6 hosts in brackets)."""
+    host, port = listening.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"

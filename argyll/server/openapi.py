@@ -1,0 +1,508 @@
+"""The OpenAPI 3.1 document of the HTTP API (served at ``/engine/openapi.json``).
+
+Built in Python rather than kept as a JSON file so that the shared pieces (ids,
+problem responses, step and flow shapes) are written once. Tests run
+schemathesis against it, so it must say exactly what the handlers do.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from argyll import __version__
+from argyll.server.problem import PROBLEM_CONTENT_TYPE
+
+Schema = dict[str, Any]
+
+_ID = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_.-]+$",
+    # "." and ".." cannot travel in a URL path: clients resolve them away.
+    "not": {"enum": [".", ".."]},
+}
+_SEGMENT = {"type": "string", "minLength": 1, "not": {"enum": [".", ".."]}}
+_ID_QUERY = {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}
+_TIME = {"type": "string", "format": "date-time"}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_OBJECT = {"type": "object"}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: list[str], /, **properties: Any) -> Schema:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+def _map(values: Schema) -> Schema:
+    return {"type": "object", "additionalProperties": values}
+
+
+def _enum(*values: str) -> Schema:
+    return {"type": "string", "enum": list(values)}
+
+
+def _json(schema: Schema, description: str = "OK") -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    400: "Invalid request: the body, a parameter or the request made no sense",
+    404: "No such resource",
+    409: "The request conflicts with what exists",
+    413: "The request body is over the server's limit",
+}
+
+
+def _responses(ok: dict[int, Schema], *errors: int) -> Schema:
+    responses: Schema = {str(status): schema for status, schema in ok.items()}
+    for status in errors:
+        responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
+    responses["500"] = {"$ref": "#/components/responses/Problem500"}
+    return responses
+
+
+def _body(schema: Schema, description: str) -> Schema:
+    return {
+        "required": True,
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _path_param(name: str, description: str, schema: Schema | None = None) -> Schema:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema or _ID,
+    }
+
+
+# ------------------------------------------------------------------ schemas
+
+
+def _step_schemas() -> dict[str, Schema]:
+    script = _obj(["language", "script"], language=_enum("ale", "lua"), script={"type": "string"})
+    attribute_type = _enum("string", "number", "boolean", "object", "array", "null", "any")
+    definition_attribute = _obj(
+        ["role"],
+        role=_enum("required", "optional", "output"),
+        type=attribute_type,
+        default={"type": "string", "description": "a JSON text, only on optional inputs"},
+        for_each={"type": "boolean"},
+        optional=_obj([], default={"type": "string"}, for_each={"type": "boolean"}),
+        required=_obj([], for_each={"type": "boolean"}),
+    )
+    http = _obj(
+        ["endpoint"],
+        endpoint={"type": "string"},
+        method=_enum("GET", "POST", "PUT", "DELETE"),
+        health_check={"type": "string"},
+        timeout={"type": "integer", "minimum": 1, "description": "milliseconds"},
+    )
+    work_config = _obj(
+        [],
+        max_retries={"type": "integer", "minimum": -1},
+        init_backoff={"type": "integer", "minimum": 0},
+        max_backoff={"type": "integer", "minimum": 0},
+        backoff_type=_enum("fixed", "linear", "exponential"),
+        parallelism={"type": "integer", "minimum": 1},
+    )
+    definition = _obj(
+        ["type"],
+        id=_ID,
+        name={"type": "string"},
+        type=_enum("sync", "async", "script"),
+        version={"type": "string"},
+        labels=_map({"type": "string"}),
+        attributes=_map(_ref("AttributeDefinition")),
+        http=_ref("HttpConfig"),
+        script=_ref("ScriptConfig"),
+        predicate=_ref("ScriptConfig"),
+        work_config=_ref("WorkConfig"),
+    )
+    attribute = _obj(
+        ["role", "type"],
+        role=_enum("required", "optional", "output"),
+        type=attribute_type,
+        default={"type": "string"},
+        for_each={"type": "boolean"},
+    )
+    step = _obj(
+        ["id", "name", "type", "attributes", "work_config"],
+        id={"type": "string"},
+        name={"type": "string"},
+        type=_enum("sync", "async", "script"),
+        version={"type": "string"},
+        labels=_map({"type": "string"}),
+        attributes=_map(_ref("Attribute")),
+        http=_ref("HttpConfig"),
+        script=_ref("ScriptConfig"),
+        predicate=_ref("ScriptConfig"),
+        work_config=_ref("WorkConfig"),
+    )
+    return {
+        "ScriptConfig": script,
+        "HttpConfig": http,
+        "WorkConfig": work_config,
+        "AttributeDefinition": definition_attribute,
+        "StepDefinition": definition,
+        "NewStepDefinition": {"allOf": [_ref("StepDefinition"), {"required": ["id", "type"]}]},
+        "Attribute": attribute,
+        "Step": step,
+        "StepMessage": _obj(["message", "step"], message={"type": "string"}, step=_ref("Step")),
+        "Health": _obj(
+            ["status"], status=_enum("healthy", "unhealthy", "unknown"), error={"type": "string"}
+        ),
+    }
+
+
+def _flow_schemas() -> dict[str, Schema]:
+    goals = {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        ],
+        "description": "goal step ids (one id may be given as a string)",
+    }
+    work_item = _obj(
+        ["status", "inputs", "retry_count"],
+        status=_enum("pending", "active", "succeeded", "failed", "not_completed"),
+        inputs=_OBJECT,
+        outputs=_OBJECT,
+        error={"type": "string"},
+        retry_count={"type": "integer"},
+        next_retry_at=_TIME,
+    )
+    execution = _obj(
+        ["status", "inputs", "work_items"],
+        status=_enum("pending", "active", "completed", "failed", "skipped"),
+        started_at=_TIME,
+        completed_at=_TIME,
+        inputs=_OBJECT,
+        outputs=_OBJECT,
+        error={"type": "string"},
+        reason={"type": "string"},
+        duration={"type": "integer", "description": "milliseconds"},
+        work_items=_map(_ref("WorkItem")),
+    )
+    status = _enum("active", "completed", "failed")
+    return {
+        "PlanRequest": _obj(["goals"], goals=goals, init=_OBJECT),
+        "FlowRequest": _obj(["goals"], id=_ID, goals=goals, init=_OBJECT),
+        "Plan": _obj(
+            ["goals", "required", "steps", "attributes"],
+            goals=_STRINGS,
+            required=_STRINGS,
+            steps=_map(_ref("Step")),
+            attributes=_map(
+                _obj(["providers", "consumers"], providers=_STRINGS, consumers=_STRINGS)
+            ),
+        ),
+        "FlowSummary": _obj(
+            ["id", "status", "created_at"],
+            id={"type": "string"},
+            status=status,
+            created_at=_TIME,
+            completed_at=_TIME,
+            error={"type": "string"},
+        ),
+        "WorkItem": work_item,
+        "Execution": execution,
+        "FlowState": _obj(
+            [
+                "id",
+                "status",
+                "created_at",
+                "last_updated",
+                "plan",
+                "init",
+                "attributes",
+                "executions",
+            ],
+            id={"type": "string"},
+            status=status,
+            created_at=_TIME,
+            completed_at=_TIME,
+            last_updated=_TIME,
+            error={"type": "string"},
+            plan=_ref("Plan"),
+            init=_OBJECT,
+            attributes=_map(_obj(["value", "step"], value={}, step={"type": ["string", "null"]})),
+            executions=_map(_ref("Execution")),
+        ),
+        "Event": _obj(
+            ["type", "aggregate", "seq", "timestamp", "data"],
+            type={"type": "string"},
+            aggregate={"type": "string", "description": '"catalog" or "flow:<id>"'},
+            seq={"type": "integer", "minimum": 1},
+            timestamp=_TIME,
+            data=_OBJECT,
+        ),
+    }
+
+
+def _problem_schema() -> Schema:
+    problem = _obj(
+        ["type", "title", "status", "detail"],
+        type={"type": "string"},
+        title={"type": "string"},
+        status={"type": "integer"},
+        detail={"type": "string"},
+        problems={
+            "type": "array",
+            "items": _obj(["field", "reason"], field={"type": "string"}, reason={"type": "string"}),
+        },
+        inputs=_STRINGS,
+        goals=_STRINGS,
+    )
+    problem["description"] = "RFC 9457 problem details"
+    return problem
+
+
+def _components() -> Schema:
+    problem = {PROBLEM_CONTENT_TYPE: {"schema": _ref("Problem")}}
+    responses = {
+        f"Problem{status}": {"description": text, "content": problem}
+        for status, text in {**_ERRORS, 500: "The server failed; the detail is in its log"}.items()
+    }
+    schemas = {
+        **_step_schemas(),
+        **_flow_schemas(),
+        "Problem": _problem_schema(),
+        "Message": _obj(["message"], message={"type": "string"}),
+    }
+    return {"schemas": schemas, "responses": responses}
+
+
+# -------------------------------------------------------------------- paths
+
+
+def _service_paths() -> Schema:
+    health = _obj(
+        ["service", "version", "status", "store"],
+        service={"const": "argyll"},
+        version={"type": "string"},
+        status={"const": "ok"},
+        store={"type": "string", "description": "the store URL's scheme, e.g. sqlite"},
+    )
+    engine = _obj(
+        ["steps", "health", "active_flows", "last_updated"],
+        steps=_map(_ref("Step")),
+        health=_map(_ref("Health")),
+        active_flows=_map(_ref("FlowSummary")),
+        last_updated={"type": ["string", "null"], "format": "date-time"},
+    )
+    html = {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}}
+    return {
+        "/": {"get": _op("index", "A placeholder page linking the API", {200: html})},
+        "/health": {"get": _op("serviceHealth", "Service health", {200: _json(health)})},
+        "/engine": {
+            "get": _op("engineState", "Steps, health and active flows", {200: _json(engine)})
+        },
+        "/engine/openapi.json": {
+            "get": _op("openapi", "This document", {200: _json(_OBJECT)}),
+        },
+    }
+
+
+def _step_paths() -> Schema:
+    step_id = _path_param("id", "a step id")
+    steps = _obj(
+        ["steps", "count"],
+        steps={"type": "array", "items": _ref("Step")},
+        count={"type": "integer"},
+    )
+    health = _obj(["health", "count"], health=_map(_ref("Health")), count={"type": "integer"})
+    message = _json(_ref("StepMessage"))
+    return {
+        "/engine/step": {
+            "get": _op("listSteps", "Registered steps", {200: _json(steps)}),
+            "post": _op(
+                "registerStep",
+                "Register a step (the same definition again is a no-op: 200)",
+                {201: _json(_ref("StepMessage"), "Registered"), 200: message},
+                400,
+                409,
+                413,
+                body=_body(_ref("NewStepDefinition"), "a step definition (SPEC §1)"),
+            ),
+        },
+        "/engine/step/{id}": {
+            "parameters": [step_id],
+            "get": _op("getStep", "One step", {200: _json(_ref("Step"))}, 404),
+            "put": _op(
+                "updateStep",
+                "Replace a step's definition",
+                {200: message},
+                400,
+                404,
+                409,
+                413,
+                body=_body(
+                    _ref("StepDefinition"), "the new definition; its id, if any, must match"
+                ),
+            ),
+            "delete": _op(
+                "unregisterStep", "Unregister a step", {200: _json(_ref("Message"))}, 404
+            ),
+        },
+        "/engine/health": {"get": _op("listHealth", "Every step's health", {200: _json(health)})},
+        "/engine/health/{id}": {
+            "parameters": [step_id],
+            "get": _op("getHealth", "One step's health", {200: _json(_ref("Health"))}, 404),
+        },
+    }
+
+
+def _flow_paths() -> Schema:
+    flow_id = _path_param("id", "a flow id")
+    flows = _obj(
+        ["flows", "count"],
+        flows={"type": "array", "items": _ref("FlowSummary")},
+        count={"type": "integer"},
+    )
+    started = _obj(["message", "flow_id"], message={"type": "string"}, flow_id={"type": "string"})
+    events = _obj(
+        ["events", "count"],
+        events={"type": "array", "items": _ref("Event")},
+        count={"type": "integer"},
+    )
+    query = [
+        {"name": "status", "in": "query", "schema": _enum("active", "completed", "failed")},
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 10_000},
+        },
+    ]
+    return {
+        "/engine/plan": {
+            "post": _op(
+                "plan",
+                "The plan a flow would run; nothing starts",
+                {200: _json(_ref("Plan"))},
+                400,
+                413,
+                body=_body(_ref("PlanRequest"), "goals and initial attributes"),
+            ),
+        },
+        "/engine/flow": {
+            "get": _op(
+                "listFlows", "Flows, newest first", {200: _json(flows)}, 400, parameters=query
+            ),
+            "post": _op(
+                "startFlow",
+                "Start a flow (the same request with the same id again: 200)",
+                {201: _json(started, "Started"), 200: _json(started, "Already started")},
+                400,
+                409,
+                413,
+                body=_body(_ref("FlowRequest"), "goals, initial attributes and an optional id"),
+            ),
+        },
+        "/engine/flow/{id}": {
+            "parameters": [flow_id],
+            "get": _op("getFlow", "A flow's state", {200: _json(_ref("FlowState"))}, 404),
+        },
+        "/engine/flow/{id}/status": {
+            "parameters": [flow_id],
+            "get": _op(
+                "getFlowStatus",
+                "A flow's status",
+                {
+                    200: _json(
+                        _obj(
+                            ["id", "status"],
+                            id={"type": "string"},
+                            status=_enum("active", "completed", "failed"),
+                        )
+                    )
+                },
+                404,
+            ),
+        },
+        "/engine/flow/{id}/events": {
+            "parameters": [flow_id],
+            "get": _op("getFlowEvents", "A flow's events in seq order", {200: _json(events)}, 404),
+        },
+    }
+
+
+def _push_paths() -> Schema:
+    problem_body = {"schema": _ref("Problem")}
+    webhook_body = {
+        "required": True,
+        "description": "the outputs, or a problem+json body to fail the work item",
+        "content": {"application/json": {"schema": _OBJECT}, PROBLEM_CONTENT_TYPE: problem_body},
+    }
+    socket = {
+        "description": "Switching to WebSocket: one JSON event (see Event) per message",
+    }
+    return {
+        "/webhook/{flow_id}/{step_id}/{token}": {
+            "parameters": [
+                _path_param("flow_id", "the flow"),
+                _path_param("step_id", "the step"),
+                _path_param("token", "the work item's receipt token", _SEGMENT),
+            ],
+            "post": _op(
+                "completeWork",
+                "Complete an async work item (repeats change nothing)",
+                {200: _json(_ref("Message"))},
+                400,
+                404,
+                413,
+                body=webhook_body,
+            ),
+        },
+        "/engine/ws": {
+            "get": _op(
+                "events",
+                "The event feed; with flow_id, that flow's past events then live ones",
+                {101: socket},
+                400,
+                parameters=[{"name": "flow_id", "in": "query", "schema": _ID_QUERY}],
+            ),
+        },
+    }
+
+
+def _op(
+    operation_id: str,
+    summary: str,
+    ok: dict[int, Schema],
+    *errors: int,
+    body: Schema | None = None,
+    parameters: list[Schema] | None = None,
+) -> Schema:
+    operation: Schema = {
+        "operationId": operation_id,
+        "summary": summary,
+        "responses": _responses(ok, *errors),
+    }
+    if body is not None:
+        operation["requestBody"] = body
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
+@functools.cache
+def openapi_document() -> Schema:
+    """The document; built once (callers must not change it)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Argyll",
+            "version": __version__,
+            "description": "A goal-driven, event-sourced orchestrator. Errors are RFC 9457 "
+            "problem details (application/problem+json).",
+        },
+        "paths": {**_service_paths(), **_step_paths(), **_flow_paths(), **_push_paths()},
+        "components": _components(),
+    }
