@@ -20,6 +20,10 @@ from argyll.script import ale, lua
 
 INLINE_ALE_STEPS = 20_000
 INLINE_LUA_INSTRUCTIONS = 100_000
+INLINE_PATTERN_SUBJECT = 256
+"""Longest string a Lua pattern may scan inline (the matcher's worst case is cubic)."""
+WALL_CLOCK_LIMIT = 2.0
+"""Seconds a script may run on a worker thread; only C code the budgets can't see gets there."""
 _SLICE_LIMITS = frozenset({"steps", "instructions"})
 
 
@@ -51,14 +55,18 @@ def check_scripts(step: Step) -> list[tuple[str, str]]:
 def _limits(language: Language, inline: bool) -> dict[str, int]:
     if language is Language.ALE:
         return {"budget": INLINE_ALE_STEPS if inline else ale.DEFAULT_BUDGET}
-    limit = INLINE_LUA_INSTRUCTIONS if inline else lua.DEFAULT_INSTRUCTION_LIMIT
-    return {"instruction_limit": limit}
+    if inline:
+        return {
+            "instruction_limit": INLINE_LUA_INSTRUCTIONS,
+            "pattern_limit": INLINE_PATTERN_SUBJECT,
+        }
+    return {"instruction_limit": lua.DEFAULT_INSTRUCTION_LIMIT}
 
 
 class ScriptRunner:
     """Runs compiled scripts: inline first, on a worker thread when that is not enough."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 4) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="argyll-script")
 
     async def run(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
@@ -69,7 +77,12 @@ class ScriptRunner:
             if exc.limit not in _SLICE_LIMITS:
                 raise
         full = functools.partial(program.run, bindings, **_limits(config.language, inline=False))
-        return await asyncio.get_running_loop().run_in_executor(self._pool, full)
+        running = asyncio.get_running_loop().run_in_executor(self._pool, full)
+        try:
+            async with asyncio.timeout(WALL_CLOCK_LIMIT):
+                return await running
+        except TimeoutError:
+            raise ScriptLimitError("seconds", int(WALL_CLOCK_LIMIT)) from None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -14,6 +14,12 @@ would run with hooks off, out of reach of the instruction limit). ``pcall`` is
 wrapped so a script cannot swallow the instruction-limit error, and
 ``setmetatable`` refuses ``__gc``, since finalizers also run with hooks off.
 
+The instruction hook cannot interrupt C code, and Lua's pattern matcher
+(string.find/match/gmatch/gsub) backtracks without bound: ``".-.-b"`` over a few
+thousand characters runs for seconds. lupa releases the GIL while Lua runs, so
+the engine runs any script that may do that on a worker thread under a wall-clock
+limit (see ``pattern_limit`` and ``argyll.runtime.scripts``).
+
 Results come back as plain Python data: a table whose keys are exactly 1..n is a
 list, any other table (including the empty one) a dict with string keys.
 """
@@ -68,6 +74,7 @@ python = nil
 local run  -- defined last; the count hook spares it
 local exhausted = false
 local LIMIT_MESSAGE = "instruction limit exceeded"
+local pattern_limit = math.huge
 
 -- Once the budget is spent the hook fires on every instruction, so neither a
 -- pcall nor a __close handler can buy the script more time; only the trusted
@@ -79,6 +86,21 @@ local function on_count()
     sethook(on_count, "", 1)
   end
   error(LIMIT_MESSAGE, 0)
+end
+
+-- The pattern matcher is C code the count hook cannot interrupt, and it can
+-- backtrack for seconds; a run with a pattern limit (the engine's inline run)
+-- treats a longer subject as its budget spent, so it is run again elsewhere.
+for _, name in ipairs({"find", "match", "gmatch", "gsub"}) do
+  local original = safe_string[name]
+  safe_string[name] = function(subject, ...)
+    if type(subject) == "string" and #subject > pattern_limit then
+      exhausted = true
+      sethook(on_count, "", 1)
+      error(LIMIT_MESSAGE, 0)
+    end
+    return original(subject, ...)
+  end
 end
 
 local function pass_unless_exhausted(...)
@@ -156,8 +178,9 @@ local function compile(source)
 end
 
 -- Returns "ok", result | "error", message | "instructions".
-function run(chunk, env, limit)
+function run(chunk, env, limit, subject_limit)
   exhausted = false
+  pattern_limit = subject_limit or math.huge
   setupvalue(chunk, 1, setmetatable(env, env_meta))
   sethook(on_count, "", limit)
   local ok, result = pcall(chunk)
@@ -212,13 +235,18 @@ class _Sandbox:
         return chunk
 
     def run(
-        self, source: str, bindings: Mapping[str, Any], instruction_limit: int, memory_limit: int
+            self,
+        source: str,
+        bindings: Mapping[str, Any],
+        instruction_limit: int,
+        memory_limit: int,
+        pattern_limit: int | None,
     ) -> Any:
         self.limit_memory(memory_limit)
         chunk = self.chunk(source)
         env = _to_lua(self.lua, bindings)
         count = min(max(instruction_limit, 1), _MAX_HOOK_COUNT)
-        status, payload = self._run(chunk, env, count)
+        status, payload = self._run(chunk, env, count, pattern_limit)
         if status == "ok":
             return _from_lua(payload)
         if status == "instructions":
@@ -303,10 +331,17 @@ class LuaProgram:
         *,
         instruction_limit: int = DEFAULT_INSTRUCTION_LIMIT,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        pattern_limit: int | None = None,
     ) -> Any:
-        """Run with ``bindings`` as global variables; returns the first value returned."""
+        """Run with ``bindings`` as global variables; returns the first value returned.
+
+        With ``pattern_limit``, a pattern function given a longer subject ends the run
+        as if the instruction limit were spent (its C matcher cannot be interrupted).
+        """
         try:
-            return _sandbox().run(self.source, bindings, instruction_limit, memory_limit)
+            return _sandbox().run(
+                self.source, bindings, instruction_limit, memory_limit, pattern_limit
+            )
         except lua54.LuaError as exc:
             # Failed outside the prelude's pcall: start this thread's runtime afresh.
             _local.sandbox = None

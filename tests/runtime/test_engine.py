@@ -153,3 +153,18 @@ async def test_wait_flow_times_out(engine: Engine):
     flow_id = await engine.start_flow(["spin"])
     with pytest.raises(TimeoutError):
         await engine.wait_flow(flow_id, timeout=0.01)
+
+
+async def test_backtracking_lua_pattern_runs_off_the_loop_and_is_cut_off(engine: Engine):
+    await engine.register_step(
+        script_step(
+            "regex", 'return (("a"):rep(2000)):find(".-.-b")', language="lua", outputs=["x"]
+        )
+    )
+    await engine.register_step(HELLO)
+    hostile = await engine.start_flow(["regex"])
+    quick = await engine.start_flow(["hello"], {"name": "q"})
+    assert (await engine.wait_flow(quick, timeout=1)).status is FlowStatus.COMPLETED
+    state = await engine.wait_flow(hostile, timeout=10)
+    assert state.status is FlowStatus.FAILED
+    assert "seconds" in (state.executions["regex"].error or "")
