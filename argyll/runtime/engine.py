@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from argyll.errors import (
     ArgyllError,
     ConflictError,
     NotFoundError,
+    StoreError,
     ValidationError,
     VersionConflict,
 )
@@ -53,6 +55,8 @@ from argyll.store import EventStore, open_store
 log = logging.getLogger("argyll.engine")
 
 APPEND_ATTEMPTS = 20
+STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.05, 5.0
+"""Seconds between attempts to record a result while the store is unreachable."""
 # httpx is the API; aiohttp's transport keeps up under concurrency where httpcore's
 # pool does not (bench/http_steps.py shows both).
 HTTP_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
@@ -175,6 +179,17 @@ class Engine:
 
     async def unregister_step(self, step_id: str) -> None:
         await self._change_catalog(lambda cat: catalog_rules.on_unregister(cat, step_id))
+
+    async def store_health(self) -> dict[str, Any]:
+        """Whether the store answers, and how fast: ``{status, store, latency_ms, error?}``."""
+        scheme = self.store.url.split(":", 1)[0]
+        start = time.perf_counter()
+        try:
+            await self.store.head()
+        except ArgyllError as error:
+            return {"status": "unhealthy", "store": scheme, "error": str(error)}
+        latency = round((time.perf_counter() - start) * 1000, 3)
+        return {"status": "ok", "store": scheme, "latency_ms": latency}
 
     async def check_health(self) -> None:
         """Probe every HTTP step that has a health_check once; record only changes."""
@@ -426,12 +441,17 @@ class Engine:
     async def _run_work(self, effect: decide.RunWork) -> None:
         outcome = await self._work.run(effect)
         if outcome is not None:
-            await self.complete_work(effect.flow_id, effect.step.id, effect.token, outcome)
+            await self._record(
+                effect.flow_id,
+                lambda state, context: decide.on_work_outcome(
+                    state, effect.step.id, effect.token, outcome, context
+                ),
+            )
 
     async def _evaluate(self, effect: decide.EvaluatePredicate) -> None:
         result, error = await self._work.check_predicate(effect)
         try:
-            await self._trigger(
+            await self._record(
                 effect.flow_id,
                 lambda state, context: decide.on_predicate(
                     state, effect.step.id, result, error, context
@@ -441,12 +461,22 @@ class Engine:
             self._predicates.discard((effect.flow_id, effect.step.id))
 
     def _wake(self, flow_id: str) -> None:
-        self._spawn(
-            self._trigger(
-                FlowID(flow_id),
-                decide.on_wake,
-            )
-        )
+        self._spawn(self._record(FlowID(flow_id), decide.on_wake))
+
+    async def _record(
+        self, flow_id: FlowID, rule: Callable[[FlowState, decide.Context], decide.Decision]
+    ) -> None:
+        """Trigger until the store takes it: work that was done must not be forgotten."""
+        delay = STORE_RETRY_FIRST
+        while True:
+            try:
+                await self._trigger(flow_id, rule)
+                return
+            except StoreError as error:
+                log.warning("store unavailable, retrying in %.1fs: %s", delay, error)
+                self._flows.pop(flow_id, None)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX)
 
     async def _follow(self, after: str) -> None:
         """Fold events other writers appended (other engines sharing the store)."""
