@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
 import logging
 import os
@@ -22,16 +21,16 @@ import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from argyll.errors import ArgyllError
 from argyll.events import Event, FlowStarted
 from argyll.runtime.engine import Engine
-from argyll.server.app import DEFAULT_MAX_BODY_SIZE, base_url, bind, serve
+from argyll.server.app import DEFAULT_MAX_BODY_SIZE, Server, base_url, bind, serve
 from argyll.store import default_sqlite_url
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 LOG_LEVELS = ("debug", "info", "warning", "error")
-EXIT_USAGE = 2
 
 log = logging.getLogger("argyll.cli")
 event_log = logging.getLogger("argyll.events")
@@ -51,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="argyll", description="A goal-driven orchestrator.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve_cmd = commands.add_parser(
-        "serve", help="serve the REST API, WebSocket and webhooks", description=__doc__
+        "serve",
+        help="serve the REST API, WebSocket and webhooks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve_cmd.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
@@ -89,15 +91,17 @@ def webhook_base_url(args: argparse.Namespace, served_url: str) -> str:
 
 
 def engine_options(args: argparse.Namespace, served_url: str) -> dict[str, Any]:
-    """The keyword arguments ``Engine`` is built with for ``argyll serve``.
+    """The keyword arguments ``Engine`` is built with for ``argyll serve``."""
+    return {"store": store_url(args), "webhook_base_url": webhook_base_url(args, served_url)}
 
-    The webhook base URL is passed only to an engine that takes it, so this
-    command runs unchanged before and after the engine learns to call HTTP steps.
-    """
-    options: dict[str, Any] = {"store": store_url(args)}
-    if "webhook_base_url" in inspect.signature(Engine).parameters:
-        options["webhook_base_url"] = webhook_base_url(args, served_url)
-    return options
+
+def redact(url: str) -> str:
+    """``url`` with any password masked, fit for a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def kv(**fields: object) -> str:
@@ -135,22 +139,12 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    try:
-        sockets = bind(args.host, args.port)
-    except OSError as exc:
-        print(f"argyll: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+    started = await start(args)
+    if started is None:
         return 1
-    engine = Engine(**engine_options(args, base_url(sockets[0])))
-    try:
-        await engine.start()
-    except ArgyllError as exc:
-        print(f"argyll: cannot start the engine: {exc}", file=sys.stderr)
-        for listening in sockets:
-            listening.close()
-        return 1
-    server = await serve(engine, sockets=sockets, max_body_size=args.max_body_size)
+    engine, server = started
     watcher = asyncio.create_task(log_events(engine), name="argyll-event-log")
-    print(f"argyll serving on {server.url} store={engine.store.url}", flush=True)
+    print(f"argyll serving on {server.url} store={redact(engine.store.url)}", flush=True)
     await stop.wait()
     log.info("%s", kv(event="stopping", url=server.url))
     await server.aclose()
@@ -158,6 +152,25 @@ async def run(args: argparse.Namespace) -> int:
     await asyncio.gather(watcher, return_exceptions=True)
     await engine.aclose()
     return 0
+
+
+async def start(args: argparse.Namespace) -> tuple[Engine, Server] | None:
+    """Bind, then start the engine (its webhook base is the bound address), then serve."""
+    try:
+        sockets = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"argyll: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return None
+    engine = Engine(**engine_options(args, base_url(sockets[0])))
+    try:
+        await engine.start()
+    except ArgyllError as exc:
+        print(f"argyll: cannot start the engine: {exc}", file=sys.stderr)
+        await engine.aclose()
+        for listening in sockets:
+            listening.close()
+        return None
+    return engine, await serve(engine, sockets=sockets, max_body_size=args.max_body_size)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from tornado.web import Application, RequestHandler
 
 from argyll.runtime.engine import Engine
 from argyll.server import handlers as h
+from argyll.server.openapi import openapi_document
 from argyll.server.ws import CLOSE_GOING_AWAY, DEFAULT_QUEUE_LIMIT, EventSocket
 
 DEFAULT_MAX_BODY_SIZE = h.DEFAULT_MAX_BODY_SIZE
@@ -71,6 +72,7 @@ def make_app(
         default_handler_args=api,
         log_function=log_request,
         argyll_sockets=sockets,
+        argyll_openapi=openapi_document(),
     )
 
 
@@ -107,7 +109,7 @@ class Server:
         """Stop accepting, say goodbye to WebSocket clients, close every connection."""
         self.http.stop()
         for client in list(self.app.settings["argyll_sockets"]):
-            client.close(CLOSE_GOING_AWAY, "the server is shutting down")
+            client.shut(CLOSE_GOING_AWAY, "the server is shutting down")
         await self.http.close_all_connections()
 
 

@@ -22,7 +22,6 @@ from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import NotFoundError, ValidationError
 from argyll.model import FlowStatus, Health, iso
 from argyll.runtime.engine import Engine
-from argyll.server.openapi import openapi_document
 from argyll.server.problem import PROBLEM_CONTENT_TYPE, BodyTooLargeError, problem_for
 
 JSON_CONTENT_TYPE = "application/json"
@@ -118,22 +117,29 @@ def _json_type(value: Any) -> str:
 
 
 def parse_goals_and_init(body: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """``goals`` (a non-empty list of strings, or one string) and ``init`` (an object)."""
-    problems: list[tuple[str, str]] = []
-    goals = body.get("goals")
-    if isinstance(goals, str):
-        goals = [goals]
-    if not isinstance(goals, list) or not goals or not all(isinstance(g, str) for g in goals):
-        problems.append(("goals", "must be a non-empty list of step ids"))
+    """``goals`` (a non-empty list of strings, or one string) and ``init`` (an object).
+
+    Also checks that ``id``, when present, is a string, so a flow request is judged at once.
+    """
+    goals = _goal_list(body.get("goals"))
     init = body.get("init", {})
+    problems: list[tuple[str, str]] = []
+    if goals is None:
+        problems.append(("goals", "must be a non-empty list of step ids"))
     if not isinstance(init, dict):
         problems.append(("init", f"must be an object, got {_json_type(init)}"))
-    flow_id = body.get("id")
-    if "id" in body and not isinstance(flow_id, str):
-        problems.append(("id", f"must be a string, got {_json_type(flow_id)}"))
-    if problems:
+    if "id" in body and not isinstance(body["id"], str):
+        problems.append(("id", f"must be a string, got {_json_type(body['id'])}"))
+    if goals is None or not isinstance(init, dict) or problems:
         raise ValidationError(problems)
-    return goals, init  # type: ignore[return-value]
+    return goals, init
+
+
+def _goal_list(value: Any) -> list[str] | None:
+    goals = [value] if isinstance(value, str) else value
+    if isinstance(goals, list) and goals and all(isinstance(goal, str) for goal in goals):
+        return goals
+    return None
 
 
 def parse_flow_query(status: str | None, limit: str | None) -> tuple[FlowStatus | None, int | None]:
@@ -199,7 +205,7 @@ class EngineHandler(ApiHandler):
 
 class OpenApiHandler(ApiHandler):
     async def get(self) -> None:
-        self.reply(openapi_document())
+        self.reply(self.settings["argyll_openapi"])
 
 
 # -------------------------------------------------------------------- steps
@@ -307,6 +313,9 @@ class WebhookHandler(ApiHandler):
     async def post(self, flow_id: str, step_id: str, token: str) -> None:
         content_type = self.request.headers.get("Content-Type", "")
         outcome = webhook_outcome(content_type, self.json_object())
+        # Checked here first: the engine keeps a lock per flow id it is asked about.
+        if await self.engine.store.flow_summary(flow_id) is None:
+            raise NotFoundError("flow", flow_id)
         await self.engine.complete_work(flow_id, step_id, token, outcome)
         self.reply({"message": f"result for work item {token!r} of step {step_id!r} recorded"})
 

@@ -11,18 +11,17 @@ import functools
 from typing import Any
 
 from argyll import __version__
+from argyll.model import ID_PATTERN
+from argyll.server.handlers import MAX_LIST_LIMIT
 from argyll.server.problem import PROBLEM_CONTENT_TYPE
 
 Schema = dict[str, Any]
 
-_ID = {
-    "type": "string",
-    "pattern": "^[A-Za-z0-9_.-]+$",
-    # "." and ".." cannot travel in a URL path: clients resolve them away.
-    "not": {"enum": [".", ".."]},
-}
-_SEGMENT = {"type": "string", "minLength": 1, "not": {"enum": [".", ".."]}}
-_ID_QUERY = {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"}
+_ID_QUERY = {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$"}
+# "." and ".." cannot travel as a URL path segment: clients resolve them away.
+_NOT_DOTS = {"not": {"enum": [".", ".."]}}
+_ID = {**_ID_QUERY, **_NOT_DOTS}
+_SEGMENT = {"type": "string", "minLength": 1, **_NOT_DOTS}
 _TIME = {"type": "string", "format": "date-time"}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _OBJECT = {"type": "object"}
@@ -377,7 +376,7 @@ def _flow_paths() -> Schema:
         {
             "name": "limit",
             "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": 10_000},
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT},
         },
     ]
     return {

@@ -105,8 +105,10 @@ def _http_problem(error: HTTPError) -> Problem:
     """Tornado's own refusals (no route, method not allowed) in the same shape."""
     status = error.status_code
     title = error.reason or _phrase(status)
-    detail = (error.log_message % error.args if error.args else error.log_message) or title
-    return Problem(status, title, detail)
+    message = error.log_message
+    if message and error.args:
+        message = message % error.args
+    return Problem(status, title, message or title)
 
 
 def _phrase(status: int) -> str:

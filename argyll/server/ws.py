@@ -103,8 +103,18 @@ class EventSocket(WebSocketHandler):
 
     def on_close(self) -> None:
         self.sockets.discard(self)
+        self._stop_tasks()
+
+    def shut(self, code: int, reason: str) -> None:
+        """Start the closing handshake and stop this client's tasks now, not at the reply."""
+        self.close(code, reason)
+        self._stop_tasks()
+
+    def _stop_tasks(self) -> None:
+        current = asyncio.current_task()
         for task in self._tasks:
-            task.cancel()
+            if task is not current:
+                task.cancel()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_problem(self, status_code, kwargs.get("exc_info"))
@@ -122,13 +132,13 @@ class EventSocket(WebSocketHandler):
             async for event in self.engine.events(self._head):
                 if self._wanted(event) and not outbox.offer(json.dumps(event.to_dict())):
                     reason = f"more than {self.queue_limit} events behind; reconnect to catch up"
-                    self.close(CLOSE_TRY_AGAIN_LATER, reason)
+                    self.shut(CLOSE_TRY_AGAIN_LATER, reason)
                     return
         except ArgyllError:
             log.exception("the event feed failed under a websocket client")
-            self.close(CLOSE_INTERNAL_ERROR, "the event feed failed")
+            self.shut(CLOSE_INTERNAL_ERROR, "the event feed failed")
             return
-        self.close(CLOSE_GOING_AWAY, "the server is shutting down")
+        self.shut(CLOSE_GOING_AWAY, "the server is shutting down")
 
     async def _send(self, outbox: Outbox) -> None:
         try:

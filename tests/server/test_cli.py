@@ -1,0 +1,144 @@
+"""``argyll serve`` as a real process: ready line, health, clean stop, durable SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from server_support import HELLO
+
+from argyll.cli import build_parser, engine_options, kv, redact, store_url
+
+ROOT = Path(__file__).parents[2]
+READY = re.compile(r"argyll serving on (http://\S+) store=(\S+)")
+
+
+async def spawn(*flags: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """``python -m argyll serve --port 0 FLAGS`` with its stdout and stderr piped."""
+    return await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "argyll", "serve", "--port", "0", *flags),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+async def ready_url(process: asyncio.subprocess.Process) -> str:
+    """The served URL from the ready line (bounded wait)."""
+    assert process.stdout is not None and process.stderr is not None
+    async with asyncio.timeout(20):
+        line = (await process.stdout.readline()).decode()
+    ready = READY.search(line)
+    assert ready, line + (await process.stderr.read()).decode()
+    return ready.group(1)
+
+
+async def stop(process: asyncio.subprocess.Process, signum: int = signal.SIGTERM) -> str:
+    """Signal the process, expect exit code 0 within a bounded time, return its stderr."""
+    assert process.stderr is not None
+    process.send_signal(signum)
+    async with asyncio.timeout(15):
+        _, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return err.decode()
+
+
+@asynccontextmanager
+async def argyll_serve(*flags: str, env: dict[str, str] | None = None) -> AsyncIterator[str]:
+    """A served ``argyll``: yields its URL once ready, then stops it with SIGTERM (exit 0)."""
+    process = await spawn(*flags, env=env)
+    try:
+        yield await ready_url(process)
+    finally:
+        await stop(process)
+
+
+async def test_serve_answers_health_and_stops_on_sigterm() -> None:
+    async with argyll_serve("--store", "memory://") as url, httpx.AsyncClient() as client:
+        response = await client.get(f"{url}/health")
+        assert response.status_code == 200
+        assert response.json()["store"] == "memory"
+
+
+async def test_serve_stops_cleanly_on_ctrl_c_and_logs_flows() -> None:
+    process = await spawn("--store", "memory://", "--log-level", "info")
+    url = await ready_url(process)
+    async with httpx.AsyncClient(base_url=url) as client:
+        assert (await client.post("/engine/step", json=HELLO)).status_code == 201
+        request = {"id": "logged", "goals": ["hello"], "init": {"name": "Ann"}}
+        assert (await client.post("/engine/flow", json=request)).status_code == 201
+    log = await stop(process, signal.SIGINT)
+    assert "event=flow_started flow_id=logged goals=hello" in log
+    assert "event=flow_completed flow_id=logged" in log
+
+
+async def test_sqlite_store_keeps_steps_across_restarts(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'argyll.db'}"
+    async with argyll_serve("--store", store) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.post("/engine/step", json=HELLO)).status_code == 201
+    async with argyll_serve(env={"ARGYLL_STORE": store}) as url, httpx.AsyncClient() as client:
+        response = await client.get(f"{url}/engine/step/hello")
+        assert response.status_code == 200
+        assert response.json()["id"] == "hello"
+        assert (await client.get(f"{url}/health")).json()["store"] == "sqlite"
+
+
+async def test_a_bad_store_url_exits_non_zero() -> None:
+    process = await spawn("--store", "nope://x")
+    async with asyncio.timeout(20):
+        _, err = await process.communicate()
+    assert process.returncode == 1
+    assert b"nope://x" in err
+
+
+def test_store_comes_from_the_flag_then_the_environment_then_the_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    parse = build_parser().parse_args
+    monkeypatch.setenv("ARGYLL_STORE", "memory://")
+    assert store_url(parse(["serve", "--store", "sqlite:///x.db"])) == "sqlite:///x.db"
+    assert store_url(parse(["serve"])) == "memory://"
+    monkeypatch.delenv("ARGYLL_STORE")
+    monkeypatch.setenv("ARGYLL_HOME", str(tmp_path))
+    assert store_url(parse(["serve"])) == f"sqlite:///{tmp_path / 'argyll.db'}"
+
+
+def test_webhook_base_url_comes_from_the_flag_then_the_environment_then_the_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parse = build_parser().parse_args
+    monkeypatch.delenv("ARGYLL_WEBHOOK_BASE_URL", raising=False)
+    served = "http://127.0.0.1:9000"
+    options = engine_options(parse(["serve", "--store", "memory://"]), served)
+    assert options == {"store": "memory://", "webhook_base_url": served}
+    monkeypatch.setenv("ARGYLL_WEBHOOK_BASE_URL", "http://env:1")
+    assert engine_options(parse(["serve"]), served)["webhook_base_url"] == "http://env:1"
+    flagged = parse(["serve", "--webhook-base-url", "http://flag:2"])
+    assert engine_options(flagged, served)["webhook_base_url"] == "http://flag:2"
+
+
+def test_bad_flags_are_usage_errors() -> None:
+    for argv in (["serve", "--max-body-size", "0"], ["serve", "--log-level", "loud"], []):
+        with pytest.raises(SystemExit) as exited:
+            build_parser().parse_args(argv)
+        assert exited.value.code == 2
+
+
+def test_log_values_with_spaces_are_quoted() -> None:
+    assert kv(event="step_failed", flow_id="f1", error='bad "x" = 1', token=None) == (
+        'event=step_failed flow_id=f1 error="bad \\"x\\" = 1"'
+    )
+
+
+def test_store_passwords_stay_out_of_the_ready_line() -> None:
+    assert redact("redis://:s3cret@db:6379/0") == "redis://:***@db:6379/0"
+    assert redact("redis://user:s3cret@db:6379/0") == "redis://user:***@db:6379/0"
+    assert redact("sqlite:///x.db") == "sqlite:///x.db"
