@@ -67,6 +67,14 @@ def new_token() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class StepRegistration:
+    """What ``submit_step`` did: ``created`` is False when the same definition was repeated."""
+
+    step: Step
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
 class FlowStart:
     """What ``submit_flow`` did: ``created`` is False when the same request was repeated."""
 
@@ -168,9 +176,12 @@ class Engine:
 
     async def register_step(self, definition: Mapping[str, Any] | Step) -> Step:
         """Register a step; the same definition again is a no-op, a different one a conflict."""
+        return (await self.submit_step(definition)).step
+
+    async def submit_step(self, definition: Mapping[str, Any] | Step) -> StepRegistration:
         step = self._parse(definition)
-        await self._change_catalog(lambda cat: catalog_rules.on_register(cat, step))
-        return step
+        created = await self._change_catalog(lambda cat: catalog_rules.on_register(cat, step))
+        return StepRegistration(step, created)
 
     async def update_step(self, step_id: str, definition: Mapping[str, Any] | Step) -> Step:
         step = self._parse(definition, step_id)
@@ -229,11 +240,12 @@ class Engine:
             raise ValidationError(problems)
         return step
 
-    async def _change_catalog(self, rule: Callable[[Catalog], list[EventData]]) -> None:
+    async def _change_catalog(self, rule: Callable[[Catalog], list[EventData]]) -> bool:
+        """Apply a catalog rule; True when it appended something, False when nothing changed."""
         for _ in range(APPEND_ATTEMPTS):
             events = rule(self.catalog)
             if not events:
-                return
+                return False
             try:
                 stored = await self.store.append(
                     CATALOG, self.catalog.version, events, self.clock.now()
@@ -242,7 +254,7 @@ class Engine:
                 await self._refresh_catalog()
                 continue
             self.catalog = fold(self.catalog, stored, CATALOG_APPLIERS)
-            return
+            return True
         raise ConflictError("the catalog kept changing under this request; try again")
 
     async def _refresh_catalog(self) -> None:
@@ -298,6 +310,13 @@ class Engine:
         if not events:
             raise NotFoundError("flow", flow_id)
         return fold_flow(events)
+
+    async def flow_status(self, flow_id: str) -> FlowSummary:
+        """The flow's index row (status, times, error) without folding its events."""
+        summary = await self.store.flow_summary(flow_id)
+        if summary is None:
+            raise NotFoundError("flow", flow_id)
+        return summary
 
     async def wait_flow(self, flow_id: str, timeout: float | None = None) -> FlowState:
         """The flow's state once it has completed or failed; TimeoutError after ``timeout`` s."""
@@ -378,7 +397,11 @@ class Engine:
         """Decide on the freshest state and append, re-deciding if another writer won."""
         lock = self._locks.setdefault(flow_id, asyncio.Lock())
         async with lock:
-            state = self._flows.get(flow_id) or await self._load(flow_id)
+            try:
+                state = self._flows.get(flow_id) or await self._load(flow_id)
+            except NotFoundError:
+                self._locks.pop(flow_id, None)
+                raise
             for _ in range(APPEND_ATTEMPTS):
                 context = self._context()
                 decision = rule(state, context)

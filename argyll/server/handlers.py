@@ -13,13 +13,12 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from argyll import __version__
 from argyll.decide import Failed, Outcome, Succeeded
-from argyll.errors import NotFoundError, ValidationError
+from argyll.errors import ValidationError
 from argyll.model import FlowStatus, Health, iso
 from argyll.runtime.engine import Engine
 from argyll.server.problem import PROBLEM_CONTENT_TYPE, BodyTooLargeError, problem_for
@@ -183,8 +182,7 @@ class ServiceHealthHandler(ApiHandler):
             {
                 "service": "argyll",
                 "version": __version__,
-                "status": "ok",
-                "store": urlsplit(self.engine.store.url).scheme,
+                **await self.engine.store_health(),
             }
         )
 
@@ -217,11 +215,9 @@ class StepsHandler(ApiHandler):
         self.reply({"steps": steps, "count": len(steps)})
 
     async def post(self) -> None:
-        body = self.json_object()
-        step_id = body.get("id")
-        known = isinstance(step_id, str) and step_id in self.engine.catalog.steps
-        step = await self.engine.register_step(body)
-        if known:
+        registration = await self.engine.submit_step(self.json_object())
+        step = registration.step
+        if not registration.created:
             self.reply(
                 {"message": f"step {step.id!r} is already registered", "step": step.to_dict()}
             )
@@ -297,9 +293,7 @@ class FlowHandler(ApiHandler):
 
 class FlowStatusHandler(ApiHandler):
     async def get(self, flow_id: str) -> None:
-        summary = await self.engine.store.flow_summary(flow_id)
-        if summary is None:
-            raise NotFoundError("flow", flow_id)
+        summary = await self.engine.flow_status(flow_id)
         self.reply({"id": summary.id, "status": summary.status.value})
 
 
@@ -313,9 +307,6 @@ class WebhookHandler(ApiHandler):
     async def post(self, flow_id: str, step_id: str, token: str) -> None:
         content_type = self.request.headers.get("Content-Type", "")
         outcome = webhook_outcome(content_type, self.json_object())
-        # Checked here first: the engine keeps a lock per flow id it is asked about.
-        if await self.engine.store.flow_summary(flow_id) is None:
-            raise NotFoundError("flow", flow_id)
         await self.engine.complete_work(flow_id, step_id, token, outcome)
         self.reply({"message": f"result for work item {token!r} of step {step_id!r} recorded"})
 

@@ -286,8 +286,10 @@ def _service_paths() -> Schema:
         ["service", "version", "status", "store"],
         service={"const": "argyll"},
         version={"type": "string"},
-        status={"const": "ok"},
+        status={"enum": ["ok", "unhealthy"]},
         store={"type": "string", "description": "the store URL's scheme, e.g. sqlite"},
+        latency_ms={"type": "number", "description": "how long the store took to answer"},
+        error={"type": "string", "description": "why the store is unhealthy"},
     )
     engine = _obj(
         ["steps", "health", "active_flows", "last_updated"],

@@ -168,3 +168,20 @@ async def test_backtracking_lua_pattern_runs_off_the_loop_and_is_cut_off(engine:
     state = await engine.wait_flow(hostile, timeout=10)
     assert state.status is FlowStatus.FAILED
     assert "seconds" in (state.executions["regex"].error or "")
+
+
+async def test_asking_about_unknown_flows_leaves_nothing_behind(engine: Engine):
+    from argyll.decide import Succeeded
+
+    for i in range(20):
+        with pytest.raises(NotFoundError):
+            await engine.complete_work(f"ghost-{i}", "s", "t", Succeeded({}))
+    assert engine._locks == {}
+    with pytest.raises(NotFoundError):
+        await engine.flow_status("ghost")
+
+
+async def test_submit_step_says_whether_it_created(engine: Engine):
+    first = await engine.submit_step(HELLO)
+    again = await engine.submit_step(HELLO)
+    assert (first.created, again.created) == (True, False)

@@ -29,7 +29,9 @@ async def test_health_names_the_service_and_store(api: Api) -> None:
         "version": body["version"],
         "status": "ok",
         "store": "memory",
+        "latency_ms": body["latency_ms"],
     }
+    assert body["latency_ms"] >= 0
     assert isinstance(body["version"], str) and body["version"]
 
 
