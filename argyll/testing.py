@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import itertools
 import json
@@ -154,3 +155,12 @@ class StepService:
         if body is not None:
             request.set_header("Content-Type", "application/json")
             request.write(json.dumps(body))
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.01
+) -> None:
+    """Poll ``condition`` (state in another process) until true; TimeoutError after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not await condition():  # noqa: ASYNC110 - the state lives in another process
+            await asyncio.sleep(interval)

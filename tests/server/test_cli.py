@@ -142,3 +142,44 @@ def test_store_passwords_stay_out_of_the_ready_line() -> None:
     assert redact("redis://:s3cret@db:6379/0") == "redis://:***@db:6379/0"
     assert redact("redis://user:s3cret@db:6379/0") == "redis://user:***@db:6379/0"
     assert redact("sqlite:///x.db") == "sqlite:///x.db"
+
+
+async def test_sigterm_during_a_flow_then_restart_finishes_it(tmp_path: Path) -> None:
+    """Work in flight at SIGTERM is recorded as it stands; the next start takes it on."""
+    from argyll.testing import Call, StepService, wait_until
+
+    store = f"sqlite:///{tmp_path / 'argyll.db'}"
+    called, released = asyncio.Event(), asyncio.Event()
+
+    async def answer(call: Call) -> tuple[int, dict[str, int]]:
+        called.set()
+        await released.wait()
+        return 200, {"y": call.body["x"] + 1}
+
+    step = {
+        "id": "slow",
+        "type": "sync",
+        "attributes": {"x": {"role": "required"}, "y": {"role": "output"}},
+        "http": {"endpoint": "", "timeout": 60000},
+    }
+    async with StepService(answer) as service:
+        step["http"]["endpoint"] = f"{service.url}/slow"
+        async with argyll_serve("--store", store) as url, httpx.AsyncClient(base_url=url) as c:
+            assert (await c.post("/engine/step", json=step)).status_code == 201
+            request = {"id": "interrupted", "goals": ["slow"], "init": {"x": 1}}
+            assert (await c.post("/engine/flow", json=request)).status_code == 201
+            async with asyncio.timeout(10):
+                await called.wait()
+        released.set()
+        async with argyll_serve("--store", store) as url, httpx.AsyncClient(base_url=url) as c:
+
+            async def ended() -> bool:
+                reply = await c.get("/engine/flow/interrupted/status")
+                return reply.json()["status"] != "active"
+
+            await wait_until(ended, timeout=20)
+            state = (await c.get("/engine/flow/interrupted")).json()
+    assert state["status"] == "completed"
+    assert state["attributes"]["y"] == {"value": 2, "step": "slow"}
+    tokens = {call.headers["Argyll-Receipt-Token"] for call in service.calls}
+    assert len(tokens) == 1
