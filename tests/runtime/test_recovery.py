@@ -63,3 +63,30 @@ async def test_killed_engine_resumes_every_flow_on_restart(tmp_path):
         assert len(succeeded) == 3
         assert started == {"a": 1, "b": 1, "c": 1}
         assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
+
+
+async def test_a_scheduled_retry_survives_a_restart(tmp_path):
+    store = f"sqlite:///{tmp_path / 'argyll.db'}"
+    replies = iter([(503, {"detail": "later"}), (200, {"y": "second time"})])
+    step = {
+        "id": "flaky",
+        "type": "sync",
+        "attributes": {"y": {"role": "output"}},
+        "http": {"endpoint": ""},
+        "work_config": {"init_backoff": 300, "backoff_type": "fixed", "max_retries": 2},
+    }
+    async with StepService(lambda call: next(replies)) as service:
+        step["http"]["endpoint"] = service.url
+        async with Engine(store) as engine:
+            await engine.register_step(step)
+            seen = engine.events("")
+            await engine.start_flow(["flaky"], flow_id="f")
+            async with asyncio.timeout(10):
+                async for event in seen:
+                    if event.type == "work_retry_scheduled":
+                        break
+        async with Engine(store) as engine:
+            state = await engine.wait_flow("f", timeout=10)
+    assert state.status is FlowStatus.COMPLETED
+    assert state.attributes["y"].value == "second time"
+    assert len(service.calls) == 2
