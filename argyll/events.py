@@ -53,30 +53,30 @@ def _names(cls: type[EventData]) -> tuple[str, ...]:
 # ------------------------------------------------------------------- catalog
 
 
+class _StepDefinition(EventData):
+    """Catalog events that carry a whole step definition."""
+
+    __slots__ = ()
+    step: Step
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step_id": self.step.id, "step": self.step.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        return cls(parse_step(data["step"]))  # type: ignore[call-arg]
+
+
 @dataclass(frozen=True, slots=True)
-class StepRegistered(EventData):
+class StepRegistered(_StepDefinition):
     type: ClassVar[str] = "step_registered"
     step: Step
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"step_id": self.step.id, "step": self.step.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
-        return cls(parse_step(data["step"]))
-
 
 @dataclass(frozen=True, slots=True)
-class StepUpdated(EventData):
+class StepUpdated(_StepDefinition):
     type: ClassVar[str] = "step_updated"
     step: Step
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"step_id": self.step.id, "step": self.step.to_dict()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
-        return cls(parse_step(data["step"]))
 
 
 @dataclass(frozen=True, slots=True)
