@@ -7,8 +7,10 @@
         ...
 
 Every store is an async context manager too (``async with await open_store(url)``).
-URLs: ``memory://`` (ephemeral) and ``sqlite:///path`` (see ``argyll.store.sqlite``
-for the path forms).
+URLs: ``memory://`` (ephemeral), ``sqlite:///path`` (see ``argyll.store.sqlite``
+for the path forms) and ``redis://host:port/db`` (shared by any number of engines;
+``rediss://``, ``redis+cluster://`` and the ``?prefix=`` option are in
+``argyll.store.redis``).
 """
 
 from __future__ import annotations
@@ -23,9 +25,18 @@ from urllib.parse import urlsplit
 from argyll.errors import ValidationError
 from argyll.store.base import EventStore
 from argyll.store.memory import MemoryEventStore
+from argyll.store.redis import SCHEMES as REDIS_SCHEMES
+from argyll.store.redis import RedisEventStore
 from argyll.store.sqlite import SQLiteEventStore
 
-__all__ = ["EventStore", "MemoryEventStore", "SQLiteEventStore", "default_sqlite_url", "open_store"]
+__all__ = [
+    "EventStore",
+    "MemoryEventStore",
+    "RedisEventStore",
+    "SQLiteEventStore",
+    "default_sqlite_url",
+    "open_store",
+]
 
 
 async def _open_memory(url: str) -> EventStore:
@@ -35,7 +46,7 @@ async def _open_memory(url: str) -> EventStore:
 _OPENERS: dict[str, Callable[[str], Coroutine[Any, Any, EventStore]]] = {
     "memory": _open_memory,
     "sqlite": SQLiteEventStore.open,
-    # A new backend adds its scheme here, e.g. "redis".
+    **{scheme: RedisEventStore.open for scheme in REDIS_SCHEMES},
 }
 
 
@@ -78,7 +89,8 @@ def open_store(url: str) -> _OpenStore:
     """Open the event store ``url`` names; raises ValidationError for an unknown scheme.
 
     Args:
-        url: ``memory://``, ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``
-            or ``sqlite:///:memory:``.
+        url: ``memory://``, ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
+            ``sqlite:///:memory:``, ``redis://host:port/db[?prefix=argyll:]`` (also
+            ``rediss://``) or ``redis+cluster://host:port`` (``rediss+cluster://``).
     """
     return _OpenStore(url)

@@ -1,0 +1,323 @@
+"""What the Redis store promises beyond the contract suite: key layout, racing writers
+on several connections, the sharded feed's order, lost scripts, an outage, a cluster.
+
+Servers and the cluster come from the fixtures of ``test_store``; a missing Redis
+skips (fails when ``CI`` is "true").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import aclosing, closing
+from pathlib import Path
+from typing import TypeVar, cast
+
+import pytest
+import redis
+from redis.crc import key_slot
+from test_store import (
+    HAVE_REDIS_BINARIES,
+    IN_CI,
+    NOW,
+    WAIT,
+    LocalCluster,
+    RedisProcess,
+    redis_cluster,
+    redis_cluster_url,
+    redis_url,
+    skipped,
+    started,
+    sync_client,
+    take,
+    unavailable,
+    with_prefix,
+)
+
+from argyll.errors import StoreError, ValidationError, VersionConflict
+from argyll.events import CATALOG, Event, FlowCompleted, FlowFailed, StepHealthChanged
+from argyll.model import FlowID, FlowStatus, StepID
+from argyll.store import EventStore, RedisEventStore, open_store
+from argyll.store.redis import POLL_INTERVAL, redis_settings
+
+__all__ = ["redis_cluster", "redis_cluster_url", "redis_url"]  # fixtures used here by name
+
+T = TypeVar("T")
+KEY = re.compile(
+    r"\{s(?P<shard>\d+)\}:"
+    r"(?P<kind>feed|clock|meta|instances|flows|flows:(all|active|completed|failed)|stream:(?P<aggregate>.+))"
+)
+
+
+@pytest.fixture(
+    params=["redis", "redis-sharded", *(["redis-cluster"] if HAVE_REDIS_BINARIES or IN_CI else [])]
+)
+def any_redis_url(request: pytest.FixtureRequest) -> str:
+    """One server with the default single shard, one with 8 shards, and the cluster."""
+    if request.param == "redis-cluster":
+        return str(request.getfixturevalue("redis_cluster_url"))
+    url = str(request.getfixturevalue("redis_url"))
+    return url + "&shards=8" if request.param == "redis-sharded" else url
+
+
+@pytest.fixture
+def local_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of this test's own that keeps every write on disk across a restart."""
+    if not HAVE_REDIS_BINARIES:
+        unavailable("redis-server is not on PATH")
+    server = RedisProcess(tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cluster_node_url(redis_cluster: LocalCluster) -> Iterator[str]:
+    """A plain ``redis://`` URL of one cluster node, with a prefix of its own."""
+    yield from with_prefix(redis_cluster.nodes[0].url)
+
+
+def stored_shards(url: str) -> int:
+    prefix = redis_settings(url).prefix
+    with closing(sync_client(url.partition("?")[0])) as client:
+        return int(cast(bytes, client.hget(f"{prefix}{{s0}}:meta", "shards")))
+
+
+async def when_back(call: Callable[[], Awaitable[T]]) -> T:
+    """Retry ``call`` while the store raises StoreError, for at most WAIT seconds."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            try:
+                return await call()
+            except StoreError:
+                await asyncio.sleep(0.05)
+
+
+# -------------------------------------------------------------------- URLs
+
+
+def test_urls_name_a_server_or_a_cluster_a_prefix_and_shards() -> None:
+    plain = redis_settings("redis://127.0.0.1:6379/2")
+    assert (plain.client_url, plain.cluster, plain.prefix, plain.shards) == (
+        "redis://127.0.0.1:6379/2",
+        False,
+        "argyll:",
+        None,
+    )
+    cluster = redis_settings(
+        "rediss+cluster://:s3cret@node:7000?prefix=app:&shards=32&socket_timeout=2"
+    )
+    assert (cluster.client_url, cluster.cluster, cluster.prefix, cluster.shards) == (
+        "rediss://:s3cret@node:7000?socket_timeout=2",
+        True,
+        "app:",
+        32,
+    )
+    assert "s3cret" not in cluster.shown_url
+
+
+def test_a_bad_redis_url_names_every_problem() -> None:
+    with pytest.raises(ValidationError) as raised:
+        redis_settings("redis://host?prefix=a{b}:&shards=0")
+    assert len(raised.value.problems) == 2
+    for bad in ["redis://h?shards=x", "redis://h?shards=100000", "http://h"]:
+        with pytest.raises(ValidationError):
+            redis_settings(bad)
+
+
+# -------------------------------------------------------------- key layout
+
+
+async def test_every_key_carries_the_prefix_and_its_shard_tag(any_redis_url: str) -> None:
+    prefix = redis_settings(any_redis_url).prefix
+    async with open_store(any_redis_url) as store:
+        for n in range(12):
+            flow = f"f{n}"
+            await store.append(f"flow:{flow}", 0, [started(flow)], NOW)
+            end = FlowCompleted(FlowID(flow)) if n % 2 else FlowFailed(FlowID(flow), "boom")
+            await store.append(f"flow:{flow}", 1, [end], NOW)
+        await store.append(CATALOG, 0, [StepHealthChanged(StepID("s"), "healthy")], NOW)
+        await store.heartbeat("engine-1", 5.0)
+        assert len(await store.read_all()) == 25
+
+    shards = stored_shards(any_redis_url)
+    with closing(sync_client(any_redis_url.partition("?")[0])) as client:
+        keys = [key.decode() for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+    slots: dict[int, set[int]] = {}
+    kinds = set()
+    for key in keys:
+        assert key.startswith(prefix)
+        match = KEY.fullmatch(key.removeprefix(prefix))
+        assert match, key
+        shard = int(match["shard"])
+        assert shard < shards
+        if match["aggregate"]:
+            assert zlib.crc32(match["aggregate"].encode()) % shards == shard
+        slots.setdefault(shard, set()).add(key_slot(key.encode()))
+        kinds.add(match["kind"].split(":")[0])
+    assert kinds == {"feed", "clock", "stream", "flows", "meta", "instances"}
+    assert all(len(slot) == 1 for slot in slots.values())  # a shard lives in one slot
+
+
+async def test_the_shard_count_stays_with_the_keys(redis_url: str) -> None:
+    async with open_store(redis_url + "&shards=4") as store:
+        appended = await store.append("flow:a", 0, [started("a")], NOW)
+
+    with pytest.raises(ValidationError):
+        await open_store(redis_url + "&shards=2")
+    async with open_store(redis_url) as reopened:
+        assert await reopened.read_all() == appended
+    assert stored_shards(redis_url) == 4
+
+
+# ------------------------------------------------------------ concurrency
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+async def test_racing_appenders_on_one_aggregate_lose_and_duplicate_nothing(
+    redis_url: str, instances: int
+) -> None:
+    writers, rounds = 30, 4
+
+    async with open_store(redis_url) as first, open_store(redis_url) as second:
+        stores: list[EventStore] = [first, second][:instances]
+
+        async def write(writer: int) -> None:
+            store = stores[writer % instances]
+            for n in range(rounds):
+                while True:
+                    version = await store.version("flow:a")
+                    batch = [skipped("a", f"{writer}/{n}"), skipped("a", f"{writer}/{n}+")]
+                    try:
+                        await store.append("flow:a", version, batch, NOW)
+                        break
+                    except VersionConflict:
+                        continue
+
+        async with asyncio.timeout(4 * WAIT):
+            await asyncio.gather(*(write(writer) for writer in range(writers)))
+        events = await second.read("flow:a")
+        assert await first.read_all(limit=10_000) == events
+
+    reasons: list[str] = [event.data.reason for event in events]  # type: ignore[attr-defined]
+    assert [event.seq for event in events] == list(range(1, 2 * writers * rounds + 1))
+    assert sorted(reasons[::2]) == sorted(f"{w}/{n}" for w in range(writers) for n in range(rounds))
+    assert all(
+        second == first + "+" for first, second in zip(reasons[::2], reasons[1::2], strict=True)
+    )
+    for writer in range(writers):
+        mine = [reason for reason in reasons[::2] if reason.startswith(f"{writer}/")]
+        assert mine == [f"{writer}/{n}" for n in range(rounds)]
+
+
+async def test_a_sharded_feed_puts_each_append_after_what_its_writer_saw(redis_url: str) -> None:
+    url = redis_url + "&shards=8"
+    async with open_store(url) as first, open_store(url) as second:
+        appended: list[Event] = []
+        for n in range(24):
+            writer, other = (first, second) if n % 2 else (second, first)
+            if appended:
+                await writer.read(appended[-1].aggregate)  # it has seen the last event
+            appended += await writer.append(f"flow:{n}", 0, [skipped(str(n))], NOW)
+            # The other store reads it at once, though its shards' clocks lag behind.
+            assert await other.read_all(after=appended[-2].position if n else "") == appended[-1:]
+
+        feed = await first.read_all()
+        assert feed == appended
+        assert len({event.position.rsplit("-", 1)[1] for event in feed}) > 1  # several shards
+        assert await second.head() == appended[-1].position
+        pages: list[Event] = []
+        while page := await second.read_all(after=pages[-1].position if pages else "", limit=5):
+            pages += page
+        assert pages == feed
+        async with aclosing(second.subscribe(feed[9].position)) as following:
+            assert await take(following, 14) == feed[10:]
+
+
+async def test_a_subscriber_wakes_on_another_instances_appends(redis_url: str) -> None:
+    async with (
+        open_store(redis_url) as mine,
+        open_store(redis_url) as theirs,
+        aclosing(mine.subscribe(await mine.head())) as following,
+    ):
+        began = time.monotonic()
+        for n in range(5):
+            appended = await theirs.append("flow:a", n, [skipped("a", str(n))], NOW)
+            assert await take(following, 1) == appended
+        assert time.monotonic() - began < POLL_INTERVAL  # not one poll per event
+
+
+# --------------------------------------------------------------- operations
+
+
+async def test_scripts_the_server_lost_are_loaded_again(local_redis: RedisProcess) -> None:
+    def flush_scripts() -> None:
+        with closing(redis.Redis.from_url(local_redis.url)) as admin:
+            admin.script_flush()
+
+    async with open_store(local_redis.url) as store:
+        await store.append("flow:a", 0, [started("a")], NOW)
+        flush_scripts()
+        appended = await store.append("flow:a", 1, [skipped("a")], NOW)
+        flush_scripts()
+        assert [event.seq for event in await store.read("flow:a")] == [1, 2]
+        flush_scripts()
+        assert (await store.read_all())[-1] == appended[0]
+        flush_scripts()
+        assert await store.head() == appended[0].position
+
+
+async def test_an_outage_raises_store_error_then_work_goes_on_and_nothing_is_lost(
+    local_redis: RedisProcess,
+) -> None:
+    url = f"{local_redis.url}?socket_timeout=2&socket_connect_timeout=1"
+    expected = 7
+    async with open_store(url) as store:
+        received: list[Event] = []
+        all_received = asyncio.Event()
+
+        async def follow() -> None:
+            async for event in store.subscribe(""):
+                received.append(event)
+                if len(received) == expected:
+                    all_received.set()
+
+        following = asyncio.create_task(follow())
+        before: list[Event] = []
+        for n in range(5):
+            before += await store.append("flow:a", n, [skipped("a", f"before {n}")], NOW)
+
+        local_redis.kill()
+        began = time.monotonic()
+        with pytest.raises(StoreError):
+            await store.append("flow:a", 5, [skipped("a", "during")], NOW)
+        with pytest.raises(StoreError):
+            await store.read("flow:a")
+        assert time.monotonic() - began < WAIT
+
+        local_redis.start()
+        after = await when_back(lambda: store.append("flow:a", 5, [skipped("a", "after")], NOW))
+        after += await store.append("flow:a", 6, [skipped("a", "after again")], NOW)
+
+        assert await store.read("flow:a") == before + after
+        async with asyncio.timeout(WAIT):
+            await all_received.wait()
+    await following  # closing the store ended it
+    assert received == before + after
+
+
+# ------------------------------------------------------------------ cluster
+
+
+async def test_a_plain_url_to_a_cluster_node_is_seen_to_be_a_cluster(cluster_node_url: str) -> None:
+    async with open_store(cluster_node_url) as store:
+        assert isinstance(store, RedisEventStore)
+        appended = await store.append("flow:a", 0, [started("a")], NOW)
+        assert await store.read_all() == appended
+        assert await store.list_flows(FlowStatus.ACTIVE) != []
+    assert stored_shards(cluster_node_url.replace("redis://", "redis+cluster://", 1)) == 16
