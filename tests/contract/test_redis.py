@@ -19,31 +19,22 @@ from typing import TypeVar, cast
 import pytest
 import redis
 from redis.crc import key_slot
-from test_store import (
+from redis_support import (
     HAVE_REDIS_BINARIES,
     IN_CI,
-    NOW,
-    WAIT,
     LocalCluster,
     RedisProcess,
-    redis_cluster,
-    redis_cluster_url,
-    redis_url,
-    skipped,
-    started,
     sync_client,
-    take,
     unavailable,
     with_prefix,
 )
+from test_store import NOW, WAIT, skipped, started, take
 
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import CATALOG, Event, FlowCompleted, FlowFailed, StepHealthChanged
 from argyll.model import FlowID, FlowStatus, StepID
 from argyll.store import EventStore, RedisEventStore, open_store
 from argyll.store.redis import POLL_INTERVAL, redis_settings
-
-__all__ = ["redis_cluster", "redis_cluster_url", "redis_url"]  # fixtures used here by name
 
 T = TypeVar("T")
 KEY = re.compile(

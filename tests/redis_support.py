@@ -1,0 +1,164 @@
+"""Redis for tests: a server per test prefix, private servers, a local cluster.
+
+``ARGYLL_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``) names the shared
+server; each test gets a key prefix of its own and its keys are deleted after.
+A missing Redis or binary skips, except when ``CI`` is "true": then it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+import redis
+import redis.cluster
+
+REDIS_URL = os.environ.get("ARGYLL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI") == "true"
+HAVE_REDIS_BINARIES = all(shutil.which(name) for name in ("redis-server", "redis-cli"))
+STARTUP = 20.0
+"""Seconds a local redis-server or cluster may take to come up."""
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test that needs Redis, except in CI, where a missing Redis is a failure."""
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def sync_client(url: str) -> redis.Redis | redis.cluster.RedisCluster:
+    """A blocking client for fixtures; ``redis+cluster://`` gives a cluster client."""
+    options = {"socket_connect_timeout": 1.0, "socket_timeout": 5.0}
+    if url.startswith("redis+cluster://"):
+        cluster_url = url.replace("redis+cluster://", "redis://", 1)
+        return redis.cluster.RedisCluster.from_url(cluster_url, **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def with_prefix(url: str) -> Iterator[str]:
+    """``url`` with a key prefix of its own; the keys under it are deleted afterwards."""
+    prefix = f"argyll-test-{uuid.uuid4().hex}:"
+    yield f"{url}{'&' if '?' in url else '?'}prefix={prefix}"
+    with closing(sync_client(url)) as client:
+        for key in list(client.scan_iter(match=f"{prefix}*", count=1000)):
+            client.unlink(key)  # one by one: in a cluster the keys span slots
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.05)
+
+
+def answers(url: str) -> bool:
+    try:
+        with closing(redis.Redis.from_url(url, socket_connect_timeout=0.5)) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def free_port(bus: bool = False) -> int:
+    """A free loopback port; with ``bus``, port + 10000 (the cluster bus) is free too."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if not bus or (port + 10000 <= 65535 and is_free(port + 10000)):
+            return port
+
+
+def is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class RedisProcess:
+    """A redis-server of the test's own on a loopback port; by default it keeps nothing."""
+
+    def __init__(self, directory: Path, *options: str, port: int | None = None) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory, self.options = directory, options
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--dir", str(self.directory), "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [*command, *self.options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_until(lambda: answers(self.url), STARTUP, f"redis-server on port {self.port}")
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class LocalCluster:
+    """Three masters, no replicas, on loopback ports, made with ``redis-cli --cluster create``."""
+
+    def __init__(self, directory: Path, masters: int = 3) -> None:
+        cluster_options = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+        self.nodes = [
+            RedisProcess(directory / f"node{n}", *cluster_options, port=free_port(bus=True))
+            for n in range(masters)
+        ]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        create = ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0"]
+        subprocess.run(
+            [*create, "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=STARTUP,
+        )
+        wait_until(self._ready, STARTUP, "cluster_state:ok on every node")
+
+    def _ready(self) -> bool:
+        for node in self.nodes:
+            with closing(redis.Redis.from_url(node.url)) as client:
+                if client.cluster("info").get("cluster_state") != "ok":
+                    return False
+        return True
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
