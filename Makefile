@@ -15,4 +15,4 @@ lint:
 	$(PYTHON) -m ruff check argyll tests bench
 
 bench:
-	$(PYTHON) bench/core.py
+	$(PYTHON) -m bench.core

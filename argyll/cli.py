@@ -20,13 +20,24 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from tornado.web import Application
 
 from argyll.errors import ArgyllError
 from argyll.events import Event, FlowStarted
 from argyll.runtime.engine import Engine
-from argyll.server.app import DEFAULT_MAX_BODY_SIZE, Server, base_url, bind, serve
+from argyll.server.app import (
+    DEFAULT_MAX_BODY_SIZE,
+    base_url,
+    base_url_of,
+    bind,
+    free_port,
+    make_app,
+    serve,
+)
+from argyll.server.ws import CLOSE_GOING_AWAY
 from argyll.store import default_sqlite_url
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
@@ -65,6 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="prefix of webhook URLs given to async steps "
         "(default: $ARGYLL_WEBHOOK_BASE_URL, else the served address)",
     )
+    serve_cmd.add_argument(
+        "--redis-prefix",
+        help="key prefix in a redis:// store (default argyll:; same as ?prefix= in the URL)",
+    )
+    serve_cmd.add_argument(
+        "--demo",
+        action="store_true",
+        help="register the demo catalog and serve its step services under /demo",
+    )
+    serve_cmd.add_argument(
+        "--no-dashboard",
+        action="store_true",
+        help="serve only the API (lighter: no Panel/Bokeh in the process)",
+    )
     serve_cmd.add_argument("--log-level", choices=LOG_LEVELS, default="warning")
     serve_cmd.add_argument(
         "--max-body-size",
@@ -83,7 +108,10 @@ def _positive_int(text: str) -> int:
 
 
 def store_url(args: argparse.Namespace) -> str:
-    return args.store or os.environ.get("ARGYLL_STORE") or default_sqlite_url()
+    url = args.store or os.environ.get("ARGYLL_STORE") or default_sqlite_url()
+    if getattr(args, "redis_prefix", None) and url.startswith(("redis", "rediss")):
+        url += ("&" if "?" in url else "?") + urlencode({"prefix": args.redis_prefix})
+    return url
 
 
 def webhook_base_url(args: argparse.Namespace, served_url: str) -> str:
@@ -133,6 +161,12 @@ async def log_events(engine: Engine) -> None:
             event_log.log(level, "%s", describe(event))
 
 
+class Serving(Protocol):
+    url: str
+
+    async def aclose(self) -> None: ...
+
+
 async def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; 0 after a clean stop, 1 if the server could not start."""
     stop = asyncio.Event()
@@ -154,23 +188,56 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def start(args: argparse.Namespace) -> tuple[Engine, Server] | None:
-    """Bind, then start the engine (its webhook base is the bound address), then serve."""
+async def start(args: argparse.Namespace) -> tuple[Engine, Serving] | None:
+    """Start the engine (its webhook base is the served address), then serve it."""
     try:
-        sockets = bind(args.host, args.port)
+        if args.no_dashboard:
+            sockets = bind(args.host, args.port)
+            url = base_url(sockets[0])
+        else:
+            port = args.port or free_port(args.host)
+            url = base_url_of(args.host, port)
     except OSError as exc:
         print(f"argyll: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return None
-    engine = Engine(**engine_options(args, base_url(sockets[0])))
+    engine = Engine(**engine_options(args, url))
     try:
         await engine.start()
     except ArgyllError as exc:
         print(f"argyll: cannot start the engine: {exc}", file=sys.stderr)
         await engine.aclose()
-        for listening in sockets:
-            listening.close()
         return None
-    return engine, await serve(engine, sockets=sockets, max_body_size=args.max_body_size)
+    if args.no_dashboard:
+        return engine, await serve(engine, sockets=sockets, max_body_size=args.max_body_size)
+    return engine, await serve_with_dashboard(engine, args, port)
+
+
+async def serve_with_dashboard(engine: Engine, args: argparse.Namespace, port: int) -> Serving:
+    """One Bokeh/Panel server: the dashboard at /, the API mounted beside it."""
+    from argyll.ui.serve import mount, serve_dashboard
+
+    api = make_app(engine, max_body_size=args.max_body_size)
+    dashboard = await serve_dashboard(
+        engine,
+        host=args.host,
+        port=port,
+        extra_patterns=[mount(api)],
+        demo=args.demo,
+        max_body_size=args.max_body_size,
+    )
+    return DashboardAndApi(dashboard, api)
+
+
+class DashboardAndApi:
+    """Stops the dashboard server and says goodbye to the API's WebSocket clients."""
+
+    def __init__(self, dashboard: Serving, api: Application) -> None:
+        self.dashboard, self.api, self.url = dashboard, api, dashboard.url
+
+    async def aclose(self) -> None:
+        for client in list(self.api.settings["argyll_sockets"]):
+            client.shut(CLOSE_GOING_AWAY, "the server is shutting down")
+        await self.dashboard.aclose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

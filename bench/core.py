@@ -1,6 +1,6 @@
 """Engine core figures: planning, flow throughput beside the store's own ceiling, replay, memory.
 
-Run: python bench/core.py [--flows 500]. Prints one line per figure.
+Run: python -m bench.core [--flows 500]. Prints one line per figure.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One-sync-HTTP-step flows/s beside a bare HTTP client calling the same step service.
 
-Run: python bench/http_steps.py [--seconds 3]. The step service runs in its own
+Run: python -m bench.http_steps [--seconds 3]. The step service runs in its own
 process (a bare Tornado JSON handler), so the engine and the client are measured
 against the same ceiling in the same run.
 """

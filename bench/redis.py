@@ -1,19 +1,10 @@
 """Redis store appends beside redis-benchmark's XADD and EVALSHA on the same server, in one run.
 
-Run: PYTHONPATH=. python bench/redis.py [--url redis://127.0.0.1:6379/0] [--seconds 3]
+Run: python -m bench.redis [--url redis://127.0.0.1:6379/0] [--seconds 3]
 Prints one line per figure; every key it makes (store prefix, benchmark key) is deleted.
 """
 
-# ruff: noqa: E402
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as `python bench/redis.py`, this folder is first on sys.path and this file would
-# shadow the redis package: drop the folder before anything imports redis.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
 
 import argparse
 import asyncio

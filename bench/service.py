@@ -5,7 +5,7 @@ start flows over REST from many concurrent clients and poll each to completion.
 The ceiling is a bare Tornado JSON handler answering the same requests (one POST,
 then GETs) to the same client in the same run.
 
-Run: python bench/service.py [--clients 8 64] [--seconds 5]
+Run: python -m bench.service [--clients 8 64] [--seconds 5]
 """
 
 from __future__ import annotations

@@ -146,6 +146,15 @@ async def serve(
 def base_url(listening: socket.socket) -> str:
     """``http://host:port`` for a bound socket (IPv6 hosts in brackets)."""
     host, port = listening.getsockname()[:2]
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return base_url_of(host, port)
+
+
+def base_url_of(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (for servers that bind their own sockets)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])

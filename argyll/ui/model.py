@@ -1,0 +1,372 @@
+"""The dashboard's state: a ``param`` model folded from engine events with the core appliers.
+
+The model never imports Panel. Events go in through ``apply`` (cheap, no
+watcher fires); ``flush`` then publishes everything that changed in one
+``param.update`` and bumps ``version``. Whoever feeds the model decides how
+often to flush (``argyll.ui.feed`` does it at most ten times a second), so a
+busy engine costs the page a bounded number of redraws.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import param
+
+from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
+from argyll.errors import ArgyllError
+from argyll.events import CATALOG, FLOW_PREFIX, Event, FlowStarted
+from argyll.model import (
+    AttrType,
+    Catalog,
+    FlowID,
+    FlowState,
+    FlowStatus,
+    FlowSummary,
+    Plan,
+    Step,
+    StepID,
+)
+from argyll.planner import plan as make_plan
+from argyll.store.base import INDEXED_TYPES, summarize
+
+MAX_RECENT = 200
+MAX_FLOWS = 2000
+
+PLACEHOLDERS: Mapping[AttrType, Any] = {
+    AttrType.STRING: "",
+    AttrType.NUMBER: 0,
+    AttrType.BOOLEAN: False,
+    AttrType.OBJECT: {},
+    AttrType.ARRAY: [],
+    AttrType.NULL: None,
+    AttrType.ANY: None,
+}
+
+
+class StepRole(StrEnum):
+    """How a step sits in the catalog, as the graph colours it."""
+
+    RESOLVER = "resolver"
+    PROCESSOR = "processor"
+    COLLECTOR = "collector"
+
+
+def step_role(catalog: Catalog, step: Step) -> StepRole:
+    """Resolver: no required inputs; collector: nothing consumes its outputs; else processor."""
+    if not step.required_inputs:
+        return StepRole.RESOLVER
+    if not any(catalog.consumers.get(name) for name in step.outputs):
+        return StepRole.COLLECTOR
+    return StepRole.PROCESSOR
+
+
+def flow_id_of(event: Event) -> FlowID | None:
+    if event.aggregate.startswith(FLOW_PREFIX):
+        return FlowID(event.aggregate[len(FLOW_PREFIX) :])
+    return None
+
+
+def init_template(catalog: Catalog, required: Iterable[str], init: Mapping[str, Any]) -> dict:
+    """``init`` plus a typed placeholder for each required input it lacks."""
+    out = dict(init)
+    for name in required:
+        if name not in out:
+            out[name] = PLACEHOLDERS[catalog.attribute_type(name)[0]]
+    return out
+
+
+# ------------------------------------------------------------------ timeline
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One bar of the flow timeline: a step's run, one attempt of a work item, or a backoff."""
+
+    lane: str
+    step_id: str
+    kind: str
+    status: str
+    start: datetime
+    end: datetime | None
+    label: str = ""
+
+
+class _Gantt:
+    """Builds timeline bars event by event; a bar stays open until its ending event."""
+
+    def __init__(self) -> None:
+        self.bars: list[Bar] = []
+        self._open: dict[tuple[str, str], int] = {}
+        self._items: dict[str, dict[str, int]] = {}
+
+    def lane(self, step_id: str, token: str) -> str:
+        numbers = self._items.setdefault(step_id, {})
+        return f"{step_id} · item {numbers.setdefault(token, len(numbers) + 1)}"
+
+    def open(self, key: tuple[str, str], bar: Bar) -> None:
+        self._open[key] = len(self.bars)
+        self.bars.append(bar)
+
+    def close(self, key: tuple[str, str], status: str, end: datetime, label: str = "") -> None:
+        index = self._open.pop(key, None)
+        if index is not None:
+            bar = self.bars[index]
+            self.bars[index] = replace(bar, status=status, end=end, label=label or bar.label)
+
+    def add(self, event: Event) -> None:
+        data, when = event.data, event.timestamp
+        step_id, token = getattr(data, "step_id", ""), getattr(data, "token", "")
+        step_key, wait_key = (step_id, ""), (step_id, token + "/wait")
+        match event.type:
+            case "step_started":
+                self.open(step_key, Bar(step_id, step_id, "step", "active", when, None))
+            case "step_completed" | "step_failed" | "step_skipped":
+                if step_key not in self._open:
+                    self.open(step_key, Bar(step_id, step_id, "step", "active", when, None))
+                why = getattr(data, "error", "") or getattr(data, "reason", "")
+                self.close(step_key, event.type.removeprefix("step_"), when, why)
+            case "work_started":
+                self.close(wait_key, "waited", when)
+                label = f"attempt {getattr(data, 'retry_count', 0) + 1}"
+                bar = Bar(
+                    self.lane(step_id, token), step_id, "attempt", "active", when, None, label
+                )
+                self.open((step_id, token), bar)
+            case "work_succeeded" | "work_failed" | "work_not_completed":
+                error = getattr(data, "error", "")
+                self.close((step_id, token), event.type.removeprefix("work_"), when, error)
+            case "work_retry_scheduled":
+                label = f"retry {getattr(data, 'retry_count', 0)} due"
+                bar = Bar(
+                    self.lane(step_id, token), step_id, "backoff", "waiting", when, None, label
+                )
+                self.open(wait_key, bar)
+
+
+def timeline(events: Sequence[Event]) -> list[Bar]:
+    """The Gantt bars of a flow: a lane per step, and one per work item under it.
+
+    A step that ran one work item once gets no item lane (its own bar says it
+    all); fan-out and retries do, so every attempt and backoff is visible.
+    """
+    gantt = _Gantt()
+    for event in events:
+        gantt.add(event)
+    work = [bar for bar in gantt.bars if bar.kind != "step"]
+    busy = {
+        step
+        for step in {bar.step_id for bar in work}
+        if sum(bar.step_id == step for bar in work) > 1
+    }
+    order = {step: i for i, step in enumerate(dict.fromkeys(b.step_id for b in gantt.bars))}
+    kept = [bar for bar in gantt.bars if bar.kind == "step" or bar.step_id in busy]
+    return sorted(kept, key=lambda bar: (order[bar.step_id], bar.lane != bar.step_id, bar.lane))
+
+
+# --------------------------------------------------------------------- model
+
+
+def _value_text(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def attribute_rows(flow: FlowState) -> list[dict[str, str]]:
+    """The flow's attributes with where each came from (``init`` or the producing step)."""
+    return [
+        {"name": name, "value": _value_text(attr.value), "from": attr.step or "init"}
+        for name, attr in sorted(flow.attributes.items())
+    ]
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    data = event.data.to_dict()
+    data.pop("flow_id", None)
+    if event.type == FlowStarted.type:
+        data = {"goals": data["plan"]["goals"], "init": data["init"]}
+    return {
+        "seq": event.seq,
+        "type": event.type,
+        "time": event.timestamp,
+        "data": _value_text(data, 400),
+    }
+
+
+class DashboardModel(param.Parameterized):
+    """What the dashboard shows; views watch these parameters, the feed fills them."""
+
+    catalog = param.ClassSelector(class_=Catalog, instantiate=False, doc="Steps and health.")
+    flows = param.List(default=[], doc="Flow summaries, newest first.")
+    counts = param.Dict(default={}, doc="Number of flows per status.")
+    selected_flow = param.String(default="", doc="The flow the detail views follow.")
+    flow = param.ClassSelector(class_=FlowState, default=None, allow_None=True)
+    flow_events = param.List(default=[], doc="Every event of the selected flow, in order.")
+    selected_step = param.String(default="", doc="The step last clicked in the graph.")
+    goals = param.List(default=[], doc="Goals of the plan preview.")
+    init = param.Dict(default={}, doc="Init state of the plan preview.")
+    plan = param.ClassSelector(class_=Plan, default=None, allow_None=True)
+    required = param.List(default=[], doc="Inputs the goals need from init, whatever it holds.")
+    plan_error = param.String(default="")
+    recent = param.List(default=[], doc="The newest events of the whole engine, newest first.")
+    version = param.Integer(default=0, doc="Bumped once per flush that changed something.")
+
+    def __init__(self, **params: Any) -> None:
+        params.setdefault("catalog", Catalog())
+        super().__init__(**params)
+        self._catalog: Catalog = self.catalog
+        self._summaries: dict[FlowID, FlowSummary] = {}
+        self._flow: FlowState | None = None
+        self._flow_events: list[Event] = []
+        self._recent: deque[Event] = deque(maxlen=MAX_RECENT)
+        self._dirty: set[str] = set()
+        self.stale_flow = False
+
+    # ------------------------------------------------------------- feeding
+
+    def load(self, catalog: Catalog, flows: Iterable[FlowSummary]) -> None:
+        """Start from a snapshot; events already in it may be applied again harmlessly."""
+        self._catalog = catalog
+        self._summaries = {summary.id: summary for summary in flows}
+        self._dirty |= {"catalog", "flows"}
+
+    def apply(self, event: Event) -> None:
+        """Fold one event of the engine's feed into the pending state (no watcher fires)."""
+        self._recent.appendleft(event)
+        self._dirty.add("recent")
+        if event.aggregate == CATALOG:
+            self._apply_catalog(event)
+            return
+        flow_id = flow_id_of(event)
+        if flow_id is None:
+            return
+        if event.type in INDEXED_TYPES:
+            self._apply_summary(flow_id, event)
+        if flow_id == self.selected_flow:
+            self._apply_flow(event)
+
+    def load_flow(self, flow_id: str, events: Sequence[Event]) -> None:
+        """The selected flow's past events; ignored if the selection moved on meanwhile."""
+        if flow_id != self.selected_flow or not events:
+            return
+        self._flow = fold_flow(events)
+        self._flow_events = list(events)
+        self.stale_flow = False
+        self._dirty |= {"flow", "flow_events"}
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._dirty)
+
+    def flush(self) -> bool:
+        """Publish what changed since the last flush in one update; False if nothing did."""
+        if not self._dirty:
+            return False
+        dirty, self._dirty = self._dirty, set()
+        changes: dict[str, Any] = {"version": self.version + 1}
+        if "catalog" in dirty:
+            changes["catalog"] = self._catalog
+        if "flows" in dirty:
+            changes["flows"], changes["counts"] = self._flow_list()
+        if "flow" in dirty:
+            changes["flow"] = self._flow
+        if "flow_events" in dirty:
+            changes["flow_events"] = list(self._flow_events)
+        if "recent" in dirty:
+            changes["recent"] = list(self._recent)
+        self.param.update(changes)
+        return True
+
+    def _apply_catalog(self, event: Event) -> None:
+        if event.seq <= self._catalog.version:
+            return
+        self._catalog = fold(self._catalog, [event], CATALOG_APPLIERS)
+        self._dirty.add("catalog")
+
+    def _apply_summary(self, flow_id: FlowID, event: Event) -> None:
+        summary = summarize(self._summaries.get(flow_id), event)
+        if summary is not None:
+            self._summaries[flow_id] = summary
+            self._dirty.add("flows")
+
+    def _apply_flow(self, event: Event) -> None:
+        """Fold the selected flow's next event; a gap marks it stale for the feed to reload."""
+        current = self._flow
+        if event.type == FlowStarted.type and current is None:
+            self._flow = fold_flow([event])
+        elif current is None or event.seq > current.version + 1:
+            self.stale_flow = True
+            return
+        elif event.seq <= current.version:
+            return
+        else:
+            self._flow = fold(current, [event], FLOW_APPLIERS)
+        self._flow_events.append(event)
+        self._dirty |= {"flow", "flow_events"}
+
+    def _flow_list(self) -> tuple[list[FlowSummary], dict[str, int]]:
+        newest = sorted(self._summaries.values(), key=_newest_first, reverse=True)
+        if len(newest) > MAX_FLOWS:
+            newest = newest[:MAX_FLOWS]
+            self._summaries = {summary.id: summary for summary in newest}
+        counts = dict.fromkeys((status.value for status in FlowStatus), 0)
+        for summary in newest:
+            counts[summary.status.value] += 1
+        return newest, counts
+
+    # ------------------------------------------------------------ selection
+
+    @param.depends("selected_flow", watch=True)
+    def _forget_flow(self) -> None:
+        self._flow, self._flow_events = None, []
+        self.stale_flow = bool(self.selected_flow)
+        self._dirty.discard("flow")
+        self._dirty.discard("flow_events")
+        self.param.update(flow=None, flow_events=[])
+
+    @param.depends("goals", "init", "catalog", watch=True, on_init=True)
+    def _replan(self) -> None:
+        if not self.goals:
+            self.param.update(plan=None, required=[], plan_error="")
+            return
+        try:
+            preview = make_plan(self.catalog, self.goals, self.init)
+            bare = make_plan(self.catalog, self.goals, {}) if self.init else preview
+        except ArgyllError as exc:
+            self.param.update(plan=None, required=[], plan_error=str(exc))
+            return
+        self.param.update(plan=preview, required=list(bare.required), plan_error="")
+
+    def select_step(self, step_id: str | None) -> None:
+        """A click on a step card (None: on the background).
+
+        While a flow is selected the click picks the step whose execution to show;
+        otherwise it previews the plan that has the step as its goal.
+        """
+        if self.selected_flow:
+            self.selected_step = step_id or ""
+        elif step_id:
+            self.param.update(selected_step=step_id, goals=[step_id])
+        else:
+            self.param.update(selected_step="", goals=[])
+
+    def focus(self) -> tuple[set[StepID] | None, dict[StepID, str]]:
+        """The steps to stand out (None: all) and, in a selected flow, each one's status."""
+        if self.selected_flow:
+            if self.flow is None:
+                return set(), {}
+            executions = self.flow.executions
+            return set(executions), {sid: ex.status.value for sid, ex in executions.items()}
+        if self.plan is not None:
+            return set(self.plan.steps), {}
+        return None, {}
+
+
+def _newest_first(summary: FlowSummary) -> tuple[datetime, str]:
+    return summary.created_at, summary.id

@@ -1,0 +1,118 @@
+"""Serve the dashboard at ``/`` from one Bokeh/Panel server on the running asyncio loop.
+
+Everything else the process serves (the REST API, the demo's step services)
+comes in as ``extra_patterns``: Tornado rules that Bokeh adds after its own, so
+the whole of ``argyll serve`` is one Tornado process on one port. Bokeh and
+Panel serve their JavaScript and CSS themselves (resources mode ``server``), so
+the page works with no network beyond this server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bokeh.settings import settings as bokeh_settings
+from panel.io.server import Server, get_server
+from tornado.web import Application
+
+from argyll.demo import DemoService, install_demo
+from argyll.server.app import DEFAULT_MAX_BODY_SIZE, base_url_of, free_port
+from argyll.ui.feed import EngineSource, Feed
+from argyll.ui.views import dashboard
+
+TITLE = "Argyll"
+API_PATHS = r"/(?:engine|health|webhook)(?:/.*)?"
+
+
+def mount(app: Application, paths: str = API_PATHS) -> tuple[str, Application]:
+    """A rule handing every request whose path matches ``paths`` to another Tornado app."""
+    return (paths, app)
+
+
+@dataclass(slots=True)
+class DashboardServer:
+    """A running dashboard server; ``aclose`` stops it, its pages' feeds and the demo."""
+
+    server: Server
+    url: str
+    demo: DemoService | None = None
+    feeds: set[Feed] = field(default_factory=set)
+
+    async def aclose(self) -> None:
+        self.server.stop(wait=False)
+        self.server.unlisten()
+        await asyncio.gather(*(feed.aclose() for feed in list(self.feeds)))
+        self.feeds.clear()
+        if self.demo is not None:
+            await self.demo.aclose()
+
+
+async def serve_dashboard(
+    engine: EngineSource,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    extra_patterns: Sequence[Any] = (),
+    demo: bool = False,
+    title: str = TITLE,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+) -> DashboardServer:
+    """Start serving at once on the running loop; returns when the port is bound.
+
+    Args:
+        engine: a started engine (its ``webhook_base_url`` should be this server's URL
+            when the demo's async step is to complete).
+        host, port: where to listen; port 0 picks a free one (see ``DashboardServer.url``).
+        extra_patterns: Tornado rules served next to the dashboard (``mount(app)`` hands a
+            whole application, such as the REST API, its paths).
+        demo: also serve the demo step services under ``/demo`` and register the demo catalog.
+        title: the browser tab's title.
+        max_body_size: the largest request body the server reads.
+    """
+    port = port or free_port(host)
+    url = base_url_of(host, port)
+    service = DemoService() if demo else None
+    patterns = [*extra_patterns, *(service.routes() if service else [])]
+    feeds: set[Feed] = set()
+    server = _bokeh_server(engine, host, port, patterns, title, feeds, max_body_size)
+    server.start()
+    running = DashboardServer(server, url, service, feeds)
+    if service is not None:
+        await install_demo(engine, url)
+    return running
+
+
+def _bokeh_server(
+    engine: EngineSource,
+    host: str,
+    port: int,
+    patterns: list[Any],
+    title: str,
+    feeds: set[Feed],
+    max_body_size: int,
+) -> Server:
+    """The Panel server, with resources served locally and the loop's SIGINT handler kept."""
+    bokeh_settings.resources.set_value("server")
+    origins = sorted({f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        server = get_server(
+            {"/": lambda: dashboard(engine, feeds=feeds)},
+            port=port,
+            address=host,
+            websocket_origin=origins,
+            start=False,
+            show=False,
+            title=title,
+            extra_patterns=patterns,
+            http_server_kwargs={"max_body_size": max_body_size},
+        )
+    finally:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, previous)
+    return server

@@ -1,0 +1,266 @@
+"""The served dashboard in Debian's Chromium, driven by Playwright, against the demo catalog.
+
+One server (engine on ``memory://``, REST API and demo services mounted) and one
+browser serve the whole module; each test opens its own page. Every page
+records console errors and any request that is not for the loopback server;
+each test ends by asserting there were none. Screenshots of each view go to
+``test-artifacts/ui/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import pytest_asyncio
+
+from argyll import Engine
+from argyll.demo import demo_steps
+from argyll.model import FlowStatus
+from argyll.server.app import make_app
+from argyll.ui.serve import free_port, mount, serve_dashboard
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
+TIMEOUT_MS = 15_000
+DEMO_IDS = sorted(step["id"] for step in demo_steps("http://x"))
+
+
+def _unavailable() -> str | None:
+    if not CHROMIUM.exists():
+        return f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    return None
+
+
+REASON = _unavailable()
+if REASON and os.environ.get("CI") == "true":
+    raise RuntimeError(f"browser tests cannot run in CI: {REASON}")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(REASON is not None, reason=REASON or ""),
+]
+
+if REASON is None:
+    from playwright.async_api import Browser, Page, async_playwright, expect
+else:
+    Browser = Page = object
+
+# Page coordinates of a step card's centre, from the Bokeh plot's own scales.
+CARD_CENTRE = """(stepId) => {
+  const doc = Bokeh.documents[0];
+  const plot = doc.get_model_by_name("argyll-graph");
+  const cards = doc.get_model_by_name("argyll-cards");
+  const view = Bokeh.index.find_one(plot);
+  const i = cards.data.id.indexOf(stepId);
+  const box = view.canvas_view.el.getBoundingClientRect();
+  return [box.left + view.frame.x_scale.compute(cards.data.x[i]),
+          box.top + view.frame.y_scale.compute(cards.data.y[i])];
+}"""
+CARD_COLUMN = """([column]) => {
+  const cards = Bokeh.documents[0].get_model_by_name("argyll-cards");
+  if (cards == null) { return null; }
+  return Object.fromEntries(cards.data.id.map((id, i) => [id, cards.data[column][i]]));
+}"""
+
+
+@dataclass
+class Served:
+    engine: Engine
+    url: str
+
+
+@dataclass
+class Session:
+    """A page and what it did that it should not have."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+    offsite: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], "console errors"
+        assert self.offsite == [], "requests that left loopback"
+
+    async def cards(self, column: str) -> dict[str, object]:
+        return await self.page.evaluate(CARD_COLUMN, [column])
+
+    async def wait_cards(self, column: str, expected: dict[str, object]) -> None:
+        """Wait until the graph's ``column`` holds ``expected`` for those steps."""
+        await self.page.wait_for_function(
+            """([column, expected]) => {
+              const docs = window.Bokeh ? Bokeh.documents : [];
+              const cards = docs.length ? docs[0].get_model_by_name("argyll-cards") : null;
+              return cards != null && Object.entries(expected).every(
+                ([id, value]) => cards.data[column][cards.data.id.indexOf(id)] === value);
+            }""",
+            arg=[column, expected],
+            timeout=TIMEOUT_MS,
+        )
+
+    async def click_card(self, step_id: str) -> None:
+        x, y = await self.page.evaluate(CARD_CENTRE, step_id)
+        await self.page.mouse.click(x, y)
+
+    async def shoot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def served() -> AsyncIterator[Served]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    async with Engine("memory://", webhook_base_url=url) as engine:
+        api = mount(make_app(engine))
+        server = await serve_dashboard(engine, port=port, extra_patterns=[api], demo=True)
+        try:
+            yield Served(engine, url)
+        finally:
+            await server.aclose()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def session(browser: Browser, served: Served) -> AsyncIterator[Session]:
+    context = await browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    current = Session(page)
+    page.on("console", lambda m: m.type == "error" and current.errors.append(m.text))
+    page.on("pageerror", lambda error: current.errors.append(str(error)))
+
+    async def only_loopback(route) -> None:
+        if urlsplit(route.request.url).hostname in LOOPBACK | {"::1"}:
+            await route.continue_()
+        else:
+            current.offsite.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_loopback)
+    await page.goto(served.url)
+    await current.wait_cards("health", dict.fromkeys(DEMO_IDS, "healthy"))
+    yield current
+    await context.close()
+
+
+async def start_from_page(session: Session, goal: str, init: str) -> str:
+    """Click ``goal``'s card, type ``init``, press Start; the id of the flow started."""
+    page = session.page
+    await session.click_card(goal)
+    await expect(page.locator(".required")).to_be_visible()
+    await page.locator(".argyll-init textarea").fill(init)
+    await page.get_by_role("button", name=re.compile("Start flow")).click()
+    started = page.get_by_text(re.compile("Started flow"))
+    await expect(started).to_be_visible()
+    return (await started.locator("code").inner_text()).strip()
+
+
+async def test_graph_shows_every_demo_step(session: Session) -> None:
+    assert sorted(await session.cards("id")) == DEMO_IDS
+    roles = await session.cards("role")
+    assert roles["user-resolver"] == roles["inventory-resolver"] == "resolver"
+    assert roles["notification-sender"] == "collector"
+    assert roles["order-creator"] == "processor"
+    await expect(session.page.locator(".count-steps")).to_have_text(str(len(DEMO_IDS)))
+    await session.shoot("1-graph")
+    session.assert_clean()
+
+
+async def test_clicking_a_goal_highlights_exactly_its_plan(session: Session, served: Served):
+    await session.click_card("stock-reservation")
+    plan = served.engine.plan(["stock-reservation"])
+    expected = {sid: 1.0 if sid in plan.steps else 0.15 for sid in DEMO_IDS}
+    await session.wait_cards("alpha", expected)
+    summary = session.page.locator(".required")
+    assert plan.required
+    for name in plan.required:
+        await expect(summary).to_contain_text(name)
+    await session.shoot("2-plan-preview")
+    session.assert_clean()
+
+
+async def test_starting_a_flow_from_the_page_shows_it_completing_live(
+    session: Session, served: Served
+) -> None:
+    flow_id = await start_from_page(session, "notification-sender", '{"quantity": 2}')
+    await session.wait_cards("status", {sid: "completed" for sid in DEMO_IDS})
+    page = session.page
+    await expect(page.locator(".flow-id")).to_have_text(flow_id)
+    detail = page.locator(".flow-id").locator("xpath=ancestor::div[1]")
+    await expect(detail.locator(".status-completed").first).to_be_visible()
+    row = page.locator(".tabulator-row", has_text=flow_id)
+    await expect(row.locator(".status-completed")).to_be_visible()
+    assert (await served.engine.get_flow(flow_id)).status is FlowStatus.COMPLETED
+    await session.shoot("3-flow-completed")
+    await page.locator(".bk-tab", has_text="Timeline").click()
+    await page.wait_for_function(
+        """() => Bokeh.documents[0].get_model_by_name("argyll-timeline-bars")
+              ?.data.lane.includes("payment-processor")"""
+    )
+    await session.shoot("4-timeline")
+    await page.locator(".bk-tab", has_text="Event log").click()
+    await expect(page.locator(".tabulator-cell", has_text="flow_started")).to_be_visible()
+    await session.shoot("5-event-log")
+    session.assert_clean()
+
+
+async def test_a_failing_flow_shows_the_failed_step(session: Session) -> None:
+    await start_from_page(session, "notification-sender", '{"quantity": 500}')
+    await session.wait_cards("status", {"stock-reservation": "failed"})
+    await session.wait_cards("fill", {"stock-reservation": "#ef4444"})
+    page = session.page
+    await expect(page.locator(".status-failed").first).to_be_visible()
+    await session.click_card("stock-reservation")
+    await expect(page.get_by_text(re.compile("only 120 Widget in stock"))).to_be_visible()
+    await page.get_by_role("button", name="failed").click()
+    await expect(page.locator(".tabulator-row .status-completed")).to_have_count(0)
+    await session.shoot("6-flow-failed")
+    session.assert_clean()
+
+
+async def test_selecting_a_flow_in_the_table_follows_it(session: Session, served: Served):
+    flow_id = await served.engine.start_flow(["text-formatter"], {"quantity": 1})
+    page = session.page
+    await page.locator(".tabulator-cell", has_text=flow_id).click()
+    await expect(page.locator(".flow-id")).to_have_text(flow_id)
+    plan = served.engine.plan(["text-formatter"], {"quantity": 1})
+    await session.wait_cards("status", dict.fromkeys(plan.steps, "completed"))
+    faded = {sid: 0.15 for sid in DEMO_IDS if sid not in plan.steps}
+    await session.wait_cards("alpha", faded)
+    await page.get_by_role("button", name="Clear").click()
+    await session.wait_cards("alpha", dict.fromkeys(DEMO_IDS, 1.0))
+    session.assert_clean()
+
+
+async def test_step_form_shows_engine_problems_next_to_each_field(session: Session) -> None:
+    page = session.page
+    await page.locator(".bk-tab", has_text="Register / edit step").click()
+    await page.locator(".argyll-field-id input").fill("bad id!")
+    await page.locator(".argyll-field-script textarea").fill('{"language": "lua"}')
+    await page.get_by_role("button", name="Register").click()
+    await expect(page.locator(".argyll-field-id .error")).to_contain_text("must match")
+    await expect(page.locator(".argyll-field-script .error")).to_contain_text("empty")
+    await session.shoot("7-register-form")
+    session.assert_clean()

@@ -1,0 +1,325 @@
+"""The dashboard's param model: engine events in, model state out; no browser, no Panel."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from argyll import Engine
+from argyll.errors import ValidationError
+from argyll.events import (
+    CATALOG,
+    Event,
+    FlowStarted,
+    StepCompleted,
+    StepStarted,
+    WorkNotCompleted,
+    WorkRetryScheduled,
+    WorkStarted,
+    WorkSucceeded,
+    flow_aggregate,
+)
+from argyll.model import FlowStatus, Plan, StepID, Token
+from argyll.server.app import serve
+from argyll.testing import script_step
+from argyll.ui.feed import Feed, RemoteEngine, Throttle
+from argyll.ui.model import DashboardModel, StepRole, attribute_rows, step_role, timeline
+
+CHAIN = [
+    script_step("seed", "{:a 1}", outputs=["a"]),
+    script_step("double", "{:b (* a 2)}", requires=["a"], outputs=["b"]),
+    script_step("add", "{:c (+ b n)}", requires=["b", "n"], outputs=["c"]),
+    script_step("fail", "{:d (/ c 0)}", requires=["c"], outputs=["d"]),
+]
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[Engine]:
+    async with Engine("memory://") as running:
+        for definition in CHAIN:
+            await running.register_step(definition)
+        yield running
+
+
+async def catalog_events(engine: Engine) -> list[Event]:
+    return await engine.store.read(CATALOG)
+
+
+async def events_of(engine: Engine, flow_id: str) -> list[Event]:
+    return await engine.store.read(flow_aggregate(flow_id))
+
+
+async def run_flow(engine: Engine, goal: str, init: dict | None = None) -> str:
+    flow_id = await engine.start_flow([goal], init or {})
+    await engine.wait_flow(flow_id, timeout=5)
+    return flow_id
+
+
+def fed(events: list[Event], **params: object) -> DashboardModel:
+    model = DashboardModel(**params)
+    for event in events:
+        model.apply(event)
+    model.flush()
+    return model
+
+
+async def test_catalog_events_fold_into_steps_and_health(engine: Engine) -> None:
+    model = fed(await catalog_events(engine))
+    assert sorted(model.catalog.steps) == ["add", "double", "fail", "seed"]
+    assert model.catalog == engine.catalog
+    assert model.version == 1
+
+
+async def test_nothing_pending_means_no_flush_and_no_version_bump(engine: Engine) -> None:
+    model = fed(await catalog_events(engine))
+    assert not model.pending
+    assert model.flush() is False
+    assert model.version == 1
+
+
+async def test_catalog_events_already_in_the_snapshot_are_not_folded_twice(engine: Engine):
+    model = DashboardModel()
+    model.load(engine.catalog, [])
+    for event in await catalog_events(engine):
+        model.apply(event)
+    model.flush()
+    assert model.catalog is engine.catalog
+
+
+async def test_roles_follow_required_inputs_and_consumers(engine: Engine) -> None:
+    catalog = engine.catalog
+    roles = {sid: step_role(catalog, step) for sid, step in catalog.steps.items()}
+    assert roles == {
+        "seed": StepRole.RESOLVER,
+        "double": StepRole.PROCESSOR,
+        "add": StepRole.PROCESSOR,
+        "fail": StepRole.COLLECTOR,
+    }
+
+
+async def test_flow_events_make_the_flow_list_newest_first_with_counts(engine: Engine) -> None:
+    done = await run_flow(engine, "add", {"n": 1})
+    failed = await run_flow(engine, "fail", {"n": 1})
+    everything = [e async for e in _all_events(engine)]
+    model = fed(everything)
+    assert [s.id for s in model.flows] == [failed, done]
+    assert [s.status for s in model.flows] == [FlowStatus.FAILED, FlowStatus.COMPLETED]
+    assert model.counts == {"active": 0, "completed": 1, "failed": 1}
+    assert "fail" in (model.flows[0].error or "")
+
+
+async def test_a_selected_flow_folds_to_the_engines_state(engine: Engine) -> None:
+    flow_id = await run_flow(engine, "add", {"n": 5})
+    events = await events_of(engine, flow_id)
+    model = DashboardModel()
+    model.selected_flow = flow_id
+    model.load_flow(flow_id, events[:3])
+    for event in events:
+        model.apply(event)
+    model.flush()
+    assert model.flow == await engine.get_flow(flow_id)
+    assert [e.seq for e in model.flow_events] == list(range(1, len(events) + 1))
+    assert not model.stale_flow
+
+
+async def test_events_of_other_flows_leave_the_selection_alone(engine: Engine) -> None:
+    chosen = await run_flow(engine, "double")
+    other = await run_flow(engine, "add", {"n": 1})
+    model = DashboardModel(selected_flow=chosen)
+    model.load_flow(chosen, await events_of(engine, chosen))
+    for event in await events_of(engine, other):
+        model.apply(event)
+    model.flush()
+    assert model.flow is not None and model.flow.id == chosen
+
+
+async def test_a_gap_in_the_selected_flow_marks_it_stale(engine: Engine) -> None:
+    flow_id = await run_flow(engine, "add", {"n": 5})
+    events = await events_of(engine, flow_id)
+    model = DashboardModel(selected_flow=flow_id)
+    model.load_flow(flow_id, events[:2])
+    model.apply(events[4])
+    assert model.stale_flow
+    assert model.flow is None or model.flow.version == 2
+
+
+async def test_changing_the_selection_forgets_the_previous_flow(engine: Engine) -> None:
+    flow_id = await run_flow(engine, "double")
+    model = DashboardModel(selected_flow=flow_id)
+    model.load_flow(flow_id, await events_of(engine, flow_id))
+    model.flush()
+    model.selected_flow = "another"
+    assert model.flow is None and model.flow_events == []
+    model.load_flow(flow_id, await events_of(engine, flow_id))
+    assert model.flush() is False
+
+
+async def test_clicking_a_step_previews_exactly_the_engines_plan(engine: Engine) -> None:
+    model = DashboardModel(catalog=engine.catalog)
+    model.select_step("add")
+    assert model.goals == ["add"]
+    assert isinstance(model.plan, Plan)
+    assert set(model.plan.steps) == set(engine.plan(["add"]).steps) == {"seed", "double", "add"}
+    assert model.required == ["n"]
+    focus, statuses = model.focus()
+    assert focus == {"seed", "double", "add"} and statuses == {}
+
+
+async def test_init_prunes_the_plan_but_required_inputs_stay_listed(engine: Engine) -> None:
+    model = DashboardModel(catalog=engine.catalog, goals=["add"])
+    model.init = {"b": 4, "n": 1}
+    assert model.plan is not None and set(model.plan.steps) == {"add"}
+    assert model.required == ["n"]
+
+
+async def test_an_unknown_goal_is_a_plan_error_not_an_exception() -> None:
+    model = DashboardModel(goals=["nope"])
+    assert model.plan is None
+    assert "nope" in model.plan_error
+
+
+async def test_a_click_while_following_a_flow_picks_the_step_only(engine: Engine) -> None:
+    flow_id = await run_flow(engine, "add", {"n": 1})
+    model = DashboardModel(catalog=engine.catalog, selected_flow=flow_id)
+    model.load_flow(flow_id, await events_of(engine, flow_id))
+    model.flush()
+    model.select_step("double")
+    assert model.goals == [] and model.selected_step == "double"
+    steps, statuses = model.focus()
+    assert steps == {"seed", "double", "add"}
+    assert set(statuses.values()) == {"completed"}
+
+
+async def test_attributes_name_the_step_that_produced_them(engine: Engine) -> None:
+    flow_id = await run_flow(engine, "add", {"n": 1})
+    rows = attribute_rows(await engine.get_flow(flow_id))
+    assert rows == [
+        {"name": "a", "value": "1", "from": "seed"},
+        {"name": "b", "value": "2", "from": "double"},
+        {"name": "c", "value": "3", "from": "add"},
+        {"name": "n", "value": "1", "from": "init"},
+    ]
+
+
+def test_timeline_shows_every_attempt_and_backoff_of_a_retried_item() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    flow, step, token = "f", StepID("pay"), Token("t1")
+
+    def at(ms: int, seq: int, data: object) -> Event:
+        return Event(flow_aggregate(flow), seq, start + timedelta(milliseconds=ms), data)
+
+    events = [
+        at(0, 1, FlowStarted(flow, Plan((step,), (), {}, {}), {})),
+        at(1, 2, StepStarted(flow, step, {}, {token: {}})),
+        at(2, 3, WorkStarted(flow, step, token)),
+        at(10, 4, WorkNotCompleted(flow, step, token, "HTTP 503")),
+        at(10, 5, WorkRetryScheduled(flow, step, token, 1, start + timedelta(milliseconds=60))),
+        at(60, 6, WorkStarted(flow, step, token, 1)),
+        at(70, 7, WorkSucceeded(flow, step, token, {})),
+        at(71, 8, StepCompleted(flow, step, {})),
+    ]
+    bars = [(b.lane, b.kind, b.status, b.label) for b in timeline(events)]
+    assert bars == [
+        ("pay", "step", "completed", ""),
+        ("pay · item 1", "attempt", "not_completed", "HTTP 503"),
+        ("pay · item 1", "backoff", "waited", "retry 1 due"),
+        ("pay · item 1", "attempt", "succeeded", "attempt 2"),
+    ]
+
+
+async def test_a_step_run_once_gets_a_single_lane(engine: Engine) -> None:
+    flow_id = await run_flow(engine, "double")
+    bars = timeline(await events_of(engine, flow_id))
+    assert [(b.lane, b.status) for b in bars] == [("seed", "completed"), ("double", "completed")]
+
+
+async def test_throttle_runs_once_per_interval_however_often_poked() -> None:
+    calls: list[float] = []
+    loop = asyncio.get_running_loop()
+    throttle = Throttle(lambda: calls.append(loop.time()), interval=0.05)
+    for _ in range(3):
+        for _ in range(100):
+            throttle.poke()
+        await asyncio.sleep(0.06)
+    assert len(calls) == 3
+    assert all(b - a >= 0.049 for a, b in itertools.pairwise(calls))
+
+
+async def test_the_feed_keeps_the_model_live_with_bounded_redraws(engine: Engine) -> None:
+    before = await run_flow(engine, "add", {"n": 1})
+    model = DashboardModel()
+    flushes: list[int] = []
+    feed = Feed(engine, model, flush=lambda: flushes.append(model.flush()), interval=0.1)
+    feed.start()
+    try:
+        await _until(model, lambda: any(s.id == before for s in model.flows))
+        model.selected_flow = chosen = await engine.start_flow(["add"], {"n": 2})
+        started = asyncio.get_running_loop().time()
+        ids = [await engine.start_flow(["add"], {"n": i}) for i in range(100)]
+        await _until(model, lambda: model.counts.get("completed") == 102)
+        await _until(
+            model, lambda: model.flow is not None and model.flow.status is FlowStatus.COMPLETED
+        )
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        await feed.aclose()
+    assert {s.id for s in model.flows} >= {before, chosen, *ids}
+    expected = await engine.get_flow(chosen)
+    assert model.flow is not None and model.flow.version == expected.version
+    assert model.flow.attributes == expected.attributes
+    assert {s: e.status for s, e in model.flow.executions.items()} == {
+        s: e.status for s, e in expected.executions.items()
+    }
+    assert len(flushes) <= elapsed / 0.1 + 3
+
+
+async def test_a_remote_engine_feeds_the_model_over_rest_and_websocket(engine: Engine) -> None:
+    before = await run_flow(engine, "add", {"n": 1})
+    server = await serve(engine, port=0)
+    remote = RemoteEngine(server.url)
+    await remote.start()
+    model = DashboardModel(catalog=remote.catalog)
+    feed = Feed(remote, model, interval=0.02)
+    feed.start()
+    try:
+        assert sorted(remote.catalog.steps) == sorted(engine.catalog.steps)
+        await _until(model, lambda: [s.id for s in model.flows] == [before])
+        model.selected_flow = flow_id = await remote.start_flow(["add"], {"n": 3})
+        await _until(
+            model, lambda: model.flow is not None and model.flow.status is FlowStatus.COMPLETED
+        )
+        with pytest.raises(ValidationError) as refused:
+            await remote.register_step({"id": "bad id!", "type": "script"})
+        await remote.register_step(script_step("late", "{:z 1}", outputs=["z"]))
+        await _until(model, lambda: "late" in model.catalog.steps)
+    finally:
+        await feed.aclose()
+        await remote.aclose()
+        await server.aclose()
+    assert model.flow is not None and model.flow.attributes["c"].value == 5
+    assert model.counts["completed"] == 2 and flow_id in {s.id for s in model.flows}
+    assert {field for field, _ in refused.value.problems} >= {"id", "script"}
+
+
+async def _all_events(engine: Engine) -> AsyncIterator[Event]:
+    for event in await engine.store.read_all(""):
+        yield event
+
+
+async def _until(
+    model: DashboardModel, condition: Callable[[], bool], timeout: float = 5.0
+) -> None:
+    """Wait, flush by flush, until ``condition()`` holds; TimeoutError after ``timeout`` s."""
+    flushed = asyncio.Event()
+    watcher = model.param.watch(lambda _: flushed.set(), "version")
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await flushed.wait()
+                flushed.clear()
+    finally:
+        model.param.unwatch(watcher)
