@@ -10,6 +10,7 @@ from redis_support import (
     HAVE_REDIS_BINARIES,
     REDIS_URL,
     LocalCluster,
+    RedisProcess,
     answers,
     unavailable,
     with_prefix,
@@ -64,3 +65,16 @@ def redis_cluster(
 @pytest.fixture
 def redis_cluster_url(redis_cluster: LocalCluster) -> Iterator[str]:
     yield from with_prefix(redis_cluster.url)
+
+
+@pytest.fixture
+def local_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of this test's own that keeps every write on disk across a restart."""
+    if not HAVE_REDIS_BINARIES:
+        unavailable("redis-server is not on PATH")
+    server = RedisProcess(tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

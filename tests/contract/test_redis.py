@@ -13,7 +13,6 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import aclosing, closing
-from pathlib import Path
 from typing import TypeVar, cast
 
 import pytest
@@ -25,7 +24,6 @@ from redis_support import (
     LocalCluster,
     RedisProcess,
     sync_client,
-    unavailable,
     with_prefix,
 )
 from test_store import NOW, WAIT, skipped, started, take
@@ -52,19 +50,6 @@ def any_redis_url(request: pytest.FixtureRequest) -> str:
         return str(request.getfixturevalue("redis_cluster_url"))
     url = str(request.getfixturevalue("redis_url"))
     return url + "&shards=8" if request.param == "redis-sharded" else url
-
-
-@pytest.fixture
-def local_redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    """A redis-server of this test's own that keeps every write on disk across a restart."""
-    if not HAVE_REDIS_BINARIES:
-        unavailable("redis-server is not on PATH")
-    server = RedisProcess(tmp_path / "redis", "--appendonly", "yes", "--appendfsync", "always")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

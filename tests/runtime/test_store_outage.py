@@ -8,7 +8,7 @@ from argyll import Engine
 from argyll.errors import StoreError
 from argyll.model import FlowStatus
 from argyll.store.memory import MemoryEventStore
-from argyll.testing import script_step
+from argyll.testing import Call, StepService, script_step
 
 
 class FlakyStore(MemoryEventStore):
@@ -46,3 +46,40 @@ async def test_work_finished_during_an_outage_is_recorded_after_it():
     assert state.attributes["x"].value == sum(range(2000))
     assert [f.id for f in await store.list_flows()] == ["f"]
     await store.aclose()
+
+
+async def test_redis_stopped_and_restarted_mid_run_loses_nothing(local_redis):
+    server = local_redis
+    released, first_calls = asyncio.Event(), asyncio.Event()
+
+    async def answer(call: Call):
+        if len(service.calls) >= 10:
+            first_calls.set()
+        await released.wait()
+        return 200, {"y": call.body["n"] + 1}
+
+    step = {
+        "id": "slow",
+        "type": "sync",
+        "attributes": {"n": {"role": "required"}, "y": {"role": "output"}},
+        "http": {"endpoint": ""},
+    }
+    async with StepService(answer) as service, Engine(server.url) as engine:
+        step["http"]["endpoint"] = service.url
+        await engine.register_step(step)
+        ids = [await engine.start_flow(["slow"], {"n": i}) for i in range(10)]
+        async with asyncio.timeout(10):
+            await first_calls.wait()
+        server.kill()
+        released.set()
+        with pytest.raises(StoreError):
+            await engine.flow_status(ids[0])
+        assert (await engine.store_health())["status"] == "unhealthy"
+        server.start()
+        assert (await engine.store_health())["status"] == "ok"
+        states = [await engine.wait_flow(i, timeout=30) for i in ids]
+        logs = [await engine.flow_events(i) for i in ids]
+    assert [s.attributes["y"].value for s in states] == [i + 1 for i in range(10)]
+    for log in logs:
+        assert [e["type"] for e in log].count("work_succeeded") == 1
+        assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
