@@ -24,6 +24,7 @@ from argyll.events import StepSkipped
 from argyll.model import FlowID, StepID
 from argyll.store import open_store
 from argyll.store import redis as redis_store
+from bench import core, instances
 
 REQUESTS = 200_000
 CONFIGS = [(50, 1), (500, 1), (50, 4), (500, 4)]
@@ -110,6 +111,23 @@ async def delete_keys(url: str, pattern: str) -> None:
         await client.aclose()
 
 
+async def engine_figures(store_url: str) -> None:
+    """Flows through whole engines on this Redis, and how fast a dead one's work moves on."""
+    flows = 4000
+    for count in (1, 2):
+        rate = await instances.flows_per_second(store_url, count, flows)
+        print(f"engine x{count} processes  one-step Ale flows {rate:>9,.0f} flows/s")
+    elapsed, recording = await core.run_flows(store_url, 1, 2000)
+    raw = await core.ceiling(f"{store_url}raw:", recording.batches)
+    print(
+        f"engine in-process          one-step Ale flows {2000 / elapsed:>9,.0f} flows/s  "
+        f"raw appends of the same batches {2000 / raw:>9,.0f} flows/s  "
+        f"engine/ceiling={raw / elapsed:.2f}"
+    )
+    taken = await instances.takeover_seconds(store_url)
+    print(f"takeover: a survivor re-dispatched a killed instance's work after {taken:.2f} s")
+
+
 async def main(url: str, seconds: float) -> None:
     prefix = f"argyll-bench-{uuid.uuid4().hex}:"
     scratch = f"{prefix}scratch"
@@ -131,6 +149,7 @@ async def main(url: str, seconds: float) -> None:
                 for tasks, batch in CONFIGS:
                     figures = await store_figures(store_url, tasks, batch, seconds)
                     show(label, tasks, batch, figures, xadd)
+        await engine_figures(store_url)
     finally:
         await delete_keys(url, f"{prefix}*")
 

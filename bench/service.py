@@ -130,5 +130,6 @@ def main() -> None:
         bare.terminate()
         bare.wait()
 
+
 if __name__ == "__main__":
     main()
