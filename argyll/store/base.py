@@ -10,10 +10,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 from argyll.events import Event, EventData, FlowCompleted, FlowFailed, FlowStarted
 from argyll.model import FlowStatus, FlowSummary
+
+
+class ClosesOnExit:
+    """``async with store:`` closes the store on the way out."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 class EventStore(Protocol):

@@ -14,13 +14,12 @@ import heapq
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Self, cast
+from typing import cast
 
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData, FlowCompleted, FlowFailed, FlowStarted
 from argyll.model import FlowStatus, FlowSummary
-from argyll.store.base import INDEXED_TYPES, summarize
+from argyll.store.base import INDEXED_TYPES, ClosesOnExit, summarize
 
 IndexedData = FlowStarted | FlowCompleted | FlowFailed
 
@@ -55,7 +54,7 @@ def feed_index(position: str) -> int:
     raise ValidationError([("after", f"{position!r} is not a position of this store")])
 
 
-class MemoryEventStore:
+class MemoryEventStore(ClosesOnExit):
     """Streams per aggregate plus one global feed, and the flow index, all in dicts and lists."""
 
     def __init__(self) -> None:
@@ -66,17 +65,6 @@ class MemoryEventStore:
         self._instances: dict[str, float] = {}
         self._changes = ChangeSignal()
         self._closed = False
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def append(
         self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime

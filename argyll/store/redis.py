@@ -55,8 +55,7 @@ import zlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import hiredis
@@ -80,7 +79,7 @@ from argyll.events import (
     parse_time,
 )
 from argyll.model import FlowID, FlowStatus, FlowSummary
-from argyll.store.base import INDEXED_TYPES
+from argyll.store.base import INDEXED_TYPES, ClosesOnExit
 from argyll.store.memory import ChangeSignal, IndexedData
 
 log = logging.getLogger(__name__)
@@ -438,7 +437,7 @@ class _Page:
     entries: list[Any]
 
 
-class RedisEventStore:
+class RedisEventStore(ClosesOnExit):
     """Per-aggregate streams, a sharded global feed and the flow index, on Redis.
 
     Every command but the watchers' blocking reads goes through one queue that is
@@ -478,17 +477,6 @@ class RedisEventStore:
             await client.aclose()
             raise
         return store
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # ----------------------------------------------------------------- append
 

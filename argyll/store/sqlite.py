@@ -31,13 +31,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData, decode_data, parse_time
 from argyll.model import FlowID, FlowStatus, FlowSummary
-from argyll.store.base import INDEXED_TYPES, summarize
+from argyll.store.base import INDEXED_TYPES, ClosesOnExit, summarize
 from argyll.store.memory import ChangeSignal, IndexedData, feed_index
 
 T = TypeVar("T")
@@ -287,7 +286,7 @@ def _flow_summary(row: Row) -> FlowSummary:
     )
 
 
-class SQLiteEventStore:
+class SQLiteEventStore(ClosesOnExit):
     """The async face of ``_Database``: queues appends into groups, follows the feed.
 
     Make one with ``await SQLiteEventStore.open(url)``.
@@ -321,17 +320,6 @@ class SQLiteEventStore:
             worker.shutdown(wait=False)
             raise
         return cls(url, database, worker, head)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def append(
         self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime
