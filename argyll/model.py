@@ -686,3 +686,22 @@ class Catalog:
             if sid != ignore and spec.type is not AttrType.ANY:
                 return spec.type, sid
         return AttrType.ANY, StepID("")
+
+
+# ------------------------------------------------------------ API results
+
+
+@dataclass(frozen=True, slots=True)
+class StepRegistration:
+    """What ``submit_step`` did: ``created`` is False when the same definition was repeated."""
+
+    step: Step
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStart:
+    """What ``submit_flow`` did: ``created`` is False when the same request was repeated."""
+
+    flow_id: FlowID
+    created: bool

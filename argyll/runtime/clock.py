@@ -11,5 +11,8 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """UTC, to the millisecond: the precision events carry, so replay equals live state."""
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        moment = datetime.now(UTC)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

@@ -13,7 +13,6 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
@@ -36,11 +35,13 @@ from argyll.model import (
     ID_PATTERN,
     Catalog,
     FlowID,
+    FlowStart,
     FlowState,
     FlowStatus,
     FlowSummary,
     Plan,
     Step,
+    StepRegistration,
     parse_step,
 )
 from argyll.planner import plan as make_plan
@@ -64,22 +65,6 @@ HTTP_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
 
 def new_token() -> str:
     return str(uuid.uuid4())
-
-
-@dataclass(frozen=True, slots=True)
-class StepRegistration:
-    """What ``submit_step`` did: ``created`` is False when the same definition was repeated."""
-
-    step: Step
-    created: bool
-
-
-@dataclass(frozen=True, slots=True)
-class FlowStart:
-    """What ``submit_flow`` did: ``created`` is False when the same request was repeated."""
-
-    flow_id: FlowID
-    created: bool
 
 
 class Engine:

@@ -180,13 +180,22 @@ async def test_a_sync_step_that_returns_no_dict_is_a_500(
     assert errors and "must return a dict of outputs, got int" in errors[0]
 
 
-async def test_a_step_endpoint_refuses_bad_bodies_as_problems(steps: StepServer) -> None:
+async def test_a_step_endpoint_answers_bad_bodies_and_bad_outputs_as_problems(
+    steps: StepServer,
+) -> None:
     @steps.step(outputs={"y": int})
     def double(x: int) -> dict[str, int]:
         return {"y": 2 * x}
 
+    @steps.step(outputs={"y": Any})
+    def unserializable(x: int) -> dict[str, Any]:
+        return {"y": {x}}
+
     url = await steps.start()
     async with httpx.AsyncClient(base_url=url) as http:
+        failed = await http.post("/unserializable", json={"x": 1})
+        assert failed.status_code == 500 and failed.headers["content-type"] == PROBLEM_JSON
+        assert "TypeError: Object of type set is not JSON serializable" in failed.json()["detail"]
         for body in (b"{not json", b"[1]", b"{}"):
             reply = await http.post("/double", content=body)
             assert reply.status_code == 400

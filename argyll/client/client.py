@@ -1,0 +1,367 @@
+"""``Client`` and ``AsyncClient``: the in-process ``Engine`` API, over the REST API of a server.
+
+Both only send: each method takes its ``Call`` from ``protocol`` and hands the
+reply back to it, so requests, replies and errors are defined once. Transport
+failures (server unreachable, timeouts) are httpx's own exceptions; everything
+the server refuses is the typed ``ArgyllError`` the engine would have raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, Self, TypeVar
+
+import httpx
+from tornado.httpclient import HTTPClientError
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from argyll.client import protocol
+from argyll.client.protocol import Call, EngineInfo, ServiceHealth
+from argyll.decide import Outcome
+from argyll.errors import ArgyllError
+from argyll.events import Event
+from argyll.model import (
+    FlowID,
+    FlowStart,
+    FlowState,
+    FlowStatus,
+    FlowSummary,
+    Health,
+    Plan,
+    Step,
+    StepID,
+    StepRegistration,
+)
+
+T = TypeVar("T")
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_WAIT = 60.0
+"""Seconds ``wait_flow`` waits by default before TimeoutError."""
+POLL_FIRST, POLL_MAX = 0.02, 0.5
+"""Seconds between status polls of the sync ``wait_flow``: doubling from the first to the max."""
+
+StepDefinition = Mapping[str, Any] | Step
+Goals = Iterable[str] | str
+
+
+class Client:
+    """A blocking client of an Argyll server.
+
+    Args:
+        base_url: where ``argyll serve`` listens.
+        timeout: seconds for each request.
+    """
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, call: Call[T]) -> T:
+        response = self._http.request(
+            call.method, call.path, params=call.params, content=call.content, headers=call.headers
+        )
+        return call.result(response.status_code, response.content)
+
+    def health(self) -> ServiceHealth:
+        return self._send(protocol.health())
+
+    def engine_info(self) -> EngineInfo:
+        return self._send(protocol.engine_info())
+
+    def list_steps(self) -> list[Step]:
+        return self._send(protocol.list_steps())
+
+    def register_step(self, definition: StepDefinition) -> Step:
+        """Register a step; the same definition again is a no-op, a different one a conflict."""
+        return self.submit_step(definition).step
+
+    def submit_step(self, definition: StepDefinition) -> StepRegistration:
+        return self._send(protocol.submit_step(definition))
+
+    def get_step(self, step_id: str) -> Step:
+        return self._send(protocol.get_step(step_id))
+
+    def update_step(self, step_id: str, definition: StepDefinition) -> Step:
+        return self._send(protocol.update_step(step_id, definition))
+
+    def unregister_step(self, step_id: str) -> None:
+        self._send(protocol.unregister_step(step_id))
+
+    def steps_health(self) -> dict[StepID, Health]:
+        return self._send(protocol.steps_health())
+
+    def step_health(self, step_id: str) -> Health:
+        return self._send(protocol.step_health(step_id))
+
+    def plan(self, goals: Goals, init: Mapping[str, Any] | None = None) -> Plan:
+        """The plan a flow with these goals and init would run (nothing is started)."""
+        return self._send(protocol.plan(goals, init))
+
+    def start_flow(
+        self, goals: Goals, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+    ) -> FlowID:
+        """Start a flow and return its id; repeating the same request with its id is a no-op."""
+        return self.submit_flow(goals, init, flow_id).flow_id
+
+    def submit_flow(
+        self, goals: Goals, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+    ) -> FlowStart:
+        return self._send(protocol.submit_flow(goals, init, flow_id))
+
+    def get_flow(self, flow_id: str) -> FlowState:
+        return self._send(protocol.get_flow(flow_id))
+
+    def flow_status(self, flow_id: str) -> FlowStatus:
+        return self._send(protocol.flow_status(flow_id))
+
+    def wait_flow(self, flow_id: str, timeout: float = DEFAULT_WAIT) -> FlowState:
+        """The flow's state once it has completed or failed; TimeoutError after ``timeout`` s.
+
+        Polls ``/status``, quickly at first, then every ``POLL_MAX`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        delay = POLL_FIRST
+        while self.flow_status(flow_id) is FlowStatus.ACTIVE:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"flow {flow_id!r} still active after {timeout} s")
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, POLL_MAX)
+        return self.get_flow(flow_id)
+
+    def list_flows(
+        self, status: FlowStatus | str | None = None, limit: int | None = None
+    ) -> list[FlowSummary]:
+        return self._send(protocol.list_flows(status, limit))
+
+    def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
+        """The flow's events as SPEC §6 dicts, as ``Engine.flow_events`` gives them."""
+        return self._send(protocol.flow_events(flow_id))
+
+    def events(self, flow_id: str) -> list[Event]:
+        """The flow's events, typed."""
+        return self._send(protocol.events(flow_id))
+
+    def complete_work(self, flow_id: str, step_id: str, token: str, outcome: Outcome) -> None:
+        """Report an async work item's result (``Succeeded`` or ``Failed``) to its webhook."""
+        self._send(protocol.complete_work(flow_id, step_id, token, outcome))
+
+
+class AsyncClient:
+    """A client of an Argyll server for asyncio code; ``stream`` follows events live.
+
+    Args:
+        base_url: where ``argyll serve`` listens.
+        timeout: seconds for each request (and to open a WebSocket).
+    """
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._streams: set[EventStream] = set()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every stream this client opened, then its connections."""
+        for stream in list(self._streams):
+            stream.close()
+        await self._http.aclose()
+
+    async def _send(self, call: Call[T]) -> T:
+        response = await self._http.request(
+            call.method, call.path, params=call.params, content=call.content, headers=call.headers
+        )
+        return call.result(response.status_code, response.content)
+
+    async def health(self) -> ServiceHealth:
+        return await self._send(protocol.health())
+
+    async def engine_info(self) -> EngineInfo:
+        return await self._send(protocol.engine_info())
+
+    async def list_steps(self) -> list[Step]:
+        return await self._send(protocol.list_steps())
+
+    async def register_step(self, definition: StepDefinition) -> Step:
+        """Register a step; the same definition again is a no-op, a different one a conflict."""
+        return (await self.submit_step(definition)).step
+
+    async def submit_step(self, definition: StepDefinition) -> StepRegistration:
+        return await self._send(protocol.submit_step(definition))
+
+    async def get_step(self, step_id: str) -> Step:
+        return await self._send(protocol.get_step(step_id))
+
+    async def update_step(self, step_id: str, definition: StepDefinition) -> Step:
+        return await self._send(protocol.update_step(step_id, definition))
+
+    async def unregister_step(self, step_id: str) -> None:
+        await self._send(protocol.unregister_step(step_id))
+
+    async def steps_health(self) -> dict[StepID, Health]:
+        return await self._send(protocol.steps_health())
+
+    async def step_health(self, step_id: str) -> Health:
+        return await self._send(protocol.step_health(step_id))
+
+    async def plan(self, goals: Goals, init: Mapping[str, Any] | None = None) -> Plan:
+        """The plan a flow with these goals and init would run (nothing is started)."""
+        return await self._send(protocol.plan(goals, init))
+
+    async def start_flow(
+        self, goals: Goals, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+    ) -> FlowID:
+        """Start a flow and return its id; repeating the same request with its id is a no-op."""
+        return (await self.submit_flow(goals, init, flow_id)).flow_id
+
+    async def submit_flow(
+        self, goals: Goals, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+    ) -> FlowStart:
+        return await self._send(protocol.submit_flow(goals, init, flow_id))
+
+    async def get_flow(self, flow_id: str) -> FlowState:
+        return await self._send(protocol.get_flow(flow_id))
+
+    async def flow_status(self, flow_id: str) -> FlowStatus:
+        return await self._send(protocol.flow_status(flow_id))
+
+    async def wait_flow(self, flow_id: str, timeout: float = DEFAULT_WAIT) -> FlowState:
+        """The flow's state once it has completed or failed; TimeoutError after ``timeout`` s.
+
+        Follows the flow's events over the WebSocket rather than polling.
+        """
+        async with asyncio.timeout(timeout):
+            state = await self.get_flow(flow_id)
+            if state.status is not FlowStatus.ACTIVE:
+                return state
+            async with self.stream(flow_id) as events:
+                async for event in events:
+                    if event.type in protocol.FLOW_ENDED:
+                        break
+            return await self.get_flow(flow_id)
+
+    async def list_flows(
+        self, status: FlowStatus | str | None = None, limit: int | None = None
+    ) -> list[FlowSummary]:
+        return await self._send(protocol.list_flows(status, limit))
+
+    async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
+        """The flow's events as SPEC §6 dicts, as ``Engine.flow_events`` gives them."""
+        return await self._send(protocol.flow_events(flow_id))
+
+    async def events(self, flow_id: str) -> list[Event]:
+        """The flow's events, typed."""
+        return await self._send(protocol.events(flow_id))
+
+    async def complete_work(self, flow_id: str, step_id: str, token: str, outcome: Outcome) -> None:
+        """Report an async work item's result (``Succeeded`` or ``Failed``) to its webhook."""
+        await self._send(protocol.complete_work(flow_id, step_id, token, outcome))
+
+    def stream(self, flow_id: str | None = None) -> EventStream:
+        """Events over the WebSocket: ``async for event in client.stream(flow_id=...)``.
+
+        With ``flow_id``, the flow's past events come first, then live ones (a flow
+        not started yet is waited for); without, every event from now on. Use
+        ``async with client.stream(...) as events`` to connect at once and close on exit.
+        """
+        stream = EventStream(
+            protocol.stream_url(self.base_url, flow_id), flow_id, self.timeout, self._streams
+        )
+        self._streams.add(stream)
+        return stream
+
+
+class EventStream:
+    """The events of ``/engine/ws``, one ``Event`` per message.
+
+    A flow's stream that the server closes for falling behind reconnects and goes
+    on after the last ``seq`` it gave, so no event is lost or repeated. A stream of
+    every event cannot catch up: it raises ``ArgyllError`` instead. It ends when the
+    server closes it otherwise (shutting down) or when ``close`` is called.
+    """
+
+    def __init__(
+        self, url: str, flow_id: str | None, connect_timeout: float, owners: set[EventStream]
+    ) -> None:
+        self.url, self.flow_id = url, flow_id
+        self._connect_timeout = connect_timeout
+        self._owners = owners
+        self._connection: WebSocketClientConnection | None = None
+        self._last_seq = 0
+        self._closed = False
+
+    async def __aenter__(self) -> Self:
+        await self._connected()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            connection = await self._connected()
+            message = await connection.read_message()
+            if message is None:
+                self._after_close(connection)
+                continue
+            event = Event.from_dict(json.loads(message))
+            if self.flow_id is None or event.seq > self._last_seq:
+                self._last_seq = event.seq
+                return event
+
+    def close(self) -> None:
+        self._closed = True
+        self._owners.discard(self)
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def _connected(self) -> WebSocketClientConnection:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._connection is None:
+            self._connection = await _open_socket(self.url, self._connect_timeout)
+        return self._connection
+
+    def _after_close(self, connection: WebSocketClientConnection) -> None:
+        """Reconnect (by returning) when a flow's stream fell behind; otherwise end or raise."""
+        self._connection = None
+        code, reason = connection.close_code, connection.close_reason
+        if code == protocol.CLOSE_TRY_AGAIN_LATER and self.flow_id is not None:
+            return
+        self.close()
+        if code in (protocol.CLOSE_TRY_AGAIN_LATER, protocol.CLOSE_INTERNAL_ERROR):
+            raise ArgyllError(f"the event stream was closed ({code}): {reason}")
+        raise StopAsyncIteration
+
+
+async def _open_socket(url: str, timeout: float) -> WebSocketClientConnection:
+    """Connect; a refused handshake raises the typed error of its problem+json."""
+    try:
+        return await websocket_connect(url, connect_timeout=timeout)
+    except HTTPClientError as error:
+        body = error.response.body if error.response is not None else b""
+        raise protocol.problem_error(error.code, body, url) from None

@@ -1,0 +1,411 @@
+"""The REST API of SPEC §7 as plain functions: build each request, parse each reply.
+
+Every operation is a function returning a ``Call``: what to send, and how to turn
+the reply into a typed value. ``Client`` and ``AsyncClient`` only send calls, so
+nothing here is written twice. An error reply becomes the typed error the
+in-process ``Engine`` raises for the same mistake, its message the problem's
+``detail``: 400 ``ValidationError`` (``MissingInputsError`` when the problem lists
+``inputs``, ``UnknownGoalsError`` when it lists ``goals``), 404 ``NotFoundError``,
+409 ``ConflictError``, 503 ``StoreError``, anything else ``ArgyllError``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlencode
+
+from argyll.decide import Failed, Outcome, Succeeded
+from argyll.errors import (
+    ArgyllError,
+    ConflictError,
+    MissingInputsError,
+    NotFoundError,
+    StoreError,
+    UnknownGoalsError,
+    ValidationError,
+)
+from argyll.events import Event, parse_time
+from argyll.model import (
+    AttributeValue,
+    Execution,
+    FlowID,
+    FlowStart,
+    FlowState,
+    FlowStatus,
+    FlowSummary,
+    Health,
+    HealthStatus,
+    Plan,
+    Step,
+    StepID,
+    StepRegistration,
+    StepStatus,
+    Token,
+    WorkItem,
+    WorkStatus,
+    parse_step,
+    plan_from_dict,
+)
+
+T = TypeVar("T")
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+FLOW_ENDED = frozenset({"flow_completed", "flow_failed"})
+"""Event types after which a flow starts nothing new."""
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
+"""WebSocket close codes of ``/engine/ws``: its feed failed; the client fell behind."""
+
+_NOT_FOUND = re.compile(r"(?P<kind>.+?) '(?P<ident>[^']*)' not found")
+
+
+# ------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceHealth:
+    """``GET /health``: the service, its version, and whether its store answers."""
+
+    service: str
+    version: str
+    status: str
+    store: str
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """``GET /engine``: the catalog, each step's health and the active flows."""
+
+    steps: Mapping[StepID, Step]
+    health: Mapping[StepID, Health]
+    active_flows: Mapping[FlowID, FlowSummary]
+    last_updated: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A 2xx reply: its status and its JSON body (None when empty)."""
+
+    status: int
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One request and the parser of its successful reply.
+
+    ``path`` is relative to the client's base URL, or absolute (a webhook URL).
+    """
+
+    method: str
+    path: str
+    parse: Callable[[Reply], T]
+    params: Mapping[str, str] | None = None
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def result(self, status: int, body: bytes) -> T:
+        """The typed value of a reply, or the typed error its problem+json stands for."""
+        if status >= 400:
+            raise problem_error(status, body, self.path)
+        return self.parse(Reply(status, json.loads(body) if body.strip() else None))
+
+
+def _json_call(
+    method: str, path: str, parse: Callable[[Reply], T], body: Any, *, content_type: str = JSON
+) -> Call[T]:
+    return Call(
+        method,
+        path,
+        parse,
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": content_type},
+    )
+
+
+def _segment(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _nothing(_: Reply) -> None:
+    return None
+
+
+# -------------------------------------------------------------- operations
+
+
+def health() -> Call[ServiceHealth]:
+    return Call("GET", "/health", lambda reply: parse_service_health(reply.data))
+
+
+def engine_info() -> Call[EngineInfo]:
+    return Call("GET", "/engine", lambda reply: parse_engine_info(reply.data))
+
+
+def list_steps() -> Call[list[Step]]:
+    return Call("GET", "/engine/step", lambda reply: [parse_step(s) for s in reply.data["steps"]])
+
+
+def submit_step(definition: Mapping[str, Any] | Step) -> Call[StepRegistration]:
+    def parse(reply: Reply) -> StepRegistration:
+        return StepRegistration(parse_step(reply.data["step"]), created=reply.status == 201)
+
+    return _json_call("POST", "/engine/step", parse, _step_json(definition))
+
+
+def get_step(step_id: str) -> Call[Step]:
+    return Call("GET", f"/engine/step/{_segment(step_id)}", lambda reply: parse_step(reply.data))
+
+
+def update_step(step_id: str, definition: Mapping[str, Any] | Step) -> Call[Step]:
+    path = f"/engine/step/{_segment(step_id)}"
+    return _json_call(
+        "PUT", path, lambda reply: parse_step(reply.data["step"]), _step_json(definition)
+    )
+
+
+def unregister_step(step_id: str) -> Call[None]:
+    return Call("DELETE", f"/engine/step/{_segment(step_id)}", _nothing)
+
+
+def steps_health() -> Call[dict[StepID, Health]]:
+    def parse(reply: Reply) -> dict[StepID, Health]:
+        return {StepID(sid): parse_health(h) for sid, h in reply.data["health"].items()}
+
+    return Call("GET", "/engine/health", parse)
+
+
+def step_health(step_id: str) -> Call[Health]:
+    return Call("GET", f"/engine/health/{_segment(step_id)}", lambda r: parse_health(r.data))
+
+
+def plan(goals: Iterable[str] | str, init: Mapping[str, Any] | None = None) -> Call[Plan]:
+    body = {"goals": _goals(goals), "init": dict(init or {})}
+    return _json_call("POST", "/engine/plan", lambda reply: plan_from_dict(reply.data), body)
+
+
+def submit_flow(
+    goals: Iterable[str] | str, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+) -> Call[FlowStart]:
+    body: dict[str, Any] = {"goals": _goals(goals), "init": dict(init or {})}
+    if flow_id is not None:
+        body["id"] = flow_id
+
+    def parse(reply: Reply) -> FlowStart:
+        return FlowStart(FlowID(reply.data["flow_id"]), created=reply.status == 201)
+
+    return _json_call("POST", "/engine/flow", parse, body)
+
+
+def get_flow(flow_id: str) -> Call[FlowState]:
+    path = f"/engine/flow/{_segment(flow_id)}"
+    return Call("GET", path, lambda reply: flow_state_from_dict(reply.data))
+
+
+def flow_status(flow_id: str) -> Call[FlowStatus]:
+    path = f"/engine/flow/{_segment(flow_id)}/status"
+    return Call("GET", path, lambda reply: FlowStatus(reply.data["status"]))
+
+
+def list_flows(
+    status: FlowStatus | str | None = None, limit: int | None = None
+) -> Call[list[FlowSummary]]:
+    params = {"status": str(status)} if status else {}
+    if limit is not None:
+        params["limit"] = str(limit)
+
+    def parse(reply: Reply) -> list[FlowSummary]:
+        return [parse_flow_summary(flow) for flow in reply.data["flows"]]
+
+    return Call("GET", "/engine/flow", parse, params=params)
+
+
+def flow_events(flow_id: str) -> Call[list[dict[str, Any]]]:
+    path = f"/engine/flow/{_segment(flow_id)}/events"
+    return Call("GET", path, lambda reply: list(reply.data["events"]))
+
+
+def events(flow_id: str) -> Call[list[Event]]:
+    path = f"/engine/flow/{_segment(flow_id)}/events"
+    return Call("GET", path, lambda reply: [Event.from_dict(e) for e in reply.data["events"]])
+
+
+def complete_work(flow_id: str, step_id: str, token: str, outcome: Outcome) -> Call[None]:
+    """``POST /webhook/{flow}/{step}/{token}``: what an async step reports when it is done."""
+    path = "/webhook/" + "/".join(_segment(part) for part in (flow_id, step_id, token))
+    return post_outcome(path, outcome)
+
+
+def post_outcome(webhook_url: str, outcome: Outcome) -> Call[None]:
+    """A webhook post: outputs as JSON, a failure as problem+json (its detail is the error)."""
+    match outcome:
+        case Succeeded(outputs=outputs):
+            return _json_call("POST", webhook_url, _nothing, dict(outputs))
+        case Failed(error=error):
+            body = problem(422, error)
+            return _json_call("POST", webhook_url, _nothing, body, content_type=PROBLEM_JSON)
+    raise TypeError(f"a webhook reports Succeeded or Failed, not {outcome!r}")
+
+
+def problem(status: int, detail: str) -> dict[str, Any]:
+    """An RFC 9457 problem details object, as steps and the server answer errors."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail}
+
+
+def stream_url(base_url: str, flow_id: str | None = None) -> str:
+    """The ``ws://`` (or ``wss://``) address of the event feed, for one flow or for all."""
+    scheme, rest = base_url.rstrip("/").split("://", 1)
+    ws_scheme = "wss" if scheme == "https" else "ws"
+    query = "?" + urlencode({"flow_id": flow_id}) if flow_id is not None else ""
+    return f"{ws_scheme}://{rest}/engine/ws{query}"
+
+
+def _step_json(definition: Mapping[str, Any] | Step) -> dict[str, Any]:
+    return definition.to_dict() if isinstance(definition, Step) else dict(definition)
+
+
+def _goals(goals: Iterable[str] | str) -> list[str]:
+    return [goals] if isinstance(goals, str) else list(goals)
+
+
+# -------------------------------------------------------------------- errors
+
+
+def problem_error(status: int, body: bytes, where: str) -> ArgyllError:
+    """The typed error an error reply stands for; its message is the problem's ``detail``."""
+    problem = _problem(body)
+    detail = str(problem.get("detail") or problem.get("title") or f"HTTP {status} from {where}")
+    error = _typed_error(status, problem, detail, where)
+    error.args = (detail,)
+    return error
+
+
+def _problem(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return data
+    return {"detail": body.decode(errors="replace").strip()}
+
+
+def _typed_error(status: int, problem: Mapping[str, Any], detail: str, where: str) -> ArgyllError:
+    match status:
+        case 400 if isinstance(problem.get("inputs"), list):
+            return MissingInputsError(problem["inputs"])
+        case 400 if isinstance(problem.get("goals"), list):
+            return UnknownGoalsError(problem["goals"])
+        case 400:
+            listed = problem.get("problems")
+            problems = [(p["field"], p["reason"]) for p in listed] if listed else []
+            return ValidationError(problems or [("request", detail)])
+        case 404:
+            found = _NOT_FOUND.fullmatch(detail)
+            kind, ident = found.group("kind", "ident") if found else ("resource", where)
+            return NotFoundError(kind, ident)
+        case 409:
+            return ConflictError(detail)
+        case 503:
+            return StoreError(detail)
+    return ArgyllError(detail)
+
+
+# ------------------------------------------------------------------- parsers
+
+
+def _time(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
+
+
+def parse_service_health(data: Mapping[str, Any]) -> ServiceHealth:
+    return ServiceHealth(
+        service=data["service"],
+        version=data["version"],
+        status=data["status"],
+        store=data["store"],
+        latency_ms=data.get("latency_ms"),
+        error=data.get("error"),
+    )
+
+
+def parse_health(data: Mapping[str, Any]) -> Health:
+    return Health(HealthStatus(data["status"]), data.get("error"))
+
+
+def parse_flow_summary(data: Mapping[str, Any]) -> FlowSummary:
+    return FlowSummary(
+        id=FlowID(data["id"]),
+        status=FlowStatus(data["status"]),
+        created_at=parse_time(data["created_at"]),
+        completed_at=_time(data.get("completed_at")),
+        error=data.get("error"),
+    )
+
+
+def parse_engine_info(data: Mapping[str, Any]) -> EngineInfo:
+    return EngineInfo(
+        steps={StepID(sid): parse_step(step) for sid, step in data["steps"].items()},
+        health={StepID(sid): parse_health(h) for sid, h in data["health"].items()},
+        active_flows={
+            FlowID(fid): parse_flow_summary(flow) for fid, flow in data["active_flows"].items()
+        },
+        last_updated=_time(data.get("last_updated")),
+    )
+
+
+def _work_item(data: Mapping[str, Any]) -> WorkItem:
+    return WorkItem(
+        inputs=data.get("inputs", {}),
+        status=WorkStatus(data["status"]),
+        outputs=data.get("outputs"),
+        error=data.get("error"),
+        retry_count=data.get("retry_count", 0),
+        next_retry_at=_time(data.get("next_retry_at")),
+        owner=data.get("owner", ""),
+    )
+
+
+def _execution(data: Mapping[str, Any]) -> Execution:
+    return Execution(
+        status=StepStatus(data["status"]),
+        started_at=_time(data.get("started_at")),
+        completed_at=_time(data.get("completed_at")),
+        inputs=data.get("inputs", {}),
+        outputs=data.get("outputs"),
+        error=data.get("error"),
+        reason=data.get("reason"),
+        work_items={Token(t): _work_item(w) for t, w in data.get("work_items", {}).items()},
+    )
+
+
+def flow_state_from_dict(data: Mapping[str, Any]) -> FlowState:
+    """A ``FlowState`` from its SPEC §7 JSON. ``version`` stays 0: the JSON does not carry it."""
+    return FlowState(
+        id=FlowID(data["id"]),
+        plan=plan_from_dict(data["plan"]),
+        init=data.get("init", {}),
+        created_at=parse_time(data["created_at"]),
+        status=FlowStatus(data["status"]),
+        last_updated=_time(data.get("last_updated")),
+        completed_at=_time(data.get("completed_at")),
+        error=data.get("error"),
+        attributes={
+            name: AttributeValue(a["value"], StepID(a["step"]) if a.get("step") else None)
+            for name, a in data.get("attributes", {}).items()
+        },
+        executions={StepID(s): _execution(e) for s, e in data.get("executions", {}).items()},
+    )
