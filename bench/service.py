@@ -41,6 +41,9 @@ async def main():
 asyncio.run(main())
 """
 
+POLL_PAUSE = 0.01
+"""Seconds a client waits before asking again about a flow that is still active."""
+
 STEP = {
     "id": "hello",
     "type": "script",
@@ -78,6 +81,7 @@ async def load(base: str, clients: int, seconds: float) -> tuple[int, list[float
                     async with client.get(f"/engine/flow/{flow_id}/status") as status:
                         if (await status.json())["status"] != "active":
                             break
+                    await asyncio.sleep(POLL_PAUSE)
                 latencies.append(time.perf_counter() - start)
 
         began = time.perf_counter()

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Self
@@ -56,6 +57,8 @@ from argyll.store import EventStore, open_store
 log = logging.getLogger("argyll.engine")
 
 APPEND_ATTEMPTS = 20
+ENDED_KEPT = 10_000
+"""Summaries of flows that ended here, kept so status reads need no store round trip."""
 STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.05, 5.0
 """Seconds between attempts to record a result while the store is unreachable."""
 # httpx is the API; aiohttp's transport keeps up under concurrency where httpcore's
@@ -104,6 +107,7 @@ class Engine:
         self._work = work or WorkRunner(self._scripts, self._http)
         self.catalog = Catalog()
         self._flows: dict[FlowID, FlowState] = {}
+        self._ended: OrderedDict[FlowID, FlowSummary] = OrderedDict()
         self._locks: dict[FlowID, asyncio.Lock] = {}
         self._waiters: dict[FlowID, list[asyncio.Future[FlowState]]] = {}
         self._predicates: set[tuple[FlowID, str]] = set()
@@ -297,8 +301,11 @@ class Engine:
         return fold_flow(events)
 
     async def flow_status(self, flow_id: str) -> FlowSummary:
-        """The flow's index row (status, times, error) without folding its events."""
-        summary = await self.store.flow_summary(flow_id)
+        """The flow's index row (status, times, error), from memory when this engine knows it."""
+        cached = self._flows.get(FlowID(flow_id))
+        summary = summary_of(cached) if cached else self._ended.get(FlowID(flow_id))
+        if summary is None:
+            summary = await self.store.flow_summary(flow_id)
         if summary is None:
             raise NotFoundError("flow", flow_id)
         return summary
@@ -362,6 +369,9 @@ class Engine:
             return
         self._flows.pop(state.id, None)
         self._locks.pop(state.id, None)
+        self._ended[state.id] = summary_of(state)
+        if len(self._ended) > ENDED_KEPT:
+            self._ended.popitem(last=False)
         for waiter in self._waiters.pop(state.id, []):
             if not waiter.done():
                 waiter.set_result(state)
@@ -508,6 +518,10 @@ class Engine:
         state = await self.get_flow(flow_id)
         if state.status is not FlowStatus.ACTIVE:
             self._cache(state)
+
+
+def summary_of(state: FlowState) -> FlowSummary:
+    return FlowSummary(state.id, state.status, state.created_at, state.completed_at, state.error)
 
 
 def _goal_list(goals: Iterable[str]) -> list[str]:
