@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from argyll.model import FlowID, Plan, Step, StepID, Token, iso, parse_step, plan_from_dict
+from argyll.model import (
+    FlowID,
+    Plan,
+    Step,
+    StepID,
+    Token,
+    iso,
+    parse_step,
+    parse_time,
+    plan_from_dict,
+)
 
 CATALOG = "catalog"
 FLOW_PREFIX = "flow:"
@@ -21,10 +31,6 @@ FLOW_PREFIX = "flow:"
 
 def flow_aggregate(flow_id: str) -> str:
     return FLOW_PREFIX + flow_id
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 class EventData:

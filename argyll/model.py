@@ -626,6 +626,59 @@ class FlowState:
         return out
 
 
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _maybe_time(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
+
+
+def _work_item(data: Mapping[str, Any]) -> WorkItem:
+    return WorkItem(
+        inputs=data.get("inputs", {}),
+        status=WorkStatus(data["status"]),
+        outputs=data.get("outputs"),
+        error=data.get("error"),
+        retry_count=data.get("retry_count", 0),
+        next_retry_at=_maybe_time(data.get("next_retry_at")),
+        owner=data.get("owner", ""),
+    )
+
+
+def _execution(data: Mapping[str, Any]) -> Execution:
+    return Execution(
+        status=StepStatus(data["status"]),
+        started_at=_maybe_time(data.get("started_at")),
+        completed_at=_maybe_time(data.get("completed_at")),
+        inputs=data.get("inputs", {}),
+        outputs=data.get("outputs"),
+        error=data.get("error"),
+        reason=data.get("reason"),
+        work_items={Token(t): _work_item(w) for t, w in data.get("work_items", {}).items()},
+    )
+
+
+def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState:
+    """A ``FlowState`` from its SPEC §7 JSON (``to_dict``'s inverse); the JSON has no version."""
+    return FlowState(
+        id=FlowID(data["id"]),
+        plan=plan_from_dict(data["plan"]),
+        init=data.get("init", {}),
+        created_at=parse_time(data["created_at"]),
+        status=FlowStatus(data["status"]),
+        last_updated=_maybe_time(data.get("last_updated")),
+        completed_at=_maybe_time(data.get("completed_at")),
+        error=data.get("error"),
+        attributes={
+            name: AttributeValue(a["value"], StepID(a["step"]) if a.get("step") else None)
+            for name, a in data.get("attributes", {}).items()
+        },
+        executions={StepID(s): _execution(e) for s, e in data.get("executions", {}).items()},
+        version=version,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class FlowSummary:
     """One row of the flow index: what listing flows needs without folding them."""

@@ -12,7 +12,8 @@ with Client("http://127.0.0.1:8080") as client:
 """
 
 from argyll.client.client import AsyncClient, Client, EventStream
-from argyll.client.protocol import EngineInfo, ServiceHealth, flow_state_from_dict
+from argyll.client.protocol import EngineInfo, ServiceHealth
+from argyll.model import flow_state_from_dict
 
 __all__ = [
     "AsyncClient",

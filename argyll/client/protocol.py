@@ -32,8 +32,6 @@ from argyll.errors import (
 )
 from argyll.events import Event, parse_time
 from argyll.model import (
-    AttributeValue,
-    Execution,
     FlowID,
     FlowStart,
     FlowState,
@@ -45,10 +43,7 @@ from argyll.model import (
     Step,
     StepID,
     StepRegistration,
-    StepStatus,
-    Token,
-    WorkItem,
-    WorkStatus,
+    flow_state_from_dict,
     parse_step,
     plan_from_dict,
 )
@@ -364,48 +359,4 @@ def parse_engine_info(data: Mapping[str, Any]) -> EngineInfo:
             FlowID(fid): parse_flow_summary(flow) for fid, flow in data["active_flows"].items()
         },
         last_updated=_time(data.get("last_updated")),
-    )
-
-
-def _work_item(data: Mapping[str, Any]) -> WorkItem:
-    return WorkItem(
-        inputs=data.get("inputs", {}),
-        status=WorkStatus(data["status"]),
-        outputs=data.get("outputs"),
-        error=data.get("error"),
-        retry_count=data.get("retry_count", 0),
-        next_retry_at=_time(data.get("next_retry_at")),
-        owner=data.get("owner", ""),
-    )
-
-
-def _execution(data: Mapping[str, Any]) -> Execution:
-    return Execution(
-        status=StepStatus(data["status"]),
-        started_at=_time(data.get("started_at")),
-        completed_at=_time(data.get("completed_at")),
-        inputs=data.get("inputs", {}),
-        outputs=data.get("outputs"),
-        error=data.get("error"),
-        reason=data.get("reason"),
-        work_items={Token(t): _work_item(w) for t, w in data.get("work_items", {}).items()},
-    )
-
-
-def flow_state_from_dict(data: Mapping[str, Any]) -> FlowState:
-    """A ``FlowState`` from its SPEC §7 JSON. ``version`` stays 0: the JSON does not carry it."""
-    return FlowState(
-        id=FlowID(data["id"]),
-        plan=plan_from_dict(data["plan"]),
-        init=data.get("init", {}),
-        created_at=parse_time(data["created_at"]),
-        status=FlowStatus(data["status"]),
-        last_updated=_time(data.get("last_updated")),
-        completed_at=_time(data.get("completed_at")),
-        error=data.get("error"),
-        attributes={
-            name: AttributeValue(a["value"], StepID(a["step"]) if a.get("step") else None)
-            for name, a in data.get("attributes", {}).items()
-        },
-        executions={StepID(s): _execution(e) for s, e in data.get("executions", {}).items()},
     )

@@ -43,6 +43,7 @@ from argyll.model import (
     Plan,
     Step,
     StepRegistration,
+    flow_state_from_dict,
     parse_step,
 )
 from argyll.planner import plan as make_plan
@@ -57,6 +58,8 @@ from argyll.store import EventStore, open_store
 log = logging.getLogger("argyll.engine")
 
 APPEND_ATTEMPTS = 20
+SNAPSHOT_EVERY = 100
+"""Events between snapshots of a flow's state (a short flow never needs one)."""
 ENDED_KEPT = 10_000
 """Summaries of flows that ended here, kept so status reads need no store round trip."""
 STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.05, 5.0
@@ -295,7 +298,13 @@ class Engine:
         cached = self._flows.get(FlowID(flow_id))
         if cached is not None:
             return cached
-        events = await self.store.read(flow_aggregate(flow_id))
+        aggregate = flow_aggregate(flow_id)
+        snapshot = await self.store.load_snapshot(aggregate)
+        if snapshot is not None:
+            version, data = snapshot
+            newer = await self.store.read(aggregate, after=version)
+            return fold(flow_state_from_dict(data, version), newer, FLOW_APPLIERS)
+        events = await self.store.read(aggregate)
         if not events:
             raise NotFoundError("flow", flow_id)
         return fold_flow(events)
@@ -362,6 +371,15 @@ class Engine:
             )
         if decision.state is not None:
             self._cache(decision.state)
+            if decision.state.version // SNAPSHOT_EVERY > decision.expected // SNAPSHOT_EVERY:
+                self._spawn(self._snapshot(decision.state))
+
+    async def _snapshot(self, state: FlowState) -> None:
+        """Save a long flow's state, so reading it later folds only what came after."""
+        try:
+            await self.store.save_snapshot(flow_aggregate(state.id), state.version, state.to_dict())
+        except ArgyllError as error:
+            log.warning("snapshot of flow %s not saved: %s", state.id, error)
 
     def _cache(self, state: FlowState) -> None:
         if state.status is FlowStatus.ACTIVE:

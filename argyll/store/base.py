@@ -8,9 +8,9 @@ atomically or not at all. The global feed orders every event of every aggregate;
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from argyll.events import Event, EventData, FlowCompleted, FlowFailed, FlowStarted
 from argyll.model import FlowStatus, FlowSummary
@@ -65,6 +65,14 @@ class EventStore(Protocol):
         ...
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None: ...
+
+    async def save_snapshot(self, aggregate: str, version: int, state: Mapping[str, Any]) -> None:
+        """Keep ``state``, the aggregate folded up to ``version``, to read it back cheaply."""
+        ...
+
+    async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
+        """The latest snapshot saved for ``aggregate`` as (version, state), if any."""
+        ...
 
     async def heartbeat(self, instance: str, ttl: float) -> None:
         """Say ``instance`` is alive for the next ``ttl`` seconds."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData, FlowCompleted, FlowFailed, FlowStarted
@@ -63,6 +64,7 @@ class MemoryEventStore(ClosesOnExit):
         self._feed: list[Event] = []
         self._flows: dict[str, FlowSummary] = {}
         self._instances: dict[str, float] = {}
+        self._snapshots: dict[str, tuple[int, str]] = {}
         self._changes = ChangeSignal()
         self._closed = False
 
@@ -126,6 +128,15 @@ class MemoryEventStore(ClosesOnExit):
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         self._check_open()
         return self._flows.get(flow_id)
+
+    async def save_snapshot(self, aggregate: str, version: int, state: Mapping[str, Any]) -> None:
+        self._check_open()
+        self._snapshots[aggregate] = (version, json.dumps(state))
+
+    async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
+        self._check_open()
+        saved = self._snapshots.get(aggregate)
+        return None if saved is None else (saved[0], json.loads(saved[1]))
 
     async def heartbeat(self, instance: str, ttl: float) -> None:
         self._instances[instance] = time.monotonic() + ttl

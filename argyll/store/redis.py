@@ -52,7 +52,7 @@ import hashlib
 import json
 import logging
 import zlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -336,6 +336,9 @@ class _Keys:
 
     def stream(self, shard: int, aggregate: str) -> str:
         return f"{self.tags[shard]}stream:{aggregate}"
+
+    def snapshot(self, shard: int, aggregate: str) -> str:
+        return f"{self.tags[shard]}snapshot:{aggregate}"
 
     def flows(self, shard: int) -> str:
         return self.tags[shard] + "flows"
@@ -745,6 +748,22 @@ class RedisEventStore(ClosesOnExit):
         with self._translating():
             raw = await self._execute("HGET", self._keys.flows(shard), flow_id)
         return None if raw is None else _summary(flow_id, raw)
+
+    # -------------------------------------------------------------- snapshots
+
+    async def save_snapshot(self, aggregate: str, version: int, state: Mapping[str, Any]) -> None:
+        key = self._keys.snapshot(self._keys.shard(aggregate), aggregate)
+        with self._translating():
+            await self._execute("SET", key, json.dumps({"version": version, "state": state}))
+
+    async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
+        key = self._keys.snapshot(self._keys.shard(aggregate), aggregate)
+        with self._translating():
+            raw = await self._execute("GET", key)
+        if raw is None:
+            return None
+        saved = json.loads(raw)
+        return saved["version"], saved["state"]
 
     # -------------------------------------------------------------- instances
 

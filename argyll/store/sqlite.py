@@ -26,7 +26,7 @@ import functools
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,6 +71,7 @@ _SCHEMA = (
     )""",
     "CREATE INDEX flows_by_status ON flows (status, created_at)",
     "CREATE TABLE instances (id TEXT PRIMARY KEY, expires REAL NOT NULL)",
+    "CREATE TABLE snapshots (aggregate TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT)",
 )
 _COLUMNS = "aggregate, seq, type, timestamp, data, position"
 _VERSION = "SELECT coalesce(max(seq), 0) FROM events WHERE aggregate = ?"
@@ -82,6 +83,8 @@ _HEAD = "SELECT coalesce(max(position), 0) FROM events"
 _FLOW_COLUMNS = "id, status, created_at, completed_at, error"
 _FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"
 _SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_SAVE_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (aggregate, version, state) VALUES (?, ?, ?)"
+_SNAPSHOT = "SELECT version, state FROM snapshots WHERE aggregate = ?"
 _HEARTBEAT = "INSERT OR REPLACE INTO instances (id, expires) VALUES (?, ?)"
 _LIVE = "SELECT id FROM instances WHERE expires > ?"
 _RETIRE = "DELETE FROM instances WHERE id = ?"
@@ -245,6 +248,13 @@ class _Database:
         row = self._connection.execute(_FLOW, (flow_id,)).fetchone()
         return None if row is None else _flow_summary(row)
 
+    def save_snapshot(self, aggregate: str, version: int, state: str) -> None:
+        self._connection.execute(_SAVE_SNAPSHOT, (aggregate, version, state))
+
+    def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
+        row = self._connection.execute(_SNAPSHOT, (aggregate,)).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
     def heartbeat(self, instance: str, expires: float) -> None:
         self._connection.execute(_HEARTBEAT, (instance, expires))
 
@@ -362,6 +372,12 @@ class SQLiteEventStore(ClosesOnExit):
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         return await self._call(self._database.flow_summary, flow_id)
+
+    async def save_snapshot(self, aggregate: str, version: int, state: Mapping[str, Any]) -> None:
+        await self._call(self._database.save_snapshot, aggregate, version, json.dumps(state))
+
+    async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
+        return await self._call(self._database.load_snapshot, aggregate)
 
     async def heartbeat(self, instance: str, ttl: float) -> None:
         await self._call(self._database.heartbeat, instance, time.time() + ttl)

@@ -37,7 +37,8 @@ from argyll.store.redis import POLL_INTERVAL, redis_settings
 T = TypeVar("T")
 KEY = re.compile(
     r"\{s(?P<shard>\d+)\}:"
-    r"(?P<kind>feed|clock|meta|instances|flows|flows:(all|active|completed|failed)|stream:(?P<aggregate>.+))"
+    r"(?P<kind>feed|clock|meta|instances|flows|flows:(all|active|completed|failed)"
+    r"|stream:(?P<aggregate>.+)|snapshot:.+)"
 )
 
 

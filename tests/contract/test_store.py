@@ -418,6 +418,18 @@ async def test_events_round_trip_exactly(store: EventStore) -> None:
 # -------------------------------------------------------------------- SQLite
 
 
+async def test_a_snapshot_is_read_back_and_a_newer_one_replaces_it(store: EventStore) -> None:
+    assert await store.load_snapshot("flow:f") is None
+    await store.save_snapshot("flow:f", 100, {"id": "f", "attributes": {"x": [1, "ü"]}})
+    assert await store.load_snapshot("flow:f") == (
+        100,
+        {"id": "f", "attributes": {"x": [1, "ü"]}},
+    )
+    await store.save_snapshot("flow:f", 200, {"id": "f"})
+    assert await store.load_snapshot("flow:f") == (200, {"id": "f"})
+    assert await store.load_snapshot("flow:other") is None
+
+
 async def test_sqlite_keeps_everything_across_a_reopen(tmp_path: Path) -> None:
     url = store_url("sqlite", tmp_path)
     async with open_store(url) as first:

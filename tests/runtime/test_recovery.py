@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from argyll import Engine
+from argyll.apply import fold_flow
+from argyll.events import flow_aggregate
 from argyll.model import FlowStatus
-from argyll.testing import Call, StepService
+from argyll.testing import Call, StepService, script_step
 
 WORKER = Path(__file__).with_name("engine_process.py")
 FLOWS = 5
@@ -90,3 +92,23 @@ async def test_a_scheduled_retry_survives_a_restart(tmp_path):
     assert state.status is FlowStatus.COMPLETED
     assert state.attributes["y"].value == "second time"
     assert len(service.calls) == 2
+
+
+async def test_a_long_flow_is_read_back_from_its_snapshot(store_url):
+    items = list(range(60))
+    step = script_step(
+        "each",
+        "{:y (* x 2)}",
+        requires=["x"],
+        outputs=["y"],
+        for_each=["x"],
+        work_config={"parallelism": 8},
+    )
+    async with Engine(store_url) as engine:
+        await engine.register_step(step)
+        live = await engine.wait_flow(await engine.start_flow(["each"], {"x": items}), 20)
+        assert live.version > 100
+        snapshot = await engine.store.load_snapshot(flow_aggregate(live.id))
+        assert snapshot is not None and 100 <= snapshot[0] <= live.version
+        replayed = fold_flow(await engine.store.read(flow_aggregate(live.id)))
+        assert await engine.get_flow(live.id) == replayed == live
