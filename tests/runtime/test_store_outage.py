@@ -73,7 +73,7 @@ async def test_redis_stopped_and_restarted_mid_run_loses_nothing(local_redis):
         server.kill()
         released.set()
         with pytest.raises(StoreError):
-            await engine.flow_status(ids[0])
+            await engine.flow_events(ids[0])
         assert (await engine.store_health())["status"] == "unhealthy"
         server.start()
         assert (await engine.store_health())["status"] == "ok"
