@@ -106,10 +106,12 @@ async def test_flow_events_make_the_flow_list_newest_first_with_counts(engine: E
     failed = await run_flow(engine, "fail", {"n": 1})
     everything = [e async for e in _all_events(engine)]
     model = fed(everything)
-    assert [s.id for s in model.flows] == [failed, done]
-    assert [s.status for s in model.flows] == [FlowStatus.FAILED, FlowStatus.COMPLETED]
+    # Newest first as the store lists them: by start time, ties (same ms) by id.
+    assert [s.id for s in model.flows] == [f.id for f in await engine.list_flows()]
+    statuses = {s.id: s.status for s in model.flows}
+    assert statuses == {failed: FlowStatus.FAILED, done: FlowStatus.COMPLETED}
     assert model.counts == {"active": 0, "completed": 1, "failed": 1}
-    assert "fail" in (model.flows[0].error or "")
+    assert "fail" in (next(s for s in model.flows if s.id == failed).error or "")
 
 
 async def test_a_selected_flow_folds_to_the_engines_state(engine: Engine) -> None:
