@@ -1,4 +1,4 @@
-"""A flow interrupted mid-way on SQLite finishes after a restart, each work item once."""
+"""Interrupted flows finish after a restart or on a surviving engine, each work item once."""
 
 import asyncio
 import collections
@@ -17,54 +17,98 @@ WORKER = Path(__file__).with_name("engine_process.py")
 FLOWS = 5
 
 
-async def test_killed_engine_resumes_every_flow_on_restart(tmp_path):
-    store = f"sqlite:///{tmp_path / 'argyll.db'}"
-    released, all_called = asyncio.Event(), asyncio.Event()
+class HeldService:
+    """Step `b` of engine_process.py: answers y = 2x, but only once released."""
 
-    async def answer(call: Call):
-        if len(service.calls) == FLOWS:
-            all_called.set()
-        await released.wait()
+    def __init__(self) -> None:
+        self.released, self.all_called = asyncio.Event(), asyncio.Event()
+        self.service = StepService(self.answer)
+
+    async def answer(self, call: Call) -> tuple[int, dict]:
+        if len(self.service.calls) == FLOWS:
+            self.all_called.set()
+        await self.released.wait()
         return 200, {"y": call.body["x"] * 2}
 
-    async with StepService(answer) as service:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(WORKER),
-            store,
-            service.url,
-            str(FLOWS),
-            stdout=asyncio.subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
-        )
-        try:
-            async with asyncio.timeout(20):
-                await all_called.wait()
-        finally:
-            process.send_signal(signal.SIGKILL)
-            await process.wait()
-        first_tokens = {c.headers["Argyll-Receipt-Token"] for c in service.calls}
-        released.set()
+    def tokens(self, calls: slice) -> set[str]:
+        return {c.headers["Argyll-Receipt-Token"] for c in self.service.calls[calls]}
 
+
+async def start_worker(store: str, held: HeldService, *lease: str) -> asyncio.subprocess.Process:
+    """An engine process that starts FLOWS flows; returns once each has called `b`."""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, str(WORKER), store, held.service.url, str(FLOWS), *lease),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    try:
+        async with asyncio.timeout(20):
+            await held.all_called.wait()
+    except BaseException:
+        await kill(process)
+        raise
+    return process
+
+
+async def kill(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGKILL)
+    await process.wait()
+
+
+def check_each_item_succeeded_once(logs: list[list[dict]]) -> None:
+    for log in logs:
+        succeeded = collections.Counter(
+            e["data"]["token"] for e in log if e["type"] == "work_succeeded"
+        )
+        assert len(succeeded) == 3
+        assert set(succeeded.values()) == {1}
+        assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
+
+
+async def test_killed_engine_resumes_every_flow_on_restart(tmp_path):
+    store = f"sqlite:///{tmp_path / 'argyll.db'}"
+    held = HeldService()
+    async with held.service:
+        await kill(await start_worker(store, held))
+        held.released.set()
         async with Engine(store) as engine:
             states = [await engine.wait_flow(f"flow-{i}", timeout=20) for i in range(FLOWS)]
             logs = [await engine.flow_events(f"flow-{i}") for i in range(FLOWS)]
 
     assert [s.status for s in states] == [FlowStatus.COMPLETED] * FLOWS
     assert [s.attributes["z"].value for s in states] == [(i + 1) * 20 for i in range(FLOWS)]
-    retried_tokens = {c.headers["Argyll-Receipt-Token"] for c in service.calls[FLOWS:]}
-    assert retried_tokens == first_tokens
+    assert held.tokens(slice(FLOWS, None)) == held.tokens(slice(None, FLOWS))
+    check_each_item_succeeded_once(logs)
     for log in logs:
-        succeeded = collections.Counter(
-            e["data"]["token"] for e in log if e["type"] == "work_succeeded"
-        )
         started = collections.Counter(
             e["data"]["step_id"] for e in log if e["type"] == "step_started"
         )
-        assert set(succeeded.values()) == {1}
-        assert len(succeeded) == 3
         assert started == {"a": 1, "b": 1, "c": 1}
-        assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
+
+
+async def test_survivor_takes_over_when_the_lease_lapses(tmp_path):
+    """An instance on "another host" (no pid to check) is dead only when its lease lapses."""
+    store = f"sqlite:///{tmp_path / 'argyll.db'}"
+    held = HeldService()
+    survivor = Engine(store, lease_ttl=1.0, heartbeat_interval=0.1, instance_id="survivor")
+    async with held.service, survivor:
+        process = await start_worker(store, held, "elsewhere:1:doomed", "1.0")
+        try:
+            assert "elsewhere:1:doomed" in await survivor.store.live_instances()
+            await asyncio.sleep(0.3)  # three of the survivor's sweeps: absence can't be awaited
+            assert len(held.service.calls) == FLOWS, "a live instance's work must not be taken"
+        finally:
+            await kill(process)
+        held.released.set()
+        states = [await survivor.wait_flow(f"flow-{i}", timeout=20) for i in range(FLOWS)]
+        logs = [await survivor.flow_events(f"flow-{i}") for i in range(FLOWS)]
+
+    assert [s.status for s in states] == [FlowStatus.COMPLETED] * FLOWS
+    assert held.tokens(slice(FLOWS, None)) == held.tokens(slice(None, FLOWS))
+    check_each_item_succeeded_once(logs)
+    for log in logs:
+        claims = [e["data"]["instance"] for e in log if e["type"] == "work_started"]
+        assert "survivor" in claims
 
 
 async def test_a_scheduled_retry_survives_a_restart(tmp_path):
