@@ -8,11 +8,11 @@ install:
 
 test: install
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
-	$(PYTHON) -m ruff check argyll tests bench
+	$(PYTHON) -m ruff check argyll tests bench apps
 	$(PYTHON) -m pytest -q
 
 lint:
-	$(PYTHON) -m ruff check argyll tests bench
+	$(PYTHON) -m ruff check argyll tests bench apps
 
 bench:
 	$(PYTHON) -m bench.core
