@@ -4,6 +4,8 @@ Scripts are pure functions of their inputs, so a run may safely be repeated:
 each runs first on the loop with a small budget (most finish in microseconds),
 and only one that spends it is run again, with the full budget, on a worker
 thread. A runaway script therefore costs the loop one small slice, not seconds.
+A Lua script that scans a long string with a pattern (C code no budget can
+interrupt) runs in a child process instead, killed after the wall-clock limit.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Protocol
 
 from argyll.errors import ScriptError, ScriptLimitError
 from argyll.model import Language, ScriptConfig, Step
+from argyll.runtime.isolated import run_isolated
 from argyll.script import ale, lua
 
 INLINE_ALE_STEPS = 20_000
@@ -23,7 +26,7 @@ INLINE_LUA_INSTRUCTIONS = 100_000
 INLINE_PATTERN_SUBJECT = 256
 """Longest string a Lua pattern may scan inline (the matcher's worst case is cubic)."""
 WALL_CLOCK_LIMIT = 2.0
-"""Seconds a script may run on a worker thread; only C code the budgets can't see gets there."""
+"""Seconds a script may run off the loop; only C code the budgets can't see gets near it."""
 _SLICE_LIMITS = frozenset({"steps", "instructions"})
 
 
@@ -53,18 +56,18 @@ def check_scripts(step: Step) -> list[tuple[str, str]]:
 
 
 def _limits(language: Language, inline: bool) -> dict[str, int]:
+    """Budgets for a run on the loop (``inline``) or on a worker thread.
+
+    Lua pattern subjects are capped in both: the thread could not be stopped either.
+    """
     if language is Language.ALE:
         return {"budget": INLINE_ALE_STEPS if inline else ale.DEFAULT_BUDGET}
-    if inline:
-        return {
-            "instruction_limit": INLINE_LUA_INSTRUCTIONS,
-            "pattern_limit": INLINE_PATTERN_SUBJECT,
-        }
-    return {"instruction_limit": lua.DEFAULT_INSTRUCTION_LIMIT}
+    limit = INLINE_LUA_INSTRUCTIONS if inline else lua.DEFAULT_INSTRUCTION_LIMIT
+    return {"instruction_limit": limit, "pattern_limit": INLINE_PATTERN_SUBJECT}
 
 
 class ScriptRunner:
-    """Runs compiled scripts: inline first, on a worker thread when that is not enough."""
+    """Runs compiled scripts: inline first, then on a worker thread, or in a child process."""
 
     def __init__(self, workers: int = 4) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="argyll-script")
@@ -72,11 +75,21 @@ class ScriptRunner:
     async def run(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
         program = compile_script(config.language, config.script)
         try:
-            return program.run(bindings, **_limits(config.language, inline=True))
+            try:
+                return program.run(bindings, **_limits(config.language, inline=True))
+            except ScriptLimitError as exc:
+                if exc.limit not in _SLICE_LIMITS:
+                    raise
+            return await self._on_thread(program, config.language, bindings)
         except ScriptLimitError as exc:
-            if exc.limit not in _SLICE_LIMITS:
+            if exc.limit != "pattern subject":
                 raise
-        full = functools.partial(program.run, bindings, **_limits(config.language, inline=False))
+        return await run_isolated(config, bindings, WALL_CLOCK_LIMIT)
+
+    async def _on_thread(
+        self, program: Program, language: Language, bindings: Mapping[str, Any]
+    ) -> Any:
+        full = functools.partial(program.run, bindings, **_limits(language, inline=False))
         running = asyncio.get_running_loop().run_in_executor(self._pool, full)
         try:
             async with asyncio.timeout(WALL_CLOCK_LIMIT):

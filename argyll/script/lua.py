@@ -16,9 +16,9 @@ wrapped so a script cannot swallow the instruction-limit error, and
 
 The instruction hook cannot interrupt C code, and Lua's pattern matcher
 (string.find/match/gmatch/gsub) backtracks without bound: ``".-.-b"`` over a few
-thousand characters runs for seconds. lupa releases the GIL while Lua runs, so
-the engine runs any script that may do that on a worker thread under a wall-clock
-limit (see ``pattern_limit`` and ``argyll.runtime.scripts``).
+thousand characters runs for seconds. So a run may cap pattern subjects
+(``pattern_limit``); the engine runs a script that needs more in a child process
+it kills after a wall-clock limit (see ``argyll.runtime.scripts``).
 
 Results come back as plain Python data: a table whose keys are exactly 1..n is a
 list, any other table (including the empty one) a dict with string keys.
@@ -73,6 +73,7 @@ python = nil
 
 local run  -- defined last; the count hook spares it
 local exhausted = false
+local pattern_refused = false
 local LIMIT_MESSAGE = "instruction limit exceeded"
 local pattern_limit = math.huge
 
@@ -96,6 +97,7 @@ for _, name in ipairs({"find", "match", "gmatch", "gsub"}) do
   safe_string[name] = function(subject, ...)
     if type(subject) == "string" and #subject > pattern_limit then
       exhausted = true
+      pattern_refused = true
       sethook(on_count, "", 1)
       error(LIMIT_MESSAGE, 0)
     end
@@ -177,9 +179,10 @@ local function compile(source)
   return chunk, message
 end
 
--- Returns "ok", result | "error", message | "instructions".
+-- Returns "ok", result | "error", message | "instructions" | "patterns".
 function run(chunk, env, limit, subject_limit)
   exhausted = false
+  pattern_refused = false
   pattern_limit = subject_limit or math.huge
   setupvalue(chunk, 1, setmetatable(env, env_meta))
   sethook(on_count, "", limit)
@@ -187,6 +190,7 @@ function run(chunk, env, limit, subject_limit)
   if ok then ok, result = pcall(check, result, {}, 1) end
   sethook()
   setupvalue(chunk, 1, placeholder)
+  if pattern_refused then return "patterns", nil end
   if exhausted then return "instructions", nil end
   if ok then return "ok", result end
   return "error", describe(result)
@@ -251,6 +255,8 @@ class _Sandbox:
             return _from_lua(payload)
         if status == "instructions":
             raise ScriptLimitError("instructions", instruction_limit)
+        if status == "patterns":
+            raise ScriptLimitError("pattern subject", pattern_limit or 0)
         error = _runtime_error(payload, memory_limit)
         if isinstance(error, ScriptLimitError) and error.limit == "memory":
             self.lua.gccollect()  # hand the garbage back now, not at this thread's next run
@@ -336,7 +342,8 @@ class LuaProgram:
         """Run with ``bindings`` as global variables; returns the first value returned.
 
         With ``pattern_limit``, a pattern function given a longer subject ends the run
-        as if the instruction limit were spent (its C matcher cannot be interrupted).
+        with ScriptLimitError("pattern subject"): its C matcher cannot be interrupted, so
+        such a run belongs in a process that can be killed.
         """
         try:
             return _sandbox().run(

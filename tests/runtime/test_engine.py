@@ -185,3 +185,18 @@ async def test_submit_step_says_whether_it_created(engine: Engine):
     first = await engine.submit_step(HELLO)
     again = await engine.submit_step(HELLO)
     assert (first.created, again.created) == (True, False)
+
+
+async def test_long_pattern_scans_run_in_a_child_process(engine: Engine):
+    script = """
+        local text = string.rep("ab", n)
+        local count = 0
+        for _ = 1, 30000 do count = count + 1 end
+        return {found = text:find("ba", 1, true), words = select(2, text:gsub("ab", "x"))}
+    """
+    await engine.register_step(
+        script_step("scan", script, language="lua", requires=["n"], outputs=["found", "words"])
+    )
+    state = await engine.wait_flow(await engine.start_flow(["scan"], {"n": 1000}), timeout=10)
+    assert state.status is FlowStatus.COMPLETED
+    assert (state.attributes["found"].value, state.attributes["words"].value) == (2, 1000)
