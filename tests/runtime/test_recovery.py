@@ -156,3 +156,22 @@ async def test_a_long_flow_is_read_back_from_its_snapshot(store_url):
         assert snapshot is not None and 100 <= snapshot[0] <= live.version
         replayed = fold_flow(await engine.store.read(flow_aggregate(live.id)))
         assert await engine.get_flow(live.id) == replayed == live
+
+
+async def test_a_predicate_its_engine_never_evaluated_is_taken_up_after_a_quiet_lease(tmp_path):
+    """No event says a predicate is being evaluated: a flow quiet for a lease gets a new look."""
+    from argyll.decide import Context, on_start
+    from argyll.planner import plan
+    from argyll.testing import catalog_of
+
+    store = f"sqlite:///{tmp_path / 'argyll.db'}"
+    step = script_step("gated", "{:ok true}", outputs=["ok"], predicate="true")
+    flow_plan = plan(catalog_of(step), ["gated"], {})
+    async with Engine(store) as first:
+        await first.register_step(step)
+        decision = on_start("orphan", flow_plan, {}, Context(first.clock.now(), lambda: "t"))
+        await first.store.append("flow:orphan", 0, decision.events, first.clock.now())
+    async with Engine(store, lease_ttl=0.2, heartbeat_interval=0.05) as engine:
+        state = await engine.wait_flow("orphan", timeout=10)
+    assert state.status is FlowStatus.COMPLETED
+    assert state.attributes["ok"].value is True
