@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from argyll.apply import CATALOG_APPLIERS, fold
+from argyll.catalog import on_register
+from argyll.events import CATALOG, Event
+from argyll.model import Catalog, parse_step
+
 
 class FakeClock:
     """A clock that only moves when told to."""
@@ -71,13 +76,8 @@ def script_step(
     return step
 
 
-def catalog_of(*definitions: Mapping[str, Any]) -> Any:
+def catalog_of(*definitions: Mapping[str, Any]) -> Catalog:
     """A catalog folded from registering each definition in turn, through the catalog rules."""
-    from argyll.apply import CATALOG_APPLIERS, fold
-    from argyll.catalog import on_register
-    from argyll.events import CATALOG, Event
-    from argyll.model import Catalog, parse_step
-
     catalog = Catalog()
     for definition in definitions:
         events = on_register(catalog, parse_step(definition))

@@ -111,18 +111,21 @@ def _step_schemas() -> dict[str, Schema]:
         backoff_type=_enum("fixed", "linear", "exponential"),
         parallelism={"type": "integer", "minimum": 1},
     )
+    step_fields: Schema = {
+        "name": {"type": "string"},
+        "type": _enum("sync", "async", "script"),
+        "version": {"type": "string"},
+        "labels": _map({"type": "string"}),
+        "http": _ref("HttpConfig"),
+        "script": _ref("ScriptConfig"),
+        "predicate": _ref("ScriptConfig"),
+        "work_config": _ref("WorkConfig"),
+    }
     definition = _obj(
         ["type"],
         id=_ID,
-        name={"type": "string"},
-        type=_enum("sync", "async", "script"),
-        version={"type": "string"},
-        labels=_map({"type": "string"}),
         attributes=_map(_ref("AttributeDefinition")),
-        http=_ref("HttpConfig"),
-        script=_ref("ScriptConfig"),
-        predicate=_ref("ScriptConfig"),
-        work_config=_ref("WorkConfig"),
+        **step_fields,
     )
     attribute = _obj(
         ["role", "type"],
@@ -134,15 +137,8 @@ def _step_schemas() -> dict[str, Schema]:
     step = _obj(
         ["id", "name", "type", "attributes", "work_config"],
         id={"type": "string"},
-        name={"type": "string"},
-        type=_enum("sync", "async", "script"),
-        version={"type": "string"},
-        labels=_map({"type": "string"}),
         attributes=_map(_ref("Attribute")),
-        http=_ref("HttpConfig"),
-        script=_ref("ScriptConfig"),
-        predicate=_ref("ScriptConfig"),
-        work_config=_ref("WorkConfig"),
+        **step_fields,
     )
     return {
         "ScriptConfig": script,
