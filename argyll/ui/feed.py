@@ -78,24 +78,46 @@ def run_now(callback: Callable[[], None]) -> None:
     callback()
 
 
+class Cancellable(Protocol):
+    """An alarm that may still be called off: ``asyncio.TimerHandle`` is one."""
+
+    def cancel(self) -> None: ...
+
+
+class Timer(Protocol):
+    """The clock a ``Throttle`` reads and sets alarms on: an asyncio loop is one."""
+
+    def time(self) -> float: ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Cancellable: ...
+
+
 class Throttle:
-    """Runs ``action`` soon after a ``poke``, but never more than once per ``interval``."""
+    """Runs ``action`` soon after a ``poke``, but never more than once per ``interval``.
+
+    Time is ``timer``'s: by default the running event loop's, in a test a fake one.
+    """
 
     def __init__(
-        self, action: Callable[[], None], interval: float, schedule: Schedule = run_now
+        self,
+        action: Callable[[], None],
+        interval: float,
+        schedule: Schedule = run_now,
+        timer: Timer | None = None,
     ) -> None:
         self.action = action
         self.interval = interval
         self.schedule = schedule
+        self.timer = timer
         self._last = float("-inf")
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: Cancellable | None = None
 
     def poke(self) -> None:
         if self._handle is not None:
             return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last + self.interval - loop.time())
-        self._handle = loop.call_later(delay, self._fire)
+        timer = self._timer()
+        delay = max(0.0, self._last + self.interval - timer.time())
+        self._handle = timer.call_later(delay, self._fire)
 
     def cancel(self) -> None:
         if self._handle is not None:
@@ -104,8 +126,11 @@ class Throttle:
 
     def _fire(self) -> None:
         self._handle = None
-        self._last = asyncio.get_running_loop().time()
+        self._last = self._timer().time()
         self.schedule(self.action)
+
+    def _timer(self) -> Timer:
+        return self.timer or asyncio.get_running_loop()
 
 
 class Feed:
