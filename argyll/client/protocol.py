@@ -3,34 +3,23 @@
 Every operation is a function returning a ``Call``: what to send, and how to turn
 the reply into a typed value. ``Client`` and ``AsyncClient`` only send calls, so
 nothing here is written twice. An error reply becomes the typed error the
-in-process ``Engine`` raises for the same mistake, its message the problem's
-``detail``: 400 ``ValidationError`` (``MissingInputsError`` when the problem lists
-``inputs``, ``UnknownGoalsError`` when it lists ``goals``), 404 ``NotFoundError``,
-409 ``ConflictError``, 503 ``StoreError``, anything else ``ArgyllError``.
+in-process ``Engine`` raises for the same mistake, with the same fields and the
+problem's ``detail`` as its message: ``argyll.problems`` reads the body's type
+and structured fields (a reply that is not JSON is its own detail).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from http import HTTPStatus
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 
 from argyll.decide import Failed, Outcome, Succeeded
-from argyll.errors import (
-    ArgyllError,
-    ConflictError,
-    MissingInputsError,
-    NotFoundError,
-    StoreError,
-    UnknownGoalsError,
-    ValidationError,
-)
-from argyll.events import Event, parse_time
+from argyll.errors import ArgyllError
+from argyll.events import Event, FlowCompleted, FlowFailed, parse_time
 from argyll.model import (
     FlowID,
     FlowStart,
@@ -47,18 +36,13 @@ from argyll.model import (
     parse_step,
     plan_from_dict,
 )
+from argyll.problems import error_from_problem, status_problem
+from argyll.wire import EVENTS_PATH, JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE, webhook_path
 
 T = TypeVar("T")
 
-JSON = "application/json"
-PROBLEM_JSON = "application/problem+json"
-FLOW_ENDED = frozenset({"flow_completed", "flow_failed"})
+FLOW_ENDED = frozenset({FlowCompleted.type, FlowFailed.type})
 """Event types after which a flow starts nothing new."""
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
-"""WebSocket close codes of ``/engine/ws``: its feed failed; the client fell behind."""
-
-_NOT_FOUND = re.compile(r"(?P<kind>.+?) '(?P<ident>[^']*)' not found")
 
 
 # ------------------------------------------------------------------- values
@@ -116,7 +100,12 @@ class Call(Generic[T]):
 
 
 def _json_call(
-    method: str, path: str, parse: Callable[[Reply], T], body: Any, *, content_type: str = JSON
+    method: str,
+    path: str,
+    parse: Callable[[Reply], T],
+    body: Any,
+    *,
+    content_type: str = JSON_CONTENT_TYPE,
 ) -> Call[T]:
     return Call(
         method,
@@ -236,8 +225,7 @@ def events(flow_id: str) -> Call[list[Event]]:
 
 def complete_work(flow_id: str, step_id: str, token: str, outcome: Outcome) -> Call[None]:
     """``POST /webhook/{flow}/{step}/{token}``: what an async step reports when it is done."""
-    path = "/webhook/" + "/".join(_segment(part) for part in (flow_id, step_id, token))
-    return post_outcome(path, outcome)
+    return post_outcome(webhook_path(flow_id, step_id, token), outcome)
 
 
 def post_outcome(webhook_url: str, outcome: Outcome) -> Call[None]:
@@ -246,18 +234,11 @@ def post_outcome(webhook_url: str, outcome: Outcome) -> Call[None]:
         case Succeeded(outputs=outputs):
             return _json_call("POST", webhook_url, _nothing, dict(outputs))
         case Failed(error=error):
-            body = problem(422, error)
-            return _json_call("POST", webhook_url, _nothing, body, content_type=PROBLEM_JSON)
+            body = status_problem(422, error)
+            return _json_call(
+                "POST", webhook_url, _nothing, body, content_type=PROBLEM_CONTENT_TYPE
+            )
     raise TypeError(f"a webhook reports Succeeded or Failed, not {outcome!r}")
-
-
-def problem(status: int, detail: str) -> dict[str, Any]:
-    """An RFC 9457 problem details object, as steps and the server answer errors."""
-    try:
-        title = HTTPStatus(status).phrase
-    except ValueError:
-        title = "Error"
-    return {"type": "about:blank", "title": title, "status": status, "detail": detail}
 
 
 def stream_url(base_url: str, flow_id: str | None = None) -> str:
@@ -265,7 +246,7 @@ def stream_url(base_url: str, flow_id: str | None = None) -> str:
     scheme, rest = base_url.rstrip("/").split("://", 1)
     ws_scheme = "wss" if scheme == "https" else "ws"
     query = "?" + urlencode({"flow_id": flow_id}) if flow_id is not None else ""
-    return f"{ws_scheme}://{rest}/engine/ws{query}"
+    return f"{ws_scheme}://{rest}{EVENTS_PATH}{query}"
 
 
 def _step_json(definition: Mapping[str, Any] | Step) -> dict[str, Any]:
@@ -281,11 +262,7 @@ def _goals(goals: Iterable[str] | str) -> list[str]:
 
 def problem_error(status: int, body: bytes, where: str) -> ArgyllError:
     """The typed error an error reply stands for; its message is the problem's ``detail``."""
-    problem = _problem(body)
-    detail = str(problem.get("detail") or problem.get("title") or f"HTTP {status} from {where}")
-    error = _typed_error(status, problem, detail, where)
-    error.args = (detail,)
-    return error
+    return error_from_problem(status, _problem(body), where)
 
 
 def _problem(body: bytes) -> dict[str, Any]:
@@ -296,27 +273,6 @@ def _problem(body: bytes) -> dict[str, Any]:
     if isinstance(data, dict):
         return data
     return {"detail": body.decode(errors="replace").strip()}
-
-
-def _typed_error(status: int, problem: Mapping[str, Any], detail: str, where: str) -> ArgyllError:
-    match status:
-        case 400 if isinstance(problem.get("inputs"), list):
-            return MissingInputsError(problem["inputs"])
-        case 400 if isinstance(problem.get("goals"), list):
-            return UnknownGoalsError(problem["goals"])
-        case 400:
-            listed = problem.get("problems")
-            problems = [(p["field"], p["reason"]) for p in listed] if listed else []
-            return ValidationError(problems or [("request", detail)])
-        case 404:
-            found = _NOT_FOUND.fullmatch(detail)
-            kind, ident = found.group("kind", "ident") if found else ("resource", where)
-            return NotFoundError(kind, ident)
-        case 409:
-            return ConflictError(detail)
-        case 503:
-            return StoreError(detail)
-    return ArgyllError(detail)
 
 
 # ------------------------------------------------------------------- parsers

@@ -10,6 +10,7 @@ the same limit from ``Content-Length`` first, so a client gets a problem+json
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from tornado.web import Application, RequestHandler
 from argyll.runtime.engine import Engine
 from argyll.server import handlers as h
 from argyll.server.openapi import openapi_document
-from argyll.server.ws import CLOSE_GOING_AWAY, DEFAULT_QUEUE_LIMIT, EventSocket
+from argyll.server.ws import DEFAULT_QUEUE_LIMIT, EventSocket
+from argyll.wire import CLOSE_GOING_AWAY, EVENTS_PATH, WEBHOOK_PATH
 
 DEFAULT_MAX_BODY_SIZE = h.DEFAULT_MAX_BODY_SIZE
 _SEGMENT = r"([^/]+)"
@@ -63,8 +65,8 @@ def make_app(
         (rf"/engine/flow/{_SEGMENT}", h.FlowHandler, api),
         (rf"/engine/flow/{_SEGMENT}/status", h.FlowStatusHandler, api),
         (rf"/engine/flow/{_SEGMENT}/events", h.FlowEventsHandler, api),
-        (rf"/webhook/{_SEGMENT}/{_SEGMENT}/{_SEGMENT}", h.WebhookHandler, api),
-        (r"/engine/ws", EventSocket, socket_args),
+        (_pattern(WEBHOOK_PATH), h.WebhookHandler, api),
+        (_pattern(EVENTS_PATH), EventSocket, socket_args),
     ]
     return Application(
         routes,
@@ -74,6 +76,11 @@ def make_app(
         argyll_sockets=sockets,
         argyll_openapi=openapi_document(),
     )
+
+
+def _pattern(template: str) -> str:
+    """A route for a wire path template: each ``{name}`` matches one path segment."""
+    return re.sub(r"\\\{\w+\\\}", _SEGMENT, re.escape(template))
 
 
 def log_request(handler: RequestHandler) -> None:
