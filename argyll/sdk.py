@@ -24,7 +24,7 @@ engine retries with the step's backoff.
 
 ``StepServer.start`` serves the steps on a port of their own; ``routes(prefix)``
 mounts them in a Tornado application you already serve (the demo does this).
-An engine served in-process for such steps is ``argyll.server.local.serve_engine``.
+An engine served in-process for such steps is ``argyll.server.serve_engine``.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ from argyll.wire import (
     FLOW_ID_HEADER,
     RECEIPT_TOKEN_HEADER,
     STEP_ID_HEADER,
+    WEBHOOK_PATH,
     WEBHOOK_URL_HEADER,
-    webhook_path,
+    fill_path,
 )
 
 HEALTH_TIMEOUT_S = 2.0
@@ -37,7 +38,7 @@ def fill_endpoint(endpoint: str, inputs: Mapping[str, Any]) -> str:
 
 
 def webhook_url(base: str, flow_id: str, step_id: str, token: str) -> str:
-    return base.rstrip("/") + webhook_path(flow_id, step_id, token)
+    return base.rstrip("/") + fill_path(WEBHOOK_PATH, flow_id=flow_id, step_id=step_id, token=token)
 
 
 def problem_detail(response: httpx.Response) -> str:

@@ -20,11 +20,12 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
+from argyll import wire
 from argyll.runtime.engine import Engine
 from argyll.server import handlers as h
 from argyll.server.openapi import openapi_document
 from argyll.server.ws import DEFAULT_QUEUE_LIMIT, EventSocket
-from argyll.wire import CLOSE_GOING_AWAY, EVENTS_PATH, WEBHOOK_PATH
+from argyll.wire import CLOSE_GOING_AWAY
 
 DEFAULT_MAX_BODY_SIZE = h.DEFAULT_MAX_BODY_SIZE
 _SEGMENT = r"([^/]+)"
@@ -53,20 +54,20 @@ def make_app(
     routes: list[Any] = [
         *extra_routes,
         (r"/", h.IndexHandler, api),
-        (r"/health", h.ServiceHealthHandler, api),
-        (r"/engine", h.EngineHandler, api),
-        (r"/engine/openapi\.json", h.OpenApiHandler, api),
-        (r"/engine/step", h.StepsHandler, api),
-        (rf"/engine/step/{_SEGMENT}", h.StepHandler, api),
-        (r"/engine/health", h.HealthListHandler, api),
-        (rf"/engine/health/{_SEGMENT}", h.StepHealthHandler, api),
-        (r"/engine/plan", h.PlanHandler, api),
-        (r"/engine/flow", h.FlowsHandler, api),
-        (rf"/engine/flow/{_SEGMENT}", h.FlowHandler, api),
-        (rf"/engine/flow/{_SEGMENT}/status", h.FlowStatusHandler, api),
-        (rf"/engine/flow/{_SEGMENT}/events", h.FlowEventsHandler, api),
-        (_pattern(WEBHOOK_PATH), h.WebhookHandler, api),
-        (_pattern(EVENTS_PATH), EventSocket, socket_args),
+        (_pattern(wire.HEALTH_PATH), h.ServiceHealthHandler, api),
+        (_pattern(wire.ENGINE_PATH), h.EngineHandler, api),
+        (_pattern(wire.OPENAPI_PATH), h.OpenApiHandler, api),
+        (_pattern(wire.STEPS_PATH), h.StepsHandler, api),
+        (_pattern(wire.STEP_PATH), h.StepHandler, api),
+        (_pattern(wire.HEALTHS_PATH), h.HealthListHandler, api),
+        (_pattern(wire.STEP_HEALTH_PATH), h.StepHealthHandler, api),
+        (_pattern(wire.PLAN_PATH), h.PlanHandler, api),
+        (_pattern(wire.FLOWS_PATH), h.FlowsHandler, api),
+        (_pattern(wire.FLOW_PATH), h.FlowHandler, api),
+        (_pattern(wire.FLOW_STATUS_PATH), h.FlowStatusHandler, api),
+        (_pattern(wire.FLOW_EVENTS_PATH), h.FlowEventsHandler, api),
+        (_pattern(wire.WEBHOOK_PATH), h.WebhookHandler, api),
+        (_pattern(wire.EVENTS_PATH), EventSocket, socket_args),
     ]
     return Application(
         routes,
@@ -79,7 +80,7 @@ def make_app(
 
 
 def _pattern(template: str) -> str:
-    """A route for a wire path template: each ``{name}`` matches one path segment."""
+    """The route of a ``wire`` path template: each ``{name}`` matches one path segment."""
     return re.sub(r"\\\{\w+\\\}", _SEGMENT, re.escape(template))
 
 

@@ -36,8 +36,8 @@ from argyll.errors import (
 )
 from argyll.events import Event
 from argyll.model import FlowStatus, HealthStatus, Step, StepStatus
+from argyll.server import serve_engine
 from argyll.server.app import serve
-from argyll.server.local import serve_engine
 from argyll.store.memory import MemoryEventStore
 from argyll.testing import StepService, script_step, wait_until
 

@@ -24,7 +24,7 @@ from argyll.client import AsyncClient
 from argyll.errors import ArgyllError, ConflictError, NotFoundError, ValidationError
 from argyll.model import FlowStatus, HealthStatus, StepStatus
 from argyll.sdk import StepContext, StepError, StepServer
-from argyll.server.local import LocalEngine, serve_engine
+from argyll.server import LocalEngine, serve_engine
 from argyll.testing import StepService
 from argyll.wire import PROBLEM_CONTENT_TYPE
 

@@ -9,7 +9,7 @@ import pytest
 
 from argyll.errors import MissingInputsError, NotFoundError, UnknownGoalsError
 from argyll.events import Event
-from argyll.server.local import LocalEngine, serve_engine
+from argyll.server import LocalEngine, serve_engine
 from argyll.testing import script_step
 from argyll.ui.feed import RemoteEngine
 
