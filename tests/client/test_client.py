@@ -36,7 +36,7 @@ from argyll.errors import (
 )
 from argyll.events import Event
 from argyll.model import FlowStatus, HealthStatus, Step, StepStatus
-from argyll.sdk import serve_engine
+from argyll.server import serve_engine
 from argyll.server.app import serve
 from argyll.store.memory import MemoryEventStore
 from argyll.testing import StepService, script_step, wait_until
