@@ -3,16 +3,19 @@
 Every change goes the same way: fold the current state, ask a decider, append
 its events with the version that was read (optimistic; a stale writer re-reads
 and decides again), cache the new state, then perform the decided effects.
+
+This module is that loop and the public API; the engine's other concerns each
+have their own module beside it: ``flows`` (cached states and waiters),
+``snapshots`` (long flows read from a snapshot), ``dispatch`` (performing the
+decided effects, in ``tasks``), ``takeover`` (the lease and taking on dead
+instances' work, over ``leases``) and ``health`` (store and step probes).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Self
@@ -22,7 +25,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from argyll import catalog as catalog_rules
 from argyll import decide
-from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
+from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold
 from argyll.errors import (
     ArgyllError,
     ConflictError,
@@ -43,25 +46,25 @@ from argyll.model import (
     Plan,
     Step,
     StepRegistration,
-    flow_state_from_dict,
     parse_step,
 )
 from argyll.planner import plan as make_plan
 from argyll.runtime.clock import Clock, SystemClock
+from argyll.runtime.dispatch import Dispatcher, Rule
+from argyll.runtime.flows import FlowCache
+from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller
-from argyll.runtime.leases import OpenWork, is_dead, new_instance_id
+from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.scripts import ScriptRunner, check_scripts
-from argyll.runtime.timers import Timers
+from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
+from argyll.runtime.takeover import IsDead, LeaseKeeper
+from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.work import WorkRunner
 from argyll.store import EventStore, open_store
 
 log = logging.getLogger("argyll.engine")
 
 APPEND_ATTEMPTS = 20
-SNAPSHOT_EVERY = 100
-"""Events between snapshots of a flow's state (a short flow never needs one)."""
-ENDED_KEPT = 10_000
-"""Summaries of flows that ended here, kept so status reads need no store round trip."""
 STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.05, 5.0
 """Seconds between attempts to record a result while the store is unreachable."""
 # httpx is the API; aiohttp's transport keeps up under concurrency where httpcore's
@@ -109,13 +112,19 @@ class Engine:
         self._http = HttpCaller(self._http_client, webhook_base_url)
         self._work = work or WorkRunner(self._scripts, self._http)
         self.catalog = Catalog()
-        self._flows: dict[FlowID, FlowState] = {}
-        self._ended: OrderedDict[FlowID, FlowSummary] = OrderedDict()
+        self._flows = FlowCache()
         self._locks: dict[FlowID, asyncio.Lock] = {}
-        self._waiters: dict[FlowID, list[asyncio.Future[FlowState]]] = {}
-        self._predicates: set[tuple[FlowID, str]] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._timers = Timers(self.clock, self._wake)
+        self._leases = LeaseKeeper(
+            self.instance_id,
+            lease_ttl,
+            heartbeat_interval,
+            self._open_work,
+            self.clock,
+            self._take_over,
+        )
+        self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
+        self._tasks = BackgroundTasks()
+        self._dispatch = Dispatcher(self._work, self.clock, self._record, self._tasks)
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
 
@@ -138,28 +147,24 @@ class Engine:
         """Open the store, fold the catalog, resume every active flow, follow the feed."""
         spec = self._store_spec
         self._store = await open_store(spec) if isinstance(spec, str) else spec
-        await self.store.heartbeat(self.instance_id, self.lease_ttl)
+        await self._leases.renew(self.store)
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
         for summary in await self.store.list_flows(FlowStatus.ACTIVE):
             self._open_work.seed(await self.get_flow(summary.id))
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
-        await self._take_over_orphans()
-        self._spawn(self._keep_alive())
-        self._spawn(self._monitor_health())
+        await self._leases.take_over_orphans(self.store)
+        self._tasks.spawn(self._leases.keep_alive(self.store))
+        self._tasks.spawn(self._health.watch(self.health_interval))
 
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""
-        self._timers.cancel_all()
-        tasks = [*self._tasks, *([self._follower] if self._follower else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._dispatch.close()
+        await self._tasks.cancel_all(*([self._follower] if self._follower else []))
         self._scripts.close()
         await self._http_client.aclose()
         if self._store is not None:
-            with contextlib.suppress(ArgyllError):
-                await self._store.retire(self.instance_id)
+            await self._leases.retire(self._store)
         if self._store is not None and isinstance(self._store_spec, str):
             await self._store.aclose()
         self._store = None
@@ -185,34 +190,11 @@ class Engine:
 
     async def store_health(self) -> dict[str, Any]:
         """Whether the store answers, and how fast: ``{status, store, latency_ms, error?}``."""
-        scheme = self.store.url.split(":", 1)[0]
-        start = time.perf_counter()
-        try:
-            await self.store.head()
-        except ArgyllError as error:
-            return {"status": "unhealthy", "store": scheme, "error": str(error)}
-        latency = round((time.perf_counter() - start) * 1000, 3)
-        return {"status": "ok", "store": scheme, "latency_ms": latency}
+        return await store_health(self.store)
 
     async def check_health(self) -> None:
         """Probe every HTTP step that has a health_check once; record only changes."""
-        probes = {
-            step.id: step.http.health_check
-            for step in self.catalog.steps.values()
-            if step.http is not None and step.http.health_check
-        }
-        results = await asyncio.gather(*(self._http.probe(url) for url in probes.values()))
-        for step_id, (status, error) in zip(probes, results, strict=True):
-            await self._change_catalog(
-                lambda cat, sid=step_id, st=status, err=error: catalog_rules.on_health(
-                    cat, sid, st, err
-                )
-            )
-
-    async def _monitor_health(self) -> None:
-        while True:
-            await self.check_health()
-            await asyncio.sleep(self.health_interval)
+        await self._health.check()
 
     def get_step(self, step_id: str) -> Step:
         step = self.catalog.steps.get(step_id)  # type: ignore[call-overload]
@@ -285,7 +267,7 @@ class Engine:
         except VersionConflict:
             await self._check_same_start(ident, goal_list, init)
             return FlowStart(ident, created=False)
-        self._perform(decision.effects)
+        self._dispatch.perform(decision.effects)
         return FlowStart(ident, created=True)
 
     async def _check_same_start(self, flow_id: FlowID, goals: list[str], init: dict) -> None:
@@ -298,21 +280,11 @@ class Engine:
         cached = self._flows.get(FlowID(flow_id))
         if cached is not None:
             return cached
-        aggregate = flow_aggregate(flow_id)
-        snapshot = await self.store.load_snapshot(aggregate)
-        if snapshot is not None:
-            version, data = snapshot
-            newer = await self.store.read(aggregate, after=version)
-            return fold(flow_state_from_dict(data, version), newer, FLOW_APPLIERS)
-        events = await self.store.read(aggregate)
-        if not events:
-            raise NotFoundError("flow", flow_id)
-        return fold_flow(events)
+        return await read_flow(self.store, flow_id)
 
     async def flow_status(self, flow_id: str) -> FlowSummary:
         """The flow's index row (status, times, error), from memory when this engine knows it."""
-        cached = self._flows.get(FlowID(flow_id))
-        summary = summary_of(cached) if cached else self._ended.get(FlowID(flow_id))
+        summary = self._flows.summary(FlowID(flow_id))
         if summary is None:
             summary = await self.store.flow_summary(flow_id)
         if summary is None:
@@ -322,20 +294,12 @@ class Engine:
     async def wait_flow(self, flow_id: str, timeout: float | None = None) -> FlowState:
         """The flow's state once it has completed or failed; TimeoutError after ``timeout`` s."""
         ident = FlowID(flow_id)
-        waiter: asyncio.Future[FlowState] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(ident, []).append(waiter)
-        try:
+        with self._flows.waiting(ident) as waiter:
             state = await self.get_flow(ident)
             if state.status is not FlowStatus.ACTIVE:
                 return state
             async with asyncio.timeout(timeout):
                 return await waiter
-        finally:
-            waiters = self._waiters.get(ident, [])
-            if waiter in waiters:
-                waiters.remove(waiter)
-            if not waiters:
-                self._waiters.pop(ident, None)
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
         events = await self.store.read(flow_aggregate(flow_id))
@@ -371,28 +335,13 @@ class Engine:
             )
         if decision.state is not None:
             self._cache(decision.state)
-            if decision.state.version // SNAPSHOT_EVERY > decision.expected // SNAPSHOT_EVERY:
-                self._spawn(self._snapshot(decision.state))
-
-    async def _snapshot(self, state: FlowState) -> None:
-        """Save a long flow's state, so reading it later folds only what came after."""
-        try:
-            await self.store.save_snapshot(flow_aggregate(state.id), state.version, state.to_dict())
-        except ArgyllError as error:
-            log.warning("snapshot of flow %s not saved: %s", state.id, error)
+            if snapshot_due(decision.expected, decision.state.version):
+                self._tasks.spawn(save_snapshot(self.store, decision.state))
 
     def _cache(self, state: FlowState) -> None:
-        if state.status is FlowStatus.ACTIVE:
-            self._flows[state.id] = state
-            return
-        self._flows.pop(state.id, None)
-        self._locks.pop(state.id, None)
-        self._ended[state.id] = summary_of(state)
-        if len(self._ended) > ENDED_KEPT:
-            self._ended.popitem(last=False)
-        for waiter in self._waiters.pop(state.id, []):
-            if not waiter.done():
-                waiter.set_result(state)
+        """Keep the newest state; a flow that ended needs its lock no more."""
+        if not self._flows.keep(state):
+            self._locks.pop(state.id, None)
 
     async def _load(self, flow_id: FlowID) -> FlowState:
         cached = self._flows.get(flow_id)
@@ -404,9 +353,7 @@ class Engine:
     def _context(self) -> decide.Context:
         return decide.Context(self.clock.now(), self._new_token, self.instance_id, self.policy)
 
-    async def _trigger(
-        self, flow_id: FlowID, rule: Callable[[FlowState, decide.Context], decide.Decision]
-    ) -> None:
+    async def _trigger(self, flow_id: FlowID, rule: Rule) -> None:
         """Decide on the freshest state and append, re-deciding if another writer won."""
         lock = self._locks.setdefault(flow_id, asyncio.Lock())
         async with lock:
@@ -426,82 +373,16 @@ class Engine:
                 break
             else:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
-        self._perform(decision.effects)
+        self._dispatch.perform(decision.effects)
 
-    async def _keep_alive(self) -> None:
-        """Renew this instance's lease and take on the work of instances that died."""
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            try:
-                await self.store.heartbeat(self.instance_id, self.lease_ttl)
-                await self._take_over_orphans()
-            except ArgyllError as error:
-                log.warning("lease renewal failed: %s", error)
+    async def _take_over(self, flow_id: FlowID, dead: IsDead) -> None:
+        """Re-decide a flow whose work a dead instance held, from the store's state of it."""
+        self._flows.forget(flow_id)
+        await self._trigger(
+            flow_id, lambda state, context: decide.on_takeover(state, context, dead)
+        )
 
-    async def _take_over_orphans(self) -> None:
-        live = await self.store.live_instances()
-        me = self.instance_id
-
-        def dead(owner: str) -> bool:
-            return is_dead(owner, me, live)
-
-        orphans = self._open_work.orphaned(me, live, self.clock.now(), self.lease_ttl)
-        for flow_id in list(orphans):
-            self._flows.pop(flow_id, None)
-            await self._trigger(
-                flow_id, lambda state, context: decide.on_takeover(state, context, dead)
-            )
-
-    def _perform(self, effects: list[decide.Effect]) -> None:
-        for effect in effects:
-            match effect:
-                case decide.RunWork():
-                    self._spawn(self._run_work(effect))
-                case decide.EvaluatePredicate(flow_id=flow_id, step=step):
-                    if (flow_id, step.id) not in self._predicates:
-                        self._predicates.add((flow_id, step.id))
-                        self._spawn(self._evaluate(effect))
-                case decide.ScheduleWake(flow_id=flow_id, at=at):
-                    self._timers.schedule(flow_id, at)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background work failed", exc_info=task.exception())
-
-    async def _run_work(self, effect: decide.RunWork) -> None:
-        outcome = await self._work.run(effect)
-        if outcome is not None:
-            await self._record(
-                effect.flow_id,
-                lambda state, context: decide.on_work_outcome(
-                    state, effect.step.id, effect.token, outcome, context
-                ),
-            )
-
-    async def _evaluate(self, effect: decide.EvaluatePredicate) -> None:
-        result, error = await self._work.check_predicate(effect)
-        try:
-            await self._record(
-                effect.flow_id,
-                lambda state, context: decide.on_predicate(
-                    state, effect.step.id, result, error, context
-                ),
-            )
-        finally:
-            self._predicates.discard((effect.flow_id, effect.step.id))
-
-    def _wake(self, flow_id: str) -> None:
-        self._spawn(self._record(FlowID(flow_id), decide.on_wake))
-
-    async def _record(
-        self, flow_id: FlowID, rule: Callable[[FlowState, decide.Context], decide.Decision]
-    ) -> None:
+    async def _record(self, flow_id: FlowID, rule: Rule) -> None:
         """Trigger until the store takes it: work that was done must not be forgotten."""
         delay = STORE_RETRY_FIRST
         while True:
@@ -510,7 +391,7 @@ class Engine:
                 return
             except StoreError as error:
                 log.warning("store unavailable, retrying in %.1fs: %s", delay, error)
-                self._flows.pop(flow_id, None)
+                self._flows.forget(flow_id)
             await asyncio.sleep(delay)
             delay = min(delay * 2, STORE_RETRY_MAX)
 
@@ -529,17 +410,13 @@ class Engine:
         cached = self._flows.get(flow_id)
         if cached is not None and event.seq == cached.version + 1:
             self._cache(fold(cached, [event], FLOW_APPLIERS))
-        elif cached is None and flow_id in self._waiters and event.type.startswith("flow_"):
-            self._spawn(self._resolve_waiters(flow_id))
+        elif cached is None and self._flows.awaited(flow_id) and event.type.startswith("flow_"):
+            self._tasks.spawn(self._resolve_waiters(flow_id))
 
     async def _resolve_waiters(self, flow_id: FlowID) -> None:
         state = await self.get_flow(flow_id)
         if state.status is not FlowStatus.ACTIVE:
             self._cache(state)
-
-
-def summary_of(state: FlowState) -> FlowSummary:
-    return FlowSummary(state.id, state.status, state.created_at, state.completed_at, state.error)
 
 
 def _goal_list(goals: Iterable[str]) -> list[str]:

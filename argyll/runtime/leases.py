@@ -3,7 +3,8 @@
 Every engine follows every event, so each keeps the same picture of which
 instance owns each running work item. An instance proves it is alive with a
 heartbeat in the store; when its heartbeat lapses (or, on this host, its
-process is gone) its work is open to be claimed by any survivor.
+process is gone) its work is open to be claimed by any survivor. The engine's
+loop that renews the lease and claims that work is ``takeover.py``.
 """
 
 from __future__ import annotations

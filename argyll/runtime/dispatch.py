@@ -1,0 +1,75 @@
+"""Performing decided effects: running work items and predicates, and waking flows when due.
+
+Effects are performed only after the events that decided them are stored. Each
+runs in a background task, and what it found goes back through ``record`` (the
+engine's trigger, retried while the store is unreachable), so a result is
+decided on like any other trigger. A predicate already being evaluated for a
+step is not started twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from argyll import decide
+from argyll.model import FlowID, FlowState
+from argyll.runtime.clock import Clock
+from argyll.runtime.tasks import BackgroundTasks
+from argyll.runtime.timers import Timers
+from argyll.runtime.work import WorkRunner
+
+Rule = Callable[[FlowState, decide.Context], decide.Decision]
+Record = Callable[[FlowID, Rule], Awaitable[None]]
+"""Decide on a flow with a rule and store the result, until the store takes it."""
+
+
+class Dispatcher:
+    """Turns effects into work, predicate checks and timers."""
+
+    def __init__(
+        self, work: WorkRunner, clock: Clock, record: Record, tasks: BackgroundTasks
+    ) -> None:
+        self._work, self._record, self._tasks = work, record, tasks
+        self._predicates: set[tuple[FlowID, str]] = set()
+        self._timers = Timers(clock, self._wake)
+
+    def perform(self, effects: list[decide.Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case decide.RunWork():
+                    self._tasks.spawn(self._run_work(effect))
+                case decide.EvaluatePredicate(flow_id=flow_id, step=step):
+                    if (flow_id, step.id) not in self._predicates:
+                        self._predicates.add((flow_id, step.id))
+                        self._tasks.spawn(self._evaluate(effect))
+                case decide.ScheduleWake(flow_id=flow_id, at=at):
+                    self._timers.schedule(flow_id, at)
+
+    def close(self) -> None:
+        """Cancel every scheduled wake (work in flight is cancelled with the tasks)."""
+        self._timers.cancel_all()
+
+    async def _run_work(self, effect: decide.RunWork) -> None:
+        outcome = await self._work.run(effect)
+        if outcome is not None:
+            await self._record(
+                effect.flow_id,
+                lambda state, context: decide.on_work_outcome(
+                    state, effect.step.id, effect.token, outcome, context
+                ),
+            )
+
+    async def _evaluate(self, effect: decide.EvaluatePredicate) -> None:
+        result, error = await self._work.check_predicate(effect)
+        try:
+            await self._record(
+                effect.flow_id,
+                lambda state, context: decide.on_predicate(
+                    state, effect.step.id, result, error, context
+                ),
+            )
+        finally:
+            self._predicates.discard((effect.flow_id, effect.step.id))
+
+    def _wake(self, flow_id: str) -> None:
+        self._tasks.spawn(self._record(FlowID(flow_id), decide.on_wake))

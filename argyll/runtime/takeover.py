@@ -1,0 +1,72 @@
+"""Holding this instance's lease, and taking over the work of instances that died.
+
+An engine renews its heartbeat every ``interval`` seconds; after each renewal
+it asks its ``OpenWork`` (see ``leases.py``) which flows hold work of dead
+instances, or have been quiet for longer than a lease, and hands each to
+``take_over``, which lets the deciders re-dispatch what was lost. A renewal
+that fails is logged and tried again: the store may come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from argyll.errors import ArgyllError
+from argyll.model import FlowID
+from argyll.runtime.clock import Clock
+from argyll.runtime.leases import OpenWork, is_dead
+from argyll.store import EventStore
+
+log = logging.getLogger("argyll.engine")
+
+IsDead = Callable[[str], bool]
+TakeOver = Callable[[FlowID, IsDead], Awaitable[None]]
+"""Take on one flow's orphaned work, given which owners are dead."""
+
+
+class LeaseKeeper:
+    """The heartbeat, takeover and retirement of one engine instance."""
+
+    def __init__(
+        self,
+        instance_id: str,
+        ttl: float,
+        interval: float,
+        open_work: OpenWork,
+        clock: Clock,
+        take_over: TakeOver,
+    ) -> None:
+        self._me, self._ttl, self._interval = instance_id, ttl, interval
+        self._open_work, self._clock, self._take_over = open_work, clock, take_over
+
+    async def renew(self, store: EventStore) -> None:
+        await store.heartbeat(self._me, self._ttl)
+
+    async def take_over_orphans(self, store: EventStore) -> None:
+        live = await store.live_instances()
+        me = self._me
+
+        def dead(owner: str) -> bool:
+            return is_dead(owner, me, live)
+
+        orphans = self._open_work.orphaned(me, live, self._clock.now(), self._ttl)
+        for flow_id in list(orphans):
+            await self._take_over(flow_id, dead)
+
+    async def keep_alive(self, store: EventStore) -> None:
+        """Renew the lease and take on the work of instances that died, until cancelled."""
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.renew(store)
+                await self.take_over_orphans(store)
+            except ArgyllError as error:
+                log.warning("lease renewal failed: %s", error)
+
+    async def retire(self, store: EventStore) -> None:
+        """Give up the lease at shutdown, so others need not wait for it to lapse."""
+        with contextlib.suppress(ArgyllError):
+            await store.retire(self._me)

@@ -1,0 +1,60 @@
+"""A compiled Ale script, and compiling one: the reader, compiler and library put together.
+
+``compile_ale`` reads the source once into forms and compiles them into a tree of
+evaluator nodes; ``AleProgram.run`` evaluates that tree against JSON-like bindings,
+converting the inputs it names in and its value out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from argyll.errors import ScriptLimitError, ScriptSyntaxError
+from argyll.script.ale.budget import DEFAULT_BUDGET, MAX_DEPTH, Run
+from argyll.script.ale.builtins import BUILTINS
+from argyll.script.ale.compiler import Compiler
+from argyll.script.ale.evaluator import node
+from argyll.script.ale.reader import SyntaxAt, position, read
+from argyll.script.ale.values import MISSING, Node, to_ale, to_json
+
+
+class AleProgram:
+    """A compiled Ale script; immutable, so one program may run any number of times."""
+
+    __slots__ = ("_inputs", "_node", "_scope", "_weight", "source")
+
+    def __init__(self, source: str, node: Node, weight: int, free: set[str]) -> None:
+        self.source = source
+        self._node, self._weight = node, weight
+        self._inputs = tuple(sorted(free))
+        self._scope = {name: BUILTINS[name] for name in self._inputs if name in BUILTINS}
+
+    def __repr__(self) -> str:
+        return f"AleProgram({self.source!r})"
+
+    def run(self, bindings: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) -> Any:
+        """Evaluate with ``bindings`` as symbols and return the value as JSON-like data."""
+        scope = dict(self._scope)
+        try:
+            for name in self._inputs:
+                value = bindings.get(name, MISSING)
+                if value is not MISSING:
+                    scope[name] = to_ale(value)
+            run = Run(budget, scope)
+            run.charge(self._weight)
+            return to_json(self._node(None, run), run)
+        except RecursionError:
+            raise ScriptLimitError("depth", MAX_DEPTH) from None
+
+
+def compile_ale(source: str) -> AleProgram:
+    """Read and compile a script of one or more forms (its value is the last one's)."""
+    compiler = Compiler()
+    try:
+        compiled = node(compiler.body(read(source), ()))
+    except SyntaxAt as error:
+        raise ScriptSyntaxError(error.message, *position(source, error.pos)) from None
+    except RecursionError:
+        raise ScriptLimitError("depth", MAX_DEPTH) from None
+    return AleProgram(source, compiled, compiler.weight, compiler.free)

@@ -1,0 +1,158 @@
+"""The Ale reader: source text to forms, with the offset of each bracket for errors.
+
+Atoms become their values (numbers, strings, ``true``/``false``/``null``/``nil``,
+keywords) or a ``Symbol``; brackets become a ``Seq`` remembering its opener and
+offset; ``'x`` becomes ``(quote x)``. Reading is iterative and caps nesting at
+``MAX_DEPTH``, so no source can exhaust the stack. Errors are ``SyntaxAt`` with a
+source offset, which ``position`` turns into the line and column users see.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from argyll.script.ale.budget import MAX_DEPTH
+from argyll.script.ale.values import Keyword, Symbol
+
+
+@dataclass(frozen=True, slots=True)
+class Seq:
+    """A bracketed form as read: ``opener`` is "(", "[" or "{"; ``pos`` is its offset."""
+
+    opener: str
+    items: tuple[Any, ...]
+    pos: int
+
+
+class SyntaxAt(Exception):
+    """A compile error at a source offset; compile_ale turns it into ScriptSyntaxError."""
+
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(message)
+        self.message, self.pos = message, pos
+
+
+@dataclass(frozen=True, slots=True)
+class _QuoteMark:
+    """A ``'`` waiting for the datum it quotes."""
+
+    pos: int
+
+
+_TOKEN = re.compile(
+    r"""(?P<space>(?:[\s,]|;[^\n]*)+)
+      | (?P<open>[(\[{])
+      | (?P<close>[)\]}])
+      | (?P<quote>')
+      | (?P<string>"(?:[^"\\]|\\.)*")
+      | (?P<unterminated>")
+      | (?P<atom>[^\s,;()\[\]{}"'][^\s,;()\[\]{}"]*)""",
+    re.VERBOSE | re.DOTALL,
+)
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+_LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None, "nil": None}
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def read(source: str) -> list[Any]:
+    """Read every top-level form. Iterative, so deep nesting cannot exhaust the stack."""
+    stack: list[tuple[str, int, list[Any]]] = []
+    items: list[Any] = []
+    pos = 0
+    while pos < len(source):
+        match = _TOKEN.match(source, pos)
+        assert match is not None  # the alternatives cover every character
+        kind, text = match.lastgroup, match.group()
+        if kind == "open":
+            if len(stack) >= MAX_DEPTH:
+                raise SyntaxAt(f"nested deeper than {MAX_DEPTH} levels", pos)
+            stack.append((text, pos, items))
+            items = []
+        elif kind == "close":
+            items = _close(stack, items, text, pos)
+        elif kind == "quote":
+            items.append(_QuoteMark(pos))
+        elif kind == "string":
+            _push(items, _unescape(text, pos))
+        elif kind == "atom":
+            _push(items, _atom(text, pos))
+        elif kind == "unterminated":
+            raise SyntaxAt("unterminated string", pos)
+        pos = match.end()
+    if stack:
+        opener, start, _ = stack[-1]
+        raise SyntaxAt(f"'{opener}' is never closed", start)
+    _check_dangling(items)
+    if not items:
+        raise SyntaxAt("empty script", 0)
+    return items
+
+
+def position(source: str, pos: int) -> tuple[int, int]:
+    """1-based line and column of a source offset."""
+    line = source.count("\n", 0, pos) + 1
+    return line, pos - source.rfind("\n", 0, pos)
+
+
+def _close(
+    stack: list[tuple[str, int, list[Any]]], items: list[Any], closer: str, pos: int
+) -> list[Any]:
+    """Finish the innermost bracketed form and return the item list it belongs to."""
+    if not stack:
+        raise SyntaxAt(f"unexpected '{closer}'", pos)
+    opener, start, parent = stack.pop()
+    if _CLOSERS[opener] != closer:
+        raise SyntaxAt(f"'{closer}' does not close '{opener}'", pos)
+    _check_dangling(items)
+    if opener == "{" and len(items) % 2:
+        raise SyntaxAt("object literal needs an even number of forms", start)
+    _push(parent, Seq(opener, tuple(items), start))
+    return parent
+
+
+def _push(items: list[Any], datum: Any) -> None:
+    """Append a datum, first wrapping it in (quote ...) for each ``'`` before it."""
+    while items and type(items[-1]) is _QuoteMark:
+        datum = Seq("(", (Symbol("quote"), datum), items.pop().pos)
+    items.append(datum)
+
+
+def _check_dangling(items: list[Any]) -> None:
+    if items and type(items[-1]) is _QuoteMark:
+        raise SyntaxAt("nothing to quote after '", items[-1].pos)
+
+
+def _unescape(text: str, pos: int) -> str:
+    body = text[1:-1]
+    if "\\" not in body:
+        return body
+
+    def replace(match: re.Match[str]) -> str:
+        char = _ESCAPES.get(match.group(1))
+        if char is None:
+            raise SyntaxAt(f"bad escape \\{match.group(1)} in string", pos + 1 + match.start())
+        return char
+
+    return _ESCAPE.sub(replace, body)
+
+
+def _atom(text: str, pos: int) -> Any:
+    if text in _LITERALS:
+        return _LITERALS[text]
+    try:
+        if _INT.fullmatch(text):
+            return int(text)
+        if _FLOAT.fullmatch(text):
+            return float(text)
+    except ValueError:
+        raise SyntaxAt(f"number {text[:20]}... is too long", pos) from None
+    if text.startswith(":"):
+        if len(text) == 1:
+            raise SyntaxAt("keyword without a name", pos)
+        return Keyword(text[1:])
+    return Symbol(text)
