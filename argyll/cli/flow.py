@@ -109,9 +109,10 @@ def start_flow(
             render.reply(answer, settings.as_json, render.message)
             return
         started = answer.data["flow_id"]
-        asyncio.run(watch(remote, started))
+        outcome = asyncio.run(watch(remote, started))
         final = remote.send(protocol.get_flow(started))
     render.reply(final, settings.as_json, render.flow)
+    render.stderr().print(Text(outcome), soft_wrap=True)
     if final.data["status"] == "failed":
         click.get_current_context().exit(ExitCode.BAD_OUTCOME)
 
@@ -166,8 +167,8 @@ async def print_events(remote: Remote, flow_id: str, as_json: bool) -> None:
         click.echo(text if as_json else render.event_line(event))
 
 
-async def watch(remote: Remote, flow_id: str) -> None:
-    """Live progress on stderr (steps ended of steps planned), then one line: the outcome."""
+async def watch(remote: Remote, flow_id: str) -> str:
+    """Live progress on stderr (steps ended of steps planned); returns the outcome, in words."""
     columns = (
         SpinnerColumn(),
         TextColumn("flow {task.fields[flow_id]}"),
@@ -176,11 +177,10 @@ async def watch(remote: Remote, flow_id: str) -> None:
         TextColumn("steps ended"),
         TimeElapsedColumn(),
     )
-    console = render.stderr()
     ended: set[str] = set()
     planned = 0
     outcome: Mapping[str, Any] = {}
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*columns, console=render.stderr(), transient=True) as progress:
         task = progress.add_task("", total=None, flow_id=flow_id)
         async for _, event in remote.follow(flow_id):
             data: Mapping[str, Any] = event["data"]
@@ -195,4 +195,4 @@ async def watch(remote: Remote, flow_id: str) -> None:
     status = str(outcome.get("type", "")).removeprefix("flow_")
     error = outcome.get("data", {}).get("error")
     summary = f"flow {flow_id} {status}: {len(ended)} of {planned} steps ended"
-    console.print(Text(summary + (f"; {error}" if error else "")), soft_wrap=True)
+    return summary + (f"; {error}" if error else "")

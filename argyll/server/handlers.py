@@ -312,7 +312,7 @@ without <code>--no-dashboard</code> serves one here). Start with:</p>
 <ul>
 <li><a href="/engine">/engine</a>: steps, health and active flows</li>
 <li><a href="/health">/health</a>: service health</li>
-<li><a href="/engine/openapi.json">/engine/openapi.json</a>: the OpenAPI document, every endpoint</li>
+<li><a href="/engine/openapi.json">/engine/openapi.json</a>: the OpenAPI document</li>
 </ul>
 </body>
 </html>
