@@ -91,7 +91,7 @@ def flow() -> None:
 @click.option(
     "--wait",
     is_flag=True,
-    help="show progress until the flow ends, then its state; exit 4 if it failed",
+    help="show progress until the flow ends, then its state; exit 4 unless it completed",
 )
 @shared_options
 @pass_settings
@@ -113,7 +113,7 @@ def start_flow(
         final = remote.send(protocol.get_flow(started))
     render.reply(final, settings.as_json, render.flow)
     render.stderr().print(Text(outcome), soft_wrap=True)
-    if final.data["status"] == "failed":
+    if final.data["status"] != "completed":
         click.get_current_context().exit(ExitCode.BAD_OUTCOME)
 
 

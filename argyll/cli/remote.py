@@ -64,9 +64,8 @@ class Refused(CommandError):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A successful reply: its status, its body as sent, and that body decoded."""
+    """A successful reply: its body as sent, and that body decoded."""
 
-    status: int
     body: bytes
     data: Any
 
@@ -108,7 +107,7 @@ class Remote:
         except ValueError:
             message = f"{self.url}{call.path} answered {response.status_code} with no JSON"
             raise CommandError(f"{message}: is it an argyll engine?", ExitCode.REFUSED) from None
-        return Answer(response.status_code, body, data)
+        return Answer(body, data)
 
     async def follow(self, flow_id: str) -> AsyncIterator[tuple[str, Mapping[str, Any]]]:
         """The flow's events as sent (text) and decoded, past ones first, until the flow ends.
@@ -132,8 +131,8 @@ class Remote:
             finally:
                 connection.close()
             if connection.close_code != protocol.CLOSE_TRY_AGAIN_LATER:
-                reason = f"({connection.close_code}) {connection.close_reason or ''}".strip()
-                message = f"the event stream of flow {flow_id!r} closed before it ended {reason}"
+                why = connection.close_reason or f"close code {connection.close_code}"
+                message = f"the event stream of flow {flow_id!r} closed before it ended: {why}"
                 raise CommandError(message, ExitCode.UNREACHABLE)
 
     async def _open(self, url: str) -> WebSocketClientConnection:

@@ -127,7 +127,7 @@ def serve(**flags: Any) -> None:
 
 def store_url(options: ServeOptions) -> str:
     url = options.store or os.environ.get("ARGYLL_STORE") or default_sqlite_url()
-    if getattr(options, "redis_prefix", None) and url.startswith(("redis", "rediss")):
+    if options.redis_prefix and url.startswith(("redis", "rediss")):
         url += ("&" if "?" in url else "?") + urlencode({"prefix": options.redis_prefix})
     return url
 

@@ -46,6 +46,7 @@ def get_step(settings: Settings, step_id: str) -> None:
     "--file",
     "source",
     type=click.File("rb"),
+    metavar="FILE",
     required=True,
     help="a JSON file holding one step definition or a list of them ('-': stdin)",
 )
@@ -54,6 +55,7 @@ def get_step(settings: Settings, step_id: str) -> None:
 def apply_step(settings: Settings, source: IO[bytes]) -> None:
     """Register each step in FILE, or update it if a different one has its id.
 
+    Steps are applied in order; the first one refused stops the rest (exit 1).
     With -o json, each reply is printed on its own line.
     """
     definitions = read_definitions(source)

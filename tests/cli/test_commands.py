@@ -441,6 +441,25 @@ async def test_follow_streams_a_live_flow_and_ends_when_it_ends(engine_url: str)
     assert events[-1]["type"] == "flow_completed"
 
 
+async def test_a_follow_cut_off_by_the_server_stopping_exits_3() -> None:
+    server = await spawn("serve", "--no-dashboard", "--store", "memory://", "--port", "0")
+    assert server.stdout is not None
+    async with asyncio.timeout(30):
+        ready = (await server.stdout.readline()).decode()
+    url = ready.split()[3]
+    async with StepService(lambda call: (202, {"accepted": True})) as service:
+        flow_id = await start_waiting_flow(url, "sd", service)
+        process = await spawn("--url", url, "flow", "events", flow_id, "--follow", "-o", "json")
+        assert process.stdout is not None
+        async with asyncio.timeout(20):
+            assert json.loads(await process.stdout.readline())["type"] == "flow_started"
+        server.send_signal(signal.SIGTERM)
+        code, _, err = await finish(process)
+        assert (await finish(server))[0] == 0
+    assert code == 3
+    assert err.startswith(f"argyll: the event stream of flow '{flow_id}' closed before")
+
+
 async def test_ctrl_c_ends_a_follow_with_exit_130(engine_url: str) -> None:
     async with StepService(lambda call: (202, {"accepted": True})) as service:
         flow_id = await start_waiting_flow(engine_url, "ci", service)
