@@ -23,7 +23,8 @@ def health(settings: Settings) -> None:
         service = remote.send(protocol.health())
         steps = remote.send(protocol.steps_health())
     if settings.as_json:
-        render.print_json(b'{"engine": ' + service.body + b', "steps": ' + steps.body + b"}")
+        both = b'{"engine": ' + service.body.rstrip() + b', "steps": ' + steps.body.rstrip() + b"}"
+        render.print_json(both)
     else:
         render.show(*render.health(service.data, steps.data))
     if service.data["status"] != "ok":

@@ -24,6 +24,7 @@ from argyll.client import protocol
 from argyll.client.client import DEFAULT_TIMEOUT
 from argyll.client.protocol import Call
 from argyll.errors import ArgyllError
+from argyll.wire import CLOSE_TRY_AGAIN_LATER
 
 
 class ExitCode(IntEnum):
@@ -130,7 +131,7 @@ class Remote:
                         return
             finally:
                 connection.close()
-            if connection.close_code != protocol.CLOSE_TRY_AGAIN_LATER:
+            if connection.close_code != CLOSE_TRY_AGAIN_LATER:
                 why = connection.close_reason or f"close code {connection.close_code}"
                 message = f"the event stream of flow {flow_id!r} closed before it ended: {why}"
                 raise CommandError(message, ExitCode.UNREACHABLE)

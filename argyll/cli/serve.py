@@ -32,8 +32,8 @@ from argyll.server.app import (
     make_app,
 )
 from argyll.server.app import serve as serve_api
-from argyll.server.ws import CLOSE_GOING_AWAY
 from argyll.store import default_sqlite_url
+from argyll.wire import CLOSE_GOING_AWAY
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 LOG_LEVELS = ("debug", "info", "warning", "error")

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -78,12 +77,13 @@ def register(url: str, *definitions: Mapping[str, Any]) -> None:
 
 
 def ended_flow(url: str, flow_id: str) -> dict[str, Any]:
-    """The flow's state once it is no longer active (polled, at most 10 s)."""
-    deadline = time.monotonic() + 10
-    while (state := httpx.get(f"{url}/engine/flow/{flow_id}").json())["status"] == "active":
-        assert time.monotonic() < deadline, f"flow {flow_id} still active"
-        time.sleep(0.02)
-    return state
+    """The flow's state once it is no longer active."""
+
+    def ended() -> dict[str, Any] | None:
+        state = httpx.get(f"{url}/engine/flow/{flow_id}").json()
+        return None if state["status"] == "active" else state
+
+    return asyncio.run(wait_until(ended, f"flow {flow_id} to end"))
 
 
 def unused_port() -> int:
@@ -413,11 +413,7 @@ async def start_waiting_flow(url: str, prefix: str, service: StepService) -> str
 
 async def complete(service: StepService, prefix: str) -> None:
     """Wait (bounded) for the step to be called, then post its result to its webhook."""
-
-    async def called() -> bool:
-        return bool(service.calls)
-
-    await wait_until(called, timeout=10)
+    await wait_until(lambda: service.calls, "the step service to be called")
     webhook = service.calls[0].headers["Argyll-Webhook-Url"]
     async with httpx.AsyncClient() as client:
         assert (await client.post(webhook, json={f"{prefix}ok": True})).status_code == 200
