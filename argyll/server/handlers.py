@@ -306,7 +306,9 @@ INDEX_PAGE = """<!doctype html>
 <head><meta charset="utf-8"><title>Argyll</title></head>
 <body>
 <h1>Argyll</h1>
-<p>The engine is running. The dashboard comes later; until then, the API:</p>
+<p>The engine is running. This server answers its REST API, its event WebSocket at
+<code>/engine/ws</code> and step webhooks, and serves no dashboard (<code>argyll serve</code>
+without <code>--no-dashboard</code> serves one here). Start with:</p>
 <ul>
 <li><a href="/engine">/engine</a>: steps, health and active flows</li>
 <li><a href="/health">/health</a>: service health</li>

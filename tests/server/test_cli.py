@@ -15,7 +15,9 @@ import httpx
 import pytest
 from server_support import HELLO
 
-from argyll.cli import build_parser, engine_options, kv, redact, store_url
+from argyll import __version__
+from argyll.cli import main
+from argyll.cli.serve import ServeOptions, engine_options, kv, redact, serve, store_url
 
 ROOT = Path(__file__).parents[2]
 READY = re.compile(r"argyll serving on (http://\S+) store=(\S+)")
@@ -99,10 +101,16 @@ async def test_a_bad_store_url_exits_non_zero() -> None:
     assert b"nope://x" in err
 
 
+def parse(argv: list[str]) -> ServeOptions:
+    """The options ``argyll serve ARGV`` runs with (``argv`` starts with ``serve``)."""
+    assert argv[0] == "serve"
+    with serve.make_context("serve", argv[1:]) as ctx:
+        return ServeOptions(**ctx.params)
+
+
 def test_store_comes_from_the_flag_then_the_environment_then_the_default(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    parse = build_parser().parse_args
     monkeypatch.setenv("ARGYLL_STORE", "memory://")
     assert store_url(parse(["serve", "--store", "sqlite:///x.db"])) == "sqlite:///x.db"
     assert store_url(parse(["serve"])) == "memory://"
@@ -114,7 +122,6 @@ def test_store_comes_from_the_flag_then_the_environment_then_the_default(
 def test_webhook_base_url_comes_from_the_flag_then_the_environment_then_the_address(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    parse = build_parser().parse_args
     monkeypatch.delenv("ARGYLL_WEBHOOK_BASE_URL", raising=False)
     served = "http://127.0.0.1:9000"
     options = engine_options(parse(["serve", "--store", "memory://"]), served)
@@ -128,7 +135,7 @@ def test_webhook_base_url_comes_from_the_flag_then_the_environment_then_the_addr
 def test_bad_flags_are_usage_errors() -> None:
     for argv in (["serve", "--max-body-size", "0"], ["serve", "--log-level", "loud"], []):
         with pytest.raises(SystemExit) as exited:
-            build_parser().parse_args(argv)
+            main(argv)
         assert exited.value.code == 2
 
 
@@ -183,3 +190,83 @@ async def test_sigterm_during_a_flow_then_restart_finishes_it(tmp_path: Path) ->
     assert state["attributes"]["y"] == {"value": 2, "step": "slow"}
     tokens = {call.headers["Argyll-Receipt-Token"] for call in service.calls}
     assert len(tokens) == 1
+
+
+@pytest.mark.parametrize("mode", [("--no-dashboard",), ()], ids=["api", "dashboard"])
+async def test_a_port_in_use_is_one_line_and_exit_1(mode: tuple[str, ...]) -> None:
+    async with argyll_serve("--store", "memory://", "--no-dashboard") as url:
+        port = url.rsplit(":", 1)[1]
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "argyll", "serve", "--port", port, *mode),
+            *("--store", "memory://"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        async with asyncio.timeout(60):
+            out, err = await process.communicate()
+    assert process.returncode == 1
+    assert out == b""
+    lines = err.decode().splitlines()
+    assert len(lines) == 1, err.decode()
+    assert lines[0].startswith(f"argyll: cannot listen on 127.0.0.1:{port}: ")
+
+
+async def test_version_of_the_real_command() -> None:
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "argyll", "--version"),
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    async with asyncio.timeout(20):
+        out, _ = await process.communicate()
+    assert process.returncode == 0
+    assert out.decode() == f"argyll {__version__}\n"
+
+
+async def test_the_api_only_root_page_says_what_is_served() -> None:
+    served = argyll_serve("--store", "memory://", "--no-dashboard")
+    async with served as url, httpx.AsyncClient() as client:
+        page = (await client.get(f"{url}/")).text
+    assert "later" not in page
+    assert "REST API" in page and 'href="/engine/openapi.json"' in page
+
+
+# An editable install finds the package with a finder that comes after ``sys.path``'s;
+# this script puts one for this tree there, so the current directory's ``argyll`` wins.
+SHADOWED_RUN = """
+import importlib.machinery, os, runpy, sys
+
+class Installed:
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.split(".")[0] != "argyll":
+            return None
+        where = os.path.join(sys.argv[1], *name.split(".")[:-1])
+        return importlib.machinery.PathFinder.find_spec(name, [where])
+
+sys.meta_path.insert(sys.meta_path.index(importlib.machinery.PathFinder) + 1, Installed)
+runpy.run_module("argyll", run_name="__main__", alter_sys=True)
+"""
+
+
+async def test_python_m_argyll_beside_a_checkout_named_argyll_says_why_it_fails(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "argyll").mkdir()
+    (tmp_path / "argyll" / "README.md").write_text("a checkout, not the package")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-c", SHADOWED_RUN, str(ROOT)),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    async with asyncio.timeout(20):
+        _, err = await process.communicate()
+    assert process.returncode == 1
+    message = err.decode()
+    assert "Traceback" not in message
+    shadow = tmp_path / "argyll"
+    assert message.startswith(f"argyll: the directory {shadow} hides the argyll package")

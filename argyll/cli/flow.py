@@ -1,0 +1,198 @@
+"""``argyll plan`` and ``argyll flow start|ls|get|events``: planning goals and running flows.
+
+``flow start --wait`` and ``flow events --follow`` read the flow's WebSocket
+stream, which begins with its past events, so nothing that happened before the
+stream opened is missed; both end when the flow ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from argyll.cli import render
+from argyll.cli.options import Settings, pass_settings, shared_options
+from argyll.cli.remote import ExitCode, Remote
+from argyll.client import protocol
+
+ENDED_STEP_EVENTS = frozenset({"step_completed", "step_failed", "step_skipped"})
+
+
+def parse_init(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """``--init``: a JSON object given inline, or ``@FILE`` (``@-``: stdin)."""
+    if value is None:
+        return None
+    text = value
+    if value.startswith("@"):
+        path = value[1:]
+        try:
+            text = click.get_text_stream("stdin").read() if path == "-" else Path(path).read_text()
+        except OSError as error:
+            raise click.BadParameter(f"cannot read {path}: {error.strerror}") from None
+    try:
+        init = json.loads(text)
+    except ValueError as error:
+        raise click.BadParameter(f"not JSON: {error}") from None
+    if not isinstance(init, dict):
+        raise click.BadParameter(f"must be a JSON object, got {text.strip()}")
+    return init
+
+
+init_option = click.option(
+    "--init",
+    metavar="JSON|@FILE",
+    callback=parse_init,
+    help="the flow's initial attributes: a JSON object, or @FILE holding one (@- reads stdin)",
+)
+goals_argument = click.argument("goals", nargs=-1, required=True, metavar="GOAL...")
+
+
+@click.command(short_help="Plan goals without starting a flow.")
+@goals_argument
+@init_option
+@shared_options
+@pass_settings
+def plan(settings: Settings, goals: tuple[str, ...], init: dict[str, Any] | None) -> None:
+    """The plan a flow for GOAL... would run, and the inputs it still needs (starts nothing)."""
+    with settings.remote() as remote:
+        answer = remote.send(protocol.plan(goals, init))
+    render.reply(answer, settings.as_json, render.plan)
+
+
+@click.group()
+@shared_options
+def flow() -> None:
+    """Start flows and look at them."""
+
+
+@flow.command("start")
+@goals_argument
+@init_option
+@click.option(
+    "--id",
+    "flow_id",
+    metavar="ID",
+    help="the flow's id (default: the engine picks one); repeating a request with it is a no-op",
+)
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="show progress until the flow ends, then its state; exit 4 unless it completed",
+)
+@shared_options
+@pass_settings
+def start_flow(
+    settings: Settings,
+    goals: tuple[str, ...],
+    init: dict[str, Any] | None,
+    flow_id: str | None,
+    wait: bool,
+) -> None:
+    """Start a flow for GOAL... and print its id."""
+    with settings.remote() as remote:
+        answer = remote.send(protocol.submit_flow(goals, init, flow_id))
+        if not wait:
+            render.reply(answer, settings.as_json, render.message)
+            return
+        started = answer.data["flow_id"]
+        outcome = asyncio.run(watch(remote, started))
+        final = remote.send(protocol.get_flow(started))
+    render.reply(final, settings.as_json, render.flow)
+    render.stderr().print(Text(outcome), soft_wrap=True)
+    if final.data["status"] != "completed":
+        click.get_current_context().exit(ExitCode.BAD_OUTCOME)
+
+
+@flow.command("ls")
+@click.option("--status", help="only flows with this status (active, completed, failed)")
+@click.option("--limit", type=int, help="at most this many flows, newest first")
+@shared_options
+@pass_settings
+def list_flows(settings: Settings, status: str | None, limit: int | None) -> None:
+    """Flows, newest first."""
+    with settings.remote() as remote:
+        answer = remote.send(protocol.list_flows(status, limit))
+    render.reply(answer, settings.as_json, render.flows)
+
+
+@flow.command("get")
+@click.argument("flow_id", metavar="ID")
+@shared_options
+@pass_settings
+def get_flow(settings: Settings, flow_id: str) -> None:
+    """A flow's state: status, each step's execution, attributes."""
+    with settings.remote() as remote:
+        answer = remote.send(protocol.get_flow(flow_id))
+    render.reply(answer, settings.as_json, render.flow)
+
+
+@flow.command("events")
+@click.argument("flow_id", metavar="ID")
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="go on printing events as they happen until the flow ends (-o json: one a line)",
+)
+@shared_options
+@pass_settings
+def flow_events(settings: Settings, flow_id: str, follow: bool) -> None:
+    """A flow's events, oldest first."""
+    with settings.remote() as remote:
+        if not follow:
+            answer = remote.send(protocol.flow_events(flow_id))
+            render.reply(answer, settings.as_json, render.events)
+            return
+        remote.send(protocol.flow_status(flow_id))  # an unknown flow is a 404 now, not a wait
+        asyncio.run(print_events(remote, flow_id, settings.as_json))
+
+
+async def print_events(remote: Remote, flow_id: str, as_json: bool) -> None:
+    if not as_json:
+        click.echo(render.event_header())
+    async for text, event in remote.follow(flow_id):
+        click.echo(text if as_json else render.event_line(event))
+
+
+async def watch(remote: Remote, flow_id: str) -> str:
+    """Live progress on stderr (steps ended of steps planned); returns the outcome, in words."""
+    columns = (
+        SpinnerColumn(),
+        TextColumn("flow {task.fields[flow_id]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps ended"),
+        TimeElapsedColumn(),
+    )
+    ended: set[str] = set()
+    planned = 0
+    outcome: Mapping[str, Any] = {}
+    with Progress(*columns, console=render.stderr(), transient=True) as progress:
+        task = progress.add_task("", total=None, flow_id=flow_id)
+        async for _, event in remote.follow(flow_id):
+            data: Mapping[str, Any] = event["data"]
+            if event["type"] == "flow_started":
+                planned = len(data["plan"]["steps"])
+                progress.update(task, total=planned)
+            elif event["type"] in ENDED_STEP_EVENTS:
+                ended.add(data["step_id"])
+                progress.update(task, completed=len(ended))
+            elif event["type"] in protocol.FLOW_ENDED:
+                outcome = event
+    status = str(outcome.get("type", "")).removeprefix("flow_")
+    error = outcome.get("data", {}).get("error")
+    summary = f"flow {flow_id} {status}: {len(ended)} of {planned} steps ended"
+    return summary + (f"; {error}" if error else "")

@@ -1,0 +1,211 @@
+"""What the client commands print: rich tables for people, the API's JSON for scripts.
+
+Tables are drawn from the API's JSON (SPEC §7 shapes), never from model objects,
+so what a table shows is what ``-o json`` would print. Cells are ``Text``, never
+markup, so a value such as ``[1, 2]`` is shown as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.json import JSON
+from rich.table import Table
+from rich.text import Text
+
+from argyll.cli.remote import Answer
+
+WRAPPED = frozenset({"VALUE", "DETAIL", "ERROR", "REQUIRED", "OPTIONAL", "OUTPUTS", "MORE"})
+"""Columns whose long values wrap; the others (ids, times, statuses) stay on one line."""
+
+
+def stdout() -> Console:
+    """A console on the current stdout (looked up now, so test runners can capture it)."""
+    return Console(highlight=False)
+
+
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def print_json(body: bytes) -> None:
+    """The API's JSON: verbatim (ending in a newline) when piped, indented on a terminal."""
+    text = body.decode()
+    if sys.stdout.isatty():
+        stdout().print(JSON(text))
+    else:
+        click.echo(text.rstrip("\n"))
+
+
+def compact(value: Any) -> str:
+    """A value as a table shows it: strings bare, anything else as JSON (``null``, not None)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    grid = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold", no_wrap=column not in WRAPPED)
+    return grid
+
+
+def add_row(grid: Table, *cells: Any) -> None:
+    grid.add_row(*(Text("" if cell is None else compact(cell)) for cell in cells))
+
+
+def fields(data: Mapping[str, Any], names: Iterable[str], title: str | None = None) -> Table:
+    """A two-column table of the named fields ``data`` has."""
+    grid = table("FIELD", "VALUE", title=title)
+    for name in names:
+        if data.get(name) is not None:
+            add_row(grid, name, data[name])
+    return grid
+
+
+def show(*renderables: Any) -> None:
+    console = stdout()
+    for renderable in renderables:
+        console.print(renderable)
+
+
+def reply(answer: Answer, as_json: bool, draw: Callable[[Any], Any]) -> None:
+    """A reply as the API's JSON, or drawn for people by ``draw`` (one table or several)."""
+    if as_json:
+        print_json(answer.body)
+        return
+    drawn = draw(answer.data)
+    if drawn is not None:
+        show(*(drawn if isinstance(drawn, list) else [drawn]))
+
+
+def message(data: Mapping[str, Any]) -> None:
+    """A reply that says what happened (``{message, …}``): the message alone."""
+    click.echo(data["message"])
+
+
+def roles(step: Mapping[str, Any], role: str) -> str:
+    attributes = step.get("attributes", {})
+    return ", ".join(name for name, spec in attributes.items() if spec.get("role") == role)
+
+
+def steps(steps: Sequence[Mapping[str, Any]], title: str | None = None) -> Table:
+    grid = table("ID", "TYPE", "REQUIRED", "OPTIONAL", "OUTPUTS", title=title)
+    for step in steps:
+        add_row(
+            grid,
+            step["id"],
+            step["type"],
+            roles(step, "required"),
+            roles(step, "optional"),
+            roles(step, "output"),
+        )
+    return grid
+
+
+def step(definition: Mapping[str, Any]) -> list[Table]:
+    """A step: its own fields, then one row per attribute."""
+    own = [name for name in definition if name != "attributes"]
+    attributes = table("ATTRIBUTE", "ROLE", "TYPE", "MORE", title="attributes")
+    for name, spec in definition.get("attributes", {}).items():
+        more = {key: value for key, value in spec.items() if key not in ("role", "type")}
+        add_row(attributes, name, spec.get("role"), spec.get("type"), more or None)
+    return [fields(definition, own, title=f"step {definition['id']}"), attributes]
+
+
+def plan(data: Mapping[str, Any]) -> list[Table]:
+    summary = fields(
+        {"goals": ", ".join(data["goals"]), "required": ", ".join(data["required"]) or "-"},
+        ("goals", "required"),
+        title="plan",
+    )
+    return [summary, steps(list(data["steps"].values()), title="steps")]
+
+
+def flows(data: Mapping[str, Any]) -> Table:
+    grid = table("ID", "STATUS", "CREATED", "COMPLETED", "ERROR")
+    for flow in data["flows"]:
+        add_row(
+            grid,
+            flow["id"],
+            flow["status"],
+            flow["created_at"],
+            flow.get("completed_at"),
+            flow.get("error"),
+        )
+    return grid
+
+
+def flow(state: Mapping[str, Any]) -> list[Table]:
+    """A flow's state: its summary, its steps' executions, its attributes."""
+    summary = dict(state, goals=", ".join(state["plan"]["goals"]))
+    names = ("id", "status", "goals", "created_at", "completed_at", "error")
+    executions = table("STEP", "STATUS", "STARTED", "MS", "ERROR", title="steps")
+    for step_id, execution in state["executions"].items():
+        add_row(
+            executions,
+            step_id,
+            execution["status"],
+            execution.get("started_at"),
+            execution.get("duration"),
+            execution.get("error"),
+        )
+    attributes = table("ATTRIBUTE", "VALUE", "FROM STEP", title="attributes")
+    for name, attribute in state["attributes"].items():
+        add_row(attributes, name, attribute["value"], attribute.get("step") or "init")
+    return [fields(summary, names, title=f"flow {state['id']}"), executions, attributes]
+
+
+def event_detail(event: Mapping[str, Any]) -> str:
+    """The one thing worth reading in an event's data, if any."""
+    data = event.get("data", {})
+    if data.get("error"):
+        return str(data["error"])
+    if event["type"] == "attribute_set":
+        return f"{data['name']} = {json.dumps(data['value'])}"
+    if event["type"] == "flow_started":
+        return "goals: " + ", ".join(data["plan"]["goals"])
+    if data.get("outputs") is not None:
+        return json.dumps(data["outputs"])
+    return ""
+
+
+def event_cells(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    data = event.get("data", {})
+    return event["seq"], event["timestamp"], event["type"], data.get("step_id"), event_detail(event)
+
+
+EVENT_COLUMNS = ("SEQ", "TIME", "TYPE", "STEP", "DETAIL")
+
+
+def events(data: Mapping[str, Any]) -> Table:
+    grid = table(*EVENT_COLUMNS)
+    for event in data["events"]:
+        add_row(grid, *event_cells(event))
+    return grid
+
+
+def event_header() -> str:
+    return _event_row(*EVENT_COLUMNS)
+
+
+def event_line(event: Mapping[str, Any]) -> str:
+    """One followed event as a line (a live stream cannot be a table drawn at the end)."""
+    return _event_row(*event_cells(event))
+
+
+def _event_row(seq: Any, timestamp: Any, event_type: Any, step_id: Any, detail: Any) -> str:
+    step_text = step_id or "-"
+    return f"{seq!s:>5}  {timestamp!s:<24}  {event_type!s:<22} {step_text!s:<16} {detail}".rstrip()
+
+
+def health(service: Mapping[str, Any], steps: Mapping[str, Any]) -> list[Table]:
+    names = ("status", "service", "version", "store", "latency_ms", "error")
+    grid = table("STEP", "STATUS", "ERROR", title="steps")
+    for step_id, step_health in steps["health"].items():
+        add_row(grid, step_id, step_health["status"], step_health.get("error"))
+    return [fields(service, names, title="engine"), grid]

@@ -1,0 +1,271 @@
+"""``argyll serve``: one process serving the engine's REST API, WebSocket, webhooks and dashboard.
+
+Settings come from flags, then the environment, then defaults. Once the port is
+bound it prints one line to stdout, ``argyll serving on http://HOST:PORT
+store=URL``, whatever the log level, so scripts and tests can wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import click
+from tornado.web import Application
+
+from argyll.errors import ArgyllError
+from argyll.events import Event, FlowStarted
+from argyll.runtime.engine import Engine
+from argyll.server.app import (
+    DEFAULT_MAX_BODY_SIZE,
+    base_url,
+    base_url_of,
+    bind,
+    free_port,
+    make_app,
+)
+from argyll.server.app import serve as serve_api
+from argyll.store import default_sqlite_url
+from argyll.wire import CLOSE_GOING_AWAY
+
+LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+log = logging.getLogger("argyll.cli")
+event_log = logging.getLogger("argyll.events")
+
+# Events worth a log line, and how loud.
+NOTABLE_EVENTS = {
+    "flow_started": logging.INFO,
+    "flow_completed": logging.INFO,
+    "flow_failed": logging.WARNING,
+    "step_failed": logging.WARNING,
+    "work_retry_scheduled": logging.WARNING,
+}
+_EVENT_FIELDS = ("flow_id", "step_id", "token", "retry_count", "next_retry_at", "error")
+
+HELP = """Serve the REST API, WebSocket, webhooks and the dashboard (at /).
+
+\b
+Store URLs: sqlite:///PATH (durable; the default lives under $ARGYLL_HOME,
+default ~/.argyll), memory:// (gone at exit), redis://HOST:PORT/DB (shared by
+any number of engine instances).
+
+Logs go to stderr as key=value lines. The default level, warning, shows what
+needs attention (failed steps and flows, retries); info adds flows started and
+completed and refused requests; debug adds every request. SIGTERM or Ctrl-C
+stops accepting connections, closes the engine and exits 0; a server that
+cannot start (port in use, bad store) prints one line and exits 1.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """The flags of ``argyll serve``, as given (None: not given)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    store: str | None = None
+    webhook_base_url: str | None = None
+    redis_prefix: str | None = None
+    demo: bool = False
+    no_dashboard: bool = False
+    log_level: str = "warning"
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+
+
+@click.command(help=HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", type=int, default=8080, show_default=True, help="port (0: any free port)")
+@click.option(
+    "--store",
+    metavar="URL",
+    help="store URL (default: $ARGYLL_STORE, else SQLite under $ARGYLL_HOME)",
+)
+@click.option(
+    "--webhook-base-url",
+    metavar="URL",
+    help="prefix of webhook URLs given to async steps "
+    "(default: $ARGYLL_WEBHOOK_BASE_URL, else the served address)",
+)
+@click.option(
+    "--redis-prefix",
+    metavar="PREFIX",
+    help="key prefix in a redis:// store (default argyll:; same as ?prefix= in the URL)",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="register the demo catalog and serve its step services under /demo",
+)
+@click.option(
+    "--no-dashboard",
+    is_flag=True,
+    help="serve only the API (lighter: no Panel/Bokeh in the process)",
+)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True)
+@click.option(
+    "--max-body-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BODY_SIZE,
+    show_default=True,
+    metavar="BYTES",
+    help="largest request body accepted",
+)
+def serve(**flags: Any) -> None:
+    options = ServeOptions(**flags)
+    logging.basicConfig(level=options.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    click.get_current_context().exit(asyncio.run(run(options)))
+
+
+def store_url(options: ServeOptions) -> str:
+    url = options.store or os.environ.get("ARGYLL_STORE") or default_sqlite_url()
+    if options.redis_prefix and url.startswith(("redis", "rediss")):
+        url += ("&" if "?" in url else "?") + urlencode({"prefix": options.redis_prefix})
+    return url
+
+
+def webhook_base_url(options: ServeOptions, served_url: str) -> str:
+    return options.webhook_base_url or os.environ.get("ARGYLL_WEBHOOK_BASE_URL") or served_url
+
+
+def engine_options(options: ServeOptions, served_url: str) -> dict[str, Any]:
+    """The keyword arguments ``Engine`` is built with for ``argyll serve``."""
+    return {"store": store_url(options), "webhook_base_url": webhook_base_url(options, served_url)}
+
+
+def redact(url: str) -> str:
+    """``url`` with any password masked, fit for a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def kv(**fields: object) -> str:
+    """``key=value`` pairs; values with spaces, quotes or ``=`` are JSON-quoted."""
+    return " ".join(
+        f"{key}={_kv_value(value)}" for key, value in fields.items() if value is not None
+    )
+
+
+def _kv_value(value: object) -> str:
+    text = str(value)
+    if not text or any(c in text for c in ' "=\n\t'):
+        return json.dumps(text)
+    return text
+
+
+def describe(event: Event) -> str:
+    fields = {name: getattr(event.data, name, None) for name in _EVENT_FIELDS}
+    if isinstance(event.data, FlowStarted):
+        fields["goals"] = ",".join(event.data.plan.goals)
+    return kv(event=event.type, **fields)
+
+
+async def log_events(engine: Engine) -> None:
+    """One log line per notable event of the feed, from now on."""
+    async for event in engine.events(None):
+        level = NOTABLE_EVENTS.get(event.type)
+        if level is not None and event_log.isEnabledFor(level):
+            event_log.log(level, "%s", describe(event))
+
+
+class Serving(Protocol):
+    url: str
+
+    async def aclose(self) -> None: ...
+
+
+async def run(options: ServeOptions) -> int:
+    """Serve until SIGTERM or SIGINT; 0 after a clean stop, 1 if the server could not start."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    started = await start(options)
+    if started is None:
+        return 1
+    engine, server = started
+    watcher = asyncio.create_task(log_events(engine), name="argyll-event-log")
+    print(f"argyll serving on {server.url} store={redact(engine.store.url)}", flush=True)
+    await stop.wait()
+    log.info("%s", kv(event="stopping", url=server.url))
+    await server.aclose()
+    watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
+    await engine.aclose()
+    return 0
+
+
+async def start(options: ServeOptions) -> tuple[Engine, Serving] | None:
+    """Start the engine (its webhook base is the served address), then serve it.
+
+    None, after one line on stderr, when the port cannot be had or the store not opened.
+    """
+    try:
+        if options.no_dashboard:
+            sockets = bind(options.host, options.port)
+            url = base_url(sockets[0])
+        else:
+            port = options.port or free_port(options.host)
+            url = base_url_of(options.host, port)
+    except OSError as exc:
+        cannot_listen(options, exc)
+        return None
+    engine = Engine(**engine_options(options, url))
+    try:
+        await engine.start()
+    except ArgyllError as exc:
+        print(f"argyll: cannot start the engine: {exc}", file=sys.stderr)
+        await engine.aclose()
+        return None
+    try:
+        if options.no_dashboard:
+            api = await serve_api(engine, sockets=sockets, max_body_size=options.max_body_size)
+            return engine, api
+        return engine, await serve_with_dashboard(engine, options, port)
+    except OSError as exc:
+        cannot_listen(options, exc)
+        await engine.aclose()
+        return None
+
+
+def cannot_listen(options: ServeOptions, error: OSError) -> None:
+    print(f"argyll: cannot listen on {options.host}:{options.port}: {error}", file=sys.stderr)
+
+
+async def serve_with_dashboard(engine: Engine, options: ServeOptions, port: int) -> Serving:
+    """One Bokeh/Panel server: the dashboard at /, the API mounted beside it."""
+    from argyll.ui.serve import mount, serve_dashboard
+
+    api = make_app(engine, max_body_size=options.max_body_size)
+    dashboard = await serve_dashboard(
+        engine,
+        host=options.host,
+        port=port,
+        extra_patterns=[mount(api)],
+        demo=options.demo,
+        max_body_size=options.max_body_size,
+    )
+    return DashboardAndApi(dashboard, api)
+
+
+class DashboardAndApi:
+    """Stops the dashboard server and says goodbye to the API's WebSocket clients."""
+
+    def __init__(self, dashboard: Serving, api: Application) -> None:
+        self.dashboard, self.api, self.url = dashboard, api, dashboard.url
+
+    async def aclose(self) -> None:
+        for client in list(self.api.settings["argyll_sockets"]):
+            client.shut(CLOSE_GOING_AWAY, "the server is shutting down")
+        await self.dashboard.aclose()
