@@ -3,9 +3,10 @@
 Each handler parses its request, makes one call on the ``Engine`` and writes the
 result as JSON ending in a newline (so a shell prompt after ``curl`` starts on
 its own line); errors are raised, never written, so ``problem.py`` answers them
-all. Request bodies go through ``ApiHandler.json_object`` and nowhere else. Bodies
-are streamed so the size limit is checked from ``Content-Length`` *before* the
-body is read, and an oversized request gets a problem+json 413.
+all. Request bodies go through ``ApiHandler.json_object`` and nowhere else, and
+are checked against the model's shapes (``argyll.model.schema``), never retyped
+here. Bodies are streamed so the size limit is checked from ``Content-Length``
+*before* the body is read, and an oversized request gets a problem+json 413.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from argyll import __version__
 from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import BodyTooLargeError, ValidationError
-from argyll.model import FlowStatus, Health, iso
+from argyll.model import FLOW_REQUEST, PLAN_REQUEST, FlowStatus, Health, Shape, iso, json_text
 from argyll.problems import problem_text
 from argyll.runtime.engine import Engine
 from argyll.server.problem import write_problem
@@ -83,7 +84,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     except (ValueError, RecursionError) as exc:
         raise ValidationError([("body", f"not valid JSON: {exc}")]) from None
     if not isinstance(data, dict):
-        raise ValidationError([("body", f"must be a JSON object, got {_json_type(data)}")])
+        raise ValidationError([("body", f"must be a JSON object, got {json_text(data)}")])
     return data
 
 
@@ -91,45 +92,17 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_type(value: Any) -> str:
-    match value:
-        case bool():
-            return "a boolean"
-        case int() | float():
-            return "a number"
-        case str():
-            return "a string"
-        case list():
-            return "an array"
-        case None:
-            return "null"
-    return type(value).__name__
+def parse_goals_and_init(
+    body: Mapping[str, Any], request: Shape = FLOW_REQUEST
+) -> tuple[list[str], dict[str, Any]]:
+    """``goals`` (one id becomes a list) and ``init`` of a flow (or plan) request body.
 
-
-def parse_goals_and_init(body: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """``goals`` (a non-empty list of strings, or one string) and ``init`` (an object).
-
-    Also checks that ``id``, when present, is a string, so a flow request is judged at once.
+    The whole body is checked against the model's shape first, ``id`` and unknown fields
+    included, so a request is judged at once.
     """
-    goals = _goal_list(body.get("goals"))
-    init = body.get("init", {})
-    problems: list[tuple[str, str]] = []
-    if goals is None:
-        problems.append(("goals", "must be a non-empty list of step ids"))
-    if not isinstance(init, dict):
-        problems.append(("init", f"must be an object, got {_json_type(init)}"))
-    if "id" in body and not isinstance(body["id"], str):
-        problems.append(("id", f"must be a string, got {_json_type(body['id'])}"))
-    if goals is None or not isinstance(init, dict) or problems:
-        raise ValidationError(problems)
-    return goals, init
-
-
-def _goal_list(value: Any) -> list[str] | None:
-    goals = [value] if isinstance(value, str) else value
-    if isinstance(goals, list) and goals and all(isinstance(goal, str) for goal in goals):
-        return goals
-    return None
+    request.check(body)
+    goals = body["goals"]
+    return ([goals] if isinstance(goals, str) else goals), body.get("init", {})
 
 
 def parse_flow_query(status: str | None, limit: str | None) -> tuple[FlowStatus | None, int | None]:
@@ -140,14 +113,15 @@ def parse_flow_query(status: str | None, limit: str | None) -> tuple[FlowStatus 
         if status in _FLOW_STATUSES:
             wanted = FlowStatus(status)
         else:
-            allowed = ", ".join(_FLOW_STATUSES)
-            problems.append(("status", f"must be one of {allowed}, got {status!r}"))
+            allowed = ", ".join(map(json_text, _FLOW_STATUSES))
+            problems.append(("status", f"must be one of {allowed}, got {json_text(status)}"))
     count = None
     if limit is not None:
         if _DIGITS.fullmatch(limit) and 1 <= int(limit) <= MAX_LIST_LIMIT:
             count = int(limit)
         else:
-            problems.append(("limit", f"must be an integer from 1 to {MAX_LIST_LIMIT}"))
+            reason = f"must be an integer from 1 to {MAX_LIST_LIMIT}, got {json_text(limit)}"
+            problems.append(("limit", reason))
     if problems:
         raise ValidationError(problems)
     return wanted, count
@@ -249,7 +223,7 @@ class StepHealthHandler(ApiHandler):
 
 class PlanHandler(ApiHandler):
     async def post(self) -> None:
-        goals, init = parse_goals_and_init(self.json_object())
+        goals, init = parse_goals_and_init(self.json_object(), PLAN_REQUEST)
         self.reply(self.engine.plan(goals, init).to_dict())
 
 

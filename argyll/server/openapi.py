@@ -1,8 +1,11 @@
 """The OpenAPI 3.1 document of the HTTP API (served at ``/engine/openapi.json``).
 
 Built in Python rather than kept as a JSON file so that the shared pieces (ids,
-problem responses, step and flow shapes) are written once. Tests run
-schemathesis against it, so it must say exactly what the handlers do.
+problem responses) are written once. The request bodies and step shapes are
+not written here at all: they are the model's JSON Schema
+(``argyll.model.schema``), the very declarations requests are validated
+against, and every enum comes from the model's enums. Tests run schemathesis
+against it, so it must say exactly what the handlers do.
 """
 
 from __future__ import annotations
@@ -11,24 +14,25 @@ import functools
 from typing import Any
 
 from argyll import __version__
-from argyll.model import ID_PATTERN
+from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
+from argyll.model import schema as model_schema
+from argyll.model.schema import NOT_DOTS, enum_schema, id_schema
 from argyll.server.handlers import MAX_LIST_LIMIT
 from argyll.server.problem import PROBLEM_CONTENT_TYPE
 
 Schema = dict[str, Any]
 
 _ID_QUERY = {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$"}
-# "." and ".." cannot travel as a URL path segment: clients resolve them away.
-_NOT_DOTS = {"not": {"enum": [".", ".."]}}
-_ID = {**_ID_QUERY, **_NOT_DOTS}
-_SEGMENT = {"type": "string", "minLength": 1, **_NOT_DOTS}
+_ID = id_schema()
+_COMPONENTS = "#/components/schemas/"
+_SEGMENT = {"type": "string", "minLength": 1, **NOT_DOTS}
 _TIME = {"type": "string", "format": "date-time"}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _OBJECT = {"type": "object"}
 
 
 def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": _COMPONENTS + name}
 
 
 def _obj(required: list[str], /, **properties: Any) -> Schema:
@@ -37,10 +41,6 @@ def _obj(required: list[str], /, **properties: Any) -> Schema:
 
 def _map(values: Schema) -> Schema:
     return {"type": "object", "additionalProperties": values}
-
-
-def _enum(*values: str) -> Schema:
-    return {"type": "string", "enum": list(values)}
 
 
 def _json(schema: Schema, description: str = "OK") -> Schema:
@@ -85,88 +85,16 @@ def _path_param(name: str, description: str, schema: Schema | None = None) -> Sc
 
 
 def _step_schemas() -> dict[str, Schema]:
-    script = _obj(["language", "script"], language=_enum("ale", "lua"), script={"type": "string"})
-    attribute_type = _enum("string", "number", "boolean", "object", "array", "null", "any")
-    definition_attribute = _obj(
-        ["role"],
-        role=_enum("required", "optional", "output"),
-        type=attribute_type,
-        default={"type": "string", "description": "a JSON text, only on optional inputs"},
-        for_each={"type": "boolean"},
-        optional=_obj([], default={"type": "string"}, for_each={"type": "boolean"}),
-        required=_obj([], for_each={"type": "boolean"}),
-    )
-    http = _obj(
-        ["endpoint"],
-        endpoint={"type": "string"},
-        method=_enum("GET", "POST", "PUT", "DELETE"),
-        health_check={"type": "string"},
-        timeout={"type": "integer", "minimum": 1, "description": "milliseconds"},
-    )
-    work_config = _obj(
-        [],
-        max_retries={"type": "integer", "minimum": -1},
-        init_backoff={"type": "integer", "minimum": 0},
-        max_backoff={"type": "integer", "minimum": 0},
-        backoff_type=_enum("fixed", "linear", "exponential"),
-        parallelism={"type": "integer", "minimum": 1},
-    )
-    step_fields: Schema = {
-        "name": {"type": "string"},
-        "type": _enum("sync", "async", "script"),
-        "version": {"type": "string"},
-        "labels": _map({"type": "string"}),
-        "http": _ref("HttpConfig"),
-        "script": _ref("ScriptConfig"),
-        "predicate": _ref("ScriptConfig"),
-        "work_config": _ref("WorkConfig"),
-    }
-    definition = _obj(
-        ["type"],
-        id=_ID,
-        attributes=_map(_ref("AttributeDefinition")),
-        **step_fields,
-    )
-    attribute = _obj(
-        ["role", "type"],
-        role=_enum("required", "optional", "output"),
-        type=attribute_type,
-        default={"type": "string"},
-        for_each={"type": "boolean"},
-    )
-    step = _obj(
-        ["id", "name", "type", "attributes", "work_config"],
-        id={"type": "string"},
-        attributes=_map(_ref("Attribute")),
-        **step_fields,
-    )
     return {
-        "ScriptConfig": script,
-        "HttpConfig": http,
-        "WorkConfig": work_config,
-        "AttributeDefinition": definition_attribute,
-        "StepDefinition": definition,
-        "NewStepDefinition": {"allOf": [_ref("StepDefinition"), {"required": ["id", "type"]}]},
-        "Attribute": attribute,
-        "Step": step,
         "StepMessage": _obj(["message", "step"], message={"type": "string"}, step=_ref("Step")),
-        "Health": _obj(
-            ["status"], status=_enum("healthy", "unhealthy", "unknown"), error={"type": "string"}
-        ),
+        "Health": _obj(["status"], status=enum_schema(HealthStatus), error={"type": "string"}),
     }
 
 
 def _flow_schemas() -> dict[str, Schema]:
-    goals = {
-        "oneOf": [
-            {"type": "string"},
-            {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        ],
-        "description": "goal step ids (one id may be given as a string)",
-    }
     work_item = _obj(
         ["status", "inputs", "retry_count"],
-        status=_enum("pending", "active", "succeeded", "failed", "not_completed"),
+        status=enum_schema(WorkStatus),
         inputs=_OBJECT,
         outputs=_OBJECT,
         error={"type": "string"},
@@ -175,7 +103,7 @@ def _flow_schemas() -> dict[str, Schema]:
     )
     execution = _obj(
         ["status", "inputs", "work_items"],
-        status=_enum("pending", "active", "completed", "failed", "skipped"),
+        status=enum_schema(StepStatus),
         started_at=_TIME,
         completed_at=_TIME,
         inputs=_OBJECT,
@@ -185,10 +113,8 @@ def _flow_schemas() -> dict[str, Schema]:
         duration={"type": "integer", "description": "milliseconds"},
         work_items=_map(_ref("WorkItem")),
     )
-    status = _enum("active", "completed", "failed")
+    status = enum_schema(FlowStatus)
     return {
-        "PlanRequest": _obj(["goals"], goals=goals, init=_OBJECT),
-        "FlowRequest": _obj(["goals"], id=_ID, goals=goals, init=_OBJECT),
         "Plan": _obj(
             ["goals", "required", "steps", "attributes"],
             goals=_STRINGS,
@@ -266,6 +192,7 @@ def _components() -> Schema:
         for status, text in {**_ERRORS, 500: "The server failed; the detail is in its log"}.items()
     }
     schemas = {
+        **model_schema.definitions(_COMPONENTS),
         **_step_schemas(),
         **_flow_schemas(),
         "Problem": _problem_schema(),
@@ -370,7 +297,7 @@ def _flow_paths() -> Schema:
         count={"type": "integer"},
     )
     query = [
-        {"name": "status", "in": "query", "schema": _enum("active", "completed", "failed")},
+        {"name": "status", "in": "query", "schema": enum_schema(FlowStatus)},
         {
             "name": "limit",
             "in": "query",
@@ -416,7 +343,7 @@ def _flow_paths() -> Schema:
                         _obj(
                             ["id", "status"],
                             id={"type": "string"},
-                            status=_enum("active", "completed", "failed"),
+                            status=enum_schema(FlowStatus),
                         )
                     )
                 },

@@ -1,9 +1,24 @@
-"""Parsing and validating step definitions (SPEC §1)."""
+"""Parsing and validating step definitions (SPEC §1): the schema, the rules, round trips."""
+
+import dataclasses
+import json
 
 import pytest
 
 from argyll.errors import ValidationError
-from argyll.model import AttrType, HttpMethod, Role, StepType, parse_step
+from argyll.model import (
+    AttributeSpec,
+    AttrType,
+    HttpConfig,
+    HttpMethod,
+    Role,
+    ScriptConfig,
+    Step,
+    StepType,
+    WorkConfig,
+    parse_step,
+    schema,
+)
 from argyll.testing import script_step
 
 HTTP = {"id": "h", "type": "sync", "http": {"endpoint": "http://127.0.0.1:9/x"}}
@@ -162,3 +177,237 @@ def test_method_is_case_insensitive_and_type_is_sync():
     assert step.http is not None
     assert step.http.method is HttpMethod.GET
     assert step.type is StepType.SYNC
+
+
+# ------------------------------------------------- one schema, round trips
+
+FULL_HTTP = {
+    "id": "price-calc",
+    "name": "Price Calculator",
+    "type": "async",
+    "version": "1.0.0",
+    "labels": {"team": "billing"},
+    "attributes": {
+        "quantity": {"role": "required", "type": "number"},
+        "items": {"role": "required", "type": "array", "required": {"for_each": True}},
+        "coupon": {"role": "optional", "type": "string", "optional": {"default": '"NONE"'}},
+        "sizes": {
+            "role": "optional",
+            "type": "any",
+            "optional": {"default": "[1]", "for_each": True},
+        },
+        "total": {"role": "output", "type": "number"},
+    },
+    "http": {
+        "endpoint": "http://127.0.0.1:9/price/{quantity}",
+        "method": "PUT",
+        "health_check": "http://127.0.0.1:9/health",
+        "timeout": 5000,
+    },
+    "predicate": {"language": "lua", "script": "return quantity > 0"},
+    "work_config": {
+        "max_retries": 3,
+        "init_backoff": 200,
+        "max_backoff": 5000,
+        "backoff_type": "linear",
+        "parallelism": 4,
+    },
+}
+FULL_SCRIPT = {
+    **{key: value for key, value in FULL_HTTP.items() if key != "http"},
+    "id": "price-script",
+    "type": "script",
+    "script": {"language": "ale", "script": "{:total (* quantity 2)}"},
+}
+
+
+def nested_form(definition: dict) -> dict:
+    """A definition with each input's settings in the nested form of its role."""
+    attributes = {}
+    for name, spec in definition["attributes"].items():
+        flat = {key: spec[key] for key in ("role", "type") if key in spec}
+        settings = {key: spec[key] for key in ("default", "for_each") if key in spec}
+        if settings:
+            flat[spec["role"]] = settings
+        attributes[name] = flat
+    return {**definition, "attributes": attributes}
+
+
+@pytest.mark.parametrize("definition", [FULL_HTTP, FULL_SCRIPT], ids=["http", "script"])
+def test_a_step_read_back_registers_as_the_same_step_in_either_form(definition):
+    step = parse_step(definition)
+    read = step.to_dict()
+    assert parse_step(read) == step
+    assert parse_step(nested_form(read)) == step
+    assert parse_step(json.loads(json.dumps(read))).to_dict() == read
+
+
+def test_the_read_form_uses_every_field_of_the_schema():
+    """A field added to the schema but not written by ``to_dict`` (or the reverse) fails here."""
+    written = json_paths(parse_step(FULL_HTTP).to_dict()) | json_paths(
+        parse_step(FULL_SCRIPT).to_dict()
+    )
+    declared = schema_paths(schema.document(schema.STEP_DEFINITION))
+    nested = {path for path in declared if path.split(".")[2:3] in (["optional"], ["required"])}
+    assert written == declared - nested
+
+
+@pytest.mark.parametrize(
+    ("value", "shape"),
+    [
+        (AttributeSpec, "AttributeDefinition"),
+        (HttpConfig, "HttpConfig"),
+        (ScriptConfig, "ScriptConfig"),
+        (WorkConfig, "WorkConfig"),
+        (Step, schema.STEP_DEFINITION),
+    ],
+)
+def test_every_field_of_a_step_value_is_declared_in_the_schema(value, shape):
+    properties = set(schema.definitions()[shape]["properties"])
+    assert {f.name for f in dataclasses.fields(value)} == properties - {"optional", "required"}
+
+
+def json_paths(data: dict, prefix: str = "") -> set[str]:
+    """Every key path of a step's JSON; attribute and label names become ``*``."""
+    paths = set()
+    for key, value in data.items():
+        name = "*" if prefix in ("attributes.", "labels.") else key
+        paths.add(prefix + name)
+        if isinstance(value, dict):
+            paths |= json_paths(value, f"{prefix}{name}.")
+    return paths
+
+
+def schema_paths(document: dict) -> set[str]:
+    """Every property path a JSON Schema document declares, through ``$ref`` and ``allOf``."""
+    definitions = document["$defs"]
+
+    def walk(node: dict, prefix: str) -> set[str]:
+        if "$ref" in node:
+            return walk(definitions[node["$ref"].rsplit("/", 1)[1]], prefix)
+        paths = set()
+        for part in node.get("allOf", ()):
+            paths |= walk(part, prefix)
+        for name, sub in node.get("properties", {}).items():
+            paths.add(prefix + name)
+            paths |= walk(sub, f"{prefix}{name}.")
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict):
+            paths |= {prefix + "*"} | walk(extra, f"{prefix}*.")
+        return paths
+
+    return walk(document, "")
+
+
+# ------------------------------------------------------------- unknown fields
+
+PART_2_FIELDS = [
+    ({"memoizable": True}, ["memoizable"]),
+    ({"flow": {"goals": ["a"]}}, ["flow"]),
+    ({"http": {**HTTP["http"], "compensate": "http://x/undo"}}, ["http.compensate"]),
+    ({"http": {**HTTP["http"], "callback_timeout": 5}}, ["http.callback_timeout"]),
+    (
+        {"attributes": {"a": {"role": "required", "required": {"collect": "bogus"}}}},
+        ["attributes.a.required.collect"],
+    ),
+    (
+        {"attributes": {"a": {"role": "required", "required": {"match": {"x": 1}}}}},
+        ["attributes.a.required.match"],
+    ),
+    (
+        {"attributes": {"a": {"role": "optional", "optional": {"deadline": 5}}}},
+        ["attributes.a.optional.deadline"],
+    ),
+    (
+        {"attributes": {"a": {"role": "required", "mapping": {"name": "b"}}}},
+        ["attributes.a.mapping"],
+    ),
+    (
+        {"attributes": {"a": {"role": "output", "output": {"mapping": {"name": "b"}}}}},
+        ["attributes.a.output"],
+    ),
+    ({"predicate": {"language": "ale", "script": "1", "mode": "x"}}, ["predicate.mode"]),
+    (
+        {"work_config": {"concurrency": 2, "deadline": 1}},
+        ["work_config.concurrency", "work_config.deadline"],
+    ),
+    ({"labels": {"a": "b"}, "timeout": 5, "deadline": 9}, ["timeout", "deadline"]),
+]
+
+
+@pytest.mark.parametrize(("change", "unknown"), PART_2_FIELDS)
+def test_unknown_fields_are_refused_each_by_name(change, unknown):
+    with pytest.raises(ValidationError) as caught:
+        parse_step({**HTTP, **change})
+    assert [field for field, _ in caught.value.problems] == unknown
+    assert all(reason.startswith("unknown field") for _, reason in caught.value.problems)
+
+
+def test_unknown_fields_inside_a_script_are_refused():
+    definition = script_step("s", "1")
+    definition["script"]["lang"] = "ale"
+    assert fields_of(definition) == {"script.lang"}
+
+
+def test_a_nested_form_must_be_its_roles_and_agree_with_the_flat_one():
+    definition = script_step("s", "1")
+    definition["attributes"] = {
+        "a": {"role": "required", "optional": {"default": "1"}},
+        "b": {"role": "optional", "default": "1", "optional": {"default": "2"}},
+        "c": {"role": "optional", "default": "1", "optional": {"default": "1"}},
+    }
+    assert fields_of(definition) == {"attributes.a.optional", "attributes.b.optional.default"}
+
+
+# ---------------------------------------------------------- messages in JSON
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "sent"),
+    [
+        ({"http": {"endpoint": 3}}, "http.endpoint", "got 3"),
+        ({"http": {"endpoint": ""}}, "http.endpoint", 'got ""'),
+        ({"http": None}, "http", "got null"),
+        ({"name": None}, "name", "got null"),
+        ({"id": None}, "id", "got null"),
+        ({"type": "batch"}, "type", 'got "batch"'),
+        ({"labels": {"team": False}}, "labels.team", "got false"),
+        ({"work_config": {"parallelism": 0}}, "work_config.parallelism", "got 0"),
+        ({"http": {"endpoint": "http://x", "timeout": "5s"}}, "http.timeout", 'got "5s"'),
+        (
+            {"attributes": {"a": {"role": "required", "for_each": None}}},
+            "attributes.a.for_each",
+            "got null",
+        ),
+    ],
+)
+def test_each_problem_is_named_once_and_says_what_was_sent_in_json(change, field, sent):
+    with pytest.raises(ValidationError) as caught:
+        parse_step({**HTTP, **change})
+    ((where, reason),) = caught.value.problems
+    assert (where, reason.endswith(sent)) == (field, True), reason
+    assert "must" in reason
+
+
+def test_no_message_speaks_python():
+    bad = {
+        "id": "",
+        "name": 3,
+        "type": None,
+        "labels": {"a": None},
+        "attributes": {
+            "x": {"role": None, "type": ""},
+            "y": {"role": "optional", "default": ""},
+            "z": {"role": "optional", "type": "number", "default": "null"},
+        },
+        "http": {"endpoint": None, "method": "", "health_check": "", "timeout": None},
+        "script": {"language": None, "script": None},
+        "work_config": {"max_retries": None, "backoff_type": None},
+    }
+    with pytest.raises(ValidationError) as caught:
+        parse_step(bad)
+    reasons = [reason for _, reason in caught.value.problems]
+    fields = [field for field, _ in caught.value.problems]
+    assert len(fields) == len(set(fields))
+    assert not [r for r in reasons if "None" in r or "''" in r or "True" in r], reasons
+    assert len(reasons) >= 14

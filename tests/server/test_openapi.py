@@ -1,5 +1,8 @@
 """Schemathesis against /engine/openapi.json of a live server: no 5xx, every reply as documented.
 
+The bodies the model validates are checked to be, field for field, the ones the
+document describes (the document embeds the model's schema; this keeps it so).
+
 The server runs on its own event loop in a thread, because schemathesis calls
 it synchronously. Generated requests rarely name a real step or flow, so a
 second test sends the documented operations with ids the server does hold.
@@ -27,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from server_support import HELLO, running_api
 
+from argyll.model import schema as model_schema
 from argyll.server.openapi import openapi_document
 
 CHECKS = [
@@ -126,3 +130,56 @@ def test_document_describes_every_route() -> None:
             assert "500" in operation["responses"], (path, method)
             if "requestBody" in operation:
                 assert {"400", "413"} <= operation["responses"].keys(), (path, method)
+
+
+def inlined(node: Any, definitions: dict[str, Any]) -> Any:
+    """A schema with every ``$ref`` replaced by what it points to (the shapes are not recursive)."""
+    if isinstance(node, list):
+        return [inlined(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return inlined(definitions[node["$ref"].rsplit("/", 1)[1]], definitions)
+    return {key: inlined(value, definitions) for key, value in node.items()}
+
+
+def property_paths(node: Any, prefix: str = "") -> set[str]:
+    """Every property path an inlined schema declares (map values are ``*``)."""
+    if isinstance(node, list):
+        return set().union(*(property_paths(item, prefix) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    paths = set()
+    for name, sub in node.get("properties", {}).items():
+        paths |= {prefix + name} | property_paths(sub, f"{prefix}{name}.")
+    for key in ("allOf", "oneOf", "anyOf"):
+        paths |= property_paths(node.get(key, []), prefix)
+    if isinstance(node.get("additionalProperties"), dict):
+        paths |= {prefix + "*"} | property_paths(node["additionalProperties"], f"{prefix}*.")
+    return paths
+
+
+MODEL_SHAPES = [
+    ("/engine/step", "post", "requestBody", model_schema.NEW_STEP_DEFINITION),
+    ("/engine/step/{id}", "put", "requestBody", model_schema.STEP_DEFINITION),
+    ("/engine/plan", "post", "requestBody", model_schema.PLAN_REQUEST),
+    ("/engine/flow", "post", "requestBody", model_schema.FLOW_REQUEST),
+    ("/engine/step/{id}", "get", "200", model_schema.STEP),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "part", "shape"), MODEL_SHAPES)
+def test_bodies_are_the_models_schema_field_for_field(
+    path: str, method: str, part: str, shape: str
+) -> None:
+    """A field added to the model's schema and not to the document, or the reverse, fails here."""
+    document = openapi_document()
+    operation = document["paths"][path][method]
+    described = operation["requestBody"] if part == "requestBody" else operation["responses"][part]
+    served = inlined(
+        described["content"]["application/json"]["schema"], document["components"]["schemas"]
+    )
+    model_document = model_schema.document(shape)
+    model = inlined({"$ref": model_document["$ref"]}, model_document["$defs"])
+    assert property_paths(served) == property_paths(model)
+    assert served == model

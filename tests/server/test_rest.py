@@ -194,7 +194,7 @@ async def test_oversized_body_is_413_and_changes_nothing(api: Api) -> None:
 
 
 async def test_body_just_under_the_limit_is_read(api: Api) -> None:
-    content = b'{"goals": ["hello"], "pad": "' + b"x" * (SMALL_BODY_LIMIT - 60) + b'"}'
+    content = b'{"goals": ["hello"], "init": {"pad": "' + b"x" * (SMALL_BODY_LIMIT - 60) + b'"}}'
     assert len(content) <= SMALL_BODY_LIMIT
     body = problem(await api.client.post("/engine/plan", content=content), 400)
     assert body["goals"] == ["hello"]

@@ -1,24 +1,19 @@
-"""Domain types: steps and their attributes, plans, flow and execution state.
+"""Domain types: ids, statuses, steps and their attributes, plans, flow and execution state.
 
 Everything here is a frozen value; change is by copy (``dataclasses.replace``).
-``parse_step`` turns the JSON of SPEC §1 into a ``Step``, gathering every
-problem before it raises, so a client learns all that is wrong at once.
+Each value writes its own JSON (``to_dict``), beside the fields it lists;
+reading JSON back, which must validate first, is ``codec.py``'s work.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NewType, TypeVar
-
-from argyll.errors import ValidationError
-
-E = TypeVar("E", bound=StrEnum)
+from typing import Any, NewType
 
 StepID = NewType("StepID", str)
 FlowID = NewType("FlowID", str)
@@ -244,224 +239,6 @@ class Step:
         return out
 
 
-class _Problems:
-    """Collects (field, reason) pairs while parsing, raising once at the end."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, where: str, reason: str) -> None:
-        self.items.append((where, reason))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ValidationError(self.items)
-
-
-def _enum(
-    cls: type[E], value: Any, where: str, problems: _Problems, default: E | None = None
-) -> E | None:
-    if value is None and default is not None:
-        return default
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in cls)
-        problems.add(where, f"must be one of {allowed}, got {value!r}")
-        return default
-
-
-def _int(
-    data: Mapping[str, Any], key: str, where: str, problems: _Problems, default: int, low: int
-) -> int:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        problems.add(f"{where}.{key}", f"must be an integer, got {value!r}")
-        return default
-    if value < low:
-        problems.add(f"{where}.{key}", f"must be at least {low}, got {value}")
-        return default
-    return value
-
-
-def _object(value: Any, where: str, problems: _Problems) -> Mapping[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        problems.add(where, f"must be an object, got {type(value).__name__}")
-        return None
-    return value
-
-
-def _string(
-    data: Mapping[str, Any], key: str, where: str, problems: _Problems, default: str = ""
-) -> str:
-    value = data.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        problems.add(f"{where}.{key}" if where else key, f"must be a string, got {value!r}")
-        return default
-    return value
-
-
-def _parse_attribute(name: str, data: Any, problems: _Problems) -> AttributeSpec | None:
-    where = f"attributes.{name}"
-    spec = _object(data, where, problems)
-    if spec is None:
-        if data is None:
-            problems.add(where, "must be an object")
-        return None
-    role = _enum(Role, spec.get("role"), f"{where}.role", problems)
-    attr_type = _enum(AttrType, spec.get("type"), f"{where}.type", problems, AttrType.ANY)
-    nested = _object(spec.get(role.value) if role else None, f"{where}.{role}", problems) or {}
-    default = nested.get("default", spec.get("default"))
-    for_each = nested.get("for_each", spec.get("for_each", False))
-    if role is None or attr_type is None:
-        return None
-    if not isinstance(for_each, bool):
-        problems.add(f"{where}.for_each", f"must be true or false, got {for_each!r}")
-        for_each = False
-    if for_each and (role is Role.OUTPUT or attr_type not in (AttrType.ARRAY, AttrType.ANY)):
-        problems.add(f"{where}.for_each", "only allowed on inputs of type array or any")
-    if default is not None:
-        _check_default(where, role, attr_type, default, problems)
-    return AttributeSpec(role, attr_type, default if isinstance(default, str) else None, for_each)
-
-
-def _check_default(
-    where: str, role: Role, attr_type: AttrType, default: Any, problems: _Problems
-) -> None:
-    if role is not Role.OPTIONAL:
-        problems.add(f"{where}.default", "only allowed on optional inputs")
-    elif not isinstance(default, str):
-        problems.add(f"{where}.default", 'must be a JSON text, e.g. "\\"NONE\\"" or "1"')
-    else:
-        try:
-            value = json.loads(default)
-        except ValueError as exc:
-            problems.add(f"{where}.default", f"is not valid JSON: {exc}")
-            return
-        if not matches_type(value, attr_type):
-            problems.add(f"{where}.default", f"{default} is not of type {attr_type}")
-
-
-def _parse_http(data: Any, problems: _Problems) -> HttpConfig | None:
-    http = _object(data, "http", problems)
-    if http is None:
-        return None
-    endpoint = _string(http, "endpoint", "http", problems)
-    if not endpoint.startswith(("http://", "https://")):
-        problems.add("http.endpoint", f"must be an http(s) URL, got {endpoint!r}")
-    health = _string(http, "health_check", "http", problems) or None
-    if health and not health.startswith(("http://", "https://")):
-        problems.add("http.health_check", f"must be an http(s) URL, got {health!r}")
-    method_name = http.get("method", "POST")
-    method = _enum(
-        HttpMethod,
-        method_name.upper() if isinstance(method_name, str) else method_name,
-        "http.method",
-        problems,
-        HttpMethod.POST,
-    )
-    timeout = _int(http, "timeout", "http", problems, DEFAULT_TIMEOUT_MS, 1)
-    return HttpConfig(endpoint, method or HttpMethod.POST, health, timeout)
-
-
-def _parse_script(data: Any, where: str, problems: _Problems) -> ScriptConfig | None:
-    script = _object(data, where, problems)
-    if script is None:
-        return None
-    language = _enum(Language, script.get("language"), f"{where}.language", problems)
-    source = _string(script, "script", where, problems)
-    if not source.strip():
-        problems.add(f"{where}.script", "must not be empty")
-    return ScriptConfig(language, source) if language else None
-
-
-def _parse_work_config(data: Any, problems: _Problems) -> WorkConfig:
-    work = _object(data, "work_config", problems)
-    if work is None:
-        return WorkConfig()
-    base = WorkConfig()
-    config = WorkConfig(
-        max_retries=_int(work, "max_retries", "work_config", problems, base.max_retries, -1),
-        init_backoff=_int(work, "init_backoff", "work_config", problems, base.init_backoff, 0),
-        max_backoff=_int(work, "max_backoff", "work_config", problems, base.max_backoff, 0),
-        backoff_type=_enum(
-            BackoffType,
-            work.get("backoff_type"),
-            "work_config.backoff_type",
-            problems,
-            base.backoff_type,
-        )
-        or base.backoff_type,
-        parallelism=_int(work, "parallelism", "work_config", problems, base.parallelism, 1),
-    )
-    if "max_backoff" in work and config.max_backoff < config.init_backoff:
-        problems.add("work_config.max_backoff", "must not be below init_backoff")
-    return config
-
-
-def _parse_labels(data: Any, problems: _Problems) -> dict[str, str]:
-    labels = _object(data, "labels", problems) or {}
-    for key, value in labels.items():
-        if not isinstance(value, str):
-            problems.add(f"labels.{key}", f"must be a string, got {value!r}")
-    return {k: v for k, v in labels.items() if isinstance(v, str)}
-
-
-def parse_step(data: Any, step_id: str | None = None) -> Step:
-    """Parse and validate a step definition (SPEC §1); raises ValidationError naming each field.
-
-    ``step_id`` (from a URL) must agree with the body's ``id`` when both are given.
-    """
-    problems = _Problems()
-    if not isinstance(data, Mapping):
-        raise ValidationError([("body", "a step must be a JSON object")])
-    ident = data.get("id", step_id)
-    if not isinstance(ident, str) or not ID_PATTERN.fullmatch(ident):
-        problems.add("id", f"must match [A-Za-z0-9_.-]+, got {ident!r}")
-    elif step_id is not None and ident != step_id:
-        problems.add("id", f"{ident!r} does not match the step id {step_id!r} in the path")
-    step_type = _enum(StepType, data.get("type"), "type", problems)
-    attributes = _object(data.get("attributes", {}), "attributes", problems) or {}
-    parsed = {name: _parse_attribute(name, spec, problems) for name, spec in attributes.items()}
-    for name in attributes:
-        if not ID_PATTERN.fullmatch(name):
-            problems.add(f"attributes.{name}", "names must match [A-Za-z0-9_.-]+")
-    http = _parse_http(data.get("http"), problems)
-    script = _parse_script(data.get("script"), "script", problems)
-    predicate = _parse_script(data.get("predicate"), "predicate", problems)
-    _check_implementation(step_type, data, problems)
-    step = Step(
-        id=StepID(ident if isinstance(ident, str) else ""),
-        type=step_type or StepType.SYNC,
-        name=_string(data, "name", "", problems) or (ident if isinstance(ident, str) else ""),
-        version=_string(data, "version", "", problems),
-        labels=_parse_labels(data.get("labels"), problems),
-        attributes={n: a for n, a in parsed.items() if a is not None},
-        http=http,
-        script=script,
-        predicate=predicate,
-        work_config=_parse_work_config(data.get("work_config"), problems),
-    )
-    problems.raise_if_any()
-    return step
-
-
-def _check_implementation(
-    step_type: StepType | None, data: Mapping[str, Any], problems: _Problems
-) -> None:
-    if step_type is None:
-        return
-    wanted, refused = ("script", "http") if step_type is StepType.SCRIPT else ("http", "script")
-    if data.get(wanted) is None:
-        problems.add(wanted, f"required for {step_type} steps")
-    if data.get(refused) is not None:
-        problems.add(refused, f"not allowed on {step_type} steps")
-
-
 # --------------------------------------------------------------------- plans
 
 
@@ -492,24 +269,6 @@ class Plan:
                 for name, e in self.attributes.items()
             },
         }
-
-
-@functools.lru_cache(maxsize=4096)
-def _stored_step(text: str) -> Step:
-    return parse_step(json.loads(text))
-
-
-def plan_from_dict(data: Mapping[str, Any]) -> Plan:
-    """A stored plan; each flow repeats its steps' definitions, so parsed steps are shared."""
-    return Plan(
-        goals=tuple(data["goals"]),
-        required=tuple(data.get("required", ())),
-        steps={StepID(sid): _stored_step(json.dumps(s)) for sid, s in data["steps"].items()},
-        attributes={
-            name: AttributeEdges(tuple(e["providers"]), tuple(e["consumers"]))
-            for name, e in data["attributes"].items()
-        },
-    )
 
 
 # ---------------------------------------------------------------- flow state
@@ -624,59 +383,6 @@ class FlowState:
         out["attributes"] = {n: a.to_dict() for n, a in self.attributes.items()}
         out["executions"] = {s: e.to_dict() for s, e in self.executions.items()}
         return out
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _maybe_time(text: str | None) -> datetime | None:
-    return parse_time(text) if text else None
-
-
-def _work_item(data: Mapping[str, Any]) -> WorkItem:
-    return WorkItem(
-        inputs=data.get("inputs", {}),
-        status=WorkStatus(data["status"]),
-        outputs=data.get("outputs"),
-        error=data.get("error"),
-        retry_count=data.get("retry_count", 0),
-        next_retry_at=_maybe_time(data.get("next_retry_at")),
-        owner=data.get("owner", ""),
-    )
-
-
-def _execution(data: Mapping[str, Any]) -> Execution:
-    return Execution(
-        status=StepStatus(data["status"]),
-        started_at=_maybe_time(data.get("started_at")),
-        completed_at=_maybe_time(data.get("completed_at")),
-        inputs=data.get("inputs", {}),
-        outputs=data.get("outputs"),
-        error=data.get("error"),
-        reason=data.get("reason"),
-        work_items={Token(t): _work_item(w) for t, w in data.get("work_items", {}).items()},
-    )
-
-
-def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState:
-    """A ``FlowState`` from its SPEC §7 JSON (``to_dict``'s inverse); the JSON has no version."""
-    return FlowState(
-        id=FlowID(data["id"]),
-        plan=plan_from_dict(data["plan"]),
-        init=data.get("init", {}),
-        created_at=parse_time(data["created_at"]),
-        status=FlowStatus(data["status"]),
-        last_updated=_maybe_time(data.get("last_updated")),
-        completed_at=_maybe_time(data.get("completed_at")),
-        error=data.get("error"),
-        attributes={
-            name: AttributeValue(a["value"], StepID(a["step"]) if a.get("step") else None)
-            for name, a in data.get("attributes", {}).items()
-        },
-        executions={StepID(s): _execution(e) for s, e in data.get("executions", {}).items()},
-        version=version,
-    )
 
 
 @dataclass(frozen=True, slots=True)

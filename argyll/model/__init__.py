@@ -1,0 +1,105 @@
+"""The domain model: what a step, a plan and a flow are, their JSON, and how JSON is checked.
+
+- ``types``: ids, statuses and the frozen values (``Step``, ``Plan``, ``FlowState``, ...),
+  each writing its own JSON (``to_dict``).
+- ``schema``: the shapes of step definitions and flow/plan requests, declared once
+  as JSON Schema; the OpenAPI document embeds them.
+- ``validation``: bodies checked against those shapes, then the rules across fields;
+  problems name each field and speak JSON.
+- ``codec``: JSON read back into values (``parse_step``, ``flow_state_from_dict``, ...).
+
+Everything is re-exported here: ``from argyll.model import Step`` is the import to use.
+"""
+
+from argyll.model.codec import flow_state_from_dict, parse_step, parse_time, plan_from_dict
+from argyll.model.types import (
+    DEFAULT_TIMEOUT_MS,
+    ID_PATTERN,
+    AttributeEdges,
+    AttributeSpec,
+    AttributeValue,
+    AttrType,
+    BackoffType,
+    Catalog,
+    Execution,
+    FlowID,
+    FlowStart,
+    FlowState,
+    FlowStatus,
+    FlowSummary,
+    Health,
+    HealthStatus,
+    HttpConfig,
+    HttpMethod,
+    Language,
+    Plan,
+    Role,
+    ScriptConfig,
+    Step,
+    StepID,
+    StepRegistration,
+    StepStatus,
+    StepType,
+    Token,
+    WorkConfig,
+    WorkItem,
+    WorkStatus,
+    iso,
+    matches_type,
+)
+from argyll.model.validation import (
+    FLOW_REQUEST,
+    PLAN_REQUEST,
+    STEP_DEFINITION,
+    Problem,
+    Shape,
+    check_step_definition,
+    json_text,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT_MS",
+    "FLOW_REQUEST",
+    "ID_PATTERN",
+    "PLAN_REQUEST",
+    "STEP_DEFINITION",
+    "AttrType",
+    "AttributeEdges",
+    "AttributeSpec",
+    "AttributeValue",
+    "BackoffType",
+    "Catalog",
+    "Execution",
+    "FlowID",
+    "FlowStart",
+    "FlowState",
+    "FlowStatus",
+    "FlowSummary",
+    "Health",
+    "HealthStatus",
+    "HttpConfig",
+    "HttpMethod",
+    "Language",
+    "Plan",
+    "Problem",
+    "Role",
+    "ScriptConfig",
+    "Shape",
+    "Step",
+    "StepID",
+    "StepRegistration",
+    "StepStatus",
+    "StepType",
+    "Token",
+    "WorkConfig",
+    "WorkItem",
+    "WorkStatus",
+    "check_step_definition",
+    "flow_state_from_dict",
+    "iso",
+    "json_text",
+    "matches_type",
+    "parse_step",
+    "parse_time",
+    "plan_from_dict",
+]

@@ -1,0 +1,179 @@
+"""Reading the model's JSON back: step definitions, stored plans, flow state.
+
+``parse_step`` accepts a definition only once ``validation.py`` has found
+nothing wrong with it (every problem at once), so building the ``Step`` needs
+no checks of its own. The inverse direction is each type's ``to_dict``; a step
+read back registers as the same step (``parse_step(step.to_dict()) == step``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from argyll.model.types import (
+    DEFAULT_TIMEOUT_MS,
+    AttributeEdges,
+    AttributeSpec,
+    AttributeValue,
+    AttrType,
+    BackoffType,
+    Execution,
+    FlowID,
+    FlowState,
+    FlowStatus,
+    HttpConfig,
+    HttpMethod,
+    Language,
+    Plan,
+    Role,
+    ScriptConfig,
+    Step,
+    StepID,
+    StepStatus,
+    StepType,
+    Token,
+    WorkConfig,
+    WorkItem,
+    WorkStatus,
+)
+from argyll.model.validation import check_step_definition, role_settings
+
+# --------------------------------------------------------------------- steps
+
+
+def parse_step(data: Any, step_id: str | None = None) -> Step:
+    """Parse and validate a step definition (SPEC §1); raises ValidationError naming each field.
+
+    ``step_id`` (from a URL) must agree with the body's ``id`` when both are given.
+    """
+    definition = check_step_definition(data, step_id)
+    ident = StepID(definition["id"])
+    return Step(
+        id=ident,
+        type=StepType(definition["type"]),
+        name=definition.get("name") or ident,
+        version=definition.get("version", ""),
+        labels=dict(definition.get("labels", {})),
+        attributes={
+            name: _attribute(spec) for name, spec in definition.get("attributes", {}).items()
+        },
+        http=_http(definition["http"]) if "http" in definition else None,
+        script=_script(definition["script"]) if "script" in definition else None,
+        predicate=_script(definition["predicate"]) if "predicate" in definition else None,
+        work_config=_work_config(definition.get("work_config", {})),
+    )
+
+
+def _attribute(spec: Mapping[str, Any]) -> AttributeSpec:
+    settings = {key: value for key, (_, value) in role_settings(spec).items()}
+    return AttributeSpec(
+        role=Role(spec["role"]),
+        type=AttrType(spec.get("type", AttrType.ANY)),
+        default=settings.get("default"),
+        for_each=settings.get("for_each", False),
+    )
+
+
+def _http(data: Mapping[str, Any]) -> HttpConfig:
+    return HttpConfig(
+        endpoint=data["endpoint"],
+        method=HttpMethod(data.get("method", HttpMethod.POST).upper()),
+        health_check=data.get("health_check"),
+        timeout=data.get("timeout", DEFAULT_TIMEOUT_MS),
+    )
+
+
+def _script(data: Mapping[str, Any]) -> ScriptConfig:
+    return ScriptConfig(Language(data["language"]), data["script"])
+
+
+def _work_config(data: Mapping[str, Any]) -> WorkConfig:
+    base = WorkConfig()
+    return WorkConfig(
+        max_retries=data.get("max_retries", base.max_retries),
+        init_backoff=data.get("init_backoff", base.init_backoff),
+        max_backoff=data.get("max_backoff", base.max_backoff),
+        backoff_type=BackoffType(data.get("backoff_type", base.backoff_type)),
+        parallelism=data.get("parallelism", base.parallelism),
+    )
+
+
+# --------------------------------------------------------------------- plans
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_step(text: str) -> Step:
+    return parse_step(json.loads(text))
+
+
+def plan_from_dict(data: Mapping[str, Any]) -> Plan:
+    """A stored plan; each flow repeats its steps' definitions, so parsed steps are shared."""
+    return Plan(
+        goals=tuple(data["goals"]),
+        required=tuple(data.get("required", ())),
+        steps={StepID(sid): _stored_step(json.dumps(s)) for sid, s in data["steps"].items()},
+        attributes={
+            name: AttributeEdges(tuple(e["providers"]), tuple(e["consumers"]))
+            for name, e in data["attributes"].items()
+        },
+    )
+
+
+# ---------------------------------------------------------------- flow state
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _maybe_time(text: str | None) -> datetime | None:
+    return parse_time(text) if text else None
+
+
+def _work_item(data: Mapping[str, Any]) -> WorkItem:
+    return WorkItem(
+        inputs=data.get("inputs", {}),
+        status=WorkStatus(data["status"]),
+        outputs=data.get("outputs"),
+        error=data.get("error"),
+        retry_count=data.get("retry_count", 0),
+        next_retry_at=_maybe_time(data.get("next_retry_at")),
+        owner=data.get("owner", ""),
+    )
+
+
+def _execution(data: Mapping[str, Any]) -> Execution:
+    return Execution(
+        status=StepStatus(data["status"]),
+        started_at=_maybe_time(data.get("started_at")),
+        completed_at=_maybe_time(data.get("completed_at")),
+        inputs=data.get("inputs", {}),
+        outputs=data.get("outputs"),
+        error=data.get("error"),
+        reason=data.get("reason"),
+        work_items={Token(t): _work_item(w) for t, w in data.get("work_items", {}).items()},
+    )
+
+
+def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState:
+    """A ``FlowState`` from its SPEC §7 JSON (``to_dict``'s inverse); the JSON has no version."""
+    return FlowState(
+        id=FlowID(data["id"]),
+        plan=plan_from_dict(data["plan"]),
+        init=data.get("init", {}),
+        created_at=parse_time(data["created_at"]),
+        status=FlowStatus(data["status"]),
+        last_updated=_maybe_time(data.get("last_updated")),
+        completed_at=_maybe_time(data.get("completed_at")),
+        error=data.get("error"),
+        attributes={
+            name: AttributeValue(a["value"], StepID(a["step"]) if a.get("step") else None)
+            for name, a in data.get("attributes", {}).items()
+        },
+        executions={StepID(s): _execution(e) for s, e in data.get("executions", {}).items()},
+        version=version,
+    )

@@ -1,0 +1,187 @@
+"""The shapes of step definitions and of flow and plan requests, declared once as JSON Schema.
+
+JSON Schema 2020-12, the dialect of OpenAPI 3.1: ``validation.py`` checks
+request bodies against these declarations and ``server/openapi.py`` embeds
+them, so the API document cannot drift from what the engine accepts. Enum
+values come from the model's enums. Every object closes its properties
+(``additionalProperties: false``): a field this SPEC does not define is refused,
+never dropped. Only shapes live here; rules across fields (the step type
+decides http or script, defaults parse and fit the type, ...) are Python, in
+``validation.py``. A patterned string's ``description`` completes "must be ..."
+in the message its failure gives (else the message shows the pattern).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from argyll.model.types import (
+    DEFAULT_TIMEOUT_MS,
+    ID_PATTERN,
+    AttrType,
+    BackoffType,
+    HttpMethod,
+    Language,
+    Role,
+    StepType,
+    WorkConfig,
+)
+
+Schema = dict[str, Any]
+
+LOCAL_REFS = "#/$defs/"
+"""Where the ``$ref`` of a standalone document point; OpenAPI moves them to its components."""
+
+STEP_DEFINITION = "StepDefinition"
+NEW_STEP_DEFINITION = "NewStepDefinition"
+STEP = "Step"
+FLOW_REQUEST = "FlowRequest"
+PLAN_REQUEST = "PlanRequest"
+
+NESTED_ROLE_FORMS: tuple[str, ...] = (Role.OPTIONAL.value, Role.REQUIRED.value)
+"""Roles whose settings may also be given nested: ``{"role": "optional", "optional": {...}}``."""
+
+_NAME = f"^{ID_PATTERN.pattern}$"
+NOT_DOTS = {"not": {"enum": [".", ".."]}}
+"""What cannot travel as a URL path segment: clients resolve "." and ".." away."""
+_URL = {"type": "string", "pattern": "^https?://", "description": "an http(s) URL"}
+
+
+def enum_schema(values: type[StrEnum], description: str = "") -> Schema:
+    """A schema of one of an enum's values."""
+    schema: Schema = {"enum": [member.value for member in values]}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def closed_object(required: list[str], /, **properties: Schema) -> Schema:
+    """An object with exactly these properties; any other field is refused."""
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def id_schema() -> Schema:
+    """An id: a name that can also travel as a URL path segment (so neither "." nor "..")."""
+    return {"type": "string", "pattern": _NAME, **NOT_DOTS}
+
+
+def _integer(minimum: int, description: str) -> Schema:
+    return {"type": "integer", "minimum": minimum, "description": description}
+
+
+def _any_case(values: type[StrEnum]) -> Schema:
+    """One of an enum's values, upper or lower case letter by letter (``get``, ``Get``)."""
+    letters = ("".join(f"[{c.upper()}{c.lower()}]" for c in m.value) for m in values)
+    names = [member.value for member in values]
+    return {
+        "type": "string",
+        "pattern": f"^({'|'.join(letters)})$",
+        "description": f"{', '.join(names[:-1])} or {names[-1]} (in any letter case)",
+    }
+
+
+def _step_schemas(ref: str) -> dict[str, Schema]:
+    default = {
+        "type": "string",
+        "description": 'a JSON text of the attribute\'s type, e.g. "1" or "\\"NONE\\""',
+    }
+    for_each = {"type": "boolean", "description": "fan out over the array's elements"}
+    nested_forms = {
+        Role.OPTIONAL.value: closed_object([], default=default, for_each=for_each),
+        Role.REQUIRED.value: closed_object([], for_each=for_each),
+    }
+    base = WorkConfig()
+    return {
+        "ScriptConfig": closed_object(
+            ["language", "script"],
+            language=enum_schema(Language),
+            script={"type": "string", "pattern": r"\S", "description": "a non-empty script"},
+        ),
+        "HttpConfig": closed_object(
+            ["endpoint"],
+            endpoint=_URL,
+            method=_any_case(HttpMethod),
+            health_check=_URL,
+            timeout=_integer(1, f"milliseconds (default {DEFAULT_TIMEOUT_MS})"),
+        ),
+        "WorkConfig": closed_object(
+            [],
+            max_retries=_integer(-1, "retries after the first call: 0 the default, -1 unlimited"),
+            init_backoff=_integer(0, f"milliseconds (default {base.init_backoff})"),
+            max_backoff=_integer(0, f"milliseconds (default {base.max_backoff})"),
+            backoff_type=enum_schema(BackoffType),
+            parallelism=_integer(1, "work items running at once (default 1)"),
+        ),
+        "AttributeDefinition": closed_object(
+            ["role"],
+            role=enum_schema(Role),
+            type=enum_schema(AttrType, "default any"),
+            default={**default, "description": default["description"] + "; optional inputs"},
+            for_each=for_each,
+            **nested_forms,
+        ),
+        STEP_DEFINITION: closed_object(
+            ["type"],
+            id=id_schema(),
+            name={"type": "string", "description": "defaults to the id"},
+            type=enum_schema(StepType),
+            version={"type": "string"},
+            labels={"type": "object", "additionalProperties": {"type": "string"}},
+            attributes={
+                "type": "object",
+                "propertyNames": {"pattern": _NAME},
+                "additionalProperties": {"$ref": ref + "AttributeDefinition"},
+            },
+            http={"$ref": ref + "HttpConfig"},
+            script={"$ref": ref + "ScriptConfig"},
+            predicate={"$ref": ref + "ScriptConfig"},
+            work_config={"$ref": ref + "WorkConfig"},
+        ),
+        NEW_STEP_DEFINITION: {
+            "allOf": [{"$ref": ref + STEP_DEFINITION}],
+            "required": ["id"],
+        },
+        STEP: {
+            "allOf": [{"$ref": ref + STEP_DEFINITION}],
+            "required": ["id", "name", "type", "attributes", "work_config"],
+            "description": "a step as read back: a definition that registers the same step",
+        },
+    }
+
+
+def _request_schemas() -> dict[str, Schema]:
+    goals = {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        ],
+        "description": "goal step ids; one id may be given as a string",
+    }
+    init = {"type": "object", "description": "initial attributes, a value per name"}
+    return {
+        PLAN_REQUEST: closed_object(["goals"], goals=goals, init=init),
+        FLOW_REQUEST: closed_object(
+            ["goals"],
+            id=id_schema(),
+            goals=goals,
+            init=init,
+        ),
+    }
+
+
+def definitions(ref: str = LOCAL_REFS) -> dict[str, Schema]:
+    """Every named shape, its ``$ref`` pointing under ``ref`` (``#/components/schemas/``...)."""
+    return {**_step_schemas(ref), **_request_schemas()}
+
+
+def document(name: str) -> Schema:
+    """A standalone JSON Schema document of one named shape, every shape in its ``$defs``."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": LOCAL_REFS + name,
+        "$defs": definitions(),
+    }
