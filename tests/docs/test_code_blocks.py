@@ -6,7 +6,8 @@ port) is started for it, and its blocks run in order against it.
 - ``bash`` blocks run with ``bash`` under ``set -euo pipefail`` in a scratch directory.
   ``localhost:8080`` / ``127.0.0.1:8080`` name the file's server; a block that starts
   ``argyll serve`` itself gets free ports instead of every ``:80NN``/``--port 80NN`` it
-  names, and what it leaves running is stopped after it. Every curl answer must be
+  names, and what it leaves running is stopped after it. ``ARGYLL_URL`` names the
+  file's server, so CLI commands without ``--url`` reach it. Every curl answer must be
   below 400 unless the block states its errors (``<!-- expect-status: 404 -->``).
 - ``python`` blocks are scripts, each one complete and run on its own with ``python``
   (ports as for bash); after ``<!-- notebook -->`` a block is a notebook cell, with
@@ -86,6 +87,7 @@ def test_code_blocks_run(path: Path, tmp_path: Path, request: pytest.FixtureRequ
     env = _environment(tmp_path)
     with ExitStack() as stack:
         server = stack.enter_context(_argyll_serve(env, tmp_path))
+        env["ARGYLL_URL"] = server  # the CLI's default engine, as :8080 is the reader's
         for block in runnable:
             redis = stack.enter_context(_redis_for(block, request))
             text = _localized(block.text, server, redis)
