@@ -8,7 +8,8 @@ port) is started for it, and its blocks run in order against it.
   ``argyll serve`` itself gets free ports instead of every ``:80NN``/``--port 80NN`` it
   names, and what it leaves running is stopped after it. ``ARGYLL_URL`` names the
   file's server, so CLI commands without ``--url`` reach it. Every curl answer must be
-  below 400 unless the block states its errors (``<!-- expect-status: 404 -->``).
+  below 400 unless the block states its errors (``<!-- expect-status: 404 -->``). A
+  command followed by ``# => text`` must print something that contains ``text``.
 - ``python`` blocks are scripts, each one complete and run on its own with ``python``
   (ports as for bash); after ``<!-- notebook -->`` a block is a notebook cell, with
   ``await`` at top level.
@@ -68,7 +69,12 @@ asyncio.run(cell())
 _BASH_PRELUDE = f"""\
 set -euo pipefail
 curl() {{ command curl -w '%{{stderr}}{STATUS_TAG} %{{http_code}}\\n' "$@"; }}
+expect_output() {{
+  local out; out=$(cat); printf '%s\\n' "$out"
+  grep -qF -f "$1" <<< "$out" || {{ echo "no '$(cat "$1")' in: $out" >&2; return 1; }}
+}}
 """
+_STATES_OUTPUT = re.compile(r"^(?P<command>\S.*?)\s+# => (?P<text>.+?)\s*$", re.MULTILINE)
 
 
 def test_every_page_of_the_docs_is_run() -> None:
@@ -289,7 +295,7 @@ def _scratch(block: Block, tmp_path: Path) -> Path:
 def _run_bash(block: Block, text: str, env: dict[str, str], tmp_path: Path) -> None:
     cwd = _scratch(block, tmp_path)
     script = cwd / "block.sh"
-    script.write_text(_BASH_PRELUDE + text)
+    script.write_text(_BASH_PRELUDE + _checking_outputs(text, cwd))
     code, out, err = _run(block, ["bash", str(script)], env, cwd)
     report = (
         f"{block.where} exited {code}\n--- block as run\n{text}--- stdout\n{out}--- stderr\n{err}"
@@ -299,6 +305,20 @@ def _run_bash(block: Block, text: str, env: dict[str, str], tmp_path: Path) -> N
     errors = [status for status in statuses if status >= 400]
     expected = [int(status) for status in block.markers.get("expect-status", "").split()]
     assert errors == expected, f"HTTP error statuses {errors}, expected {expected}\n{report}"
+
+
+def _checking_outputs(text: str, cwd: Path) -> str:
+    """Each ``command  # => text`` line piped into a check that its output holds ``text``."""
+    count = 0
+
+    def check(match: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        expected = cwd / f"expected-{count}.txt"
+        expected.write_text(match.group("text") + "\n")
+        return f"{match.group('command')} | expect_output '{expected}'"
+
+    return _STATES_OUTPUT.sub(check, text)
 
 
 def _run_python(block: Block, text: str, env: dict[str, str], tmp_path: Path) -> None:
