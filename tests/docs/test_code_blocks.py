@@ -12,7 +12,7 @@ port) is started for it, and its blocks run in order against it.
   command followed by ``# => text`` must print something that contains ``text``.
 - ``python`` blocks are scripts, each one complete and run on its own with ``python``
   (ports as for bash); after ``<!-- notebook -->`` a block is a notebook cell, with
-  ``await`` at top level.
+  ``await`` at top level. What its ``# => text`` comments state must be printed, in order.
 - ``json`` blocks must parse; a step definition (an object with ``id`` and ``type``)
   is registered with the file's server and must be answered 201 or 200.
 - ``yaml`` blocks must parse.
@@ -74,6 +74,7 @@ expect_output() {{
   grep -qF -f "$1" <<< "$out" || {{ echo "no '$(cat "$1")' in: $out" >&2; return 1; }}
 }}
 """
+_PRINTS = re.compile(r"# => (.+?)\s*$", re.MULTILINE)
 _STATES_OUTPUT = re.compile(r"^(?P<command>\S.*?)\s+# => (?P<text>.+?)\s*$", re.MULTILINE)
 
 
@@ -330,7 +331,13 @@ def _run_python(block: Block, text: str, env: dict[str, str], tmp_path: Path) ->
     else:
         command = [sys.executable, str(script)]
     code, out, err = _run(block, command, env, cwd)
-    assert code == 0, f"{block.where} exited {code}\n--- stdout\n{out}--- stderr\n{err}"
+    report = f"{block.where} exited {code}\n--- stdout\n{out}--- stderr\n{err}"
+    assert code == 0, report
+    position = 0
+    for stated in _PRINTS.findall(text):
+        found = out.find(stated, position)
+        assert found >= 0, f"{stated!r} is not printed (in this order)\n{report}"
+        position = found + len(stated)
 
 
 def _check_json(block: Block, server: str) -> None:
