@@ -19,7 +19,8 @@ port) is started for it, and its blocks run in order against it.
 - ``ale`` blocks are examples checked one by one (see ``test_ale_example``).
 - ``redis://127.0.0.1:6379/N`` becomes the test Redis under a key prefix of the block's
   own (deleted after); ``redis+cluster://127.0.0.1:7000`` the tests' local cluster.
-- ``<!-- skip: reason -->`` before a block: not run.
+- ``<!-- skip: reason -->`` before a block: not run; ``<!-- exit: N -->``: a bash block
+  ends with status N.
 
 The markers are described in ``markdown_blocks``.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -49,14 +51,15 @@ from argyll.script import ale
 ROOT = Path(__file__).parents[2]
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK_TIMEOUT = 90
+SERVE_TIMEOUT = 30
 READY = re.compile(r"argyll serving on (http://\S+)")
 STATUS_TAG = "argyll-docs-http-status"
 USER_PORT = "8080"
 _HOST_PORT = re.compile(r"(?<=localhost:|127\.0\.0\.1:)(80[0-9]{2})\b")
 _ANY_PORT = re.compile(r"(?:(?<=:)|(?<=--port )|(?<=port=))(80[0-9]{2})\b")
 _REDIS = re.compile(r"redis://(?:127\.0\.0\.1|localhost):6379(?:/[0-9]+)?(\?)?")
-_CALLED = re.compile(r"\((?:\(|\s)*([^\s()\[\]{}\"';]+)")
 _CLUSTER = re.compile(r"redis\+cluster://(?:127\.0\.0\.1|localhost):7000(\?)?")
+_CALLED = re.compile(r"\((?:\(|\s)*([^\s()\[\]{}\"';]+)")
 _NOTEBOOK_CELL = """\
 import ast, asyncio, sys
 code = compile(open(sys.argv[1]).read(), sys.argv[1], "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
@@ -207,6 +210,8 @@ def _argyll_serve(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         )
     try:
         assert process.stdout is not None
+        ready_in_time, _, _ = select.select([process.stdout], [], [], SERVE_TIMEOUT)
+        assert ready_in_time, f"no ready line within {SERVE_TIMEOUT} s\n{log.read_text()}"
         line = process.stdout.readline()
         ready = READY.search(line)
         assert ready, line + log.read_text()
