@@ -7,10 +7,13 @@ ArgyllError
 ├── NotFoundError            an id that names nothing
 ├── ConflictError            the request clashes with what exists
 │   └── VersionConflict      an optimistic append lost the race
+├── BodyTooLargeError        a request body over the server's limit
 ├── ScriptError              a script failed while running
 │   ├── ScriptSyntaxError    a script does not compile (line, column)
 │   └── ScriptLimitError     a script went over its step/instruction/memory budget
 └── StoreError               the event store failed or is unreachable
+
+``argyll.problems`` maps each of them to the problem+json reply that stands for it.
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ class VersionConflict(ConflictError):
     def __init__(self, aggregate: str, expected: int, actual: int) -> None:
         super().__init__(f"{aggregate}: expected version {expected}, found {actual}")
         self.aggregate, self.expected, self.actual = aggregate, expected, actual
+
+
+class BodyTooLargeError(ArgyllError):
+    """A request body over the server's limit (refused before the body is read)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the request body is {size} bytes, over the limit of {limit} bytes")
+        self.size, self.limit = size, limit
 
 
 class ScriptError(ArgyllError):

@@ -21,6 +21,10 @@ async step returns nothing and reports later with ``await ctx.succeed(...)`` or
 ``StepError(status, detail)`` answers problem+json with that status (4xx fails the
 work for good, 5xx asks for a retry); any other exception answers 500, so the
 engine retries with the step's backoff.
+
+``StepServer.start`` serves the steps on a port of their own; ``routes(prefix)``
+mounts them in a Tornado application you already serve (the demo does this).
+An engine served in-process for such steps is ``argyll.server.serve_engine``.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import signal
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from tornado.httpserver import HTTPServer
@@ -43,13 +47,20 @@ from tornado.web import Application, RequestHandler
 
 from argyll.client import AsyncClient
 from argyll.client.client import DEFAULT_URL
-from argyll.client.protocol import JSON, PROBLEM_JSON, Call, post_outcome, problem
+from argyll.client.protocol import Call, post_outcome
 from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import ArgyllError, ConflictError, ValidationError
 from argyll.model import DEFAULT_TIMEOUT_MS, AttrType, Step, StepType
-from argyll.runtime.engine import Engine
-from argyll.server.app import Server, base_url, bind, serve
-from argyll.store import EventStore
+from argyll.problems import status_problem
+from argyll.server.app import base_url
+from argyll.wire import (
+    FLOW_ID_HEADER,
+    JSON_CONTENT_TYPE,
+    PROBLEM_CONTENT_TYPE,
+    RECEIPT_TOKEN_HEADER,
+    STEP_ID_HEADER,
+    WEBHOOK_URL_HEADER,
+)
 
 log = logging.getLogger("argyll.sdk")
 
@@ -196,7 +207,7 @@ class StepFunction:
         if missing:
             raise StepError(400, "missing required inputs: " + ", ".join(missing))
         if self.step_type is StepType.ASYNC and ctx.webhook_url is None:
-            raise StepError(400, "an async step needs the Argyll-Webhook-URL header")
+            raise StepError(400, f"an async step needs the {WEBHOOK_URL_HEADER} header")
         kwargs = {name: body[name] for name in self.inputs if name in body}
         if self.takes_ctx:
             kwargs[CTX] = ctx
@@ -285,7 +296,7 @@ class _StepHandler(RequestHandler):
             log.exception("step %s failed", self.step.step_id)
             self._problem(500, f"{type(error).__name__}: {error}")
         else:
-            self._answer(202 if outputs is None else 200, reply, JSON)
+            self._answer(202 if outputs is None else 200, reply, JSON_CONTENT_TYPE)
 
     def _body(self) -> dict[str, Any]:
         raw = self.request.body
@@ -300,14 +311,14 @@ class _StepHandler(RequestHandler):
     def _context(self) -> StepContext:
         headers = self.request.headers
         return StepContext(
-            flow_id=headers.get("Argyll-Flow-ID", ""),
-            step_id=headers.get("Argyll-Step-ID", self.step.step_id),
-            token=headers.get("Argyll-Receipt-Token", ""),
-            webhook_url=headers.get("Argyll-Webhook-URL"),
+            flow_id=headers.get(FLOW_ID_HEADER, ""),
+            step_id=headers.get(STEP_ID_HEADER, self.step.step_id),
+            token=headers.get(RECEIPT_TOKEN_HEADER, ""),
+            webhook_url=headers.get(WEBHOOK_URL_HEADER),
         )
 
     def _problem(self, status: int, detail: str) -> None:
-        self._answer(status, json.dumps(problem(status, detail)), PROBLEM_JSON)
+        self._answer(status, json.dumps(status_problem(status, detail)), PROBLEM_CONTENT_TYPE)
 
     def _answer(self, status: int, text: str, content_type: str) -> None:
         self.set_status(status)
@@ -413,16 +424,28 @@ class StepServer:
         """Every step's SPEC §1 definition, served under ``url`` (default: where it is served)."""
         return [step.definition(url or self.url) for step in self.steps.values()]
 
+    def routes(self, prefix: str = "") -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:
+        """Tornado rules serving the steps under ``prefix``, to mount in an application of yours.
+
+        ``start`` serves exactly these on a port of its own; mounted elsewhere, the
+        steps are described by ``definitions(app_url + prefix)``.
+        """
+        root = re.escape(prefix.rstrip("/"))
+        rules: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [
+            (rf"{root}/health", _HealthHandler, {"steps": list(self.steps)})
+        ]
+        rules += [
+            (rf"{root}/{re.escape(sid)}", _StepHandler, {"step": s})
+            for sid, s in self.steps.items()
+        ]
+        return rules
+
     async def start(self, port: int = 0) -> str:
         """Serve the steps on ``port`` (0: a free one), then register or update each; the URL."""
         if self._server is not None:
             raise ArgyllError("the step server is already started")
         sockets = bind_sockets(port, self.host)
-        routes: list[Any] = [(r"/health", _HealthHandler, {"steps": list(self.steps)})]
-        routes += [
-            (f"/{re.escape(sid)}", _StepHandler, {"step": s}) for sid, s in self.steps.items()
-        ]
-        self._server = HTTPServer(Application(routes, log_function=_log_request))
+        self._server = HTTPServer(Application(self.routes(), log_function=_log_request))
         self._server.add_sockets(sockets)
         self._url = self.public_url or base_url(sockets[0])
         try:
@@ -471,46 +494,3 @@ async def register_all(registrar: Registrar, definitions: Sequence[Mapping[str, 
             await registrar.register_step(definition)
         except ConflictError:
             await registrar.update_step(definition["id"], definition)
-
-
-# ------------------------------------------------------------ local engine
-
-
-@dataclass(slots=True)
-class LocalEngine:
-    """An in-process ``Engine`` with its REST API, WebSocket and webhooks served on loopback."""
-
-    engine: Engine
-    server: Server
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.server.aclose()
-        await self.engine.aclose()
-
-
-async def serve_engine(
-    store: str | EventStore = "memory://",
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    **engine_options: Any,
-) -> LocalEngine:
-    """Start an ``Engine`` and serve it, its webhook base URL being the served address.
-
-    This is what a notebook needs for async HTTP steps: the port is bound first,
-    so the engine hands steps webhook URLs that reach it.
-    """
-    sockets = bind(host, port)
-    engine = Engine(store, webhook_base_url=base_url(sockets[0]), **engine_options)
-    await engine.start()
-    return LocalEngine(engine, await serve(engine, sockets=sockets))

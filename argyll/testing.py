@@ -1,15 +1,22 @@
-"""Helpers for tests and notebooks: a clock moved by hand, quick step definitions."""
+"""Helpers for tests and notebooks: clocks moved by hand, quick step definitions, bounded waits.
+
+``FakeClock`` stands in for the engine's clock (datetimes), ``FakeTimer`` for an
+event loop's timers (seconds and delayed callbacks). ``wait_until`` is the one
+way tests wait for a condition: bounded, and its timeout names what was awaited.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
 import itertools
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from argyll.apply import CATALOG_APPLIERS, fold
 from argyll.catalog import on_register
@@ -29,6 +36,44 @@ class FakeClock:
     def advance(self, milliseconds: int) -> datetime:
         self.current += timedelta(milliseconds=milliseconds)
         return self.current
+
+
+@dataclass(order=True)
+class _Scheduled:
+    when: float
+    number: int
+    callback: Callable[[], object] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeTimer:
+    """An event loop's ``time`` and ``call_later``, with time that moves only on ``advance``."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.current = start
+        self._due: list[_Scheduled] = []
+        self._numbers = itertools.count()
+
+    def time(self) -> float:
+        return self.current
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> _Scheduled:
+        scheduled = _Scheduled(self.current + max(0.0, delay), next(self._numbers), callback)
+        heapq.heappush(self._due, scheduled)
+        return scheduled
+
+    def advance(self, seconds: float) -> None:
+        """Move time on by ``seconds``, running each callback due by then at its own time."""
+        end = self.current + seconds
+        while self._due and self._due[0].when <= end:
+            scheduled = heapq.heappop(self._due)
+            if not scheduled.cancelled:
+                self.current = scheduled.when
+                scheduled.callback()
+        self.current = end
 
 
 def counter_tokens(prefix: str = "t") -> Any:
@@ -157,10 +202,46 @@ class StepService:
             request.write(json.dumps(body))
 
 
+T = TypeVar("T")
+
+
 async def wait_until(
-    condition: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.01
-) -> None:
-    """Poll ``condition`` (state in another process) until true; TimeoutError after ``timeout``."""
-    async with asyncio.timeout(timeout):
-        while not await condition():  # noqa: ASYNC110 - the state lives in another process
-            await asyncio.sleep(interval)
+    condition: Callable[[], T | Awaitable[T]],
+    what: str,
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.01,
+) -> T:
+    """``condition()``'s first truthy result, tried every ``interval`` seconds.
+
+    ``condition`` may be a plain or an async function (state in another process
+    is read with an await). After ``timeout`` seconds, even inside a ``condition``
+    that hangs, it raises ``TimeoutError`` saying it was waiting for ``what``.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            while not (result := await _value_of(condition())):  # noqa: ASYNC110 - state may live elsewhere
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        raise _gave_up(what, timeout) from None
+    return result
+
+
+def wait_until_sync(
+    condition: Callable[[], T], what: str, *, timeout: float = 10.0, interval: float = 0.05
+) -> T:
+    """``wait_until`` for code with no event loop (fixtures starting servers): it blocks."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() >= deadline:
+            raise _gave_up(what, timeout)
+        time.sleep(interval)
+    return result
+
+
+async def _value_of(result: T | Awaitable[T]) -> T:
+    return await result if inspect.isawaitable(result) else result
+
+
+def _gave_up(what: str, timeout: float) -> TimeoutError:
+    return TimeoutError(f"gave up after {timeout} s waiting for {what}")

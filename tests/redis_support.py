@@ -11,9 +11,8 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import NoReturn
@@ -21,6 +20,8 @@ from typing import NoReturn
 import pytest
 import redis
 import redis.cluster
+
+from argyll.testing import wait_until_sync
 
 REDIS_URL = os.environ.get("ARGYLL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI") == "true"
@@ -52,14 +53,6 @@ def with_prefix(url: str) -> Iterator[str]:
     with closing(sync_client(url)) as client:
         for key in list(client.scan_iter(match=f"{prefix}*", count=1000)):
             client.unlink(key)  # one by one: in a cluster the keys span slots
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.05)
 
 
 def answers(url: str) -> bool:
@@ -108,7 +101,9 @@ class RedisProcess:
         self.process = subprocess.Popen(
             [*command, *self.options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_until(lambda: answers(self.url), STARTUP, f"redis-server on port {self.port}")
+        wait_until_sync(
+            lambda: answers(self.url), f"redis-server on port {self.port}", timeout=STARTUP
+        )
 
     def kill(self) -> None:
         """Stop at once, as a crash would."""
@@ -150,7 +145,7 @@ class LocalCluster:
             capture_output=True,
             timeout=STARTUP,
         )
-        wait_until(self._ready, STARTUP, "cluster_state:ok on every node")
+        wait_until_sync(self._ready, "cluster_state:ok on every node", timeout=STARTUP)
 
     def _ready(self) -> bool:
         for node in self.nodes:

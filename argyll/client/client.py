@@ -35,6 +35,7 @@ from argyll.model import (
     StepID,
     StepRegistration,
 )
+from argyll.wire import CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER
 
 T = TypeVar("T")
 
@@ -311,11 +312,15 @@ class EventStream:
         self._closed = False
 
     async def __aenter__(self) -> Self:
-        await self._connected()
-        return self
+        return await self.connect()
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.close()
+
+    async def connect(self) -> Self:
+        """Connect now rather than at the first event: every event from here on is delivered."""
+        await self._connected()
+        return self
 
     def __aiter__(self) -> Self:
         return self
@@ -350,10 +355,10 @@ class EventStream:
         """Reconnect (by returning) when a flow's stream fell behind; otherwise end or raise."""
         self._connection = None
         code, reason = connection.close_code, connection.close_reason
-        if code == protocol.CLOSE_TRY_AGAIN_LATER and self.flow_id is not None:
+        if code == CLOSE_TRY_AGAIN_LATER and self.flow_id is not None:
             return
         self.close()
-        if code in (protocol.CLOSE_TRY_AGAIN_LATER, protocol.CLOSE_INTERNAL_ERROR):
+        if code in (CLOSE_TRY_AGAIN_LATER, CLOSE_INTERNAL_ERROR):
             raise ArgyllError(f"the event stream was closed ({code}): {reason}")
         raise StopAsyncIteration
 

@@ -3,34 +3,24 @@
 Every operation is a function returning a ``Call``: what to send, and how to turn
 the reply into a typed value. ``Client`` and ``AsyncClient`` only send calls, so
 nothing here is written twice. An error reply becomes the typed error the
-in-process ``Engine`` raises for the same mistake, its message the problem's
-``detail``: 400 ``ValidationError`` (``MissingInputsError`` when the problem lists
-``inputs``, ``UnknownGoalsError`` when it lists ``goals``), 404 ``NotFoundError``,
-409 ``ConflictError``, 503 ``StoreError``, anything else ``ArgyllError``.
+in-process ``Engine`` raises for the same mistake, with the same fields and the
+problem's ``detail`` as its message: ``argyll.problems`` reads the body's type
+and structured fields (a reply that is not JSON is its own detail).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from http import HTTPStatus
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
+from argyll import wire
 from argyll.decide import Failed, Outcome, Succeeded
-from argyll.errors import (
-    ArgyllError,
-    ConflictError,
-    MissingInputsError,
-    NotFoundError,
-    StoreError,
-    UnknownGoalsError,
-    ValidationError,
-)
-from argyll.events import Event, parse_time
+from argyll.errors import ArgyllError
+from argyll.events import Event, FlowCompleted, FlowFailed, parse_time
 from argyll.model import (
     FlowID,
     FlowStart,
@@ -47,18 +37,12 @@ from argyll.model import (
     parse_step,
     plan_from_dict,
 )
+from argyll.problems import error_from_problem, status_problem
 
 T = TypeVar("T")
 
-JSON = "application/json"
-PROBLEM_JSON = "application/problem+json"
-FLOW_ENDED = frozenset({"flow_completed", "flow_failed"})
+FLOW_ENDED = frozenset({FlowCompleted.type, FlowFailed.type})
 """Event types after which a flow starts nothing new."""
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
-"""WebSocket close codes of ``/engine/ws``: its feed failed; the client fell behind."""
-
-_NOT_FOUND = re.compile(r"(?P<kind>.+?) '(?P<ident>[^']*)' not found")
 
 
 # ------------------------------------------------------------------- values
@@ -116,7 +100,12 @@ class Call(Generic[T]):
 
 
 def _json_call(
-    method: str, path: str, parse: Callable[[Reply], T], body: Any, *, content_type: str = JSON
+    method: str,
+    path: str,
+    parse: Callable[[Reply], T],
+    body: Any,
+    *,
+    content_type: str = wire.JSON_CONTENT_TYPE,
 ) -> Call[T]:
     return Call(
         method,
@@ -127,10 +116,6 @@ def _json_call(
     )
 
 
-def _segment(text: str) -> str:
-    return quote(text, safe="")
-
-
 def _nothing(_: Reply) -> None:
     return None
 
@@ -139,53 +124,59 @@ def _nothing(_: Reply) -> None:
 
 
 def health() -> Call[ServiceHealth]:
-    return Call("GET", "/health", lambda reply: parse_service_health(reply.data))
+    return Call("GET", wire.HEALTH_PATH, lambda reply: parse_service_health(reply.data))
 
 
 def engine_info() -> Call[EngineInfo]:
-    return Call("GET", "/engine", lambda reply: parse_engine_info(reply.data))
+    return Call("GET", wire.ENGINE_PATH, lambda reply: parse_engine_info(reply.data))
 
 
 def list_steps() -> Call[list[Step]]:
-    return Call("GET", "/engine/step", lambda reply: [parse_step(s) for s in reply.data["steps"]])
+    return Call("GET", wire.STEPS_PATH, lambda reply: [parse_step(s) for s in reply.data["steps"]])
 
 
 def submit_step(definition: Mapping[str, Any] | Step) -> Call[StepRegistration]:
     def parse(reply: Reply) -> StepRegistration:
         return StepRegistration(parse_step(reply.data["step"]), created=reply.status == 201)
 
-    return _json_call("POST", "/engine/step", parse, _step_json(definition))
+    return _json_call("POST", wire.STEPS_PATH, parse, _step_json(definition))
 
 
 def get_step(step_id: str) -> Call[Step]:
-    return Call("GET", f"/engine/step/{_segment(step_id)}", lambda reply: parse_step(reply.data))
+    return Call(
+        "GET", wire.fill_path(wire.STEP_PATH, step_id=step_id), lambda reply: parse_step(reply.data)
+    )
 
 
 def update_step(step_id: str, definition: Mapping[str, Any] | Step) -> Call[Step]:
-    path = f"/engine/step/{_segment(step_id)}"
+    path = wire.fill_path(wire.STEP_PATH, step_id=step_id)
     return _json_call(
         "PUT", path, lambda reply: parse_step(reply.data["step"]), _step_json(definition)
     )
 
 
 def unregister_step(step_id: str) -> Call[None]:
-    return Call("DELETE", f"/engine/step/{_segment(step_id)}", _nothing)
+    return Call("DELETE", wire.fill_path(wire.STEP_PATH, step_id=step_id), _nothing)
 
 
 def steps_health() -> Call[dict[StepID, Health]]:
     def parse(reply: Reply) -> dict[StepID, Health]:
         return {StepID(sid): parse_health(h) for sid, h in reply.data["health"].items()}
 
-    return Call("GET", "/engine/health", parse)
+    return Call("GET", wire.HEALTHS_PATH, parse)
 
 
 def step_health(step_id: str) -> Call[Health]:
-    return Call("GET", f"/engine/health/{_segment(step_id)}", lambda r: parse_health(r.data))
+    return Call(
+        "GET",
+        wire.fill_path(wire.STEP_HEALTH_PATH, step_id=step_id),
+        lambda r: parse_health(r.data),
+    )
 
 
 def plan(goals: Iterable[str] | str, init: Mapping[str, Any] | None = None) -> Call[Plan]:
     body = {"goals": _goals(goals), "init": dict(init or {})}
-    return _json_call("POST", "/engine/plan", lambda reply: plan_from_dict(reply.data), body)
+    return _json_call("POST", wire.PLAN_PATH, lambda reply: plan_from_dict(reply.data), body)
 
 
 def submit_flow(
@@ -198,16 +189,16 @@ def submit_flow(
     def parse(reply: Reply) -> FlowStart:
         return FlowStart(FlowID(reply.data["flow_id"]), created=reply.status == 201)
 
-    return _json_call("POST", "/engine/flow", parse, body)
+    return _json_call("POST", wire.FLOWS_PATH, parse, body)
 
 
 def get_flow(flow_id: str) -> Call[FlowState]:
-    path = f"/engine/flow/{_segment(flow_id)}"
+    path = wire.fill_path(wire.FLOW_PATH, flow_id=flow_id)
     return Call("GET", path, lambda reply: flow_state_from_dict(reply.data))
 
 
 def flow_status(flow_id: str) -> Call[FlowStatus]:
-    path = f"/engine/flow/{_segment(flow_id)}/status"
+    path = wire.fill_path(wire.FLOW_STATUS_PATH, flow_id=flow_id)
     return Call("GET", path, lambda reply: FlowStatus(reply.data["status"]))
 
 
@@ -221,23 +212,24 @@ def list_flows(
     def parse(reply: Reply) -> list[FlowSummary]:
         return [parse_flow_summary(flow) for flow in reply.data["flows"]]
 
-    return Call("GET", "/engine/flow", parse, params=params)
+    return Call("GET", wire.FLOWS_PATH, parse, params=params)
 
 
 def flow_events(flow_id: str) -> Call[list[dict[str, Any]]]:
-    path = f"/engine/flow/{_segment(flow_id)}/events"
+    path = wire.fill_path(wire.FLOW_EVENTS_PATH, flow_id=flow_id)
     return Call("GET", path, lambda reply: list(reply.data["events"]))
 
 
 def events(flow_id: str) -> Call[list[Event]]:
-    path = f"/engine/flow/{_segment(flow_id)}/events"
+    path = wire.fill_path(wire.FLOW_EVENTS_PATH, flow_id=flow_id)
     return Call("GET", path, lambda reply: [Event.from_dict(e) for e in reply.data["events"]])
 
 
 def complete_work(flow_id: str, step_id: str, token: str, outcome: Outcome) -> Call[None]:
     """``POST /webhook/{flow}/{step}/{token}``: what an async step reports when it is done."""
-    path = "/webhook/" + "/".join(_segment(part) for part in (flow_id, step_id, token))
-    return post_outcome(path, outcome)
+    return post_outcome(
+        wire.fill_path(wire.WEBHOOK_PATH, flow_id=flow_id, step_id=step_id, token=token), outcome
+    )
 
 
 def post_outcome(webhook_url: str, outcome: Outcome) -> Call[None]:
@@ -246,18 +238,11 @@ def post_outcome(webhook_url: str, outcome: Outcome) -> Call[None]:
         case Succeeded(outputs=outputs):
             return _json_call("POST", webhook_url, _nothing, dict(outputs))
         case Failed(error=error):
-            body = problem(422, error)
-            return _json_call("POST", webhook_url, _nothing, body, content_type=PROBLEM_JSON)
+            body = status_problem(422, error)
+            return _json_call(
+                "POST", webhook_url, _nothing, body, content_type=wire.PROBLEM_CONTENT_TYPE
+            )
     raise TypeError(f"a webhook reports Succeeded or Failed, not {outcome!r}")
-
-
-def problem(status: int, detail: str) -> dict[str, Any]:
-    """An RFC 9457 problem details object, as steps and the server answer errors."""
-    try:
-        title = HTTPStatus(status).phrase
-    except ValueError:
-        title = "Error"
-    return {"type": "about:blank", "title": title, "status": status, "detail": detail}
 
 
 def stream_url(base_url: str, flow_id: str | None = None) -> str:
@@ -265,7 +250,7 @@ def stream_url(base_url: str, flow_id: str | None = None) -> str:
     scheme, rest = base_url.rstrip("/").split("://", 1)
     ws_scheme = "wss" if scheme == "https" else "ws"
     query = "?" + urlencode({"flow_id": flow_id}) if flow_id is not None else ""
-    return f"{ws_scheme}://{rest}/engine/ws{query}"
+    return f"{ws_scheme}://{rest}{wire.EVENTS_PATH}{query}"
 
 
 def _step_json(definition: Mapping[str, Any] | Step) -> dict[str, Any]:
@@ -281,11 +266,7 @@ def _goals(goals: Iterable[str] | str) -> list[str]:
 
 def problem_error(status: int, body: bytes, where: str) -> ArgyllError:
     """The typed error an error reply stands for; its message is the problem's ``detail``."""
-    problem = _problem(body)
-    detail = str(problem.get("detail") or problem.get("title") or f"HTTP {status} from {where}")
-    error = _typed_error(status, problem, detail, where)
-    error.args = (detail,)
-    return error
+    return error_from_problem(status, _problem(body), where)
 
 
 def _problem(body: bytes) -> dict[str, Any]:
@@ -296,27 +277,6 @@ def _problem(body: bytes) -> dict[str, Any]:
     if isinstance(data, dict):
         return data
     return {"detail": body.decode(errors="replace").strip()}
-
-
-def _typed_error(status: int, problem: Mapping[str, Any], detail: str, where: str) -> ArgyllError:
-    match status:
-        case 400 if isinstance(problem.get("inputs"), list):
-            return MissingInputsError(problem["inputs"])
-        case 400 if isinstance(problem.get("goals"), list):
-            return UnknownGoalsError(problem["goals"])
-        case 400:
-            listed = problem.get("problems")
-            problems = [(p["field"], p["reason"]) for p in listed] if listed else []
-            return ValidationError(problems or [("request", detail)])
-        case 404:
-            found = _NOT_FOUND.fullmatch(detail)
-            kind, ident = found.group("kind", "ident") if found else ("resource", where)
-            return NotFoundError(kind, ident)
-        case 409:
-            return ConflictError(detail)
-        case 503:
-            return StoreError(detail)
-    return ArgyllError(detail)
 
 
 # ------------------------------------------------------------------- parsers

@@ -12,6 +12,14 @@ import httpx
 
 from argyll.decide import Failed, NotCompleted, Outcome, RunWork, Succeeded
 from argyll.model import HealthStatus, HttpMethod, Step, StepType
+from argyll.wire import (
+    FLOW_ID_HEADER,
+    RECEIPT_TOKEN_HEADER,
+    STEP_ID_HEADER,
+    WEBHOOK_PATH,
+    WEBHOOK_URL_HEADER,
+    fill_path,
+)
 
 HEALTH_TIMEOUT_S = 2.0
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
@@ -30,7 +38,7 @@ def fill_endpoint(endpoint: str, inputs: Mapping[str, Any]) -> str:
 
 
 def webhook_url(base: str, flow_id: str, step_id: str, token: str) -> str:
-    return f"{base.rstrip('/')}/webhook/{quote(flow_id)}/{quote(step_id)}/{quote(token)}"
+    return base.rstrip("/") + fill_path(WEBHOOK_PATH, flow_id=flow_id, step_id=step_id, token=token)
 
 
 def problem_detail(response: httpx.Response) -> str:
@@ -78,12 +86,12 @@ class HttpCaller:
         except KeyError as exc:
             return Failed(f"endpoint placeholder {exc.args[0]!r} has no input")
         headers = {
-            "Argyll-Flow-ID": effect.flow_id,
-            "Argyll-Step-ID": step.id,
-            "Argyll-Receipt-Token": effect.token,
+            FLOW_ID_HEADER: effect.flow_id,
+            STEP_ID_HEADER: step.id,
+            RECEIPT_TOKEN_HEADER: effect.token,
         }
         if step.type is StepType.ASYNC:
-            headers["Argyll-Webhook-URL"] = webhook_url(
+            headers[WEBHOOK_URL_HEADER] = webhook_url(
                 self._webhook_base, effect.flow_id, step.id, effect.token
             )
         body = None if step.http.method is HttpMethod.GET else dict(effect.inputs)

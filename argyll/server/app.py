@@ -10,6 +10,7 @@ the same limit from ``Content-Length`` first, so a client gets a problem+json
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
+from argyll import wire
 from argyll.runtime.engine import Engine
 from argyll.server import handlers as h
 from argyll.server.openapi import openapi_document
-from argyll.server.ws import CLOSE_GOING_AWAY, DEFAULT_QUEUE_LIMIT, EventSocket
+from argyll.server.ws import DEFAULT_QUEUE_LIMIT, EventSocket
+from argyll.wire import CLOSE_GOING_AWAY
 
 DEFAULT_MAX_BODY_SIZE = h.DEFAULT_MAX_BODY_SIZE
 _SEGMENT = r"([^/]+)"
@@ -51,20 +54,20 @@ def make_app(
     routes: list[Any] = [
         *extra_routes,
         (r"/", h.IndexHandler, api),
-        (r"/health", h.ServiceHealthHandler, api),
-        (r"/engine", h.EngineHandler, api),
-        (r"/engine/openapi\.json", h.OpenApiHandler, api),
-        (r"/engine/step", h.StepsHandler, api),
-        (rf"/engine/step/{_SEGMENT}", h.StepHandler, api),
-        (r"/engine/health", h.HealthListHandler, api),
-        (rf"/engine/health/{_SEGMENT}", h.StepHealthHandler, api),
-        (r"/engine/plan", h.PlanHandler, api),
-        (r"/engine/flow", h.FlowsHandler, api),
-        (rf"/engine/flow/{_SEGMENT}", h.FlowHandler, api),
-        (rf"/engine/flow/{_SEGMENT}/status", h.FlowStatusHandler, api),
-        (rf"/engine/flow/{_SEGMENT}/events", h.FlowEventsHandler, api),
-        (rf"/webhook/{_SEGMENT}/{_SEGMENT}/{_SEGMENT}", h.WebhookHandler, api),
-        (r"/engine/ws", EventSocket, socket_args),
+        (_pattern(wire.HEALTH_PATH), h.ServiceHealthHandler, api),
+        (_pattern(wire.ENGINE_PATH), h.EngineHandler, api),
+        (_pattern(wire.OPENAPI_PATH), h.OpenApiHandler, api),
+        (_pattern(wire.STEPS_PATH), h.StepsHandler, api),
+        (_pattern(wire.STEP_PATH), h.StepHandler, api),
+        (_pattern(wire.HEALTHS_PATH), h.HealthListHandler, api),
+        (_pattern(wire.STEP_HEALTH_PATH), h.StepHealthHandler, api),
+        (_pattern(wire.PLAN_PATH), h.PlanHandler, api),
+        (_pattern(wire.FLOWS_PATH), h.FlowsHandler, api),
+        (_pattern(wire.FLOW_PATH), h.FlowHandler, api),
+        (_pattern(wire.FLOW_STATUS_PATH), h.FlowStatusHandler, api),
+        (_pattern(wire.FLOW_EVENTS_PATH), h.FlowEventsHandler, api),
+        (_pattern(wire.WEBHOOK_PATH), h.WebhookHandler, api),
+        (_pattern(wire.EVENTS_PATH), EventSocket, socket_args),
     ]
     return Application(
         routes,
@@ -74,6 +77,11 @@ def make_app(
         argyll_sockets=sockets,
         argyll_openapi=openapi_document(),
     )
+
+
+def _pattern(template: str) -> str:
+    """The route of a ``wire`` path template: each ``{name}`` matches one path segment."""
+    return re.sub(r"\\\{\w+\\\}", _SEGMENT, re.escape(template))
 
 
 def log_request(handler: RequestHandler) -> None:

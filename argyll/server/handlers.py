@@ -1,8 +1,9 @@
 """Thin Tornado handlers for the REST API of SPEC §7 and the webhooks of §4.
 
 Each handler parses its request, makes one call on the ``Engine`` and writes the
-result; errors are raised, never written, so ``problem.py`` answers them all.
-Request bodies go through ``ApiHandler.json_object`` and nowhere else. Bodies
+result as JSON ending in a newline (so a shell prompt after ``curl`` starts on
+its own line); errors are raised, never written, so ``problem.py`` answers them
+all. Request bodies go through ``ApiHandler.json_object`` and nowhere else. Bodies
 are streamed so the size limit is checked from ``Content-Length`` *before* the
 body is read, and an oversized request gets a problem+json 413.
 """
@@ -18,12 +19,13 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from argyll import __version__
 from argyll.decide import Failed, Outcome, Succeeded
-from argyll.errors import ValidationError
+from argyll.errors import BodyTooLargeError, ValidationError
 from argyll.model import FlowStatus, Health, iso
+from argyll.problems import problem_text
 from argyll.runtime.engine import Engine
-from argyll.server.problem import PROBLEM_CONTENT_TYPE, BodyTooLargeError, problem_for
+from argyll.server.problem import write_problem
+from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 
-JSON_CONTENT_TYPE = "application/json"
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 MAX_LIST_LIMIT = 10_000
 _DIGITS = re.compile(r"[0-9]+")
@@ -54,24 +56,13 @@ class ApiHandler(RequestHandler):
     def reply(self, data: Mapping[str, Any], status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", JSON_CONTENT_TYPE)
-        self.finish(json.dumps(data))
+        self.finish(json.dumps(data) + "\n")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_problem(self, status_code, kwargs.get("exc_info"))
 
     def log_exception(self, *exc_info: Any) -> None:
         """Silent: expected errors are answered, unexpected ones are logged by ``problem_for``."""
-
-
-def write_problem(handler: RequestHandler, status_code: int, exc_info: Any) -> None:
-    """Answer the error being handled (or a bare status) as problem+json."""
-    error = exc_info[1] if exc_info else HTTPError(status_code)
-    problem = problem_for(error)
-    handler.set_status(problem.status)
-    if isinstance(error, BodyTooLargeError):
-        handler.set_header("Connection", "close")
-    handler.set_header("Content-Type", PROBLEM_CONTENT_TYPE)
-    handler.finish(json.dumps(problem.to_dict()))
 
 
 class NoRouteHandler(ApiHandler):
@@ -166,11 +157,8 @@ def webhook_outcome(content_type: str, body: Mapping[str, Any]) -> Outcome:
     """A problem+json body is a failure (its detail, else its title); any other object, outputs."""
     if content_type.split(";")[0].strip().lower() != PROBLEM_CONTENT_TYPE:
         return Succeeded(body)
-    for key in ("detail", "title"):
-        text = body.get(key)
-        if isinstance(text, str) and text:
-            return Failed(text)
-    return Failed("the step reported a failure (problem+json with no detail or title)")
+    text = problem_text(body)
+    return Failed(text or "the step reported a failure (problem+json with no detail or title)")
 
 
 # ------------------------------------------------------------------ service

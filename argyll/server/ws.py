@@ -29,14 +29,12 @@ from argyll.errors import ArgyllError, NotFoundError, ValidationError
 from argyll.events import Event, flow_aggregate
 from argyll.model import ID_PATTERN
 from argyll.runtime.engine import Engine
-from argyll.server.handlers import write_problem
+from argyll.server.problem import write_problem
+from argyll.wire import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER
 
 log = logging.getLogger("argyll.server")
 
 DEFAULT_QUEUE_LIMIT = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class Outbox:

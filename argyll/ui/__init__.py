@@ -1,7 +1,9 @@
 """The dashboard: a param model fed by the engine's events, and Panel views over it.
 
-``argyll.ui.model`` imports only ``param`` and the core; importing this package
-does not load Panel until ``dashboard`` or ``serve_dashboard`` is used.
+``model`` (the state) and ``feed`` (what fills it) know nothing of Panel;
+``format`` turns model values into the text the views show; ``views`` (one
+module per view, and the page) and ``serve`` are the Panel side. Importing this
+package does not load Panel until ``dashboard`` or ``serve_dashboard`` is used.
 """
 
 from typing import TYPE_CHECKING, Any

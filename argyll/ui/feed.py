@@ -6,44 +6,29 @@ again harmlessly. Every event is applied at once, but the model is flushed
 (and so the page redrawn) at most once per ``interval`` seconds. ``schedule``
 decides where a flush runs: a Panel server passes its document's
 ``add_next_tick_callback`` so the flush holds the document lock.
-``RemoteEngine`` offers the same methods over a running engine's REST API and
-WebSocket, so the dashboard can watch an ``argyll serve`` elsewhere.
+``RemoteEngine`` offers the same methods over ``argyll.client.AsyncClient``, so
+the dashboard can watch an ``argyll serve`` elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import quote
-
-import httpx
-from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from argyll.apply import CATALOG_APPLIERS, fold
-from argyll.errors import ArgyllError, ConflictError, NotFoundError, ValidationError
-from argyll.events import (
-    CATALOG,
-    Event,
-    EventData,
-    StepHealthChanged,
-    StepRegistered,
-    parse_time,
-)
-from argyll.model import (
-    Catalog,
-    FlowID,
-    FlowStatus,
-    FlowSummary,
-    Step,
-    StepID,
-    parse_step,
-)
+from argyll.client import AsyncClient, EngineInfo, EventStream
+from argyll.client.client import DEFAULT_TIMEOUT
+from argyll.errors import ArgyllError, NotFoundError
+from argyll.events import CATALOG, Event, EventData, StepHealthChanged, StepRegistered
+from argyll.model import Catalog, FlowID, FlowSummary, Step
 from argyll.ui.model import MAX_FLOWS, DashboardModel
+
+log = logging.getLogger("argyll.ui")
 
 FLUSH_INTERVAL = 0.1
 YIELD_EVERY = 200
@@ -78,24 +63,46 @@ def run_now(callback: Callable[[], None]) -> None:
     callback()
 
 
+class Cancellable(Protocol):
+    """An alarm that may still be called off: ``asyncio.TimerHandle`` is one."""
+
+    def cancel(self) -> None: ...
+
+
+class Timer(Protocol):
+    """The clock a ``Throttle`` reads and sets alarms on: an asyncio loop is one."""
+
+    def time(self) -> float: ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Cancellable: ...
+
+
 class Throttle:
-    """Runs ``action`` soon after a ``poke``, but never more than once per ``interval``."""
+    """Runs ``action`` soon after a ``poke``, but never more than once per ``interval``.
+
+    Time is ``timer``'s: by default the running event loop's, in a test a fake one.
+    """
 
     def __init__(
-        self, action: Callable[[], None], interval: float, schedule: Schedule = run_now
+        self,
+        action: Callable[[], None],
+        interval: float,
+        schedule: Schedule = run_now,
+        timer: Timer | None = None,
     ) -> None:
         self.action = action
         self.interval = interval
         self.schedule = schedule
+        self.timer = timer
         self._last = float("-inf")
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: Cancellable | None = None
 
     def poke(self) -> None:
         if self._handle is not None:
             return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last + self.interval - loop.time())
-        self._handle = loop.call_later(delay, self._fire)
+        timer = self._timer()
+        delay = max(0.0, self._last + self.interval - timer.time())
+        self._handle = timer.call_later(delay, self._fire)
 
     def cancel(self) -> None:
         if self._handle is not None:
@@ -104,8 +111,11 @@ class Throttle:
 
     def _fire(self) -> None:
         self._handle = None
-        self._last = asyncio.get_running_loop().time()
+        self._last = self._timer().time()
         self.schedule(self.action)
+
+    def _timer(self) -> Timer:
+        return self.timer or asyncio.get_running_loop()
 
 
 class Feed:
@@ -197,35 +207,32 @@ class Feed:
 
 
 class RemoteEngine:
-    """An engine served elsewhere (``argyll serve``), used over its REST API and WebSocket.
+    """An engine served elsewhere (``argyll serve``), used through ``argyll.client.AsyncClient``.
 
-    ``start`` opens one WebSocket and reads the catalog; every ``events()`` call
-    gets its own queue fed from that socket, so several pages can share one
-    ``RemoteEngine``. Errors come back as the engine's own error classes, with
-    a 400's ``problems`` as ``ValidationError.problems``.
+    ``start`` opens one event stream and reads the catalog; every ``events()`` call
+    gets its own queue fed from that stream, so several pages can share one
+    ``RemoteEngine``, and the catalog follows the stream's catalog events. Errors
+    are the client's: the engine's own error classes with their fields.
     """
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.client = AsyncClient(url, timeout=timeout)
+        self.url = self.client.base_url
         self.catalog = Catalog()
-        self._client = httpx.AsyncClient(base_url=self.url, timeout=timeout)
-        self._socket: WebSocketClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._queues: set[asyncio.Queue[Event]] = set()
 
     async def start(self) -> None:
-        ws_url = "ws" + self.url.removeprefix("http") + "/engine/ws"
-        self._socket = await websocket_connect(ws_url)
-        self._reader = asyncio.get_running_loop().create_task(self._read())
-        self.catalog = catalog_from(await self._get("/engine"))
+        """Connect the stream first, then read the catalog, so no catalog event falls between."""
+        stream = await self.client.stream().connect()
+        self._reader = asyncio.get_running_loop().create_task(self._read(stream))
+        self.catalog = catalog_from(await self.client.engine_info())
 
     async def aclose(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
-        await self._client.aclose()
+        await self.client.aclose()
 
     def events(self, after: str | None = None) -> AsyncIterator[Event]:
         """Live events from now on (``after`` is not supported over the WebSocket)."""
@@ -234,34 +241,33 @@ class RemoteEngine:
         return self._drain(queue)
 
     async def list_flows(self, status: Any = None, limit: int | None = None) -> list[FlowSummary]:
-        query = {k: v for k, v in {"status": status, "limit": limit}.items() if v is not None}
-        body = await self._get("/engine/flow", params=query)
-        return [summary_from(item) for item in body["flows"]]
+        return await self.client.list_flows(status, limit)
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
-        return (await self._get(f"/engine/flow/{quote(flow_id, safe='')}/events"))["events"]
+        return await self.client.flow_events(flow_id)
 
     async def start_flow(
         self, goals: Iterable[str], init: Mapping[str, Any] | None = None
     ) -> FlowID:
-        body = {"goals": list(goals), "init": dict(init or {})}
-        return FlowID((await self._send("POST", "/engine/flow", body))["flow_id"])
+        return await self.client.start_flow(goals, init)
 
     async def register_step(self, definition: Mapping[str, Any]) -> Step:
-        return parse_step((await self._send("POST", "/engine/step", definition))["step"])
+        return await self.client.register_step(definition)
 
     async def update_step(self, step_id: str, definition: Mapping[str, Any]) -> Step:
-        path = f"/engine/step/{quote(step_id, safe='')}"
-        return parse_step((await self._send("PUT", path, definition))["step"])
+        return await self.client.update_step(step_id, definition)
 
-    async def _read(self) -> None:
-        assert self._socket is not None
-        while (message := await self._socket.read_message()) is not None:
-            event = Event.from_dict(json.loads(message))
-            if event.aggregate == CATALOG and event.seq > self.catalog.version:
-                self.catalog = fold(self.catalog, [event], CATALOG_APPLIERS)
-            for queue in self._queues:
-                queue.put_nowait(event)
+    async def _read(self, stream: EventStream) -> None:
+        try:
+            async for event in stream:
+                if event.aggregate == CATALOG and event.seq > self.catalog.version:
+                    self.catalog = fold(self.catalog, [event], CATALOG_APPLIERS)
+                for queue in self._queues:
+                    queue.put_nowait(event)
+        except ArgyllError as error:
+            log.warning("the event stream of %s ended: %s", self.url, error)
+        finally:
+            stream.close()
 
     async def _drain(self, queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
         try:
@@ -270,55 +276,18 @@ class RemoteEngine:
         finally:
             self._queues.discard(queue)
 
-    async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return _checked(await self._client.get(path, params=params))
 
-    async def _send(self, method: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return _checked(await self._client.request(method, path, json=dict(body)))
-
-
-def _checked(response: httpx.Response) -> dict[str, Any]:
-    """The JSON body of a success; the engine's error class for a problem+json reply."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if response.status_code < 400:
-        return body
-    detail = body.get("detail") or response.text or response.reason_phrase
-    problems = [(p["field"], p["reason"]) for p in body.get("problems", [])]
-    match response.status_code:
-        case 400:
-            raise ValidationError(problems or [("", detail)])
-        case 404:
-            raise NotFoundError("resource", detail)
-        case 409:
-            raise ConflictError(detail)
-    raise ArgyllError(f"HTTP {response.status_code}: {detail}")
-
-
-def catalog_from(engine: Mapping[str, Any]) -> Catalog:
+def catalog_from(engine: EngineInfo) -> Catalog:
     """A catalog folded from ``GET /engine``'s steps and health.
 
     Its version is 0, not the store's (which the API does not give), so every
     catalog event that arrives later over the WebSocket is folded onto it.
     """
     now = datetime.now(UTC)
-    data: list[EventData] = [StepRegistered(parse_step(step)) for step in engine["steps"].values()]
+    data: list[EventData] = [StepRegistered(step) for step in engine.steps.values()]
     data += [
-        StepHealthChanged(StepID(sid), health["status"], health.get("error"))
-        for sid, health in engine["health"].items()
+        StepHealthChanged(sid, health.status.value, health.error)
+        for sid, health in engine.health.items()
     ]
     events = [Event(CATALOG, seq, now, item) for seq, item in enumerate(data, 1)]
     return replace(fold(Catalog(), events, CATALOG_APPLIERS), version=0)
-
-
-def summary_from(item: Mapping[str, Any]) -> FlowSummary:
-    completed = item.get("completed_at")
-    return FlowSummary(
-        FlowID(item["id"]),
-        FlowStatus(item["status"]),
-        parse_time(item["created_at"]),
-        parse_time(completed) if completed else None,
-        item.get("error"),
-    )

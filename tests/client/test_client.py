@@ -36,7 +36,7 @@ from argyll.errors import (
 )
 from argyll.events import Event
 from argyll.model import FlowStatus, HealthStatus, Step, StepStatus
-from argyll.sdk import serve_engine
+from argyll.server import serve_engine
 from argyll.server.app import serve
 from argyll.store.memory import MemoryEventStore
 from argyll.testing import StepService, script_step, wait_until
@@ -156,10 +156,10 @@ async def waiting_flow(client: Any, acks: StepService) -> tuple[str, str, str]:
     await client.register_step(async_step(step_id, acks.url))
     flow_id = await client.start_flow([step_id], {"name": "Ann"})
 
-    async def called() -> bool:
+    def called() -> bool:
         return any(c.headers.get("Argyll-Flow-Id") == flow_id for c in acks.calls)
 
-    await wait_until(called)
+    await wait_until(called, f"a call of {step_id} for {flow_id}")
     state = await client.get_flow(flow_id)
     (token,) = state.executions[step_id].work_items
     return flow_id, step_id, token

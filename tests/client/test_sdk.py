@@ -21,17 +21,12 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from argyll.client import AsyncClient
-from argyll.client.protocol import PROBLEM_JSON
 from argyll.errors import ArgyllError, ConflictError, NotFoundError, ValidationError
 from argyll.model import FlowStatus, HealthStatus, StepStatus
-from argyll.sdk import (
-    LocalEngine,
-    StepContext,
-    StepError,
-    StepServer,
-    serve_engine,
-)
+from argyll.sdk import StepContext, StepError, StepServer
+from argyll.server import LocalEngine, serve_engine
 from argyll.testing import StepService
+from argyll.wire import PROBLEM_CONTENT_TYPE
 
 ROOT = Path(__file__).parents[2]
 FAST_RETRY = {"max_retries": 3, "init_backoff": 10, "backoff_type": "fixed"}
@@ -194,12 +189,12 @@ async def test_a_step_endpoint_answers_bad_bodies_and_bad_outputs_as_problems(
     url = await steps.start()
     async with httpx.AsyncClient(base_url=url) as http:
         failed = await http.post("/unserializable", json={"x": 1})
-        assert failed.status_code == 500 and failed.headers["content-type"] == PROBLEM_JSON
+        assert failed.status_code == 500 and failed.headers["content-type"] == PROBLEM_CONTENT_TYPE
         assert "TypeError: Object of type set is not JSON serializable" in failed.json()["detail"]
         for body in (b"{not json", b"[1]", b"{}"):
             reply = await http.post("/double", content=body)
             assert reply.status_code == 400
-            assert reply.headers["content-type"] == PROBLEM_JSON
+            assert reply.headers["content-type"] == PROBLEM_CONTENT_TYPE
             assert reply.json()["status"] == 400 and reply.json()["detail"]
         assert (await http.post("/double", json={"x": 4})).json() == {"y": 8}
 
@@ -256,7 +251,7 @@ async def test_webhook_posts_are_retried_on_5xx_and_refusals_raise(
         assert [call.body for call in webhook.calls] == [{"x": 1}, {"x": 1}]
         with pytest.raises(NotFoundError):
             await ctx.fail("late")
-        assert webhook.calls[-1].headers["Content-Type"] == PROBLEM_JSON
+        assert webhook.calls[-1].headers["Content-Type"] == PROBLEM_CONTENT_TYPE
         assert webhook.calls[-1].body["detail"] == "late"
     with pytest.raises(httpx.ConnectError):
         await ctx.succeed(x=1)  # the service is gone: every attempt fails
@@ -442,7 +437,7 @@ class UpstreamStamp(RequestHandler):
         )
         if not inputs.get("greeting"):
             self.set_status(422)
-            self.set_header("Content-Type", PROBLEM_JSON)
+            self.set_header("Content-Type", PROBLEM_CONTENT_TYPE)
             self.finish(json.dumps({"title": "Unprocessable", "status": 422, "detail": "empty"}))
             return
         self.finish({"stamp": stamp, "stamped": inputs["greeting"].upper()})

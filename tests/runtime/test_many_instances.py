@@ -123,7 +123,12 @@ async def check_every_flow(url: str, ids: list[str]) -> int:
     """
     reclaimed = 0
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        await wait_until(lambda: finished(client, url, ids), timeout=60, interval=0.1)
+        await wait_until(
+            lambda: finished(client, url, ids),
+            f"every flow ended on {url}",
+            timeout=60,
+            interval=0.1,
+        )
         for i, flow_id in enumerate(ids):
             state = (await client.get(f"/engine/flow/{flow_id}")).json()
             assert state["status"] == "completed", (flow_id, state.get("error"))
@@ -155,7 +160,7 @@ async def test_instances_share_one_redis_and_run_each_item_once(redis_url: str, 
                 reply = await client.post(f"{urls[0]}/engine/step", json=definition)
                 assert reply.status_code == 201
             for url in urls[1:]:
-                await wait_until(lambda u=url: catalog_has(client, u, 4), timeout=10)
+                await wait_until(lambda u=url: catalog_has(client, u, 4), f"4 steps on {url}")
         ids = await run_flows(urls, 200, "mixed")
         for url in urls:
             assert await check_every_flow(url, ids) == 0
@@ -175,13 +180,11 @@ async def test_killing_an_instance_mid_flow_leaves_the_others_to_finish(redis_ur
         async with httpx.AsyncClient() as client:
             for definition in steps(service.url):
                 assert (await client.post(f"{doomed_url}/engine/step", json=definition)).is_success
-            await wait_until(lambda: catalog_has(client, survivor_url, 4), timeout=10)
+            await wait_until(
+                lambda: catalog_has(client, survivor_url, 4), "4 steps on the survivor"
+            )
         ids = await run_flows([doomed_url], 30, "orphan")
-        await wait_until(lambda: has_calls(service, 10), timeout=20)
+        await wait_until(lambda: len(service.calls) >= 10, "10 step calls", timeout=20)
         doomed.send_signal(signal.SIGKILL)
         await doomed.wait()
         assert await check_every_flow(survivor_url, ids) > 0
-
-
-async def has_calls(service: StepService, count: int) -> bool:
-    return len(service.calls) >= count

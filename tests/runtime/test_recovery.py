@@ -5,13 +5,16 @@ import collections
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from argyll import Engine
 from argyll.apply import fold_flow
-from argyll.events import flow_aggregate
+from argyll.events import Event, WorkStarted, flow_aggregate
 from argyll.model import FlowStatus
-from argyll.testing import Call, StepService, script_step
+from argyll.store import EventStore, open_store
+from argyll.testing import Call, StepService, script_step, wait_until
 
 WORKER = Path(__file__).with_name("engine_process.py")
 FLOWS = 5
@@ -86,22 +89,68 @@ async def test_killed_engine_resumes_every_flow_on_restart(tmp_path):
         assert started == {"a": 1, "b": 1, "c": 1}
 
 
+class WatchedStore:
+    """A store that counts an engine's lease sweeps and keeps the events its follower took.
+
+    Each sweep starts by asking for the live instances, and sweeps run one after
+    another, so once ``sweeps`` reaches n + 1 the n-th sweep has done all it would.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.sweeps = 0
+        self.followed: list[Event] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def live_instances(self) -> set[str]:
+        self.sweeps += 1
+        return await self.store.live_instances()
+
+    def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
+        return self._taken(self.store.subscribe(after))
+
+    async def _taken(self, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+        async for event in events:
+            self.followed.append(event)
+            yield event
+
+    def claims(self, step_id: str, instance: str) -> set[str]:
+        """The flows whose ``step_id`` the follower has seen ``instance`` claim."""
+        return {
+            event.data.flow_id
+            for event in self.followed
+            if isinstance(event.data, WorkStarted)
+            and (event.data.step_id, event.data.instance) == (step_id, instance)
+        }
+
+
 async def test_survivor_takes_over_when_the_lease_lapses(tmp_path):
     """An instance on "another host" (no pid to check) is dead only when its lease lapses."""
+    doomed = "elsewhere:1:doomed"
     store = f"sqlite:///{tmp_path / 'argyll.db'}"
     held = HeldService()
-    survivor = Engine(store, lease_ttl=1.0, heartbeat_interval=0.1, instance_id="survivor")
-    async with held.service, survivor:
-        process = await start_worker(store, held, "elsewhere:1:doomed", "1.0")
-        try:
-            assert "elsewhere:1:doomed" in await survivor.store.live_instances()
-            await asyncio.sleep(0.3)  # three of the survivor's sweeps: absence can't be awaited
-            assert len(held.service.calls) == FLOWS, "a live instance's work must not be taken"
-        finally:
-            await kill(process)
-        held.released.set()
-        states = [await survivor.wait_flow(f"flow-{i}", timeout=20) for i in range(FLOWS)]
-        logs = [await survivor.flow_events(f"flow-{i}") for i in range(FLOWS)]
+    async with open_store(store) as opened:
+        watched = WatchedStore(opened)
+        survivor = Engine(watched, lease_ttl=1.0, heartbeat_interval=0.1, instance_id="survivor")
+        async with held.service, survivor:
+            process = await start_worker(store, held, doomed, "1.0")
+            try:
+                assert doomed in await survivor.store.live_instances()
+                await wait_until(
+                    lambda: len(watched.claims("b", doomed)) == FLOWS,
+                    f"the survivor following each flow's claim of b by {doomed}",
+                )
+                seen = watched.sweeps
+                await wait_until(lambda: watched.sweeps > seen + 3, "three more sweeps")
+                assert not watched.claims("b", "survivor"), "a live instance's work was taken"
+                assert len(held.service.calls) == FLOWS
+            finally:
+                await kill(process)
+            held.released.set()
+            states = [await survivor.wait_flow(f"flow-{i}", timeout=20) for i in range(FLOWS)]
+            logs = [await survivor.flow_events(f"flow-{i}") for i in range(FLOWS)]
 
     assert [s.status for s in states] == [FlowStatus.COMPLETED] * FLOWS
     assert held.tokens(slice(FLOWS, None)) == held.tokens(slice(None, FLOWS))

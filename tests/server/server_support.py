@@ -1,22 +1,20 @@
-"""What the server tests share: a served engine on loopback, bounded waits, step definitions."""
+"""What the server tests share: a served engine on loopback, its client, step definitions."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from argyll import Engine
 from argyll.server.app import Server, base_url, bind, serve
-from argyll.testing import script_step
-
-T = TypeVar("T")
+from argyll.testing import script_step, wait_until
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 SMALL_BODY_LIMIT = 64 * 1024
@@ -39,18 +37,6 @@ def async_step(
         "attributes": attributes,
         "http": {"endpoint": endpoint, "timeout": 5000},
     }
-
-
-async def wait_until(
-    probe: Callable[[], Awaitable[T | None]], timeout: float = 5.0, interval: float = 0.01
-) -> T:
-    """``probe()``'s first truthy result, polling; TimeoutError after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while True:
-            result = await probe()
-            if result:
-                return result
-            await asyncio.sleep(interval)
 
 
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -81,7 +67,7 @@ class Api:
 
     async def wait_flow(self, flow_id: str, status: str = "completed") -> dict[str, Any]:
         """The flow's state once it is no longer active; asserts it ended as ``status``."""
-        ended = await wait_until(lambda: _ended(self, flow_id), timeout=10)
+        ended = await wait_until(lambda: _ended(self, flow_id), f"flow {flow_id} to end")
         assert ended == status
         return (await self.client.get(f"/engine/flow/{flow_id}")).json()
 

@@ -177,7 +177,7 @@ async def test_sigterm_during_a_flow_then_restart_finishes_it(tmp_path: Path) ->
                 reply = await c.get("/engine/flow/interrupted/status")
                 return reply.json()["status"] != "active"
 
-            await wait_until(ended, timeout=20)
+            await wait_until(ended, "flow interrupted to end", timeout=20)
             state = (await c.get("/engine/flow/interrupted")).json()
     assert state["status"] == "completed"
     assert state["attributes"]["y"] == {"value": 2, "step": "slow"}

@@ -10,6 +10,7 @@ from tornado.web import HTTPError
 from argyll.decide import Failed, Succeeded
 from argyll.errors import (
     ArgyllError,
+    BodyTooLargeError,
     ConflictError,
     MissingInputsError,
     NotFoundError,
@@ -25,7 +26,7 @@ from argyll.server.handlers import (
     parse_json_object,
     webhook_outcome,
 )
-from argyll.server.problem import BodyTooLargeError, problem_for
+from argyll.server.problem import problem_for
 
 
 @pytest.mark.parametrize(
@@ -43,14 +44,14 @@ from argyll.server.problem import BodyTooLargeError, problem_for
     ],
 )
 def test_each_error_class_has_one_status(error: BaseException, status: int) -> None:
-    body = problem_for(error).to_dict()
+    body = problem_for(error)
     assert body["status"] == status
     assert {"type", "title", "status", "detail"} <= body.keys()
     assert all(isinstance(body[key], str) and body[key] for key in ("type", "title", "detail"))
 
 
 def test_validation_problems_list_every_field() -> None:
-    body = problem_for(ValidationError([("id", "bad"), ("type", "missing")])).to_dict()
+    body = problem_for(ValidationError([("id", "bad"), ("type", "missing")]))
     assert body["problems"] == [
         {"field": "id", "reason": "bad"},
         {"field": "type", "reason": "missing"},
@@ -58,14 +59,14 @@ def test_validation_problems_list_every_field() -> None:
 
 
 def test_missing_inputs_and_unknown_goals_are_named() -> None:
-    assert problem_for(MissingInputsError(["a", "b"])).to_dict()["inputs"] == ["a", "b"]
-    assert problem_for(UnknownGoalsError(["x"])).to_dict()["goals"] == ["x"]
+    assert problem_for(MissingInputsError(["a", "b"]))["inputs"] == ["a", "b"]
+    assert problem_for(UnknownGoalsError(["x"]))["goals"] == ["x"]
 
 
 def test_unexpected_errors_are_500_logged_and_not_leaked(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR, logger="argyll.server"):
-        body = problem_for(RuntimeError("secret internals")).to_dict()
-        plain = problem_for(ArgyllError("engine not started")).to_dict()
+        body = problem_for(RuntimeError("secret internals"))
+        plain = problem_for(ArgyllError("engine not started"))
     assert body["status"] == plain["status"] == 500
     assert "secret" not in body["detail"]
     assert "secret internals" in caplog.text

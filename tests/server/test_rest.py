@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from server_support import HELLO, SHOUT, SMALL_BODY_LIMIT, Api, async_step, problem, wait_until
+from server_support import HELLO, SHOUT, SMALL_BODY_LIMIT, Api, async_step, problem
 
-from argyll.testing import StepService
+from argyll.testing import StepService, wait_until
 
 
 async def register(api: Api, *definitions: dict) -> None:
@@ -44,7 +44,7 @@ async def test_engine_state_shows_steps_health_and_active_flows(api: Api) -> Non
             "/engine/flow", json={"id": "waiting", "goals": ["approve"], "init": {"name": "Ann"}}
         )
         assert started.status_code == 201
-        await wait_until(lambda: _called(service))
+        await wait_until(lambda: service.calls, "a call of approve")
         body = (await api.client.get("/engine")).json()
     assert set(body["steps"]) == {"hello", "approve"}
     assert body["steps"]["hello"]["script"]["language"] == "ale"
@@ -53,10 +53,6 @@ async def test_engine_state_shows_steps_health_and_active_flows(api: Api) -> Non
     assert list(body["active_flows"]) == ["waiting"]
     assert body["active_flows"]["waiting"]["status"] == "active"
     assert body["last_updated"].endswith("Z")
-
-
-async def _called(service: StepService) -> bool:
-    return bool(service.calls)
 
 
 async def test_index_page_links_the_api_without_external_assets(api: Api) -> None:

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from server_support import HELLO, Api, async_step, problem, wait_until
+from server_support import HELLO, Api, async_step, problem
 
-from argyll.testing import Call, StepService
+from argyll.testing import Call, StepService, wait_until
 
 
 @dataclass
@@ -39,10 +39,10 @@ async def start_waiting(api: Api, service: StepService, flow_id: str = "w1") -> 
     request = {"id": flow_id, "goals": ["approve"], "init": {"name": "Ann"}}
     assert (await api.client.post("/engine/flow", json=request)).status_code == 201
 
-    async def called() -> Call | None:
+    def called() -> Call | None:
         return next((c for c in service.calls if c.headers.get("Argyll-Flow-Id") == flow_id), None)
 
-    call = await wait_until(called)
+    call = await wait_until(called, f"a call of approve for {flow_id}")
     return Waiting(flow_id, call, call.headers["Argyll-Webhook-Url"])
 
 

@@ -15,13 +15,12 @@ from server_support import (
     next_event,
     read_event,
     running_api,
-    wait_until,
 )
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
 
 from argyll.server.ws import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN_LATER, Outbox
-from argyll.testing import StepService, script_step
+from argyll.testing import StepService, script_step, wait_until
 
 CHAIN = [
     script_step(f"s{i}", f"{{:a{i + 1} (+ a{i} 1)}}", requires=[f"a{i}"], outputs=[f"a{i + 1}"])
@@ -57,7 +56,7 @@ async def test_flow_feed_sends_the_past_then_live_events(api: Api, service: Step
     await register(api, HELLO, async_step("approve", service.url, ["greeting"], ["ok"]))
     started = {"id": "w1", "goals": ["approve"], "init": {"name": "Ann"}}
     assert (await api.client.post("/engine/flow", json=started)).status_code == 201
-    call = await wait_until(lambda: _first_call(service))
+    call = await wait_until(lambda: _first_call(service), "a call of approve")
     past = (await api.client.get("/engine/flow/w1/events")).json()["events"]
 
     async with api.websocket("?flow_id=w1") as connection:
@@ -72,7 +71,7 @@ async def test_flow_feed_sends_the_past_then_live_events(api: Api, service: Step
     assert all(e["aggregate"] == "flow:w1" for e in received)
 
 
-async def _first_call(service: StepService) -> Any:
+def _first_call(service: StepService) -> Any:
     return service.calls[0] if service.calls else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,7 +25,7 @@ from argyll.events import (
 )
 from argyll.model import FlowStatus, Plan, StepID, Token
 from argyll.server.app import serve
-from argyll.testing import script_step
+from argyll.testing import FakeTimer, script_step, wait_until
 from argyll.ui.feed import Feed, RemoteEngine, Throttle
 from argyll.ui.model import DashboardModel, StepRole, attribute_rows, step_role, timeline
 
@@ -239,34 +239,62 @@ async def test_a_step_run_once_gets_a_single_lane(engine: Engine) -> None:
     assert [(b.lane, b.status) for b in bars] == [("seed", "completed"), ("double", "completed")]
 
 
-async def test_throttle_runs_once_per_interval_however_often_poked() -> None:
-    calls: list[float] = []
-    loop = asyncio.get_running_loop()
-    throttle = Throttle(lambda: calls.append(loop.time()), interval=0.05)
+def test_throttle_runs_once_per_interval_however_often_poked() -> None:
+    timer = FakeTimer()
+    runs: list[float] = []
+    throttle = Throttle(lambda: runs.append(timer.time()), interval=0.25, timer=timer)
     for _ in range(3):
         for _ in range(100):
             throttle.poke()
-        await asyncio.sleep(0.06)
-    assert len(calls) == 3
-    assert all(b - a >= 0.049 for a, b in itertools.pairwise(calls))
+        timer.advance(0.375)
+    assert runs == [0.0, 0.375, 0.75]
+
+
+def test_a_poke_soon_after_a_run_waits_out_the_interval() -> None:
+    timer = FakeTimer()
+    runs: list[float] = []
+    throttle = Throttle(lambda: runs.append(timer.time()), interval=0.25, timer=timer)
+    throttle.poke()
+    timer.advance(0.125)
+    for _ in range(100):
+        throttle.poke()
+    timer.advance(0.125 - 2**-10)
+    assert runs == [0.0]
+    timer.advance(2**-10)
+    assert runs == [0.0, 0.25]
+
+
+def test_a_cancelled_throttle_does_not_run() -> None:
+    timer = FakeTimer()
+    runs: list[float] = []
+    throttle = Throttle(lambda: runs.append(timer.time()), interval=0.25, timer=timer)
+    throttle.poke()
+    throttle.cancel()
+    timer.advance(1.0)
+    assert runs == []
 
 
 async def test_the_feed_keeps_the_model_live_with_bounded_redraws(engine: Engine) -> None:
     before = await run_flow(engine, "add", {"n": 1})
     model = DashboardModel()
-    flushes: list[int] = []
-    feed = Feed(engine, model, flush=lambda: flushes.append(model.flush()), interval=0.1)
+    loop = asyncio.get_running_loop()
+    flushed_at: list[float] = []
+
+    def flush() -> None:
+        flushed_at.append(loop.time())
+        model.flush()
+
+    feed = Feed(engine, model, flush=flush, interval=0.1)
     feed.start()
     try:
-        await _until(model, lambda: any(s.id == before for s in model.flows))
+        await wait_until(lambda: any(s.id == before for s in model.flows), f"{before} listed")
         model.selected_flow = chosen = await engine.start_flow(["add"], {"n": 2})
-        started = asyncio.get_running_loop().time()
         ids = [await engine.start_flow(["add"], {"n": i}) for i in range(100)]
-        await _until(model, lambda: model.counts.get("completed") == 102)
-        await _until(
-            model, lambda: model.flow is not None and model.flow.status is FlowStatus.COMPLETED
+        await wait_until(lambda: model.counts.get("completed") == 102, "102 completed flows")
+        await wait_until(
+            lambda: model.flow is not None and model.flow.status is FlowStatus.COMPLETED,
+            "the selected flow completed",
         )
-        elapsed = asyncio.get_running_loop().time() - started
     finally:
         await feed.aclose()
     assert {s.id for s in model.flows} >= {before, chosen, *ids}
@@ -276,7 +304,9 @@ async def test_the_feed_keeps_the_model_live_with_bounded_redraws(engine: Engine
     assert {s: e.status for s, e in model.flow.executions.items()} == {
         s: e.status for s, e in expected.executions.items()
     }
-    assert len(flushes) <= elapsed / 0.1 + 3
+    # At most one redraw per interval, on the loop's own clock (an alarm may ring 1 ns early).
+    assert len(flushed_at) > 1
+    assert min(b - a for a, b in itertools.pairwise(flushed_at)) >= 0.1 - 1e-3
 
 
 async def test_a_remote_engine_feeds_the_model_over_rest_and_websocket(engine: Engine) -> None:
@@ -289,15 +319,16 @@ async def test_a_remote_engine_feeds_the_model_over_rest_and_websocket(engine: E
     feed.start()
     try:
         assert sorted(remote.catalog.steps) == sorted(engine.catalog.steps)
-        await _until(model, lambda: [s.id for s in model.flows] == [before])
+        await wait_until(lambda: [s.id for s in model.flows] == [before], f"{before} listed")
         model.selected_flow = flow_id = await remote.start_flow(["add"], {"n": 3})
-        await _until(
-            model, lambda: model.flow is not None and model.flow.status is FlowStatus.COMPLETED
+        await wait_until(
+            lambda: model.flow is not None and model.flow.status is FlowStatus.COMPLETED,
+            "the selected flow completed",
         )
         with pytest.raises(ValidationError) as refused:
             await remote.register_step({"id": "bad id!", "type": "script"})
         await remote.register_step(script_step("late", "{:z 1}", outputs=["z"]))
-        await _until(model, lambda: "late" in model.catalog.steps)
+        await wait_until(lambda: "late" in model.catalog.steps, "step 'late' in the catalog")
     finally:
         await feed.aclose()
         await remote.aclose()
@@ -310,18 +341,3 @@ async def test_a_remote_engine_feeds_the_model_over_rest_and_websocket(engine: E
 async def _all_events(engine: Engine) -> AsyncIterator[Event]:
     for event in await engine.store.read_all(""):
         yield event
-
-
-async def _until(
-    model: DashboardModel, condition: Callable[[], bool], timeout: float = 5.0
-) -> None:
-    """Wait, flush by flush, until ``condition()`` holds; TimeoutError after ``timeout`` s."""
-    flushed = asyncio.Event()
-    watcher = model.param.watch(lambda _: flushed.set(), "version")
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await flushed.wait()
-                flushed.clear()
-    finally:
-        model.param.unwatch(watcher)

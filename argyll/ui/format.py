@@ -1,0 +1,229 @@
+"""The dashboard's text: HTML fragments and table rows made from model values.
+
+Pure functions (no Panel, no widgets), so each can be tested on its own; the
+views in ``argyll.ui.views`` put what they return into panes and tables.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from argyll.errors import ValidationError
+from argyll.events import Event
+from argyll.model import Execution, FlowState, FlowSummary, Plan
+from argyll.ui.graph import ROLE_COLORS, STATUS_COLORS
+from argyll.ui.model import Bar, DashboardModel, attribute_rows, event_row
+
+JSON_FIELDS = ("labels", "attributes", "http", "script", "predicate", "work_config")
+STEP_FIELDS = ("id", "name", "type", "version", *JSON_FIELDS)
+WORK_COLORS = {
+    "succeeded": STATUS_COLORS["completed"],
+    "not_completed": "#f97316",
+    "waiting": "#e2e8f0",
+    "waited": "#e2e8f0",
+    **STATUS_COLORS,
+}
+
+
+def escape(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def badge(status: str) -> str:
+    return f'<span class="status status-{escape(status)}">{escape(status)}</span>'
+
+
+def errors_html(problems: Iterable[tuple[str, str]]) -> str:
+    items = "".join(f"<li><b>{escape(f)}</b>: {escape(r)}</li>" for f, r in problems)
+    return f'<ul class="error">{items}</ul>' if items else ""
+
+
+def problems_of(error: Exception) -> list[tuple[str, str]]:
+    """The (field, reason) pairs of an engine error; other errors have one, under ``""``."""
+    if isinstance(error, ValidationError):
+        return error.problems
+    return [("", str(error))]
+
+
+def seconds_between(start: datetime, end: datetime | None) -> float:
+    return round(((end or datetime.now(UTC)) - start).total_seconds(), 3)
+
+
+def clock_text(moment: datetime) -> str:
+    """Time of day in UTC with milliseconds, for events."""
+    return moment.astimezone(UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def utc_text(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def legend_html() -> str:
+    roles = "".join(
+        f'<span><span class="swatch" style="background:{color}"></span>{role.value}</span>'
+        for role, color in ROLE_COLORS.items()
+    )
+    statuses = "".join(
+        f'<span><span class="swatch" style="background:{color}"></span>{status}</span>'
+        for status, color in STATUS_COLORS.items()
+    )
+    return (
+        f'<div class="legend"><b>Roles</b>{roles}<b>Inputs</b>'
+        '<span><span class="edge"></span>required</span>'
+        '<span><span class="edge dashed"></span>optional</span>'
+        "<span>● required ○ optional ▸ output</span>"
+        f"<b>In a flow</b>{statuses}</div>"
+    )
+
+
+def plan_html(
+    plan: Plan | None, plan_error: str, required: Sequence[str], init: Mapping[str, Any]
+) -> str:
+    """The plan preview: its goals, its steps, and each required input ticked if ``init`` has it."""
+    if plan_error:
+        return f'<p class="error">{escape(plan_error)}</p>'
+    if plan is None:
+        return '<p class="muted">Click a step card or pick goals to preview its plan.</p>'
+    steps = ", ".join(f"<code>{escape(s)}</code>" for s in plan.steps)
+    ticks = (
+        ", ".join(
+            f"<code>{escape(name)}</code> "
+            + ('<span class="ok">✓</span>' if name in init else '<b class="error">✗</b>')
+            for name in required
+        )
+        or '<span class="muted">none</span>'
+    )
+    return (
+        f'<table class="kv"><tr><th>Goals</th><td>{escape(", ".join(plan.goals))}</td></tr>'
+        f"<tr><th>Steps ({len(plan.steps)})</th><td>{steps}</td></tr>"
+        f'<tr><th>Required</th><td class="required">{ticks}</td></tr></table>'
+    )
+
+
+def flow_frame(flows: Sequence[FlowSummary], status: str) -> pd.DataFrame:
+    rows = [
+        {
+            "flow": summary.id,
+            "status": summary.status.value,
+            "started (UTC)": utc_text(summary.created_at),
+            "duration (s)": seconds_between(summary.created_at, summary.completed_at),
+            "error": summary.error or "",
+        }
+        for summary in flows
+        if status == "all" or summary.status.value == status
+    ]
+    columns = ["flow", "status", "started (UTC)", "duration (s)", "error"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.index = pd.Index(frame["flow"], name="id")
+    return frame
+
+
+def execution_html(step_id: str, execution: Execution) -> str:
+    rows = [("status", badge(execution.status.value))]
+    if execution.duration_ms is not None:
+        rows.append(("duration", f"{execution.duration_ms} ms"))
+    for label, value in (
+        ("inputs", execution.inputs),
+        ("outputs", execution.outputs),
+        ("error", execution.error),
+        ("reason", execution.reason),
+    ):
+        if value:
+            rows.append((label, f'<span class="value">{escape(json.dumps(value))}</span>'))
+    for token, item in execution.work_items.items():
+        retries = f", {item.retry_count} retries" if item.retry_count else ""
+        rows.append((f"item {escape(token[:8])}", f"{escape(item.status.value)}{retries}"))
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<h4>Step <code>{escape(step_id)}</code></h4><table class="kv">{body}</table>'
+
+
+def flow_html(flow: FlowState | None, selected_flow: str, selected_step: str) -> str:
+    if not selected_flow:
+        return '<p class="muted">Select a flow in the table to follow it here.</p>'
+    if flow is None:
+        return f'<p class="muted">Loading flow <code>{escape(selected_flow)}</code>…</p>'
+    facts = [
+        ("status", badge(flow.status.value)),
+        ("goals", escape(", ".join(flow.plan.goals))),
+        ("started", utc_text(flow.created_at) + " UTC"),
+        ("duration", f"{seconds_between(flow.created_at, flow.completed_at)} s"),
+    ]
+    if flow.error:
+        facts.append(("error", f'<span class="error">{escape(flow.error)}</span>'))
+    head = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+    attributes = "".join(
+        f'<tr><td><code>{escape(row["name"])}</code></td><td class="value">{escape(row["value"])}'
+        f'</td><td class="muted">{escape(row["from"])}</td></tr>'
+        for row in attribute_rows(flow)
+    )
+    detail = ""
+    if selected_step in flow.executions:
+        detail = execution_html(selected_step, flow.executions[selected_step])
+    return (
+        f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>'
+        f'<table class="kv">{head}</table><h4>Attributes</h4>'
+        f'<table class="kv attributes"><tr><th>name</th><th>value</th><th>from</th></tr>'
+        f"{attributes}</table>{detail}"
+    )
+
+
+def timeline_data(bars: Sequence[Bar], origin: datetime, now: datetime) -> dict[str, list[Any]]:
+    """Columns for the Gantt glyphs in ms since ``origin``; a bar still open runs to ``now``."""
+
+    def ms(moment: datetime) -> float:
+        return (moment - origin).total_seconds() * 1000
+
+    return {
+        "lane": [bar.lane for bar in bars],
+        "start": [ms(bar.start) for bar in bars],
+        "end": [max(ms(bar.end or now), ms(bar.start) + 2) for bar in bars],
+        "color": [WORK_COLORS.get(bar.status, "#94a3b8") for bar in bars],
+        "height": [0.7 if bar.kind == "step" else 0.45 for bar in bars],
+        "label": [bar.label for bar in bars],
+        "status": [bar.status for bar in bars],
+        "kind": [bar.kind for bar in bars],
+        "ms": [round(ms(bar.end or now) - ms(bar.start)) for bar in bars],
+    }
+
+
+def event_frame(events: Sequence[Event]) -> pd.DataFrame:
+    rows = [event_row(event) | {"time": clock_text(event.timestamp)} for event in events]
+    return pd.DataFrame(rows, columns=["seq", "type", "time", "data"])
+
+
+def recent_frame(events: Sequence[Event]) -> pd.DataFrame:
+    rows = [
+        {
+            "time": clock_text(event.timestamp),
+            "aggregate": event.aggregate,
+            "seq": event.seq,
+            "type": event.type,
+        }
+        for event in events
+    ]
+    return pd.DataFrame(rows, columns=["time", "aggregate", "seq", "type"])
+
+
+def field_of(problem_field: str) -> str:
+    """The form field a problem belongs to (``attributes.x.type`` -> ``attributes``)."""
+    head = problem_field.split(".", 1)[0]
+    return head if head in STEP_FIELDS else ""
+
+
+def header_html(model: DashboardModel) -> str:
+    counts: Mapping[str, int] = model.counts
+    pills = "".join(
+        f'<span class="pill">{escape(status)}: <b class="count-{escape(status)}">{count}</b></span>'
+        for status, count in counts.items()
+    )
+    return (
+        '<div class="argyll-header"><h1>Argyll</h1>'
+        f'<span class="pill">steps: <b class="count-steps">{len(model.catalog.steps)}</b></span>'
+        f'{pills}<span class="muted">live · {model.version} updates</span></div>'
+    )

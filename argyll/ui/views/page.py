@@ -1,0 +1,133 @@
+"""One dashboard page: every view over one model, and the feed that keeps it live.
+
+``dashboard(engine)`` builds the page. Views never poll: each watches the
+model's parameters, and the feed flushes the model at most ten times a second
+inside ``pn.io.hold`` so a flush reaches the browser as one message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import MutableSet
+from typing import Any
+
+import panel as pn
+from bokeh.document import Document
+
+from argyll.ui.feed import EngineSource, Feed, Schedule, run_now
+from argyll.ui.format import header_html
+from argyll.ui.model import DashboardModel
+from argyll.ui.views.events import EventLog, LiveFeed
+from argyll.ui.views.flow_detail import FlowDetail
+from argyll.ui.views.flows import FlowsView
+from argyll.ui.views.graph import GraphView
+from argyll.ui.views.panes import html_pane
+from argyll.ui.views.plan import PlanView
+from argyll.ui.views.step_form import StepForm
+from argyll.ui.views.timeline import TimelineView
+
+
+class Dashboard:
+    """Every view of one page over one model."""
+
+    def __init__(self, model: DashboardModel, engine: EngineSource, schedule: Schedule) -> None:
+        self.model = model
+        self.header = html_pane(header_html(model), sizing_mode="stretch_width")
+        model.param.watch(
+            lambda *_: setattr(self.header, "object", header_html(model)), ["version"]
+        )
+        graph = GraphView(model)
+        tabs = pn.Tabs(
+            ("Flows", FlowsView(model).panel),
+            ("Timeline", TimelineView(model).panel),
+            ("Event log", EventLog(model).panel),
+            ("Live events", LiveFeed(model).panel),
+            ("Register / edit step", StepForm(model, engine, schedule).panel),
+            dynamic=True,
+            sizing_mode="stretch_width",
+            name="views",
+        )
+        side = pn.Column(
+            PlanView(model, engine, schedule).panel,
+            FlowDetail(model).panel,
+            width=440,
+            margin=(0, 5),
+        )
+        self.layout = pn.Column(
+            self.header,
+            graph.panel,
+            pn.Row(tabs, side, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+            styles={"background": "#f1f5f9", "padding": "8px"},
+        )
+
+    def flush(self, doc: Document | None = None) -> None:
+        """Publish the model's pending changes as one batch of browser messages."""
+        if doc is None:
+            self.model.flush()
+            return
+        with pn.io.hold(doc):
+            self.model.flush()
+
+    def push_to_notebook(self) -> None:
+        """Outside a server, send what the views changed on their raw Bokeh models.
+
+        Panel pushes its own widgets' changes; the graph and timeline patch Bokeh
+        sources directly, which a notebook only sees after ``push_notebook``.
+        Registered after every view, so it runs once they have all redrawn.
+        """
+        self.model.param.watch(
+            lambda *_: pn.io.push_notebook(self.layout),
+            ["catalog", "plan", "flow", "flow_events", "selected_flow", "selected_step", "goals"],
+        )
+
+
+def _scheduler(doc: Document | None) -> Schedule:
+    """Run callbacks holding ``doc``'s lock (server), or right away (notebook, no server)."""
+    if doc is None:
+        return run_now
+    return lambda callback: doc.add_next_tick_callback(callback)
+
+
+def dashboard(
+    engine: EngineSource, *, feeds: MutableSet[Feed] | None = None
+) -> pn.viewable.Viewable:
+    """The whole dashboard for ``engine``, live; show it in Jupyter or serve it.
+
+    Args:
+        engine: a started ``Engine`` (or anything with the ``EngineSource`` methods).
+        feeds: where the page's feed is kept while it runs, so a server can stop it.
+    """
+    doc = pn.state.curdoc
+    held = doc if doc is not None and doc.session_context is not None else None
+    schedule = _scheduler(held)
+    model = DashboardModel(catalog=engine.catalog)
+    page = Dashboard(model, engine, schedule)
+    if held is None:
+        page.push_to_notebook()
+    feed = Feed(engine, model, flush=lambda: page.flush(held), schedule=schedule)
+    _run(feed, feeds)
+    return page.layout
+
+
+def _run(feed: Feed, feeds: MutableSet[Feed] | None) -> None:
+    """Start the feed now if a loop runs, else once the page loads; stop it with the session."""
+    if feeds is not None:
+        feeds.add(feed)
+
+    def start() -> None:
+        feed.start()
+
+    def stop(_: Any) -> None:
+        if feeds is not None:
+            feeds.discard(feed)
+        asyncio.get_running_loop().create_task(feed.aclose())
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pn.state.onload(start)
+    else:
+        start()
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(stop)

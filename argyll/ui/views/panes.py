@@ -1,0 +1,63 @@
+"""The dashboard's look, shared by every view: its stylesheets, cards and HTML panes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+from bokeh.models.widgets.tables import HTMLTemplateFormatter
+
+CSS = """
+:host { --argyll-ink: #0f172a; --argyll-muted: #64748b; }
+.argyll-header { display: flex; align-items: center; gap: 18px; font-family: sans-serif; }
+.argyll-header h1 { font-size: 22px; margin: 0; color: var(--argyll-ink); }
+.pill { display: inline-block; padding: 2px 10px; border-radius: 999px; font-size: 13px;
+  background: #f1f5f9; color: #334155; margin-right: 6px; }
+.status { padding: 1px 8px; border-radius: 999px; color: #fff; font-size: 12px; }
+.status-active { background: #3b82f6; } .status-completed { background: #16a34a; }
+.status-failed { background: #dc2626; } .status-pending { background: #94a3b8; }
+.status-skipped { background: #a8a29e; }
+.legend { font: 13px sans-serif; color: #334155; display: flex; flex-wrap: wrap; gap: 14px;
+  align-items: center; }
+.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px;
+  margin-right: 4px; vertical-align: -1px; }
+.edge { display: inline-block; width: 26px; border-top: 2px solid #475569;
+  margin-right: 4px; vertical-align: 3px; }
+.edge.dashed { border-top-style: dashed; }
+table.kv { border-collapse: collapse; font: 13px sans-serif; width: 100%; }
+table.kv td, table.kv th { text-align: left; padding: 3px 6px; border-bottom: 1px solid #f1f5f9;
+  vertical-align: top; }
+table.kv td.value { font-family: monospace; word-break: break-all; }
+.muted { color: #64748b; } .error { color: #b91c1c; font-size: 13px; }
+.ok { color: #15803d; font-size: 13px; }
+code { font-size: 12px; }
+"""
+TABLE_CSS = """
+.status { padding: 1px 8px; border-radius: 999px; color: #fff; font-size: 12px; }
+.status-active { background: #3b82f6; } .status-completed { background: #16a34a; }
+.status-failed { background: #dc2626; }
+"""
+
+
+CARD_STYLES = {
+    "background": "#ffffff",
+    "border": "1px solid #e2e8f0",
+    "border-radius": "10px",
+    "box-shadow": "0 1px 2px rgba(15, 23, 42, 0.06)",
+    "padding": "4px 8px",
+}
+
+
+def card(*objects: Any, **params: Any) -> pn.Column:
+    return pn.Column(*objects, styles=CARD_STYLES, **params)
+
+
+def html_pane(text: str, **params: Any) -> pn.pane.HTML:
+    """An HTML pane that carries the dashboard's stylesheet into its shadow root."""
+    return pn.pane.HTML(text, stylesheets=[CSS], **params)
+
+
+def status_formatter() -> HTMLTemplateFormatter:
+    return HTMLTemplateFormatter(
+        template='<span class="status status-<%= value %>"><%= value %></span>'
+    )

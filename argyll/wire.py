@@ -1,0 +1,48 @@
+"""The names both ends of Argyll's HTTP and WebSocket traffic must spell alike (SPEC §4, §7).
+
+The engine's step caller, the server, the client, the step SDK and the
+dashboard all import these, so a header, a content type, a close code or a
+path is written once: the server's routes are made from the same path
+templates the client fills in. Standard library only: the core may use it too.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+FLOW_ID_HEADER = "Argyll-Flow-ID"
+STEP_ID_HEADER = "Argyll-Step-ID"
+RECEIPT_TOKEN_HEADER = "Argyll-Receipt-Token"
+WEBHOOK_URL_HEADER = "Argyll-Webhook-URL"
+"""Headers the engine sends with every call of an HTTP step (the last one to async steps)."""
+
+JSON_CONTENT_TYPE = "application/json"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+"""Every success body is JSON; every error body is RFC 9457 problem details."""
+
+HEALTH_PATH = "/health"
+ENGINE_PATH = "/engine"
+OPENAPI_PATH = "/engine/openapi.json"
+STEPS_PATH = "/engine/step"
+STEP_PATH = "/engine/step/{step_id}"
+HEALTHS_PATH = "/engine/health"
+STEP_HEALTH_PATH = "/engine/health/{step_id}"
+PLAN_PATH = "/engine/plan"
+FLOWS_PATH = "/engine/flow"
+FLOW_PATH = "/engine/flow/{flow_id}"
+FLOW_STATUS_PATH = "/engine/flow/{flow_id}/status"
+FLOW_EVENTS_PATH = "/engine/flow/{flow_id}/events"
+EVENTS_PATH = "/engine/ws"
+"""The REST resources of SPEC §7 and the WebSocket of the event feed."""
+WEBHOOK_PATH = "/webhook/{flow_id}/{step_id}/{token}"
+"""Where an async step posts its result (SPEC §4)."""
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013
+"""Close codes of the event WebSocket: the server stops; its feed failed; the client fell behind."""
+
+
+def fill_path(template: str, **parts: str) -> str:
+    """A path template with each ``{name}`` replaced by its part, quoted as one path segment."""
+    return template.format_map({name: quote(part, safe="") for name, part in parts.items()})

@@ -1,0 +1,222 @@
+"""The dashboard's text, made from model values: HTML fragments and table rows; no Panel."""
+
+from __future__ import annotations
+
+import html
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+
+from argyll import Engine
+from argyll.errors import ConflictError, ValidationError
+from argyll.events import Event, StepStarted, flow_aggregate
+from argyll.model import (
+    Execution,
+    FlowID,
+    FlowState,
+    FlowStatus,
+    FlowSummary,
+    StepID,
+    StepStatus,
+    Token,
+    WorkItem,
+    WorkStatus,
+)
+from argyll.planner import plan
+from argyll.testing import catalog_of, script_step
+from argyll.ui.format import (
+    badge,
+    clock_text,
+    errors_html,
+    event_frame,
+    execution_html,
+    field_of,
+    flow_frame,
+    flow_html,
+    header_html,
+    legend_html,
+    plan_html,
+    problems_of,
+    recent_frame,
+    seconds_between,
+    timeline_data,
+    utc_text,
+)
+from argyll.ui.graph import ROLE_COLORS, STATUS_COLORS
+from argyll.ui.model import Bar, DashboardModel
+
+START = datetime(2026, 1, 1, 12, 3, 4, 567000, tzinfo=UTC)
+STEPS = [
+    script_step("seed", "{:a 1}", outputs=["a"]),
+    script_step("add", "{:c (+ a n)}", requires=["a", "n"], outputs=["c"]),
+    script_step("broken", "{:d (/ c 0)}", requires=["c"], outputs=["d"]),
+]
+
+
+async def ran(goal: str, init: dict) -> FlowState:
+    async with Engine("memory://") as engine:
+        for step in STEPS:
+            await engine.register_step(step)
+        return await engine.wait_flow(await engine.start_flow([goal], init), timeout=5)
+
+
+def test_the_formatters_load_no_panel() -> None:
+    check = "import sys, argyll.ui.format; assert 'panel' not in sys.modules, 'panel loaded'"
+    subprocess.run([sys.executable, "-c", check], check=True, timeout=60)
+
+
+def test_statuses_and_problems_are_escaped() -> None:
+    assert badge("<x>") == '<span class="status status-&lt;x&gt;">&lt;x&gt;</span>'
+    assert errors_html([("init", "not <JSON>")]) == (
+        '<ul class="error"><li><b>init</b>: not &lt;JSON&gt;</li></ul>'
+    )
+    assert errors_html([]) == ""
+
+
+def test_problems_of_keep_fields_and_put_other_errors_under_no_field() -> None:
+    assert problems_of(ValidationError([("id", "bad"), ("type", "worse")])) == [
+        ("id", "bad"),
+        ("type", "worse"),
+    ]
+    assert problems_of(ConflictError("step 'a' exists")) == [("", "step 'a' exists")]
+
+
+def test_times_are_shown_in_utc() -> None:
+    elsewhere = START.astimezone(timezone(timedelta(hours=5)))
+    assert clock_text(elsewhere) == "12:03:04.567"
+    assert utc_text(elsewhere) == "2026-01-01 12:03:04"
+    assert utc_text(None) == ""
+    assert seconds_between(START, START + timedelta(milliseconds=1500)) == 1.5
+    assert seconds_between(datetime.now(UTC) - timedelta(seconds=5), None) >= 5
+
+
+def test_the_legend_shows_every_role_and_status_colour() -> None:
+    legend = legend_html()
+    for name, color in [*((r.value, c) for r, c in ROLE_COLORS.items()), *STATUS_COLORS.items()]:
+        assert f'background:{color}"></span>{name}</span>' in legend
+
+
+def test_the_plan_preview_ticks_the_required_inputs_init_has() -> None:
+    catalog = catalog_of(*STEPS)
+    preview = plan(catalog, ["add"], {})
+    missing = plan_html(preview, "", ["n"], {})
+    steps = ", ".join(f"<code>{step}</code>" for step in preview.steps)
+    assert f"<tr><th>Steps (2)</th><td>{steps}</td></tr>" in missing
+    assert '<td class="required"><code>n</code> <b class="error">✗</b></td>' in missing
+    given = plan_html(preview, "", ["n"], {"n": 1})
+    assert '<td class="required"><code>n</code> <span class="ok">✓</span></td>' in given
+    assert '<span class="muted">none</span>' in plan_html(plan(catalog, ["seed"], {}), "", [], {})
+
+
+def test_the_plan_preview_shows_an_error_or_a_hint_instead() -> None:
+    assert plan_html(None, "unknown goal <x>", [], {}) == (
+        '<p class="error">unknown goal &lt;x&gt;</p>'
+    )
+    assert "Click a step card" in plan_html(None, "", [], {})
+
+
+def test_the_flow_table_filters_by_status_and_is_indexed_by_flow() -> None:
+    flows = [
+        FlowSummary(FlowID("f2"), FlowStatus.FAILED, START, START + timedelta(seconds=2), "boom"),
+        FlowSummary(FlowID("f1"), FlowStatus.COMPLETED, START, START + timedelta(seconds=1)),
+    ]
+    frame = flow_frame(flows, "all")
+    assert list(frame.columns) == ["flow", "status", "started (UTC)", "duration (s)", "error"]
+    assert list(frame.index) == ["f2", "f1"]
+    assert frame.loc["f2"].tolist() == ["f2", "failed", "2026-01-01 12:03:04", 2.0, "boom"]
+    assert frame.loc["f1", "error"] == ""
+    assert list(flow_frame(flows, "failed").index) == ["f2"]
+    assert flow_frame(flows, "active").empty
+
+
+def test_an_execution_shows_its_io_and_each_work_item() -> None:
+    execution = Execution(
+        StepStatus.COMPLETED,
+        START,
+        START + timedelta(milliseconds=250),
+        inputs={"a": "<1>"},
+        outputs={"c": 2},
+        work_items={
+            Token("0123456789"): WorkItem({}, WorkStatus.SUCCEEDED, retry_count=2),
+            Token("t2"): WorkItem({}, WorkStatus.ACTIVE),
+        },
+    )
+    text = execution_html("add", execution)
+    assert text.startswith('<h4>Step <code>add</code></h4><table class="kv">')
+    assert f"<tr><th>status</th><td>{badge('completed')}</td></tr>" in text
+    assert "<tr><th>duration</th><td>250 ms</td></tr>" in text
+    assert '<span class="value">{&quot;a&quot;: &quot;&lt;1&gt;&quot;}</span>' in text
+    assert "<tr><th>item 01234567</th><td>succeeded, 2 retries</td></tr>" in text
+    assert "<tr><th>item t2</th><td>active</td></tr>" in text
+    assert "error" not in text and "reason" not in text
+
+
+async def test_a_flow_shows_its_facts_attributes_and_the_chosen_step() -> None:
+    flow = await ran("add", {"n": 2})
+    text = flow_html(flow, flow.id, "add")
+    assert f'<h3>Flow <code class="flow-id">{flow.id}</code></h3>' in text
+    assert f"<tr><th>status</th><td>{badge('completed')}</td></tr>" in text
+    assert "<tr><th>goals</th><td>add</td></tr>" in text
+    assert '<td class="value">3</td><td class="muted">add</td>' in text
+    assert '<td class="value">2</td><td class="muted">init</td>' in text
+    assert text.endswith(execution_html("add", flow.executions["add"]))
+    assert "<h4>Step" not in flow_html(flow, flow.id, "")
+
+
+async def test_a_failed_flow_shows_its_error() -> None:
+    flow = await ran("broken", {"n": 2})
+    assert flow.status is FlowStatus.FAILED and flow.error
+    assert f'<span class="error">{html.escape(flow.error)}</span>' in flow_html(flow, flow.id, "")
+
+
+def test_no_flow_selected_or_not_loaded_yet_says_so() -> None:
+    assert "Select a flow" in flow_html(None, "", "")
+    assert "Loading flow <code>&lt;f&gt;</code>" in flow_html(None, "<f>", "")
+
+
+def test_timeline_columns_are_ms_since_the_start_and_open_bars_run_to_now() -> None:
+    at = [START + timedelta(milliseconds=ms) for ms in (0, 10, 40, 41)]
+    bars = [
+        Bar("pay", "pay", "step", "completed", at[0], at[2]),
+        Bar("pay · item 1", "pay", "attempt", "not_completed", at[1], at[1], "HTTP 503"),
+        Bar("pay · item 1", "pay", "backoff", "waiting", at[2], None, "retry 1 due"),
+        Bar("pay · item 2", "pay", "attempt", "odd", at[3], at[3]),
+    ]
+    data = timeline_data(bars, START, START + timedelta(milliseconds=100))
+    assert data["start"] == [0.0, 10.0, 40.0, 41.0]
+    assert data["end"] == [40.0, 12.0, 100.0, 43.0]
+    assert data["ms"] == [40, 0, 60, 0]
+    assert data["color"] == [STATUS_COLORS["completed"], "#f97316", "#e2e8f0", "#94a3b8"]
+    assert data["height"] == [0.7, 0.45, 0.45, 0.45]
+    assert data["label"] == ["", "HTTP 503", "retry 1 due", ""]
+
+
+def test_event_tables_show_the_time_of_day() -> None:
+    event = Event(flow_aggregate("f"), 2, START, StepStarted(FlowID("f"), StepID("add"), {}, {}))
+    rows = event_frame([event]).to_dict("records")
+    assert rows == [
+        {"seq": 2, "type": "step_started", "time": "12:03:04.567", "data": rows[0]["data"]}
+    ]
+    assert '"step_id": "add"' in rows[0]["data"] and "flow_id" not in rows[0]["data"]
+    assert recent_frame([event]).to_dict("records") == [
+        {"time": "12:03:04.567", "aggregate": "flow:f", "seq": 2, "type": "step_started"}
+    ]
+    assert list(event_frame([]).columns) == ["seq", "type", "time", "data"]
+
+
+def test_a_problem_belongs_to_the_form_field_it_starts_with() -> None:
+    assert field_of("attributes.x.type") == "attributes"
+    assert field_of("id") == "id"
+    assert field_of("http.endpoint") == "http"
+    assert field_of("bogus") == ""
+    assert field_of("") == ""
+
+
+def test_the_header_counts_steps_and_flows_by_status() -> None:
+    model = DashboardModel(catalog=catalog_of(*STEPS))
+    model.param.update(counts={"active": 1, "completed": 4}, version=7)
+    text = header_html(model)
+    assert '<b class="count-steps">3</b>' in text
+    assert '<span class="pill">active: <b class="count-active">1</b></span>' in text
+    assert '<b class="count-completed">4</b>' in text
+    assert "live · 7 updates" in text
