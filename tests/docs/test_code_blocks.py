@@ -3,7 +3,10 @@
 Each markdown file is a session of its own: an ``argyll serve`` (memory store, a free
 port) is started for it, and its blocks run in order against it.
 
-- ``bash`` blocks run with ``bash`` under ``set -euo pipefail`` in a scratch directory.
+The blocks of a file run in one scratch directory, so a file one block writes is there
+for the next.
+
+- ``bash`` blocks run with ``bash`` under ``set -euo pipefail``.
   ``localhost:8080`` / ``127.0.0.1:8080`` name the file's server; a block that starts
   ``argyll serve`` itself gets free ports instead of every ``:80NN``/``--port 80NN`` it
   names, and what it leaves running is stopped after it. ``ARGYLL_URL`` names the
@@ -52,6 +55,8 @@ ROOT = Path(__file__).parents[2]
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK_TIMEOUT = 90
 SERVE_TIMEOUT = 30
+WORK = "work"
+"""The directory a file's blocks run in: a file one block writes is there for the next."""
 READY = re.compile(r"argyll serving on (http://\S+)")
 STATUS_TAG = "argyll-docs-http-status"
 USER_PORT = "8080"
@@ -95,6 +100,7 @@ def test_code_blocks_run(path: Path, tmp_path: Path, request: pytest.FixtureRequ
     if not runnable:
         pytest.skip(f"{path.name} has no block to run")
     env = _environment(tmp_path)
+    (tmp_path / WORK).mkdir()
     with ExitStack() as stack:
         server = stack.enter_context(_argyll_serve(env, tmp_path))
         env["ARGYLL_URL"] = server  # the CLI's default engine, as :8080 is the reader's
@@ -262,12 +268,18 @@ def _with_query(url: str) -> Callable[[re.Match[str]], str]:
 # ----------------------------------------------------------------- the languages
 
 
-def _run(block: Block, command: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    """Run in a session of its own; whatever it leaves running is stopped afterwards."""
-    out, err = cwd / "stdout.txt", cwd / "stderr.txt"
+def _run(command: list[str], env: dict[str, str], files: Path) -> tuple[int, str, str]:
+    """Run in the file's work directory, in a session of its own; whatever it leaves
+    running is stopped afterwards. Its output is kept in ``files``."""
+    out, err = files / "stdout.txt", files / "stderr.txt"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=stdout, stderr=stderr, start_new_session=True
+            command,
+            cwd=files.parent / WORK,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
         )
         try:
             code = process.wait(BLOCK_TIMEOUT)
@@ -292,17 +304,18 @@ def _stop_group(group: int) -> None:
             time.sleep(0.05)  # a process group cannot be awaited
 
 
-def _scratch(block: Block, tmp_path: Path) -> Path:
+def _files_of(block: Block, tmp_path: Path) -> Path:
+    """A directory for what the runner keeps of one block (its script, output, checks)."""
     directory = tmp_path / f"block-{block.line}"
     directory.mkdir()
     return directory
 
 
 def _run_bash(block: Block, text: str, env: dict[str, str], tmp_path: Path) -> None:
-    cwd = _scratch(block, tmp_path)
-    script = cwd / "block.sh"
-    script.write_text(_BASH_PRELUDE + _checking_outputs(text, cwd))
-    code, out, err = _run(block, ["bash", str(script)], env, cwd)
+    files = _files_of(block, tmp_path)
+    script = files / "block.sh"
+    script.write_text(_BASH_PRELUDE + _checking_outputs(text, files))
+    code, out, err = _run(["bash", str(script)], env, files)
     report = (
         f"{block.where} exited {code}\n--- block as run\n{text}--- stdout\n{out}--- stderr\n{err}"
     )
@@ -313,14 +326,14 @@ def _run_bash(block: Block, text: str, env: dict[str, str], tmp_path: Path) -> N
     assert errors == expected, f"HTTP error statuses {errors}, expected {expected}\n{report}"
 
 
-def _checking_outputs(text: str, cwd: Path) -> str:
+def _checking_outputs(text: str, files: Path) -> str:
     """Each ``command  # => text`` line piped into a check that its output holds ``text``."""
     count = 0
 
     def check(match: re.Match[str]) -> str:
         nonlocal count
         count += 1
-        expected = cwd / f"expected-{count}.txt"
+        expected = files / f"expected-{count}.txt"
         expected.write_text(match.group("text") + "\n")
         return f"{match.group('command')} | expect_output '{expected}'"
 
@@ -328,14 +341,14 @@ def _checking_outputs(text: str, cwd: Path) -> str:
 
 
 def _run_python(block: Block, text: str, env: dict[str, str], tmp_path: Path) -> None:
-    cwd = _scratch(block, tmp_path)
-    script = cwd / "block.py"
+    files = _files_of(block, tmp_path)
+    script = files / "block.py"
     script.write_text(text)
     if "notebook" in block.markers:
         command = [sys.executable, "-c", _NOTEBOOK_CELL, str(script)]
     else:
         command = [sys.executable, str(script)]
-    code, out, err = _run(block, command, env, cwd)
+    code, out, err = _run(command, env, files)
     report = f"{block.where} exited {code}\n--- stdout\n{out}--- stderr\n{err}"
     assert code == 0, report
     position = 0
