@@ -49,7 +49,8 @@ from markdown_blocks import AleExample, Block, ale_examples, blocks
 from redis_support import REDIS_URL, answers, free_port, unavailable, with_prefix
 
 from argyll import Engine, ValidationError
-from argyll.script import ale
+from argyll.script.ale.builtins import BUILTINS
+from argyll.script.ale.compiler import SPECIAL_FORMS
 
 ROOT = Path(__file__).parents[2]
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -164,7 +165,7 @@ async def test_ale_example(example: AleExample) -> None:
 def test_the_ale_reference_has_an_example_of_every_form_and_function() -> None:
     examples = _all_ale_examples()
     called = {name for example in examples for name in _CALLED.findall(example.source)}
-    documented = set(ale._BUILTINS) | set(ale._SPECIAL_FORMS)
+    documented = set(BUILTINS) | set(SPECIAL_FORMS)
     assert documented - called == set()
 
 
