@@ -7,6 +7,7 @@ ArgyllError
 ├── NotFoundError            an id that names nothing
 ├── ConflictError            the request clashes with what exists
 │   └── VersionConflict      an optimistic append lost the race
+├── TransitionError          an event makes a status move the transition tables forbid
 ├── ScriptError              a script failed while running
 │   ├── ScriptSyntaxError    a script does not compile (line, column)
 │   └── ScriptLimitError     a script went over its step/instruction/memory budget
@@ -15,6 +16,7 @@ ArgyllError
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 
@@ -56,6 +58,18 @@ class VersionConflict(ConflictError):
     def __init__(self, aggregate: str, expected: int, actual: int) -> None:
         super().__init__(f"{aggregate}: expected version {expected}, found {actual}")
         self.aggregate, self.expected, self.actual = aggregate, expected, actual
+
+
+class TransitionError(ArgyllError):
+    """An event moves a status where argyll.transitions forbids: a bug or a corrupt history.
+
+    ``source`` is ``None`` for an entity not yet created.
+    """
+
+    def __init__(self, aggregate: str, entity: str, source: str | None, target: str) -> None:
+        moves = f"from {json.dumps(source)} to {json.dumps(target)}"
+        super().__init__(f"{aggregate}: {entity} cannot move {moves}")
+        self.aggregate, self.entity, self.source, self.target = aggregate, entity, source, target
 
 
 class ScriptError(ArgyllError):
