@@ -1,18 +1,23 @@
-"""Appliers: pure (state, event) -> state functions, kept in tables, and ``fold``.
+"""Appliers: pure (state, event, data) -> state functions, kept in tables, and ``fold``.
 
-An event type missing from its table is a KeyError in ``fold``: a bug to be
-caught by tests, never a silent no-op.
+``@applies(table, EventType)`` registers a function as the one applier of that
+event type and hands it the event's data typed as that class. An event type
+missing from its table is a KeyError in ``fold``: a bug to be caught by tests,
+never a silent no-op. Every status an event changes is checked against
+argyll.transitions, so a history that breaks those rules raises TransitionError
+instead of folding into a state no decider could have produced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from argyll.events import (
     AttributeSet,
     Event,
+    EventData,
     FlowCompleted,
     FlowFailed,
     FlowStarted,
@@ -47,14 +52,38 @@ from argyll.model import (
     WorkItem,
     WorkStatus,
 )
+from argyll.transitions import (
+    FLOW_TRANSITIONS,
+    STEP_TRANSITIONS,
+    WORK_TRANSITIONS,
+    transition_error,
+)
 
 S = TypeVar("S")
-Applier = Callable[[S, Event], S]
+D = TypeVar("D", bound=EventData)
+Applier = Callable[[S, Event, Any], S]
+"""``(state, event, event.data) -> state``; the data's type is the applier's key."""
+Appliers = dict[type[EventData], Applier[S]]
+
+
+def applies(
+    table: Appliers[S], kind: type[D]
+) -> Callable[[Callable[[S, Event, D], S]], Callable[[S, Event, D], S]]:
+    """Register the decorated function in ``table`` as the applier of ``kind`` events."""
+
+    def register(applier: Callable[[S, Event, D], S]) -> Callable[[S, Event, D], S]:
+        if kind in table:
+            raise ValueError(f"{kind.type} already has an applier: {table[kind].__name__}")
+        table[kind] = applier
+        return applier
+
+    return register
 
 
 def fold(state: S, events: Iterable[Event], appliers: Mapping[type, Applier[S]]) -> S:
     for event in events:
-        state = appliers[type(event.data)](state, event)
+        data = event.data
+        state = appliers[type(data)](state, event, data)
     return state
 
 
@@ -104,21 +133,21 @@ def _initial_health(step: Step) -> Health:
     return Health()
 
 
-def _step_registered(catalog: Catalog, event: Event) -> Catalog:
-    data = event.data
-    assert isinstance(data, StepRegistered)
+CATALOG_APPLIERS: Appliers[Catalog] = {}
+
+
+@applies(CATALOG_APPLIERS, StepRegistered)
+def _step_registered(catalog: Catalog, event: Event, data: StepRegistered) -> Catalog:
     return _put_step(catalog, data.step, event)
 
 
-def _step_updated(catalog: Catalog, event: Event) -> Catalog:
-    data = event.data
-    assert isinstance(data, StepUpdated)
+@applies(CATALOG_APPLIERS, StepUpdated)
+def _step_updated(catalog: Catalog, event: Event, data: StepUpdated) -> Catalog:
     return _put_step(catalog, data.step, event)
 
 
-def _step_unregistered(catalog: Catalog, event: Event) -> Catalog:
-    data = event.data
-    assert isinstance(data, StepUnregistered)
+@applies(CATALOG_APPLIERS, StepUnregistered)
+def _step_unregistered(catalog: Catalog, event: Event, data: StepUnregistered) -> Catalog:
     step = catalog.steps[data.step_id]
     steps = {sid: s for sid, s in catalog.steps.items() if sid != step.id}
     health = {sid: h for sid, h in catalog.health.items() if sid != step.id}
@@ -133,9 +162,8 @@ def _step_unregistered(catalog: Catalog, event: Event) -> Catalog:
     )
 
 
-def _step_health_changed(catalog: Catalog, event: Event) -> Catalog:
-    data = event.data
-    assert isinstance(data, StepHealthChanged)
+@applies(CATALOG_APPLIERS, StepHealthChanged)
+def _step_health_changed(catalog: Catalog, event: Event, data: StepHealthChanged) -> Catalog:
     health = Health(HealthStatus(data.status), data.error)
     return replace(
         catalog,
@@ -145,21 +173,25 @@ def _step_health_changed(catalog: Catalog, event: Event) -> Catalog:
     )
 
 
-CATALOG_APPLIERS: dict[type, Applier[Catalog]] = {
-    StepRegistered: _step_registered,
-    StepUpdated: _step_updated,
-    StepUnregistered: _step_unregistered,
-    StepHealthChanged: _step_health_changed,
-}
-
-
 # ---------------------------------------------------------------------- flow
+
+FLOW_APPLIERS: Appliers[FlowState] = {}
 
 
 def new_flow(event: Event) -> FlowState:
-    """The state a ``flow_started`` event opens; every other flow event folds onto it."""
+    """The state a flow's first event, its ``flow_started``, opens."""
     data = event.data
-    assert isinstance(data, FlowStarted)
+    if not isinstance(data, FlowStarted):
+        raise TypeError(f"{event.aggregate} must open with flow_started, not {data.type}")
+    return _flow_started(None, event, data)
+
+
+@applies(FLOW_APPLIERS, FlowStarted)
+def _flow_started(flow: FlowState | None, event: Event, data: FlowStarted) -> FlowState:
+    """Open the flow: the move from nothing (a flow that exists has a status to move from)."""
+    source = None if flow is None else flow.status
+    if FlowStatus.ACTIVE not in FLOW_TRANSITIONS.moves[source]:
+        raise transition_error(FLOW_TRANSITIONS, source, FlowStatus.ACTIVE, event.aggregate)
     return FlowState(
         id=data.flow_id,
         plan=data.plan,
@@ -172,30 +204,61 @@ def new_flow(event: Event) -> FlowState:
     )
 
 
-def _flow_started(flow: FlowState | None, event: Event) -> FlowState:
-    return new_flow(event)
+def _touch(
+    flow: FlowState, event: Event, status: FlowStatus | None = None, **changes: object
+) -> FlowState:
+    """The flow as of ``event``; ``status``, if given, is the move the event makes.
 
-
-def _touch(flow: FlowState, event: Event, **changes: object) -> FlowState:
+    Here and below, the move is checked by the membership ``can_transition`` tests,
+    written out: it runs for every event folded.
+    """
+    if status is not None:
+        if status not in FLOW_TRANSITIONS.moves[flow.status]:
+            raise transition_error(FLOW_TRANSITIONS, flow.status, status, event.aggregate)
+        changes["status"] = status
     return replace(flow, last_updated=event.timestamp, version=event.seq, **changes)
 
 
-def _with_execution(flow: FlowState, step_id: StepID, event: Event, **changes: object) -> FlowState:
-    execution = replace(flow.executions[step_id], **changes)
+def _with_execution(
+    flow: FlowState,
+    step_id: StepID,
+    event: Event,
+    status: StepStatus | None = None,
+    **changes: object,
+) -> FlowState:
+    execution = flow.executions[step_id]
+    if status is not None:
+        if status not in STEP_TRANSITIONS.moves[execution.status]:
+            raise transition_error(
+                STEP_TRANSITIONS, execution.status, status, event.aggregate, step_id
+            )
+        changes["status"] = status
+    execution = replace(execution, **changes)
     return _touch(flow, event, executions={**flow.executions, step_id: execution})
 
 
 def _with_item(
-    flow: FlowState, step_id: StepID, token: Token, event: Event, **changes: object
+    flow: FlowState,
+    step_id: StepID,
+    token: Token,
+    event: Event,
+    status: WorkStatus | None = None,
+    **changes: object,
 ) -> FlowState:
     execution = flow.executions[step_id]
-    item = replace(execution.work_items[token], **changes)
+    item = execution.work_items[token]
+    if status is not None:
+        if status not in WORK_TRANSITIONS.moves[item.status]:
+            raise transition_error(
+                WORK_TRANSITIONS, item.status, status, event.aggregate, step_id, token
+            )
+        changes["status"] = status
+    item = replace(item, **changes)
     return _with_execution(flow, step_id, event, work_items={**execution.work_items, token: item})
 
 
-def _step_started(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, StepStarted)
+@applies(FLOW_APPLIERS, StepStarted)
+def _step_started(flow: FlowState, event: Event, data: StepStarted) -> FlowState:
     items = {token: WorkItem(inputs) for token, inputs in data.work_items.items()}
     return _with_execution(
         flow,
@@ -208,9 +271,8 @@ def _step_started(flow: FlowState, event: Event) -> FlowState:
     )
 
 
-def _work_started(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, WorkStarted)
+@applies(FLOW_APPLIERS, WorkStarted)
+def _work_started(flow: FlowState, event: Event, data: WorkStarted) -> FlowState:
     return _with_item(
         flow,
         data.step_id,
@@ -222,9 +284,8 @@ def _work_started(flow: FlowState, event: Event) -> FlowState:
     )
 
 
-def _work_succeeded(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, WorkSucceeded)
+@applies(FLOW_APPLIERS, WorkSucceeded)
+def _work_succeeded(flow: FlowState, event: Event, data: WorkSucceeded) -> FlowState:
     return _with_item(
         flow,
         data.step_id,
@@ -236,25 +297,22 @@ def _work_succeeded(flow: FlowState, event: Event) -> FlowState:
     )
 
 
-def _work_failed(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, WorkFailed)
+@applies(FLOW_APPLIERS, WorkFailed)
+def _work_failed(flow: FlowState, event: Event, data: WorkFailed) -> FlowState:
     return _with_item(
         flow, data.step_id, data.token, event, status=WorkStatus.FAILED, error=data.error
     )
 
 
-def _work_not_completed(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, WorkNotCompleted)
+@applies(FLOW_APPLIERS, WorkNotCompleted)
+def _work_not_completed(flow: FlowState, event: Event, data: WorkNotCompleted) -> FlowState:
     return _with_item(
         flow, data.step_id, data.token, event, status=WorkStatus.NOT_COMPLETED, error=data.error
     )
 
 
-def _work_retry_scheduled(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, WorkRetryScheduled)
+@applies(FLOW_APPLIERS, WorkRetryScheduled)
+def _work_retry_scheduled(flow: FlowState, event: Event, data: WorkRetryScheduled) -> FlowState:
     return _with_item(
         flow,
         data.step_id,
@@ -265,18 +323,16 @@ def _work_retry_scheduled(flow: FlowState, event: Event) -> FlowState:
     )
 
 
-def _attribute_set(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, AttributeSet)
+@applies(FLOW_APPLIERS, AttributeSet)
+def _attribute_set(flow: FlowState, event: Event, data: AttributeSet) -> FlowState:
     if data.name in flow.attributes:
         return _touch(flow, event)
     value = AttributeValue(data.value, data.step_id)
     return _touch(flow, event, attributes={**flow.attributes, data.name: value})
 
 
-def _step_completed(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, StepCompleted)
+@applies(FLOW_APPLIERS, StepCompleted)
+def _step_completed(flow: FlowState, event: Event, data: StepCompleted) -> FlowState:
     return _with_execution(
         flow,
         data.step_id,
@@ -287,9 +343,8 @@ def _step_completed(flow: FlowState, event: Event) -> FlowState:
     )
 
 
-def _step_failed(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, StepFailed)
+@applies(FLOW_APPLIERS, StepFailed)
+def _step_failed(flow: FlowState, event: Event, data: StepFailed) -> FlowState:
     return _with_execution(
         flow,
         data.step_id,
@@ -300,9 +355,8 @@ def _step_failed(flow: FlowState, event: Event) -> FlowState:
     )
 
 
-def _step_skipped(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, StepSkipped)
+@applies(FLOW_APPLIERS, StepSkipped)
+def _step_skipped(flow: FlowState, event: Event, data: StepSkipped) -> FlowState:
     return _with_execution(
         flow,
         data.step_id,
@@ -313,33 +367,16 @@ def _step_skipped(flow: FlowState, event: Event) -> FlowState:
     )
 
 
-def _flow_completed(flow: FlowState, event: Event) -> FlowState:
+@applies(FLOW_APPLIERS, FlowCompleted)
+def _flow_completed(flow: FlowState, event: Event, data: FlowCompleted) -> FlowState:
     return _touch(flow, event, status=FlowStatus.COMPLETED, completed_at=event.timestamp)
 
 
-def _flow_failed(flow: FlowState, event: Event) -> FlowState:
-    data = event.data
-    assert isinstance(data, FlowFailed)
+@applies(FLOW_APPLIERS, FlowFailed)
+def _flow_failed(flow: FlowState, event: Event, data: FlowFailed) -> FlowState:
     return _touch(
         flow, event, status=FlowStatus.FAILED, completed_at=event.timestamp, error=data.error
     )
-
-
-FLOW_APPLIERS: dict[type, Applier[FlowState]] = {
-    FlowStarted: _flow_started,
-    StepStarted: _step_started,
-    WorkStarted: _work_started,
-    WorkSucceeded: _work_succeeded,
-    WorkFailed: _work_failed,
-    WorkNotCompleted: _work_not_completed,
-    WorkRetryScheduled: _work_retry_scheduled,
-    AttributeSet: _attribute_set,
-    StepCompleted: _step_completed,
-    StepFailed: _step_failed,
-    StepSkipped: _step_skipped,
-    FlowCompleted: _flow_completed,
-    FlowFailed: _flow_failed,
-}
 
 
 def fold_flow(events: Iterable[Event]) -> FlowState:

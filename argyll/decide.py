@@ -51,6 +51,7 @@ from argyll.model import (
     WorkStatus,
     matches_type,
 )
+from argyll.transitions import WORK_TRANSITIONS, can_transition
 
 NewToken = Callable[[], str]
 
@@ -145,7 +146,7 @@ class _Builder:
 
     def emit(self, data: EventData) -> None:
         event = Event(self.aggregate, self.flow.version + 1, self.now, data)
-        self.flow = FLOW_APPLIERS[type(data)](self.flow, event)
+        self.flow = FLOW_APPLIERS[type(data)](self.flow, event, data)
         self.decision.events.append(data)
 
     def effect(self, effect: Effect) -> None:
@@ -211,11 +212,11 @@ def on_work_outcome(
     builder = _Builder(flow, context, flow.version)
     step = flow.plan.steps[StepID(step_id)]
     match outcome:
-        case Succeeded(outputs) if item.status in _OPEN:
+        case Succeeded(outputs) if _takes(item, WorkStatus.SUCCEEDED):
             _succeed(builder, step, Token(token), outputs)
-        case Failed(error) if item.status in _OPEN:
+        case Failed(error) if _takes(item, WorkStatus.FAILED):
             builder.emit(WorkFailed(flow.id, step.id, Token(token), error))
-        case NotCompleted(error) if item.status is WorkStatus.ACTIVE:
+        case NotCompleted(error) if _takes(item, WorkStatus.NOT_COMPLETED):
             _not_completed(builder, step, Token(token), item, error)
         case _:
             return builder.done()
@@ -276,7 +277,10 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
 
 # ---------------------------------------------------------------- internals
 
-_OPEN = frozenset({WorkStatus.ACTIVE, WorkStatus.NOT_COMPLETED})
+
+def _takes(item: WorkItem, status: WorkStatus) -> bool:
+    """Whether a result moving ``item`` to ``status`` is still taken (a repeat is not)."""
+    return can_transition(WORK_TRANSITIONS, item.status, status)
 
 
 def _succeed(builder: _Builder, step: Step, token: Token, outputs: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ ArgyllError
 ├── ConflictError            the request clashes with what exists
 │   └── VersionConflict      an optimistic append lost the race
 ├── BodyTooLargeError        a request body over the server's limit
+├── TransitionError          an event makes a status move the transition tables forbid
 ├── ScriptError              a script failed while running
 │   ├── ScriptSyntaxError    a script does not compile (line, column)
 │   └── ScriptLimitError     a script went over its step/instruction/memory budget
@@ -18,6 +19,7 @@ ArgyllError
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 
@@ -67,6 +69,18 @@ class BodyTooLargeError(ArgyllError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"the request body is {size} bytes, over the limit of {limit} bytes")
         self.size, self.limit = size, limit
+
+
+class TransitionError(ArgyllError):
+    """An event moves a status where argyll.transitions forbids: a bug or a corrupt history.
+
+    ``source`` is ``None`` for an entity not yet created.
+    """
+
+    def __init__(self, aggregate: str, entity: str, source: str | None, target: str) -> None:
+        moves = f"from {json.dumps(source)} to {json.dumps(target)}"
+        super().__init__(f"{aggregate}: {entity} cannot move {moves}")
+        self.aggregate, self.entity, self.source, self.target = aggregate, entity, source, target
 
 
 class ScriptError(ArgyllError):

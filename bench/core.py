@@ -183,7 +183,7 @@ async def sqlite_read_rate(logs: list[list[Event]]) -> float:
                 states[event.aggregate] = (
                     fold_flow([event])
                     if state is None
-                    else FLOW_APPLIERS[type(event.data)](state, event)
+                    else FLOW_APPLIERS[type(event.data)](state, event, event.data)
                 )
             count += len(batch)
             position = batch[-1].position

@@ -1,0 +1,98 @@
+"""Status transitions: the moves SPEC §3 allows flows, steps and work items, as tables.
+
+Each table maps a status to the statuses it may move to; the row ``None`` is the
+entity's creation (a flow opens active, a step and a work item pending). The
+appliers check every status change an event makes against these tables (an
+illegal move raises ``transition_error``), so a history that breaks the rules
+cannot fold into a state, and the deciders ask ``can_transition`` whether a
+result can still be taken. An event is checked only for the entity it moves: a
+retry scheduled or an attribute set moves nothing, and work recorded after its
+flow ended moves its item and step, never the flow. A new status (Part 2's
+``paused``, ``canceled``, compensation) is one new row plus the moves into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from argyll.errors import TransitionError
+from argyll.model import FlowStatus, StepStatus, WorkStatus
+
+S = TypeVar("S", bound=StrEnum)
+
+
+@dataclass(frozen=True, slots=True)
+class Transitions(Generic[S]):
+    """The legal moves of one kind of entity: ``moves[source]`` holds every allowed target."""
+
+    entity: str
+    moves: Mapping[S | None, frozenset[S]]
+
+
+FLOW_TRANSITIONS: Transitions[FlowStatus] = Transitions(
+    "flow",
+    {
+        None: frozenset({FlowStatus.ACTIVE}),
+        # every goal completed or skipped; a goal failed
+        FlowStatus.ACTIVE: frozenset({FlowStatus.COMPLETED, FlowStatus.FAILED}),
+        FlowStatus.COMPLETED: frozenset(),
+        FlowStatus.FAILED: frozenset(),
+    },
+)
+
+STEP_TRANSITIONS: Transitions[StepStatus] = Transitions(
+    "step",
+    {
+        None: frozenset({StepStatus.PENDING}),
+        # started; predicate false or a required input not produced; predicate error,
+        # a required input whose provider failed, or a for_each input that is no array
+        StepStatus.PENDING: frozenset({StepStatus.ACTIVE, StepStatus.SKIPPED, StepStatus.FAILED}),
+        # every work item succeeded; one failed (also after the flow ended: late work)
+        StepStatus.ACTIVE: frozenset({StepStatus.COMPLETED, StepStatus.FAILED}),
+        StepStatus.COMPLETED: frozenset(),
+        StepStatus.SKIPPED: frozenset(),
+        StepStatus.FAILED: frozenset(),
+    },
+)
+
+WORK_TRANSITIONS: Transitions[WorkStatus] = Transitions(
+    "work item",
+    {
+        None: frozenset({WorkStatus.PENDING}),
+        WorkStatus.PENDING: frozenset({WorkStatus.ACTIVE}),
+        # active again: a dead instance's work claimed and re-dispatched under its token
+        WorkStatus.ACTIVE: frozenset(
+            {
+                WorkStatus.ACTIVE,
+                WorkStatus.SUCCEEDED,
+                WorkStatus.FAILED,
+                WorkStatus.NOT_COMPLETED,
+            }
+        ),
+        # retried under the same token; the attempt's late result; retries given up
+        WorkStatus.NOT_COMPLETED: frozenset(
+            {WorkStatus.ACTIVE, WorkStatus.SUCCEEDED, WorkStatus.FAILED}
+        ),
+        WorkStatus.SUCCEEDED: frozenset(),
+        WorkStatus.FAILED: frozenset(),
+    },
+)
+
+
+def can_transition(table: Transitions[S], source: S | None, target: S) -> bool:
+    """Whether ``table`` lets an entity in ``source`` (``None``: not created) go to ``target``.
+
+    The appliers write this membership test out, as it runs for every event folded.
+    """
+    return target in table.moves[source]
+
+
+def transition_error(
+    table: Transitions[S], source: S | None, target: S, aggregate: str, *ident: str
+) -> TransitionError:
+    """The error for a move ``table`` forbids; ``ident`` names the entity within ``aggregate``."""
+    entity = f"{table.entity} {'/'.join(ident)}" if ident else table.entity
+    return TransitionError(aggregate, entity, source, target)
