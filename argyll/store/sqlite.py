@@ -52,7 +52,6 @@ T = TypeVar("T")
 
 URL_PREFIX = "sqlite:///"
 IN_MEMORY = ":memory:"
-SCHEMA_VERSION = 2
 POLL_INTERVAL = 0.25
 """Seconds between looks for events appended by other processes."""
 FEED_BATCH = 500
@@ -88,6 +87,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 """The statements that take the database from version n to n + 1, at index n."""
+SCHEMA_VERSION = len(_MIGRATIONS)
 _COLUMNS = "aggregate, seq, type, data_version, timestamp, data, position"
 _VERSION = "SELECT coalesce(max(seq), 0) FROM events WHERE aggregate = ?"
 _INSERT = (
