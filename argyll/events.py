@@ -1,8 +1,10 @@
 """Event types of SPEC §6, the envelope, and the registry that decodes them.
 
-One frozen class per event type, named as its SPEC string in past tense.
-``Event`` is the envelope a store hands back: aggregate, gapless ``seq``,
-timestamp, the data, and the store's opaque global ``position``.
+One frozen class per event type, named as its SPEC string in past tense, with
+the schema version of its fields. ``Event`` is the envelope a store hands back:
+aggregate, gapless ``seq``, timestamp, the data, and the store's opaque global
+``position``. Stored events go through ``argyll.codec``; ``to_dict``/``from_dict``
+here are the current shape, which the REST and WebSocket envelopes carry.
 """
 
 from __future__ import annotations
@@ -34,10 +36,15 @@ def flow_aggregate(flow_id: str) -> str:
 
 
 class EventData:
-    """Base of every event payload; ``type`` is the SPEC name."""
+    """Base of every event payload; ``type`` is the SPEC name.
+
+    ``schema_version`` numbers the shape of a type's fields as stored: change the
+    fields, raise it, and give ``argyll.codec.UPCASTERS`` the step from the old shape.
+    """
 
     __slots__ = ()
     type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
     _field_names: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:

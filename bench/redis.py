@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from argyll.events import StepSkipped
 from argyll.model import FlowID, StepID
 from argyll.store import open_store
-from argyll.store import redis as redis_store
+from argyll.store.redis import pipeliner
 from bench import core, instances
 
 REQUESTS = 200_000
@@ -85,13 +85,13 @@ def redis_benchmark(url: str, pipeline: int, *command: str) -> tuple[float, floa
 @contextmanager
 def auto_pipelining(enabled: bool) -> Iterator[None]:
     """Off, every command goes alone, up to 50 at once (redis-py's pool holds 100 connections)."""
-    saved = redis_store.MAX_GROUP, redis_store.MAX_IN_FLIGHT
+    saved = pipeliner.MAX_GROUP, pipeliner.MAX_IN_FLIGHT
     if not enabled:
-        redis_store.MAX_GROUP, redis_store.MAX_IN_FLIGHT = 1, 50
+        pipeliner.MAX_GROUP, pipeliner.MAX_IN_FLIGHT = 1, 50
     try:
         yield
     finally:
-        redis_store.MAX_GROUP, redis_store.MAX_IN_FLIGHT = saved
+        pipeliner.MAX_GROUP, pipeliner.MAX_IN_FLIGHT = saved
 
 
 def show(label: str, tasks: int, batch: int, figures: Figures, xadd: float) -> None:

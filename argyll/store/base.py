@@ -1,4 +1,14 @@
-"""The one protocol every event store implements, and the flow index they all keep.
+"""The store protocol, in the roles it plays; ``EventStore`` is all of them together.
+
+A backend can be written, and tested with ``argyll.store.contract``, role by role:
+
+- ``Streams``: each aggregate's events (append, read, version);
+- ``Feed``: every event of every aggregate in one order (read_all, subscribe, head);
+- ``FlowIndex``: one row per flow, kept by ``argyll.flow_index.summarize`` as flow
+  events are appended (list_flows, flow_summary);
+- ``Snapshots``: a folded state kept to be read back cheaply;
+- ``Leases``: which engine instances are alive (heartbeat, live_instances, retire);
+- ``Lifecycle``: the store's URL and closing it.
 
 Appends are optimistic: the writer states the version it read, and a store that
 holds a different version refuses with ``VersionConflict``. A batch is appended
@@ -12,25 +22,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, Self
 
-from argyll.events import Event, EventData, FlowCompleted, FlowFailed, FlowStarted
+from argyll.events import Event, EventData
 from argyll.model import FlowStatus, FlowSummary
 
 
-class ClosesOnExit:
-    """``async with store:`` closes the store on the way out."""
-
-    async def aclose(self) -> None:
-        raise NotImplementedError
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-
-class EventStore(Protocol):
-    url: str
+class Streams(Protocol):
+    """Per-aggregate event streams with optimistic appends."""
 
     async def append(
         self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime
@@ -46,6 +43,10 @@ class EventStore(Protocol):
         """The aggregate's last seq (0 when it has no events)."""
         ...
 
+
+class Feed(Protocol):
+    """The global feed: every appended event, in one order, by opaque position."""
+
     async def read_all(self, after: str = "", limit: int = 1000) -> list[Event]:
         """Up to ``limit`` events of the global feed after ``position`` ("" = the start)."""
         ...
@@ -58,13 +59,23 @@ class EventStore(Protocol):
         """The position of the newest event in the global feed ("" when empty)."""
         ...
 
+
+class FlowIndex(Protocol):
+    """One row per flow, updated in the same write as the flow event that changes it."""
+
     async def list_flows(
         self, status: FlowStatus | None = None, limit: int | None = None
     ) -> list[FlowSummary]:
         """Flows from the index, newest first, without folding their events."""
         ...
 
-    async def flow_summary(self, flow_id: str) -> FlowSummary | None: ...
+    async def flow_summary(self, flow_id: str) -> FlowSummary | None:
+        """The flow's index row, or None when no ``flow_started`` of it was appended."""
+        ...
+
+
+class Snapshots(Protocol):
+    """A state folded up to a version, kept so a long history need not be read again."""
 
     async def save_snapshot(self, aggregate: str, version: int, state: Mapping[str, Any]) -> None:
         """Keep ``state``, the aggregate folded up to ``version``, to read it back cheaply."""
@@ -73,6 +84,10 @@ class EventStore(Protocol):
     async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
         """The latest snapshot saved for ``aggregate`` as (version, state), if any."""
         ...
+
+
+class Leases(Protocol):
+    """Heartbeats of engine instances, so the living take over the work of the dead."""
 
     async def heartbeat(self, instance: str, ttl: float) -> None:
         """Say ``instance`` is alive for the next ``ttl`` seconds."""
@@ -86,23 +101,29 @@ class EventStore(Protocol):
         """Forget ``instance`` at once (a clean shutdown), so others take on its work now."""
         ...
 
-    async def aclose(self) -> None: ...
+
+class Lifecycle(Protocol):
+    """A store has a URL (shown without secrets) and is closed once."""
+
+    url: str
+
+    async def aclose(self) -> None:
+        """Release the store: its subscriptions end, later reads and appends raise StoreError."""
+        ...
 
 
-def summarize(summary: FlowSummary | None, event: Event) -> FlowSummary | None:
-    """The flow index row after ``event``; stores call this for each flow event they append."""
-    data = event.data
-    if isinstance(data, FlowStarted):
-        return FlowSummary(data.flow_id, FlowStatus.ACTIVE, event.timestamp)
-    if summary is None:
-        return None
-    if isinstance(data, FlowCompleted):
-        return FlowSummary(summary.id, FlowStatus.COMPLETED, summary.created_at, event.timestamp)
-    if isinstance(data, FlowFailed):
-        return FlowSummary(
-            summary.id, FlowStatus.FAILED, summary.created_at, event.timestamp, data.error
-        )
-    return summary
+class EventStore(Streams, Feed, FlowIndex, Snapshots, Leases, Lifecycle, Protocol):
+    """Everything the engine needs of a store."""
 
 
-INDEXED_TYPES = frozenset({FlowStarted.type, FlowCompleted.type, FlowFailed.type})
+class ClosesOnExit:
+    """``async with store:`` closes the store on the way out."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,15 +1,14 @@
 """An ephemeral event store in process memory (``memory://``).
 
-It keeps the ``Event`` objects as they are, with no serialization: the engine
-runs several thousand flows a second on it. A position is the 1-based index of
-the event in the global feed, as a string. ``ChangeSignal``, ``feed_index``
-and ``IndexedData`` are shared with the SQLite store, whose positions are
-integers too.
+It keeps the ``Event`` objects as they are, with no serialization (so no codec):
+the engine runs several thousand flows a second on it. A position is the 1-based
+index of the event in the global feed, as a string (``argyll.store.feed``).
+Snapshots are kept as JSON text, so a caller's later change to a saved state
+cannot reach the copy.
 """
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import json
 import time
@@ -17,42 +16,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import Event, EventData, FlowCompleted, FlowFailed, FlowStarted
+from argyll.errors import StoreError, VersionConflict
+from argyll.events import Event, EventData
+from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.model import FlowStatus, FlowSummary
-from argyll.store.base import INDEXED_TYPES, ClosesOnExit, summarize
-
-IndexedData = FlowStarted | FlowCompleted | FlowFailed
-
-
-class ChangeSignal:
-    """Wakes waiters after a change; take ``waiter()`` before looking, and no change is missed.
-
-    The asyncio.Event is renewed after each ``fire`` and only made when someone
-    waits, so an append with no subscriber pays one attribute test.
-    """
-
-    def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
-
-    def waiter(self) -> asyncio.Event:
-        if self._event is None:
-            self._event = asyncio.Event()
-        return self._event
-
-    def fire(self) -> None:
-        if self._event is not None:
-            self._event.set()
-            self._event = None
-
-
-def feed_index(position: str) -> int:
-    """The number of feed events up to ``position`` ("" is the start)."""
-    if position == "":
-        return 0
-    if position.isascii() and position.isdecimal():
-        return int(position)
-    raise ValidationError([("after", f"{position!r} is not a position of this store")])
+from argyll.store.base import ClosesOnExit
+from argyll.store.feed import ChangeSignal, feed_index
 
 
 class MemoryEventStore(ClosesOnExit):

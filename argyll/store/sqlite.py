@@ -16,6 +16,13 @@ Threading: one worker thread owns the connection and runs every query, so the
 event loop never waits on the disk. Group commit: appends that arrive while
 the worker is busy are written together in one transaction when it is free;
 each is still checked against its own expected version and fails alone.
+
+Events are encoded by ``argyll.codec``: a row keeps the event's type, its
+schema version (``data_version``) and its fields as JSON text. Schema version 2
+of the database added ``data_version`` as a column with the default 1, so a
+file written before events carried versions opens as it is (SQLite adds such a
+column without rewriting the table) and its rows decode as version 1; a column
+rather than a key inside the JSON keeps the payload exactly the event's fields.
 """
 
 from __future__ import annotations
@@ -33,17 +40,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from argyll.codec import decode, decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import Event, EventData, decode_data, parse_time
+from argyll.events import Event, EventData
+from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.model import FlowID, FlowStatus, FlowSummary
-from argyll.store.base import INDEXED_TYPES, ClosesOnExit, summarize
-from argyll.store.memory import ChangeSignal, IndexedData, feed_index
+from argyll.store.base import ClosesOnExit
+from argyll.store.feed import ChangeSignal, feed_index
 
 T = TypeVar("T")
 
 URL_PREFIX = "sqlite:///"
 IN_MEMORY = ":memory:"
-SCHEMA_VERSION = 1
 POLL_INTERVAL = 0.25
 """Seconds between looks for events appended by other processes."""
 FEED_BATCH = 500
@@ -52,30 +60,40 @@ RECENT_EVENTS = 20_000
 BUSY_TIMEOUT = 10.0
 """Seconds to wait for another process's write lock before giving up."""
 
-_SCHEMA = (
-    """CREATE TABLE events (
-        position INTEGER PRIMARY KEY AUTOINCREMENT,
-        aggregate TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        type TEXT NOT NULL,
-        timestamp TEXT NOT NULL,
-        data TEXT NOT NULL,
-        UNIQUE (aggregate, seq)
-    )""",
-    """CREATE TABLE flows (
-        id TEXT PRIMARY KEY,
-        status TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        completed_at TEXT,
-        error TEXT
-    )""",
-    "CREATE INDEX flows_by_status ON flows (status, created_at)",
-    "CREATE TABLE instances (id TEXT PRIMARY KEY, expires REAL NOT NULL)",
-    "CREATE TABLE snapshots (aggregate TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT)",
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # to version 1
+        """CREATE TABLE events (
+            position INTEGER PRIMARY KEY AUTOINCREMENT,
+            aggregate TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            timestamp TEXT NOT NULL,
+            data TEXT NOT NULL,
+            UNIQUE (aggregate, seq)
+        )""",
+        """CREATE TABLE flows (
+            id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            completed_at TEXT,
+            error TEXT
+        )""",
+        "CREATE INDEX flows_by_status ON flows (status, created_at)",
+        "CREATE TABLE instances (id TEXT PRIMARY KEY, expires REAL NOT NULL)",
+        "CREATE TABLE snapshots (aggregate TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT)",
+    ),
+    (  # to version 2: events carry the schema version of their data
+        "ALTER TABLE events ADD COLUMN data_version INTEGER NOT NULL DEFAULT 1",
+    ),
 )
-_COLUMNS = "aggregate, seq, type, timestamp, data, position"
+"""The statements that take the database from version n to n + 1, at index n."""
+SCHEMA_VERSION = len(_MIGRATIONS)
+_COLUMNS = "aggregate, seq, type, data_version, timestamp, data, position"
 _VERSION = "SELECT coalesce(max(seq), 0) FROM events WHERE aggregate = ?"
-_INSERT = "INSERT INTO events (aggregate, seq, type, timestamp, data) VALUES (?, ?, ?, ?, ?)"
+_INSERT = (
+    "INSERT INTO events (aggregate, seq, timestamp, type, data_version, data) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 _LAST_POSITION = "SELECT last_insert_rowid()"
 _READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"
 _READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
@@ -111,15 +129,6 @@ def sqlite_path(url: str) -> str:
     return path if path == IN_MEMORY else str(Path(path).expanduser())
 
 
-def _json(data: EventData) -> str:
-    return json.dumps(data.to_dict(), separators=(",", ":"))
-
-
-def _text(moment: datetime) -> str:
-    """Fixed-width ISO-8601 (microseconds always shown), so text order is time order."""
-    return moment.isoformat(timespec="microseconds")
-
-
 @dataclass(slots=True)
 class _Append:
     """One caller's append waiting for the worker; ``rows`` are encoded on the event loop."""
@@ -128,7 +137,7 @@ class _Append:
     expected: int
     events: Sequence[EventData]
     timestamp: datetime
-    rows: list[tuple[str, int, str, str, str]]
+    rows: list[tuple[str, int, str, str, int, str]]
     future: asyncio.Future[list[Event]]
 
 
@@ -159,8 +168,9 @@ class _Database:
                     f"{SCHEMA_VERSION}"
                 )
             if found < SCHEMA_VERSION:
-                for statement in _SCHEMA:
-                    self._connection.execute(statement)
+                for migration in _MIGRATIONS[found:]:
+                    for statement in migration:
+                        self._connection.execute(statement)
                 self._connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
@@ -269,17 +279,17 @@ class _Database:
 
 
 def _event(row: Row) -> Event:
-    aggregate, seq, event_type, timestamp, data, position = row
-    payload = decode_data(event_type, json.loads(data))
-    return Event(aggregate, seq, parse_time(timestamp), payload, str(position))
+    aggregate, seq, event_type, version, timestamp, data, position = row
+    payload = decode(event_type, version, data)
+    return Event(aggregate, seq, decode_time(timestamp), payload, str(position))
 
 
 def _flow_row(summary: FlowSummary) -> Row:
-    completed_at = None if summary.completed_at is None else _text(summary.completed_at)
+    completed_at = None if summary.completed_at is None else encode_time(summary.completed_at)
     return (
         summary.id,
         summary.status.value,
-        _text(summary.created_at),
+        encode_time(summary.created_at),
         completed_at,
         summary.error,
     )
@@ -290,8 +300,8 @@ def _flow_summary(row: Row) -> FlowSummary:
     return FlowSummary(
         FlowID(flow_id),
         FlowStatus(status),
-        parse_time(created_at),
-        None if completed_at is None else parse_time(completed_at),
+        decode_time(created_at),
+        None if completed_at is None else decode_time(completed_at),
         error,
     )
 
@@ -335,9 +345,9 @@ class SQLiteEventStore(ClosesOnExit):
         self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime
     ) -> list[Event]:
         self._check_open()
-        stamp = _text(timestamp)
+        stamp = encode_time(timestamp)
         rows = [
-            (aggregate, expected + offset, data.type, stamp, _json(data))
+            (aggregate, expected + offset, stamp, *encode(data))
             for offset, data in enumerate(events, 1)
         ]
         future: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()

@@ -22,6 +22,7 @@ import param
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import ArgyllError
 from argyll.events import CATALOG, FLOW_PREFIX, Event, FlowStarted
+from argyll.flow_index import INDEXED_TYPES, summarize
 from argyll.model import (
     AttrType,
     Catalog,
@@ -34,7 +35,6 @@ from argyll.model import (
     StepID,
 )
 from argyll.planner import plan as make_plan
-from argyll.store.base import INDEXED_TYPES, summarize
 
 MAX_RECENT = 200
 MAX_FLOWS = 2000

@@ -1,8 +1,9 @@
 """What the Redis store promises beyond the contract suite: key layout, racing writers
-on several connections, the sharded feed's order, lost scripts, an outage, a cluster.
+on several connections, the sharded feed's order, wake-ups without polling, data
+written by earlier versions, lost scripts, an outage, a cluster.
 
-Servers and the cluster come from the fixtures of ``test_store``; a missing Redis
-skips (fails when ``CI`` is "true").
+Servers and the cluster come from the fixtures of ``tests/conftest.py``; a missing
+Redis skips (fails when ``CI`` is "true").
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import tomllib
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import aclosing, closing
+from pathlib import Path
 from typing import TypeVar, cast
 
 import pytest
@@ -26,13 +29,13 @@ from redis_support import (
     sync_client,
     with_prefix,
 )
-from test_store import NOW, WAIT, skipped, started, take
 
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import CATALOG, Event, FlowCompleted, FlowFailed, StepHealthChanged
 from argyll.model import FlowID, FlowStatus, StepID
 from argyll.store import EventStore, RedisEventStore, open_store
-from argyll.store.redis import POLL_INTERVAL, redis_settings
+from argyll.store.contract import NOW, WAIT, skipped, started, take
+from argyll.store.redis import feed, redis_settings
 
 T = TypeVar("T")
 KEY = re.compile(
@@ -216,17 +219,62 @@ async def test_a_sharded_feed_puts_each_append_after_what_its_writer_saw(redis_u
             assert await take(following, 14) == feed[10:]
 
 
-async def test_a_subscriber_wakes_on_another_instances_appends(redis_url: str) -> None:
-    async with (
-        open_store(redis_url) as mine,
-        open_store(redis_url) as theirs,
-        aclosing(mine.subscribe(await mine.head())) as following,
-    ):
-        began = time.monotonic()
+async def test_a_subscriber_wakes_on_another_instances_appends(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No polling: a subscriber that has read everything waits for a wake-up, without a
+    timeout here, and each event another instance appends still reaches it."""
+    parked = asyncio.Event()
+
+    async def wait_for_a_wake_up(changed: asyncio.Event, timeout: float) -> None:
+        parked.set()
+        try:
+            await changed.wait()
+        finally:
+            parked.clear()
+
+    monkeypatch.setattr(feed, "_wait", wait_for_a_wake_up)
+    received: asyncio.Queue[Event] = asyncio.Queue()
+    async with open_store(redis_url) as mine, open_store(redis_url) as theirs:
+
+        async def follow() -> None:
+            async for event in mine.subscribe(await mine.head()):
+                received.put_nowait(event)
+
+        following = asyncio.create_task(follow())
         for n in range(5):
+            async with asyncio.timeout(WAIT):
+                await parked.wait()  # it has read the feed to the end
             appended = await theirs.append("flow:a", n, [skipped("a", str(n))], NOW)
-            assert await take(following, 1) == appended
-        assert time.monotonic() - began < POLL_INTERVAL  # not one poll per event
+            async with asyncio.timeout(WAIT):
+                assert [await received.get()] == appended
+    await following  # closing the store ended it
+
+
+async def test_entries_written_before_events_had_versions_still_read(redis_url: str) -> None:
+    """A feed entry of an earlier argyll has no ``v`` field: its data decodes as version 1."""
+    async with open_store(redis_url):
+        pass  # the keys' shard count (one) is set
+    tag = f"{redis_settings(redis_url).prefix}{{s0}}:"
+    entry_id = "1714566615123-0"
+    with closing(sync_client(redis_url.partition("?")[0])) as client:
+        old = {
+            "a": "flow:old",
+            "n": 1,
+            "t": "step_skipped",
+            "ts": "2024-05-01T12:30:15.123000+00:00",
+            "d": '{"flow_id":"old","step_id":"s","reason":"not needed"}',
+        }
+        client.xadd(tag + "feed", old, id=entry_id)  # type: ignore[arg-type]
+        client.xadd(tag + "stream:flow:old", {"p": entry_id}, id="0-1")
+        client.set(tag + "clock", entry_id)
+
+    async with open_store(redis_url) as store:
+        expected = [Event("flow:old", 1, NOW, skipped("old"), f"{entry_id}-0")]
+        assert await store.read("flow:old") == expected
+        assert await store.read_all() == expected
+        appended = await store.append("flow:old", 1, [skipped("old", "new")], NOW)
+        assert await store.read("flow:old") == expected + appended
 
 
 # --------------------------------------------------------------- operations
@@ -298,3 +346,14 @@ async def test_a_plain_url_to_a_cluster_node_is_seen_to_be_a_cluster(cluster_nod
         assert await store.read_all() == appended
         assert await store.list_flows(FlowStatus.ACTIVE) != []
     assert stored_shards(cluster_node_url.replace("redis://", "redis+cluster://", 1)) == 16
+
+
+def test_the_lua_scripts_ship_as_package_data() -> None:
+    """A non-editable install has only what pyproject.toml's package-data names besides code."""
+    root = Path(__file__).parents[2]
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    package = root / "argyll" / "store" / "redis"
+    patterns = declared["package-data"]["argyll.store.redis"]
+    scripts = sorted(package.glob("lua/*.lua"))
+    assert scripts
+    assert all(any(script.relative_to(package).match(p) for p in patterns) for script in scripts)

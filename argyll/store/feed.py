@@ -1,0 +1,42 @@
+"""What the stores share to serve the global feed: waking subscribers, integer positions.
+
+The memory and SQLite stores number their feed 1, 2, 3, ... and show a position
+as that number in decimal (``feed_index`` reads it back); every store wakes its
+subscribers after an append through a ``ChangeSignal``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from argyll.errors import ValidationError
+
+
+class ChangeSignal:
+    """Wakes waiters after a change; take ``waiter()`` before looking, and no change is missed.
+
+    The asyncio.Event is renewed after each ``fire`` and only made when someone
+    waits, so an append with no subscriber pays one attribute test.
+    """
+
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None
+
+    def waiter(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+        return self._event
+
+    def fire(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+
+def feed_index(position: str) -> int:
+    """The number of feed events up to ``position`` ("" is the start)."""
+    if position == "":
+        return 0
+    if position.isascii() and position.isdecimal():
+        return int(position)
+    raise ValidationError([("after", f"{position!r} is not a position of this store")])

@@ -1,0 +1,38 @@
+"""The store's Lua scripts, read from the ``lua/`` files shipped with the package.
+
+Each script is ``ids.lua`` (stream-id helpers and the shard clock's ``mark``)
+followed by its own file, and is called by its SHA1 (EVALSHA); the pipeliner
+loads them again when the server has lost them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib.resources import files
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script, called by its SHA1 (EVALSHA) and loaded again if the server lost it."""
+
+    text: str
+    sha: str
+
+
+def _lua(name: str) -> str:
+    return (files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def _script(name: str) -> Script:
+    text = _lua("ids") + _lua(name)
+    return Script(text, hashlib.sha1(text.encode()).hexdigest())
+
+
+APPEND = _script("append")
+READ_STREAM = _script("read_stream")
+READ_FEED = _script("read_feed")
+HEAD = _script("head")
+HEARTBEAT = _script("heartbeat")
+LIVE = _script("live")
+SCRIPTS = (APPEND, READ_STREAM, READ_FEED, HEAD, HEARTBEAT, LIVE)

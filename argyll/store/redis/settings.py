@@ -1,0 +1,119 @@
+"""What a Redis store URL asks for, and the names of the keys the store keeps.
+
+Keys of shard k all carry the hash tag ``{sk}``, so a shard lives in one cluster
+slot and one Lua script can touch all of it::
+
+    <prefix>{sk}:feed                 stream: the shard's part of the global feed (the events)
+    <prefix>{sk}:clock                the id every later feed entry of the shard must exceed
+    <prefix>{sk}:stream:<aggregate>   stream: entry 0-<seq> holds the event's feed id
+    <prefix>{sk}:snapshot:<aggregate> the aggregate's latest snapshot (JSON)
+    <prefix>{sk}:flows                hash: flow id -> its index row (JSON)
+    <prefix>{sk}:flows:<set>          sorted sets all/active/completed/failed, by creation time
+    <prefix>{s0}:meta, <prefix>{s0}:instances
+
+An aggregate belongs to shard ``crc32(name) % shards``; a flow's index row lives
+in the shard of ``flow:<id>`` (so a flow's start, end and index row share a slot).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from argyll.errors import ValidationError
+from argyll.model import FlowStatus
+
+DEFAULT_PREFIX = "argyll:"
+SERVER_SHARDS = 1
+CLUSTER_SHARDS = 16
+MAX_SHARDS = 1024
+_SCHEMES = {
+    "redis": ("redis", False),
+    "rediss": ("rediss", False),
+    "redis+cluster": ("redis", True),
+    "rediss+cluster": ("rediss", True),
+}
+SCHEMES = tuple(_SCHEMES)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """What a store URL asks for; ``client_url`` is the part redis-py understands."""
+
+    client_url: str
+    cluster: bool
+    """The URL names a cluster (else one is detected when the server is a cluster node)."""
+    prefix: str
+    shards: int | None
+    shown_url: str
+    """The URL with its password hidden, for messages."""
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """Parse a ``redis://``-family URL; raises ValidationError naming every problem."""
+    parts = urlsplit(url)
+    if parts.scheme not in _SCHEMES:
+        schemes = ", ".join(f"{scheme}://" for scheme in SCHEMES)
+        raise ValidationError([("store", f"{url!r} is not a Redis URL: use {schemes}")])
+    scheme, cluster = _SCHEMES[parts.scheme]
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    prefix = query.pop("prefix", DEFAULT_PREFIX)
+    shards = query.pop("shards", None)
+    problems = []
+    if "{" in prefix or "}" in prefix:
+        problems.append(("store", f"prefix {prefix!r} may not hold braces: they make hash tags"))
+    if shards is not None and not (
+        shards.isascii() and shards.isdecimal() and 1 <= int(shards) <= MAX_SHARDS
+    ):
+        problems.append(("store", f"shards={shards!r}: use a whole number from 1 to {MAX_SHARDS}"))
+    if problems:
+        raise ValidationError(problems)
+    client_url = urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), ""))
+    return RedisSettings(
+        client_url, cluster, prefix, None if shards is None else int(shards), _shown(url)
+    )
+
+
+def _shown(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def meta_key(prefix: str) -> str:
+    """The key that keeps the shard count, read before the count (and so ``Keys``) is known."""
+    return f"{prefix}{{s0}}:meta"
+
+
+class Keys:
+    """Key names: every key of shard k carries the hash tag ``{sk}``."""
+
+    def __init__(self, prefix: str, shards: int) -> None:
+        self.shards = shards
+        self.tags = [f"{prefix}{{s{shard}}}:" for shard in range(shards)]
+        self.feeds = [tag + "feed" for tag in self.tags]
+        self.clocks = [tag + "clock" for tag in self.tags]
+        self.instances = self.tags[0] + "instances"
+
+    def shard(self, aggregate: str) -> int:
+        return zlib.crc32(aggregate.encode()) % self.shards
+
+    def stream(self, shard: int, aggregate: str) -> str:
+        return f"{self.tags[shard]}stream:{aggregate}"
+
+    def snapshot(self, shard: int, aggregate: str) -> str:
+        return f"{self.tags[shard]}snapshot:{aggregate}"
+
+    def flows(self, shard: int) -> str:
+        return self.tags[shard] + "flows"
+
+    def flow_set(self, shard: int, status: FlowStatus | None) -> str:
+        return f"{self.tags[shard]}flows:{'all' if status is None else status.value}"
+
+    def index(self, shard: int) -> list[str]:
+        """The flow index keys, in the order the append script takes them."""
+        statuses = (None, FlowStatus.ACTIVE, FlowStatus.COMPLETED, FlowStatus.FAILED)
+        return [self.flows(shard), *(self.flow_set(shard, status) for status in statuses)]

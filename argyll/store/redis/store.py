@@ -1,0 +1,347 @@
+"""``RedisEventStore``: streams, the flow index, snapshots and leases on Redis.
+
+One Lua script, called by SHA, checks an append's expected version against the
+aggregate stream's length and writes the batch to the feed, the aggregate
+stream and the flow index, atomically. Every command but the feed watchers'
+blocking reads goes through the store's ``Pipeliner``, so any number of callers
+needs a few connections; the appends of one shard in one pipeline are one
+script call, each still checked and written on its own (group commit, as in
+the SQLite store). Event data is encoded by ``argyll.codec``; the feed entry's
+fields are described in ``argyll.store.redis.feed``.
+
+A Redis error becomes a ``StoreError``; an append that fails that way may or may
+not have been written (the reply was lost), so the caller reads before retrying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
+
+from argyll.codec import decode_time, encode, encode_time
+from argyll.errors import StoreError, ValidationError, VersionConflict
+from argyll.events import Event, EventData, FlowFailed, flow_aggregate
+from argyll.flow_index import INDEXED_TYPES, IndexedData, indexed_status
+from argyll.model import FlowID, FlowStatus, FlowSummary
+from argyll.store.base import ClosesOnExit
+from argyll.store.redis.feed import RedisFeed, feed_event, format_id, parse_id
+from argyll.store.redis.guard import Guard
+from argyll.store.redis.packing import pack_with_hiredis
+from argyll.store.redis.pipeliner import Client, Pipeliner
+from argyll.store.redis.scripts import APPEND, HEARTBEAT, LIVE, READ_STREAM, SCRIPTS
+from argyll.store.redis.settings import (
+    CLUSTER_SHARDS,
+    SERVER_SHARDS,
+    Keys,
+    RedisSettings,
+    meta_key,
+    redis_settings,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Append:
+    """One append's part of its shard's script call: its stream and its arguments."""
+
+    stream: str
+    args: list[Any]
+    """expected, aggregate, count, indexed, then the events' and index rows' fields"""
+
+
+class RedisEventStore(ClosesOnExit):
+    """Per-aggregate streams, a sharded global feed and the flow index, on Redis.
+
+    Make one with ``await RedisEventStore.open(url)``.
+    """
+
+    def __init__(self, url: str, client: Client, keys: Keys) -> None:
+        self.url = url
+        self._client = client
+        self._keys = keys
+        self._guard = Guard(url)
+        self._pipeliner = Pipeliner(client, SCRIPTS, self._append_command)
+        cluster = isinstance(client, RedisCluster)
+        self._feed = RedisFeed(self._guard, client, keys, self._pipeliner, cluster)
+
+    @classmethod
+    async def open(cls, url: str) -> RedisEventStore:
+        settings = redis_settings(url)
+        try:
+            client = await _connect(settings)
+        except RedisError as error:
+            raise StoreError(f"{settings.shown_url}: cannot connect: {error}") from error
+        try:
+            keys = Keys(settings.prefix, await _shard_count(client, settings))
+            store = cls(settings.shown_url, client, keys)
+            await store._pipeliner.load_scripts()
+            await store.head()
+        except RedisError as error:
+            await client.aclose()
+            raise StoreError(f"{settings.shown_url}: cannot open: {error}") from error
+        except BaseException:
+            await client.aclose()
+            raise
+        return store
+
+    # ---------------------------------------------------------------- streams
+
+    async def append(
+        self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime
+    ) -> list[Event]:
+        shard = self._keys.shard(aggregate)
+        stamp = encode_time(timestamp)
+        indexed = [cast(IndexedData, data) for data in events if data.type in INDEXED_TYPES]
+        args: list[Any] = [expected, aggregate, len(events), len(indexed)]
+        for data in events:
+            args += (stamp, *encode(data))
+        if indexed:
+            args += self._index_args(shard, indexed, stamp, timestamp)
+        stream = self._keys.stream(shard, aggregate)
+        with self._guard.translating():
+            appended, detail = await self._pipeliner.grouped(shard, _Append(stream, args))
+        if not appended:
+            raise VersionConflict(aggregate, expected, int(detail))
+        if not events:
+            return []
+        ms, seq = parse_id(detail)
+        self._feed.observe((ms, seq + len(events) - 1))
+        self._feed.changes.fire()
+        return [
+            Event(aggregate, expected + offset + 1, timestamp, data, f"{ms}-{seq + offset}-{shard}")
+            for offset, data in enumerate(events)
+        ]
+
+    def _index_args(
+        self, shard: int, indexed: list[IndexedData], stamp: str, timestamp: datetime
+    ) -> list[Any]:
+        """The script's index arguments; a flow's row must live in the shard of ``flow:<id>``."""
+        args: list[Any] = []
+        for data in indexed:
+            home = flow_aggregate(data.flow_id)
+            if self._keys.shard(home) != shard:
+                raise ValidationError(
+                    [("events", f"{data.type} of flow {data.flow_id!r} belongs in {home!r}")]
+                )
+            error = data.error if isinstance(data, FlowFailed) else ""
+            args += (indexed_status(data).value, data.flow_id, _micros(timestamp), stamp, error)
+        return args
+
+    def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
+        """One script call for the shard's appends in a pipeline, above this store's floor."""
+        keys = [self._keys.feeds[shard], self._keys.clocks[shard], *self._keys.index(shard)]
+        keys += (append.stream for append in batch)
+        args = [format_id(self._feed.floor)]
+        for append in batch:
+            args += append.args
+        return ("EVALSHA", APPEND.sha, len(keys), *keys, *args)
+
+    async def read(self, aggregate: str, after: int = 0) -> list[Event]:
+        shard = self._keys.shard(aggregate)
+        keys = [self._keys.stream(shard, aggregate), self._keys.feeds[shard]]
+        with self._guard.translating():
+            entries = await self._pipeliner.script(READ_STREAM, keys, [max(after, 0)])
+        if entries:
+            self._feed.observe(parse_id(entries[-1][0]))
+        return [feed_event(entry, shard) for entry in entries]
+
+    async def version(self, aggregate: str) -> int:
+        shard = self._keys.shard(aggregate)
+        with self._guard.translating():
+            version: int = await self._pipeliner.execute(
+                "XLEN", self._keys.stream(shard, aggregate)
+            )
+        return version
+
+    # ------------------------------------------------------------------- feed
+
+    async def read_all(self, after: str = "", limit: int = 1000) -> list[Event]:
+        position = self._feed.position(after)
+        with self._guard.translating():
+            if limit <= 0:
+                return []
+            return [event for _, event in await self._feed.read(position, limit)]
+
+    def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
+        """Follow the feed; ``None`` starts after the newest event this store has seen.
+
+        Opening the store reads the head, so ``None`` means "from now on" for this
+        process; what other processes append at the same moment may be included.
+        """
+        self._guard.check_open()
+        if after is None:
+            return self._feed.follow(self._feed.newest_seen())
+        return self._feed.follow(self._feed.position(after))
+
+    async def head(self) -> str:
+        """The newest event at or below a mark every shard has been raised to."""
+        with self._guard.translating():
+            return await self._feed.head()
+
+    # ------------------------------------------------------------- flow index
+
+    async def list_flows(
+        self, status: FlowStatus | None = None, limit: int | None = None
+    ) -> list[FlowSummary]:
+        """Newest first; flows created at the same moment come in descending id order."""
+        with self._guard.translating():
+            if limit is not None and limit <= 0:
+                return []
+            shards = range(self._keys.shards)
+            stop = -1 if limit is None else limit - 1
+            replies = await asyncio.gather(
+                *(
+                    self._pipeliner.execute(
+                        "ZREVRANGE", self._keys.flow_set(shard, status), 0, stop, "WITHSCORES"
+                    )
+                    for shard in shards
+                )
+            )
+            newest = sorted(
+                (
+                    (float(score), member.decode(), shard)
+                    for shard, pairs in zip(shards, replies, strict=True)
+                    for member, score in zip(pairs[::2], pairs[1::2], strict=True)
+                ),
+                reverse=True,
+            )[:limit]
+            return await self._summaries([(flow_id, shard) for _, flow_id, shard in newest])
+
+    async def _summaries(self, flows: list[tuple[str, int]]) -> list[FlowSummary]:
+        by_shard: dict[int, list[str]] = {}
+        for flow_id, shard in flows:
+            by_shard.setdefault(shard, []).append(flow_id)
+        replies = await asyncio.gather(
+            *(
+                self._pipeliner.execute("HMGET", self._keys.flows(shard), *flow_ids)
+                for shard, flow_ids in by_shard.items()
+            )
+        )
+        rows: dict[str, bytes] = {}
+        for flow_ids, raws in zip(by_shard.values(), replies, strict=True):
+            rows.update(zip(flow_ids, raws, strict=True))
+        return [_summary(flow_id, rows[flow_id]) for flow_id, _ in flows]
+
+    async def flow_summary(self, flow_id: str) -> FlowSummary | None:
+        shard = self._keys.shard(flow_aggregate(flow_id))
+        with self._guard.translating():
+            raw = await self._pipeliner.execute("HGET", self._keys.flows(shard), flow_id)
+        return None if raw is None else _summary(flow_id, raw)
+
+    # -------------------------------------------------------------- snapshots
+
+    async def save_snapshot(self, aggregate: str, version: int, state: Mapping[str, Any]) -> None:
+        key = self._keys.snapshot(self._keys.shard(aggregate), aggregate)
+        with self._guard.translating():
+            await self._pipeliner.execute(
+                "SET", key, json.dumps({"version": version, "state": state})
+            )
+
+    async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
+        key = self._keys.snapshot(self._keys.shard(aggregate), aggregate)
+        with self._guard.translating():
+            raw = await self._pipeliner.execute("GET", key)
+        if raw is None:
+            return None
+        saved = json.loads(raw)
+        return saved["version"], saved["state"]
+
+    # ----------------------------------------------------------------- leases
+
+    async def heartbeat(self, instance: str, ttl: float) -> None:
+        with self._guard.translating():
+            await self._pipeliner.script(
+                HEARTBEAT, [self._keys.instances], [instance, round(ttl * 1000)]
+            )
+
+    async def live_instances(self) -> set[str]:
+        with self._guard.translating():
+            names = await self._pipeliner.script(LIVE, [self._keys.instances], [])
+        return {name.decode() for name in names}
+
+    async def retire(self, instance: str) -> None:
+        with self._guard.translating():
+            await self._pipeliner.execute("ZREM", self._keys.instances, instance)
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def aclose(self) -> None:
+        """Send the commands already accepted, end every subscription, disconnect."""
+        if self._guard.closed:
+            return
+        self._guard.closed = True
+        self._feed.changes.fire()
+        await self._pipeliner.drain()
+        await self._feed.stop_watching()
+        await self._client.aclose()
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (a naive time counts as UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (aware - EPOCH) // MICROSECOND
+
+
+def _summary(flow_id: str, raw: bytes) -> FlowSummary:
+    row = json.loads(raw)
+    completed = row.get("completed")
+    return FlowSummary(
+        FlowID(flow_id),
+        FlowStatus(row["status"]),
+        decode_time(row["created"]),
+        None if completed is None else decode_time(completed),
+        row.get("error"),
+    )
+
+
+async def _connect(settings: RedisSettings) -> Client:
+    """A client for the URL: a cluster client if it names a cluster or reaches a cluster node."""
+    options: dict[str, Any] = {
+        "protocol": 2,
+        # One quick retry replaces a pooled connection the server dropped (a restart);
+        # anything longer is the caller's to retry.
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
+    }
+    if not settings.cluster:
+        client = Redis.from_url(settings.client_url, **options)
+        pack_with_hiredis(client)
+        try:
+            info = await client.info("cluster")
+        except BaseException:
+            await client.aclose()
+            raise
+        if not info.get("cluster_enabled"):
+            return client
+        await client.aclose()
+    return RedisCluster.from_url(settings.client_url, **options)
+
+
+async def _shard_count(client: Client, settings: RedisSettings) -> int:
+    """The shard count stored with the keys, set from the URL (or the default) at first use."""
+    meta = meta_key(settings.prefix)
+    default = CLUSTER_SHARDS if isinstance(client, RedisCluster) else SERVER_SHARDS
+    await client.hsetnx(meta, "shards", settings.shards or default)
+    stored = int(cast(bytes, await client.hget(meta, "shards")))
+    if settings.shards is not None and settings.shards != stored:
+        raise ValidationError(
+            [
+                (
+                    "store",
+                    f"{settings.shown_url}: the keys under {settings.prefix!r} have "
+                    f"shards={stored}; it cannot change to {settings.shards}",
+                )
+            ]
+        )
+    return stored

@@ -1,0 +1,132 @@
+"""Record golden event logs: run rich flows on an engine and write what the codec stores.
+
+Run from the project root: ``python tests/golden/record.py tests/golden/v<N>`` (N the
+schema version being recorded; never over a directory already committed). It
+writes, per log, ``<name>.jsonl`` (one stored row a line: aggregate, seq,
+timestamp, type, version and the payload text, all exactly as ``argyll.codec``
+gives them) and ``<name>.state.json`` (the state the log folds to). Once
+committed, the files are the fixture, not this script: ``test_golden.py`` checks
+them forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from golden_state import catalog_state, flow_state
+
+from argyll import Engine
+from argyll.codec import encode, encode_time
+from argyll.events import CATALOG, Event, flow_aggregate
+from argyll.testing import Call, StepService, counter_tokens, script_step
+
+BACKOFF = {"init_backoff": 10, "max_backoff": 10, "backoff_type": "fixed", "max_retries": 3}
+
+
+def row(event: Event) -> dict[str, Any]:
+    event_type, version, payload = encode(event.data)
+    return {
+        "aggregate": event.aggregate,
+        "seq": event.seq,
+        "timestamp": encode_time(event.timestamp),
+        "type": event_type,
+        "version": version,
+        "data": payload,
+    }
+
+
+def write(directory: Path, name: str, events: Sequence[Event], state: dict[str, Any]) -> None:
+    lines = "".join(json.dumps(row(event), ensure_ascii=False) + "\n" for event in events)
+    (directory / f"{name}.jsonl").write_text(lines, encoding="utf-8")
+    text = json.dumps(state, indent=2, ensure_ascii=False) + "\n"
+    (directory / f"{name}.state.json").write_text(text, encoding="utf-8")
+
+
+def http_step(step_id: str, url: str, requires: str, output: str, **http: Any) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "type": "sync",
+        "attributes": {requires: {"role": "required"}, output: {"role": "output"}},
+        "http": {"endpoint": url, "method": "POST", "timeout": 5000, **http},
+        "work_config": BACKOFF,
+    }
+
+
+async def record(directory: Path) -> None:
+    replies = iter([(503, {"detail": "busy"}), (500, None)])
+    healthy = True
+
+    def answer(call: Call) -> tuple[int, Any]:
+        if call.path == "/health":
+            return (200, {}) if healthy else (503, {"detail": "database away"})
+        total = sum(item["doubled"] for item in call.body["doubled"])
+        return next(replies, (200, {"total": total}))
+
+    async with (
+        StepService(answer) as service,
+        Engine(
+            "memory://", token_factory=counter_tokens(), instance_id="golden", health_interval=3600
+        ) as engine,
+    ):
+        await engine.register_step(
+            script_step(
+                "fan",
+                "{:doubled (* n 2)}",
+                requires=["n"],
+                outputs=["doubled"],
+                for_each=["n"],
+                work_config={"parallelism": 2},
+            )
+        )
+        await engine.update_step(
+            "fan",
+            script_step(
+                "fan",
+                "{:doubled (* n 2)}",
+                requires=["n"],
+                outputs=["doubled"],
+                for_each=["n"],
+                types={"n": "array"},
+                work_config={"parallelism": 2},
+                name="Double each n",
+            ),
+        )
+        flaky = http_step("flaky", f"{service.url}/total", "doubled", "total")
+        flaky["http"]["health_check"] = f"{service.url}/health"
+        await engine.register_step(flaky)
+        await engine.register_step(script_step("boom", "(/ 1 0)", outputs=["x"]))
+        await engine.register_step(script_step("needs_x", "{:y x}", requires=["x"], outputs=["y"]))
+        await engine.register_step(script_step("maybe", "{:z 1}", outputs=["z"], predicate="false"))
+        await engine.register_step(script_step("uses_z", "{:w z}", requires=["z"], outputs=["w"]))
+        await engine.register_step(script_step("obsolete", "{:o 1}", outputs=["o"]))
+        await engine.unregister_step("obsolete")
+        await engine.check_health()
+        healthy = False
+        await engine.check_health()
+
+        success = await engine.start_flow(["flaky"], {"n": [1, 2, 3]}, flow_id="golden-success")
+        await engine.wait_flow(success, timeout=10)
+        failed = await engine.start_flow(["needs_x", "uses_z"], {}, flow_id="golden-failed")
+        await engine.wait_flow(failed, timeout=10)
+
+        for name, aggregate in (
+            ("success", flow_aggregate(success)),
+            ("failed", flow_aggregate(failed)),
+        ):
+            events = await engine.store.read(aggregate)
+            write(directory, name, events, flow_state(events))
+        events = await engine.store.read(CATALOG)
+        write(directory, "catalog", events, catalog_state(events))
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1])
+    if target.exists():
+        raise SystemExit(f"{target} exists: golden logs are never written over")
+    target.mkdir(parents=True)
+    asyncio.run(record(target))
