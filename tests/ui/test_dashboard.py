@@ -9,6 +9,7 @@ each test ends by asserting there were none. Screenshots of each view go to
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -263,4 +265,93 @@ async def test_step_form_shows_engine_problems_next_to_each_field(session: Sessi
     await expect(page.locator(".argyll-field-id .error")).to_contain_text("must match")
     await expect(page.locator(".argyll-field-script .error")).to_contain_text("empty")
     await session.shoot("7-register-form")
+    session.assert_clean()
+
+
+RICH_STEP = {
+    "id": "ui-edit-probe",
+    "name": "Edit probe",
+    "type": "script",
+    "version": "1.0.0",
+    "labels": {"team": "ui"},
+    "attributes": {
+        "probe_in": {"role": "required", "type": "number"},
+        "probe_opt": {"role": "optional", "type": "string", "default": '"x"'},
+        "probe_out": {"role": "output", "type": "number"},
+    },
+    "script": {"language": "ale", "script": "{:probe_out (* probe_in 2)}"},
+    "predicate": {"language": "ale", "script": "(> probe_in 0)"},
+    "work_config": {
+        "max_retries": 4,
+        "init_backoff": 100,
+        "max_backoff": 2000,
+        "backoff_type": "linear",
+        "parallelism": 2,
+    },
+}
+EDITED_STEP = {
+    "id": "ui-edit-probe",
+    "name": "Edited probe",
+    "type": "sync",
+    "version": "2.0.0",
+    "labels": {"team": "ops", "tier": "gold"},
+    "attributes": {
+        "probe_in": {"role": "required", "type": "number"},
+        "probe_items": {"role": "optional", "type": "array", "default": "[]", "for_each": True},
+        "probe_out": {"role": "output", "type": "string"},
+    },
+    "http": {"endpoint": "http://127.0.0.1:9/probe", "method": "PUT", "timeout": 1234},
+    "predicate": {"language": "lua", "script": "return probe_in > 1"},
+    "work_config": {
+        "max_retries": 7,
+        "init_backoff": 300,
+        "max_backoff": 9000,
+        "backoff_type": "fixed",
+        "parallelism": 3,
+    },
+}
+
+
+async def _rest_step(served: Served, step_id: str) -> dict[str, object]:
+    async with httpx.AsyncClient() as client:
+        reply = await client.get(f"{served.url}/engine/step/{step_id}")
+    reply.raise_for_status()
+    return reply.json()
+
+
+async def _pick_for_edit(session: Session, step_id: str) -> None:
+    page = session.page
+    await page.locator(".bk-tab", has_text="Register / edit step").click()
+    await page.locator(".argyll-edit-picker select").select_option(step_id)
+    await expect(page.locator(".argyll-field-id input")).to_have_value(step_id)
+
+
+async def test_editing_every_field_of_a_step_round_trips(session: Session, served: Served):
+    await served.engine.register_step(RICH_STEP)
+    assert await _rest_step(served, RICH_STEP["id"]) == RICH_STEP
+    page = session.page
+    await _pick_for_edit(session, RICH_STEP["id"])
+    for name in ("name", "version"):
+        await expect(page.locator(f".argyll-field-{name} input")).to_have_value(RICH_STEP[name])
+    script_box = page.locator(".argyll-field-script textarea")
+    await expect(script_box).to_have_value(json.dumps(RICH_STEP["script"], indent=2))
+    await page.get_by_role("button", name="Update").click()
+    await expect(page.get_by_text(re.compile("Updated step"))).to_be_visible()
+    await expect(page.locator(".argyll-step-form .error")).to_have_count(0)
+    assert await _rest_step(served, RICH_STEP["id"]) == RICH_STEP
+
+    await page.locator(".argyll-field-name input").fill(EDITED_STEP["name"])
+    await page.locator(".argyll-field-version input").fill(EDITED_STEP["version"])
+    await page.locator(".argyll-field-type select").select_option(EDITED_STEP["type"])
+    for name in ("labels", "attributes", "http", "predicate", "work_config"):
+        text = json.dumps(EDITED_STEP[name], indent=2)
+        await page.locator(f".argyll-field-{name} textarea").fill(text)
+    await script_box.fill("")
+    await session.shoot("8-edit-form-filled")
+    await page.get_by_role("button", name="Update").click()
+    await expect(page.get_by_text(re.compile("Updated step"))).to_be_visible()
+    await session.wait_cards("type", {EDITED_STEP["id"]: "sync"})
+    assert await _rest_step(served, EDITED_STEP["id"]) == EDITED_STEP
+    await session.shoot("9-edit-updated")
+    await served.engine.unregister_step(EDITED_STEP["id"])
     session.assert_clean()

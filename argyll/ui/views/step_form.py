@@ -21,7 +21,9 @@ class StepForm:
 
     def __init__(self, model: DashboardModel, engine: EngineSource, schedule: Schedule) -> None:
         self.model, self.engine, self.schedule = model, engine, schedule
-        self.picker = pn.widgets.Select(label="Edit", options=["(new step)"], width=260)
+        self.picker = pn.widgets.Select(
+            label="Edit", options=["(new step)"], width=260, css_classes=["argyll-edit-picker"]
+        )
         self.picker.param.watch(self._pick, "value")
         self.fields = self._fields()
         self.errors = {name: html_pane("", margin=(0, 10)) for name in (*STEP_FIELDS, "")}
@@ -43,6 +45,7 @@ class StepForm:
             grid,
             sizing_mode="stretch_width",
             stylesheets=[CSS],
+            css_classes=["argyll-step-form"],
         )
         model.param.watch(self._catalog_changed, "catalog")
         self._catalog_changed()
@@ -70,11 +73,11 @@ class StepForm:
         for name, widget in self.fields.items():
             value = definition.get(name)
             if name in JSON_FIELDS:
-                widget.value = json.dumps(value, indent=2) if value is not None else ""
+                _show_text(widget, json.dumps(value, indent=2) if value is not None else "")
             elif name == "type":
                 widget.value = value or "sync"
             else:
-                widget.value = value or ""
+                _show_text(widget, value or "")
         self._show([])
 
     def definition(self) -> dict[str, Any]:
@@ -82,7 +85,7 @@ class StepForm:
         out: dict[str, Any] = {}
         problems = []
         for name, widget in self.fields.items():
-            text = (widget.value_input if hasattr(widget, "value_input") else widget.value) or ""
+            text = _text_of(widget)
             if name not in JSON_FIELDS:
                 if text:
                     out[name] = text
@@ -122,5 +125,19 @@ class StepForm:
         await self._submit(self.engine.register_step, "Registered")
 
     async def _update(self, _: Any) -> None:
-        step_id = self.fields["id"].value_input or ""
+        step_id = _text_of(self.fields["id"])
         await self._submit(lambda d: self.engine.update_step(step_id, d), "Updated")
+
+
+def _show_text(widget: Any, text: str) -> None:
+    """Put ``text`` in a text box as if typed.
+
+    The form reads ``value_input`` (what the box holds now, not only once it
+    lost focus), which setting ``value`` from Python leaves as it was.
+    """
+    widget.value = widget.value_input = text
+
+
+def _text_of(widget: Any) -> str:
+    """What a field holds now: a text box's live text, a select's value."""
+    return (widget.value_input if hasattr(widget, "value_input") else widget.value) or ""
