@@ -344,14 +344,12 @@ class DashboardModel(param.Parameterized):
         self.param.update(plan=preview, required=list(bare.required), plan_error="")
 
     def select_step(self, step_id: str | None) -> None:
-        """A click on a step card (None: on the background).
+        """A click on a step card (None: on the background); clicking it again unselects it.
 
-        While a flow is selected the click picks the step whose execution to show;
-        otherwise it previews the plan that has the step as its goal.
+        The clicked step is the one whose execution the followed flow shows and
+        the goal of the plan preview, so starting it is one click away.
         """
-        if self.selected_flow:
-            self.selected_step = step_id or ""
-        elif step_id:
+        if step_id and step_id != self.selected_step:
             self.param.update(selected_step=step_id, goals=[step_id])
         else:
             self.param.update(selected_step="", goals=[])

@@ -71,6 +71,8 @@ CARD_CENTRE = """(stepId) => {
   return [box.left + view.frame.x_scale.compute(cards.data.x[i]),
           box.top + view.frame.y_scale.compute(cards.data.y[i])];
 }"""
+GRAPH_DRAWN = """() => Bokeh.index.find_one(
+  Bokeh.documents[0].get_model_by_name("argyll-graph")) != null"""
 CARD_COLUMN = """([column]) => {
   const cards = Bokeh.documents[0].get_model_by_name("argyll-cards");
   if (cards == null) { return null; }
@@ -163,6 +165,7 @@ async def session(browser: Browser, served: Served) -> AsyncIterator[Session]:
     await page.route("**/*", only_loopback)
     await page.goto(served.url)
     await current.wait_cards("health", dict.fromkeys(DEMO_IDS, "healthy"))
+    await page.wait_for_function(GRAPH_DRAWN)
     yield current
     await context.close()
 
@@ -265,6 +268,31 @@ async def test_step_form_shows_engine_problems_next_to_each_field(session: Sessi
     await expect(page.locator(".argyll-field-id .error")).to_contain_text("must match")
     await expect(page.locator(".argyll-field-script .error")).to_contain_text("empty")
     await session.shoot("7-register-form")
+    session.assert_clean()
+
+
+async def test_a_card_clicked_after_starting_a_flow_is_selected_where_the_eye_is(
+    session: Session,
+) -> None:
+    flow_id = await start_from_page(session, "notification-sender", '{"quantity": 3}')
+    await session.wait_cards("status", {"notification-sender": "completed"})
+    page = session.page
+    await session.click_card("payment-processor")
+    await session.wait_cards("line_width", {"payment-processor": 4.0})
+    goals = page.locator(".bk-input-group", has_text="Goals")
+    chosen = goals.locator(".choices__list--multiple .choices__item")
+    await expect(chosen).to_have_count(1)
+    await expect(chosen).to_contain_text("payment-processor")
+    await expect(page.get_by_role("button", name=re.compile("Start flow"))).to_be_enabled()
+    detail = page.locator(".argyll-flow-detail")
+    await expect(detail.locator(".flow-id")).to_have_text(flow_id)
+    await expect(detail.get_by_text("Step payment-processor")).to_be_in_viewport()
+    await session.page.screenshot(path=str(ARTIFACTS / "10-card-selected.png"))
+    await goals.scroll_into_view_if_needed()
+    await session.click_card("payment-processor")
+    await session.wait_cards("line_width", {"payment-processor": 2.0})
+    await expect(chosen).to_have_count(0)
+    await expect(detail.get_by_text("Step payment-processor")).to_have_count(0)
     session.assert_clean()
 
 

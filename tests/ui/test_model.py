@@ -184,16 +184,21 @@ async def test_an_unknown_goal_is_a_plan_error_not_an_exception() -> None:
     assert "nope" in model.plan_error
 
 
-async def test_a_click_while_following_a_flow_picks_the_step_only(engine: Engine) -> None:
+async def test_a_click_while_following_a_flow_picks_the_step_and_keeps_the_flow(
+    engine: Engine,
+) -> None:
     flow_id = await run_flow(engine, "add", {"n": 1})
     model = DashboardModel(catalog=engine.catalog, selected_flow=flow_id)
     model.load_flow(flow_id, await events_of(engine, flow_id))
     model.flush()
     model.select_step("double")
-    assert model.goals == [] and model.selected_step == "double"
+    assert model.goals == ["double"] and model.selected_step == "double"
+    assert model.plan is not None and model.selected_flow == flow_id
     steps, statuses = model.focus()
     assert steps == {"seed", "double", "add"}
     assert set(statuses.values()) == {"completed"}
+    model.select_step("double")
+    assert model.goals == [] and model.selected_step == "" and model.selected_flow == flow_id
 
 
 async def test_attributes_name_the_step_that_produced_them(engine: Engine) -> None:

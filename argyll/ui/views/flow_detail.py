@@ -4,20 +4,34 @@ from __future__ import annotations
 
 from argyll.ui.format import flow_html
 from argyll.ui.model import DashboardModel
-from argyll.ui.views.panes import card, html_pane
+from argyll.ui.views.panes import CSS, ScrolledHTML, card
 
 
 class FlowDetail:
-    """The selected flow: status, attributes with provenance, the clicked step's execution."""
+    """The selected flow: status, attributes with provenance, the clicked step's execution.
+
+    Selecting a flow or a step brings the panel into view; live updates do not.
+    """
 
     def __init__(self, model: DashboardModel) -> None:
         self.model = model
-        self.body = html_pane(self._html(), sizing_mode="stretch_width")
-        self.panel = card(self.body, sizing_mode="stretch_width")
-        model.param.watch(
-            lambda *_: setattr(self.body, "object", self._html()),
-            ["flow", "selected_flow", "selected_step"],
+        self.body = ScrolledHTML(
+            object=self._html(),
+            sizing_mode="stretch_width",
+            stylesheets=[CSS],
+            css_classes=["argyll-flow-detail"],
         )
+        self.panel = card(self.body, sizing_mode="stretch_width")
+        model.param.watch(self._redraw, "flow")
+        model.param.watch(self._selected, ["selected_flow", "selected_step"])
+
+    def _redraw(self, *_: object) -> None:
+        self.body.object = self._html()
+
+    def _selected(self, *_: object) -> None:
+        self._redraw()
+        if self.model.selected_flow:
+            self.body.reveal += 1
 
     def _html(self) -> str:
         model = self.model

@@ -47,15 +47,11 @@ class Dashboard:
             sizing_mode="stretch_width",
             name="views",
         )
-        side = pn.Column(
-            PlanView(model, engine, schedule).panel,
-            FlowDetail(model).panel,
-            width=440,
-            margin=(0, 5),
-        )
+        side = pn.Column(PlanView(model, engine, schedule).panel, width=440, margin=(0, 5))
         self.layout = pn.Column(
             self.header,
             graph.panel,
+            FlowDetail(model).panel,
             pn.Row(tabs, side, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
             styles={"background": "#f1f5f9", "padding": "8px"},

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import panel as pn
+import param
 from bokeh.models.widgets.tables import HTMLTemplateFormatter
+from panel.custom import JSComponent
 
 CSS = """
 :host { --argyll-ink: #0f172a; --argyll-muted: #64748b; }
@@ -61,3 +63,25 @@ def status_formatter() -> HTMLTemplateFormatter:
     return HTMLTemplateFormatter(
         template='<span class="status status-<%= value %>"><%= value %></span>'
     )
+
+
+class ScrolledHTML(JSComponent):
+    """HTML that the browser scrolls into view each time ``reveal`` is bumped.
+
+    What a click shows must be seen; an ordinary pane updates wherever it is,
+    which may be below the fold. Live updates change ``object`` only, so they
+    never move the page under the user.
+    """
+
+    object = param.String(default="", doc="The HTML to show (already escaped).")
+    reveal = param.Integer(default=0, doc="Bump to scroll the pane into view.")
+
+    _esm = """
+    export function render({ model, el }) {
+      const body = document.createElement("div")
+      body.innerHTML = model.object
+      model.on("object", () => { body.innerHTML = model.object })
+      model.on("reveal", () => el.scrollIntoView({ block: "nearest" }))
+      return body
+    }
+    """
