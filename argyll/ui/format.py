@@ -10,15 +10,16 @@ import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import pandas as pd
 
 from argyll.errors import ValidationError
 from argyll.events import Event
-from argyll.model import Execution, FlowState, FlowSummary, Plan
+from argyll.model import Execution, FlowState, FlowStatus, FlowSummary, Plan
 from argyll.ui.graph import ROLE_COLORS, STATUS_COLORS
-from argyll.ui.model import Bar, DashboardModel, attribute_rows, event_row
+from argyll.ui.model import Bar, DashboardModel, GoalSkips, attribute_rows, event_row
 
 JSON_FIELDS = ("labels", "attributes", "http", "script", "predicate", "work_config")
 STEP_FIELDS = ("id", "name", "type", "version", *JSON_FIELDS)
@@ -106,14 +107,19 @@ def plan_html(
     )
 
 
-def flow_frame(flows: Sequence[FlowSummary], status: str) -> pd.DataFrame:
+def flow_frame(
+    flows: Sequence[FlowSummary],
+    status: str,
+    skipped_goals: Mapping[str, GoalSkips] = MappingProxyType({}),
+) -> pd.DataFrame:
+    """The flows table; a completed flow that skipped its goals says so, and why."""
     rows = [
         {
             "flow": summary.id,
-            "status": summary.status.value,
+            "status": _status_text(summary, skipped_goals.get(summary.id)),
             "started (UTC)": utc_text(summary.created_at),
             "duration (s)": seconds_between(summary.created_at, summary.completed_at),
-            "error": summary.error or "",
+            "error": summary.error or _skips_text(skipped_goals.get(summary.id)),
         }
         for summary in flows
         if status == "all" or summary.status.value == status
@@ -122,6 +128,18 @@ def flow_frame(flows: Sequence[FlowSummary], status: str) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     frame.index = pd.Index(frame["flow"], name="id")
     return frame
+
+
+def _status_text(summary: FlowSummary, skips: GoalSkips | None) -> str:
+    if skips is None or summary.status is not FlowStatus.COMPLETED:
+        return summary.status.value
+    return f"completed · {'goals' if skips.every_goal else 'some goals'} skipped"
+
+
+def _skips_text(skips: GoalSkips | None) -> str:
+    if skips is None:
+        return ""
+    return "; ".join(f"goal {step} skipped: {why}" for step, why in skips.reasons.items())
 
 
 def execution_html(step_id: str, execution: Execution) -> str:

@@ -10,6 +10,7 @@ busy engine costs the page a bounded number of redraws.
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,10 +22,9 @@ import param
 
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import ArgyllError
-from argyll.events import CATALOG, FLOW_PREFIX, Event, FlowStarted
+from argyll.events import CATALOG, FLOW_PREFIX, Event, FlowStarted, StepSkipped
 from argyll.flow_index import INDEXED_TYPES, summarize
 from argyll.model import (
-    AttrType,
     Catalog,
     FlowID,
     FlowState,
@@ -39,15 +39,8 @@ from argyll.planner import plan as make_plan
 MAX_RECENT = 200
 MAX_FLOWS = 2000
 
-PLACEHOLDERS: Mapping[AttrType, Any] = {
-    AttrType.STRING: "",
-    AttrType.NUMBER: 0,
-    AttrType.BOOLEAN: False,
-    AttrType.OBJECT: {},
-    AttrType.ARRAY: [],
-    AttrType.NULL: None,
-    AttrType.ANY: None,
-}
+PLACEHOLDER = re.compile(r"<(?P<name>[^<>:]+): (?P<type>[a-z]+)>")
+"""A value the plan preview pre-fills for a required input: ``"<quantity: number>"``."""
 
 
 class StepRole(StrEnum):
@@ -74,12 +67,38 @@ def flow_id_of(event: Event) -> FlowID | None:
 
 
 def init_template(catalog: Catalog, required: Iterable[str], init: Mapping[str, Any]) -> dict:
-    """``init`` plus a typed placeholder for each required input it lacks."""
+    """``init`` plus a marked placeholder for each required input it lacks.
+
+    A typed default (``0``, ``""``) would run: a flow started with it looks like
+    a success while its predicates skip every goal. A placeholder cannot.
+    """
     out = dict(init)
     for name in required:
         if name not in out:
-            out[name] = PLACEHOLDERS[catalog.attribute_type(name)[0]]
+            out[name] = f"<{name}: {catalog.attribute_type(name)[0].value}>"
     return out
+
+
+def placeholders_in(init: Mapping[str, Any]) -> list[str]:
+    """The inputs of ``init`` still holding their placeholder."""
+    return [
+        name
+        for name, value in init.items()
+        if isinstance(value, str) and (m := PLACEHOLDER.fullmatch(value)) and m["name"] == name
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class GoalSkips:
+    """A flow's goals and, for those skipped, why: a flow whose goals were all skipped
+    completed without doing what was asked."""
+
+    goals: tuple[StepID, ...]
+    reasons: Mapping[StepID, str]
+
+    @property
+    def every_goal(self) -> bool:
+        return set(self.goals) <= set(self.reasons)
 
 
 # ------------------------------------------------------------------ timeline
@@ -215,6 +234,7 @@ class DashboardModel(param.Parameterized):
     required = param.List(default=[], doc="Inputs the goals need from init, whatever it holds.")
     plan_error = param.String(default="")
     recent = param.List(default=[], doc="The newest events of the whole engine, newest first.")
+    skipped_goals = param.Dict(default={}, doc="Per flow with a skipped goal, its GoalSkips.")
     version = param.Integer(default=0, doc="Bumped once per flush that changed something.")
 
     def __init__(self, **params: Any) -> None:
@@ -222,6 +242,8 @@ class DashboardModel(param.Parameterized):
         super().__init__(**params)
         self._catalog: Catalog = self.catalog
         self._summaries: dict[FlowID, FlowSummary] = {}
+        self._goals: dict[FlowID, tuple[StepID, ...]] = {}
+        self._skips: dict[FlowID, dict[StepID, str]] = {}
         self._flow: FlowState | None = None
         self._flow_events: list[Event] = []
         self._recent: deque[Event] = deque(maxlen=MAX_RECENT)
@@ -248,6 +270,7 @@ class DashboardModel(param.Parameterized):
             return
         if event.type in INDEXED_TYPES:
             self._apply_summary(flow_id, event)
+        self._note_goal_skip(flow_id, event)
         if flow_id == self.selected_flow:
             self._apply_flow(event)
 
@@ -274,6 +297,10 @@ class DashboardModel(param.Parameterized):
             changes["catalog"] = self._catalog
         if "flows" in dirty:
             changes["flows"], changes["counts"] = self._flow_list()
+            changes["skipped_goals"] = {
+                flow_id: GoalSkips(self._goals.get(flow_id, ()), dict(reasons))
+                for flow_id, reasons in self._skips.items()
+            }
         if "flow" in dirty:
             changes["flow"] = self._flow
         if "flow_events" in dirty:
@@ -293,6 +320,14 @@ class DashboardModel(param.Parameterized):
         summary = summarize(self._summaries.get(flow_id), event)
         if summary is not None:
             self._summaries[flow_id] = summary
+            self._dirty.add("flows")
+
+    def _note_goal_skip(self, flow_id: FlowID, event: Event) -> None:
+        data = event.data
+        if isinstance(data, FlowStarted):
+            self._goals[flow_id] = data.plan.goals
+        elif isinstance(data, StepSkipped) and data.step_id in self._goals.get(flow_id, ()):
+            self._skips.setdefault(flow_id, {})[data.step_id] = data.reason
             self._dirty.add("flows")
 
     def _apply_flow(self, event: Event) -> None:
@@ -315,6 +350,8 @@ class DashboardModel(param.Parameterized):
         if len(newest) > MAX_FLOWS:
             newest = newest[:MAX_FLOWS]
             self._summaries = {summary.id: summary for summary in newest}
+            self._goals = {k: v for k, v in self._goals.items() if k in self._summaries}
+            self._skips = {k: v for k, v in self._skips.items() if k in self._summaries}
         counts = dict.fromkeys((status.value for status in FlowStatus), 0)
         for summary in newest:
             counts[summary.status.value] += 1

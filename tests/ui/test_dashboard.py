@@ -383,3 +383,37 @@ async def test_editing_every_field_of_a_step_round_trips(session: Session, serve
     await session.shoot("9-edit-updated")
     await served.engine.unregister_step(EDITED_STEP["id"])
     session.assert_clean()
+
+
+async def test_required_inputs_are_placeholders_that_start_refuses(session: Session) -> None:
+    page = session.page
+    await session.click_card("notification-sender")
+    init = page.locator(".argyll-init textarea")
+    await expect(init).to_have_value(re.compile('"quantity": "<quantity: number>"'))
+    await expect(page.locator(".required .error")).to_have_text("✗")
+    await page.get_by_role("button", name=re.compile("Start flow")).click()
+    refusal = page.locator(".error", has_text="placeholder")
+    await expect(refusal).to_contain_text(
+        'init.quantity: still the placeholder "<quantity: number>"'
+    )
+    await expect(page.get_by_text(re.compile("Started flow"))).to_have_count(0)
+    await session.page.screenshot(path=str(ARTIFACTS / "11-placeholder-refused.png"))
+    await init.fill('{"quantity": 1}')
+    await expect(page.locator(".required .ok")).to_have_text("✓")
+    session.assert_clean()
+
+
+async def test_a_flow_whose_goals_were_all_skipped_does_not_look_like_a_success(
+    session: Session, served: Served
+) -> None:
+    flow_id = await served.engine.start_flow(["notification-sender"], {"quantity": 0})
+    row = session.page.locator(".tabulator-row", has_text=flow_id)
+    badge = row.locator(".status-completed-goals-skipped")
+    await expect(badge).to_have_text("completed · goals skipped")
+    await expect(badge).to_have_attribute("title", re.compile("goal notification-sender skipped"))
+    await expect(row).to_contain_text("goal notification-sender skipped")
+    await expect(row.locator(".status-completed")).to_have_count(0)
+    assert (await served.engine.get_flow(flow_id)).status is FlowStatus.COMPLETED
+    await badge.hover()
+    await session.page.screenshot(path=str(ARTIFACTS / "12-goals-skipped.png"))
+    session.assert_clean()

@@ -30,17 +30,17 @@ class FlowsView:
             sizing_mode="stretch_width",
             layout="fit_columns",
             formatters={"status": status_formatter()},
-            widths={"flow": 300, "status": 110, "started (UTC)": 170, "duration (s)": 110},
+            widths={"flow": 300, "status": 190, "started (UTC)": 170, "duration (s)": 110},
             stylesheets=[TABLE_CSS],
         )
         self.table.param.watch(self._clicked, "selection")
         self.filter.param.watch(lambda *_: self._refresh(), "value")
-        model.param.watch(lambda *_: self._refresh(), ["flows", "selected_flow"])
+        model.param.watch(lambda *_: self._refresh(), ["flows", "selected_flow", "skipped_goals"])
         self.panel = pn.Column(self.filter, self.table, sizing_mode="stretch_width")
         self._refresh()
 
     def _refresh(self) -> None:
-        frame = flow_frame(self.model.flows, self.filter.value)
+        frame = flow_frame(self.model.flows, self.filter.value, self.model.skipped_goals)
         self.table.value = frame
         selected = self.model.selected_flow
         self.table.selection = [frame.index.get_loc(selected)] if selected in frame.index else []

@@ -38,6 +38,7 @@ TABLE_CSS = """
 .status { padding: 1px 8px; border-radius: 999px; color: #fff; font-size: 12px; }
 .status-active { background: #3b82f6; } .status-completed { background: #16a34a; }
 .status-failed { background: #dc2626; }
+.status-completed-goals-skipped, .status-completed-some-goals-skipped { background: #b45309; }
 """
 
 
@@ -60,8 +61,10 @@ def html_pane(text: str, **params: Any) -> pn.pane.HTML:
 
 
 def status_formatter() -> HTMLTemplateFormatter:
+    """A status badge; its row's ``error`` (a failure, or why goals were skipped) on hover."""
     return HTMLTemplateFormatter(
-        template='<span class="status status-<%= value %>"><%= value %></span>'
+        template='<span class="status status-<%= value.replace(/ · | /g, "-") %>" '
+        'title="<%- error %>"><%- value %></span>'
     )
 
 

@@ -10,7 +10,7 @@ import panel as pn
 from argyll.errors import ArgyllError, ValidationError
 from argyll.ui.feed import EngineSource, Schedule
 from argyll.ui.format import errors_html, escape, plan_html, problems_of
-from argyll.ui.model import DashboardModel, init_template
+from argyll.ui.model import DashboardModel, init_template, placeholders_in
 from argyll.ui.views.panes import card, html_pane
 
 
@@ -77,13 +77,17 @@ class PlanView:
             self.message.object = errors_html(exc.problems)
             return
         self.message.object = ""
-        if init != self.model.init:
-            self.model.init = init
+        given = {k: v for k, v in init.items() if k not in placeholders_in(init)}
+        if given != self.model.init:
+            self.model.init = given
 
     async def _start(self, _: Any) -> None:
         goals = list(self.model.goals)
         try:
-            flow_id = await self.engine.start_flow(goals, self._parsed_init())
+            init = self._parsed_init()
+            if left := placeholders_in(init):
+                raise ValidationError([_placeholder_problem(name, init[name]) for name in left])
+            flow_id = await self.engine.start_flow(goals, init)
         except ArgyllError as exc:
             self.message.object = errors_html(problems_of(exc))
             return
@@ -92,3 +96,7 @@ class PlanView:
     def _started(self, flow_id: str) -> None:
         self.message.object = f'<p class="ok">Started flow <code>{escape(flow_id)}</code></p>'
         self.model.param.update(selected_flow=flow_id, selected_step="")
+
+
+def _placeholder_problem(name: str, placeholder: str) -> tuple[str, str]:
+    return (f"init.{name}", f"still the placeholder {json.dumps(placeholder)}: give a real value")
