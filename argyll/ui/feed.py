@@ -8,6 +8,10 @@ decides where a flush runs: a Panel server passes its document's
 ``add_next_tick_callback`` so the flush holds the document lock.
 ``RemoteEngine`` offers the same methods over ``argyll.client.AsyncClient``, so
 the dashboard can watch an ``argyll serve`` elsewhere.
+
+A feed whose stream ends or whose snapshot fails says so on the model
+(``reconnecting``, then ``lost``), and starts over (subscribe, snapshot) until it
+is live again: the page catches up without a reload.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+import httpx
 
 from argyll.apply import CATALOG_APPLIERS, fold
 from argyll.client import AsyncClient, EngineInfo, EventStream
@@ -32,6 +38,12 @@ log = logging.getLogger("argyll.ui")
 
 FLUSH_INTERVAL = 0.1
 YIELD_EVERY = 200
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+"""Seconds between attempts to reach the engine again; the last one repeats."""
+LOST_AFTER = 10.0
+"""Seconds of failed attempts after which the page says the connection is lost."""
+UNREACHABLE = (ArgyllError, OSError, httpx.HTTPError)
+"""What reaching an engine that is not there raises (a remote one, or a failing store)."""
 
 Schedule = Callable[[Callable[[], None]], None]
 
@@ -61,6 +73,10 @@ class EngineSource(Protocol):
 
 def run_now(callback: Callable[[], None]) -> None:
     callback()
+
+
+def retry_delay(attempt: int) -> float:
+    return RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
 
 
 class Cancellable(Protocol):
@@ -159,16 +175,38 @@ class Feed:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def run(self) -> None:
+        """Follow the engine; each time it is lost, say so and start over until it is back."""
+        loop = asyncio.get_running_loop()
+        lost_since: float | None = None
+        attempt = 0
+        while True:
+            if await self._session():
+                lost_since, attempt = None, 0
+            lost_since = loop.time() if lost_since is None else lost_since
+            late = loop.time() - lost_since >= LOST_AFTER
+            self.model.connected("lost" if late else "reconnecting")
+            self.throttle.poke()
+            await asyncio.sleep(retry_delay(attempt))
+            attempt += 1
+
+    async def _session(self) -> bool:
+        """Subscribe, take the snapshot, follow until the stream ends; False if never live."""
         stream = self.source.events(None)
+        live = False
         try:
             flows = await self.source.list_flows(limit=MAX_FLOWS)
             self.model.load(self.source.catalog, flows)
+            self.model.connected("live")
+            live = True
             self._reload()
             self.throttle.poke()
             await self._follow(stream)
+        except UNREACHABLE as error:
+            log.warning("the dashboard lost the engine: %s", error)
         finally:
             with contextlib.suppress(AttributeError):
                 await stream.aclose()  # type: ignore[attr-defined]
+        return live
 
     async def _follow(self, stream: AsyncIterator[Event]) -> None:
         count = 0
@@ -219,14 +257,25 @@ class RemoteEngine:
         self.client = AsyncClient(url, timeout=timeout)
         self.url = self.client.base_url
         self.catalog = Catalog()
+        self.timeout = timeout
         self._reader: asyncio.Task[None] | None = None
-        self._queues: set[asyncio.Queue[Event]] = set()
+        self._queues: set[asyncio.Queue[Event | None]] = set()
+        self._live = asyncio.Event()
 
     async def start(self) -> None:
+        stream = await self._open()
+        self._reader = asyncio.get_running_loop().create_task(self._read(stream))
+
+    async def _open(self) -> EventStream:
         """Connect the stream first, then read the catalog, so no catalog event falls between."""
         stream = await self.client.stream().connect()
-        self._reader = asyncio.get_running_loop().create_task(self._read(stream))
-        self.catalog = catalog_from(await self.client.engine_info())
+        try:
+            self.catalog = catalog_from(await self.client.engine_info())
+        except BaseException:
+            stream.close()
+            raise
+        self._live.set()
+        return stream
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -235,12 +284,21 @@ class RemoteEngine:
         await self.client.aclose()
 
     def events(self, after: str | None = None) -> AsyncIterator[Event]:
-        """Live events from now on (``after`` is not supported over the WebSocket)."""
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+        """Live events from now on, until the connection drops (``after`` is not supported).
+
+        After a drop, call again: the new iterator gets what follows the reconnection.
+        """
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._queues.add(queue)
         return self._drain(queue)
 
     async def list_flows(self, status: Any = None, limit: int | None = None) -> list[FlowSummary]:
+        """The flow list, once the stream is up: a snapshot must not precede the stream."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._live.wait()
+        except TimeoutError:
+            raise ArgyllError(f"not connected to {self.url}") from None
         return await self.client.list_flows(status, limit)
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
@@ -258,21 +316,37 @@ class RemoteEngine:
         return await self.client.update_step(step_id, definition)
 
     async def _read(self, stream: EventStream) -> None:
-        try:
-            async for event in stream:
-                if event.aggregate == CATALOG and event.seq > self.catalog.version:
-                    self.catalog = fold(self.catalog, [event], CATALOG_APPLIERS)
-                for queue in self._queues:
-                    queue.put_nowait(event)
-        except ArgyllError as error:
-            log.warning("the event stream of %s ended: %s", self.url, error)
-        finally:
-            stream.close()
+        """Pass the stream on to every queue; when it drops, end them and reconnect."""
+        while True:
+            try:
+                async for event in stream:
+                    if event.aggregate == CATALOG and event.seq > self.catalog.version:
+                        self.catalog = fold(self.catalog, [event], CATALOG_APPLIERS)
+                    for queue in self._queues:
+                        queue.put_nowait(event)
+                log.warning("the event stream of %s ended", self.url)
+            except UNREACHABLE as error:
+                log.warning("the event stream of %s ended: %s", self.url, error)
+            finally:
+                stream.close()
+            self._live.clear()
+            for queue in self._queues:
+                queue.put_nowait(None)
+            stream = await self._reopen()
 
-    async def _drain(self, queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
+    async def _reopen(self) -> EventStream:
+        attempt = 0
+        while True:
+            try:
+                return await self._open()
+            except UNREACHABLE:
+                await asyncio.sleep(retry_delay(attempt))
+                attempt += 1
+
+    async def _drain(self, queue: asyncio.Queue[Event | None]) -> AsyncIterator[Event]:
         try:
-            while True:
-                yield await queue.get()
+            while (event := await queue.get()) is not None:
+                yield event
         finally:
             self._queues.discard(queue)
 

@@ -23,6 +23,11 @@ from argyll.ui.model import Bar, DashboardModel, GoalSkips, attribute_rows, even
 
 JSON_FIELDS = ("labels", "attributes", "http", "script", "predicate", "work_config")
 STEP_FIELDS = ("id", "name", "type", "version", *JSON_FIELDS)
+CONNECTION_TEXT = {
+    "live": "live",
+    "reconnecting": "reconnecting to the engine…",
+    "lost": "connection lost · retrying",
+}
 WORK_COLORS = {
     "succeeded": STATUS_COLORS["completed"],
     "not_completed": "#f97316",
@@ -243,5 +248,6 @@ def header_html(model: DashboardModel) -> str:
     return (
         '<div class="argyll-header"><h1>Argyll</h1>'
         f'<span class="pill">steps: <b class="count-steps">{len(model.catalog.steps)}</b></span>'
-        f'{pills}<span class="muted">live · {model.version} updates</span></div>'
+        f'{pills}<span class="connection connection-{model.connection}">'
+        f"{CONNECTION_TEXT[model.connection]} · {model.version} updates</span></div>"
     )

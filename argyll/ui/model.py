@@ -36,6 +36,9 @@ from argyll.model import (
 )
 from argyll.planner import plan as make_plan
 
+CONNECTION_STATES = ("live", "reconnecting", "lost")
+"""The feed's states: following the engine, trying again after losing it, still
+trying after long enough that the page must not look live."""
 MAX_RECENT = 200
 MAX_FLOWS = 2000
 
@@ -236,6 +239,9 @@ class DashboardModel(param.Parameterized):
     recent = param.List(default=[], doc="The newest events of the whole engine, newest first.")
     skipped_goals = param.Dict(default={}, doc="Per flow with a skipped goal, its GoalSkips.")
     version = param.Integer(default=0, doc="Bumped once per flush that changed something.")
+    connection = param.Selector(
+        objects=list(CONNECTION_STATES), default="live", doc="Whether the engine's feed is up."
+    )
 
     def __init__(self, **params: Any) -> None:
         params.setdefault("catalog", Catalog())
@@ -248,6 +254,7 @@ class DashboardModel(param.Parameterized):
         self._flow_events: list[Event] = []
         self._recent: deque[Event] = deque(maxlen=MAX_RECENT)
         self._dirty: set[str] = set()
+        self._connection = self.connection
         self.stale_flow = False
 
     # ------------------------------------------------------------- feeding
@@ -257,6 +264,12 @@ class DashboardModel(param.Parameterized):
         self._catalog = catalog
         self._summaries = {summary.id: summary for summary in flows}
         self._dirty |= {"catalog", "flows"}
+
+    def connected(self, state: str) -> None:
+        """Note the feed's connection state (one of ``CONNECTION_STATES``) for the next flush."""
+        if state != self._connection:
+            self._connection = state
+            self._dirty.add("connection")
 
     def apply(self, event: Event) -> None:
         """Fold one event of the engine's feed into the pending state (no watcher fires)."""
@@ -307,6 +320,8 @@ class DashboardModel(param.Parameterized):
             changes["flow_events"] = list(self._flow_events)
         if "recent" in dirty:
             changes["recent"] = list(self._recent)
+        if "connection" in dirty:
+            changes["connection"] = self._connection
         self.param.update(changes)
         return True
 

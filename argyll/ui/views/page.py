@@ -34,7 +34,7 @@ class Dashboard:
         self.model = model
         self.header = html_pane(header_html(model), sizing_mode="stretch_width")
         model.param.watch(
-            lambda *_: setattr(self.header, "object", header_html(model)), ["version"]
+            lambda *_: setattr(self.header, "object", header_html(model)), ["version", "connection"]
         )
         graph = GraphView(model)
         tabs = pn.Tabs(

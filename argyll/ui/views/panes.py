@@ -33,6 +33,10 @@ table.kv td.value { font-family: monospace; word-break: break-all; }
 .muted { color: #64748b; } .error { color: #b91c1c; font-size: 13px; }
 .ok { color: #15803d; font-size: 13px; }
 code { font-size: 12px; }
+.connection { font-size: 13px; color: #64748b; }
+.connection-reconnecting, .connection-lost { color: #fff; padding: 2px 10px;
+  border-radius: 999px; font-weight: bold; }
+.connection-reconnecting { background: #b45309; } .connection-lost { background: #b91c1c; }
 """
 TABLE_CSS = """
 .status { padding: 1px 8px; border-radius: 999px; color: #fff; font-size: 12px; }
