@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import panel as pn
 from bokeh.settings import settings as bokeh_settings
 from panel.io.server import Server, get_server
 from tornado.web import Application
@@ -87,6 +88,22 @@ async def serve_dashboard(
     return running
 
 
+DISCONNECTED = "Connection lost: the dashboard's server stopped. Reload once it is back."
+
+
+def _page(engine: EngineSource, feeds: set[Feed]) -> Any:
+    """One session's page; if the browser loses this server, the page says so.
+
+    The engine's connection state is in the page's header; this covers the other
+    link, the browser's WebSocket to the process serving the page. Panel's
+    automatic reconnection is left off: against a restarted server it fails to
+    re-pull the session (Bokeh 3.9, "buffer not found") and leaves a stale toast.
+    """
+    pn.config.notifications = True
+    pn.config.disconnect_notification = DISCONNECTED
+    return dashboard(engine, feeds=feeds)
+
+
 def _bokeh_server(
     engine: EngineSource,
     host: str,
@@ -102,7 +119,7 @@ def _bokeh_server(
     previous = signal.getsignal(signal.SIGINT)
     try:
         server = get_server(
-            {"/": lambda: dashboard(engine, feeds=feeds)},
+            {"/": lambda: _page(engine, feeds)},
             port=port,
             address=host,
             websocket_origin=origins,

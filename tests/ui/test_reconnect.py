@@ -132,3 +132,34 @@ async def test_the_page_shows_the_engine_going_away_and_catches_up_when_it_is_ba
         await page.screenshot(path=str(ARTIFACTS / "14-engine-back.png"))
         assert errors == []
         await browser.close()
+
+
+async def test_a_page_whose_own_server_stops_says_the_connection_is_lost(tmp_path: Path) -> None:
+    port = free_port()
+    store = f"sqlite:///{tmp_path / 'engine.db'}"
+    args = [sys.executable, "-m", "argyll", "serve", "--store", store, "--port", str(port)]
+    process = Process(args, {}, "argyll serving on")
+    await process.start()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+            page = await browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(f"http://127.0.0.1:{port}")
+            await expect(page.locator(".connection-live")).to_be_visible(timeout=60_000)
+            await expect(page.locator(".notyf__toast")).to_have_count(0)
+            await process.stop()
+            toast = page.locator(".notyf__toast")
+            await expect(toast).to_contain_text("Connection lost")
+            state = page.locator(".connection")
+            await expect(state).to_have_class(re.compile("connection-lost"))
+            await expect(state).to_contain_text("lost")
+            await page.screenshot(path=str(ARTIFACTS / "15-page-server-gone.png"))
+            assert errors == []
+            await browser.close()
+    finally:
+        await process.stop()

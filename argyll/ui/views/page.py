@@ -21,7 +21,7 @@ from argyll.ui.views.events import EventLog, LiveFeed
 from argyll.ui.views.flow_detail import FlowDetail
 from argyll.ui.views.flows import FlowsView
 from argyll.ui.views.graph import GraphView
-from argyll.ui.views.panes import html_pane
+from argyll.ui.views.panes import CSS, HeaderHTML
 from argyll.ui.views.plan import PlanView
 from argyll.ui.views.step_form import StepForm
 from argyll.ui.views.timeline import TimelineView
@@ -32,7 +32,9 @@ class Dashboard:
 
     def __init__(self, model: DashboardModel, engine: EngineSource, schedule: Schedule) -> None:
         self.model = model
-        self.header = html_pane(header_html(model), sizing_mode="stretch_width")
+        self.header = HeaderHTML(
+            object=header_html(model), sizing_mode="stretch_width", stylesheets=[CSS]
+        )
         model.param.watch(
             lambda *_: setattr(self.header, "object", header_html(model)), ["version", "connection"]
         )

@@ -92,3 +92,32 @@ class ScrolledHTML(JSComponent):
       return body
     }
     """
+
+
+class HeaderHTML(JSComponent):
+    """The page header; if the browser loses the page's server, its state says ``lost``.
+
+    The server cannot say that itself once the WebSocket is gone, so the browser
+    rewrites the header's ``.connection`` badge when Bokeh reports the loss.
+    """
+
+    object = param.String(default="", doc="The header's HTML (already escaped).")
+
+    _esm = """
+    export function render({ model, el, view }) {
+      const body = document.createElement("div")
+      let lost = false
+      const show = () => {
+        body.innerHTML = model.object
+        const badge = body.querySelector(".connection")
+        if (lost && badge) {
+          badge.className = "connection connection-lost"
+          badge.textContent = "connection to the dashboard server lost · reload when it is back"
+        }
+      }
+      show()
+      model.on("object", show)
+      view.model.document.on_event("connection_lost", () => { lost = true; show() })
+      return body
+    }
+    """
