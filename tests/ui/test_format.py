@@ -43,7 +43,7 @@ from argyll.ui.format import (
     utc_text,
 )
 from argyll.ui.graph import ROLE_COLORS, STATUS_COLORS
-from argyll.ui.model import Bar, DashboardModel
+from argyll.ui.model import Bar, DashboardModel, GoalSkips
 
 START = datetime(2026, 1, 1, 12, 3, 4, 567000, tzinfo=UTC)
 STEPS = [
@@ -127,6 +127,28 @@ def test_the_flow_table_filters_by_status_and_is_indexed_by_flow() -> None:
     assert frame.loc["f1", "error"] == ""
     assert list(flow_frame(flows, "failed").index) == ["f2"]
     assert flow_frame(flows, "active").empty
+
+
+def test_a_completed_flow_that_skipped_its_goals_says_so_and_why() -> None:
+    done = START + timedelta(seconds=1)
+    flows = [
+        FlowSummary(FlowID(f), FlowStatus.COMPLETED, START, done) for f in ("all", "some", "none")
+    ]
+    skips = {
+        "all": GoalSkips((StepID("g"),), {StepID("g"): "predicate false"}),
+        "some": GoalSkips((StepID("g"), StepID("h")), {StepID("h"): "no input"}),
+    }
+    frame = flow_frame(flows, "completed", skips)
+    assert frame["status"].tolist() == [
+        "completed · goals skipped",
+        "completed · some goals skipped",
+        "completed",
+    ]
+    assert frame["error"].tolist() == [
+        "goal g skipped: predicate false",
+        "goal h skipped: no input",
+        "",
+    ]
 
 
 def test_an_execution_shows_its_io_and_each_work_item() -> None:

@@ -27,7 +27,15 @@ from argyll.model import FlowStatus, Plan, StepID, Token
 from argyll.server.app import serve
 from argyll.testing import FakeTimer, script_step, wait_until
 from argyll.ui.feed import Feed, RemoteEngine, Throttle
-from argyll.ui.model import DashboardModel, StepRole, attribute_rows, step_role, timeline
+from argyll.ui.model import (
+    DashboardModel,
+    StepRole,
+    attribute_rows,
+    init_template,
+    placeholders_in,
+    step_role,
+    timeline,
+)
 
 CHAIN = [
     script_step("seed", "{:a 1}", outputs=["a"]),
@@ -346,3 +354,25 @@ async def test_a_remote_engine_feeds_the_model_over_rest_and_websocket(engine: E
 async def _all_events(engine: Engine) -> AsyncIterator[Event]:
     for event in await engine.store.read_all(""):
         yield event
+
+
+def test_required_inputs_get_marked_placeholders_that_count_as_missing() -> None:
+    catalog = fed([]).catalog
+    template = init_template(catalog, ["n", "b"], {"b": 4})
+    assert template == {"b": 4, "n": "<n: any>"}
+    assert placeholders_in(template) == ["n"]
+    assert placeholders_in({"n": "<b: any>", "b": "<b: number>", "c": "<c>"}) == ["b"]
+
+
+async def test_a_flow_whose_goal_was_skipped_is_noted_with_the_reason(engine: Engine) -> None:
+    await engine.register_step(
+        script_step("guarded", "{:g n}", requires=["n"], outputs=["g"], predicate="(> n 0)")
+    )
+    skipped = await run_flow(engine, "guarded", {"n": 0})
+    ran = await run_flow(engine, "guarded", {"n": 1})
+    events = [*await events_of(engine, skipped), *await events_of(engine, ran)]
+    model = fed(events)
+    assert set(model.skipped_goals) == {skipped}
+    skips = model.skipped_goals[skipped]
+    assert skips.goals == ("guarded",) and skips.every_goal
+    assert list(skips.reasons) == ["guarded"] and skips.reasons["guarded"]
