@@ -46,6 +46,7 @@ from argyll.model import (
     Plan,
     Step,
     StepRegistration,
+    json_text,
     parse_step,
 )
 from argyll.planner import plan as make_plan
@@ -205,7 +206,9 @@ class Engine:
     def _parse(self, definition: Mapping[str, Any] | Step, step_id: str | None = None) -> Step:
         if isinstance(definition, Step):
             if step_id is not None and definition.id != step_id:
-                raise ValidationError([("id", f"{definition.id!r} does not match {step_id!r}")])
+                raise ValidationError(
+                    [("id", f"{json_text(definition.id)} does not match {json_text(step_id)}")]
+                )
             step = definition
         else:
             step = parse_step(definition, step_id)
@@ -427,4 +430,6 @@ def _goal_list(goals: Iterable[str]) -> list[str]:
 
 def _check_flow_id(flow_id: str | None) -> None:
     if flow_id is not None and (not isinstance(flow_id, str) or not ID_PATTERN.fullmatch(flow_id)):
-        raise ValidationError([("id", f"flow ids must match [A-Za-z0-9_.-]+, got {flow_id!r}")])
+        raise ValidationError(
+            [("id", f"flow ids must match [A-Za-z0-9_.-]+, got {json_text(flow_id)}")]
+        )
