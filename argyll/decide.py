@@ -158,7 +158,7 @@ class _Builder:
 
 
 def retry_delay_ms(config: WorkConfig, retry: int) -> int:
-    """Backoff before retry ``retry`` (1-based) as SPEC §3 defines it, capped at max_backoff."""
+    """Backoff before retry ``retry`` (1-based) (docs/concepts.md), capped at max_backoff."""
     match config.backoff_type:
         case BackoffType.FIXED:
             delay = config.init_backoff

@@ -96,7 +96,7 @@ def script_step(
     predicate: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A script step definition as SPEC §1 JSON; ``optional`` maps names to JSON defaults."""
+    """A script step definition as docs/steps.md JSON; ``optional`` maps names to JSON defaults."""
     types = types or {}
     fan = set(for_each)
     attributes: dict[str, dict[str, Any]] = {}

@@ -150,7 +150,7 @@ class Client:
         return self._send(protocol.list_flows(status, limit))
 
     def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
-        """The flow's events as SPEC §6 dicts, as ``Engine.flow_events`` gives them."""
+        """The flow's events as docs/events.md dicts, as ``Engine.flow_events`` gives them."""
         return self._send(protocol.flow_events(flow_id))
 
     def events(self, flow_id: str) -> list[Event]:
@@ -267,7 +267,7 @@ class AsyncClient:
         return await self._send(protocol.list_flows(status, limit))
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
-        """The flow's events as SPEC §6 dicts, as ``Engine.flow_events`` gives them."""
+        """The flow's events as docs/events.md dicts, as ``Engine.flow_events`` gives them."""
         return await self._send(protocol.flow_events(flow_id))
 
     async def events(self, flow_id: str) -> list[Event]:

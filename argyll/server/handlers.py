@@ -1,4 +1,4 @@
-"""Thin Tornado handlers for the REST API of SPEC §7 and the webhooks of §4.
+"""Thin Tornado handlers for the REST API (docs/rest.md) and the webhooks (docs/steps.md).
 
 Each handler parses its request, makes one call on the ``Engine`` and writes the
 result as JSON ending in a newline (so a shell prompt after ``curl`` starts on

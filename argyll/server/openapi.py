@@ -265,7 +265,7 @@ def _step_paths() -> Schema:
                 400,
                 409,
                 413,
-                body=_body(_ref("NewStepDefinition"), "a step definition (SPEC §1)"),
+                body=_body(_ref("NewStepDefinition"), "a step definition (docs/steps.md)"),
             ),
         },
         wire.STEP_PATH: {
