@@ -259,7 +259,8 @@ class RemoteEngine:
 
     async def _read(self, stream: EventStream) -> None:
         try:
-            async for event in stream:
+            async for item in stream:
+                event = Event.from_dict(item)
                 if event.aggregate == CATALOG and event.seq > self.catalog.version:
                     self.catalog = fold(self.catalog, [event], CATALOG_APPLIERS)
                 for queue in self._queues:
