@@ -1,4 +1,4 @@
-"""Calling HTTP steps (SPEC §4) and probing their health, over one pooled httpx client."""
+"""Calling HTTP steps (docs/steps.md) and probing their health, over one pooled httpx client."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx
 
 from argyll.decide import Failed, NotCompleted, Outcome, RunWork, Succeeded
 from argyll.model import HealthStatus, HttpMethod, Step, StepType
+from argyll.problems import problem_text
 from argyll.wire import (
     FLOW_ID_HEADER,
     RECEIPT_TOKEN_HEADER,
@@ -85,14 +86,14 @@ def problem_detail(response: httpx.Response) -> str:
     except ValueError:
         body = None
     if isinstance(body, dict):
-        text = body.get("detail") or body.get("title") or body.get("error")
+        text = problem_text(body) or body.get("error")
         if isinstance(text, str) and text:
             return text
     return response.text[:_ERROR_TEXT_LIMIT] or response.reason_phrase
 
 
 def classify(response: httpx.Response, step: Step) -> Outcome | None:
-    """SPEC §3: 5xx retry, 4xx fail for good, 2xx JSON object = outputs (sync) or ack (async)."""
+    """5xx retry, 4xx fail for good, 2xx JSON object = outputs (sync) or ack (async)."""
     status = response.status_code
     if status >= 500:
         return NotCompleted(f"HTTP {status}: {problem_detail(response)}")
