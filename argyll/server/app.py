@@ -72,7 +72,6 @@ def make_app(
     return Application(
         routes,
         default_handler_class=h.NoRouteHandler,
-        default_handler_args=api,
         log_function=log_request,
         argyll_sockets=sockets,
         argyll_openapi=openapi_document(),

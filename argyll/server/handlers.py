@@ -66,11 +66,20 @@ class ApiHandler(RequestHandler):
         """Silent: expected errors are answered, unexpected ones are logged by ``problem_for``."""
 
 
-class NoRouteHandler(ApiHandler):
-    """Every path no route matches: a problem+json 404 instead of Tornado's HTML page."""
+class NoRouteHandler(RequestHandler):
+    """Every path no route matches: a problem+json 404 instead of Tornado's HTML page.
+
+    It needs no engine, so the dashboard's server (which routes ``/`` itself) uses it too.
+    """
 
     def prepare(self) -> None:
         raise HTTPError(404, "no resource at %s", self.request.path, reason="Not Found")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        write_problem(self, status_code, kwargs.get("exc_info"))
+
+    def log_exception(self, *exc_info: Any) -> None:
+        """Silent: a 404 is an answer, not a fault."""
 
 
 # ------------------------------------------------------------------ parsing
