@@ -34,6 +34,8 @@ FLOW_STATUS_PATH = "/engine/flow/{flow_id}/status"
 FLOW_EVENTS_PATH = "/engine/flow/{flow_id}/events"
 EVENTS_PATH = "/engine/ws"
 """The REST resources of SPEC §7 and the WebSocket of the event feed."""
+METRICS_PATH = "/metrics"
+"""The Prometheus scrape target (SPEC §13)."""
 WEBHOOK_PATH = "/webhook/{flow_id}/{step_id}/{token}"
 """Where an async step posts its result (SPEC §4)."""
 

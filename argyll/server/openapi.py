@@ -222,6 +222,7 @@ def _service_paths() -> Schema:
         last_updated={"type": ["string", "null"], "format": "date-time"},
     )
     html = {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}}
+    metrics = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
     return {
         "/": {"get": _op("index", "A placeholder page linking the API", {200: html})},
         "/health": {"get": _op("serviceHealth", "Service health", {200: _json(health)})},
@@ -230,6 +231,9 @@ def _service_paths() -> Schema:
         },
         "/engine/openapi.json": {
             "get": _op("openapi", "This document", {200: _json(_OBJECT)}),
+        },
+        "/metrics": {
+            "get": _op("metrics", "The engine's series, Prometheus text format", {200: metrics}),
         },
     }
 
