@@ -4,7 +4,8 @@
 ``HTTPServer`` for it and hands back a ``Server`` to stop. Tornado's own
 ``max_body_size`` is the hard cap on every connection; the API handlers check
 the same limit from ``Content-Length`` first, so a client gets a problem+json
-413 instead of a dropped connection.
+413 instead of a dropped connection. Every request, whatever handler answered
+it, is counted in the engine's metrics by its route template (``log_request``).
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 from server_support import Api
 
+from argyll import Engine
 from argyll.runtime.metrics import Metrics
-from argyll.testing import StepService, script_step
+from argyll.testing import StepService, script_step, wait_until
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -119,3 +121,19 @@ def test_latencies_fall_in_the_first_bucket_whose_bound_they_do_not_exceed() -> 
     assert 'argyll_store_append_seconds_bucket{le="30.0"} 2.0' in text
     assert 'argyll_store_append_seconds_bucket{le="+Inf"} 3.0' in text
     assert "argyll_store_append_seconds_count 3.0" in text
+
+
+async def test_two_engines_on_one_store_count_only_what_each_appended(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    async with Engine(url) as first, Engine(url) as second:
+        await first.register_step(OK)
+        flow_id = await first.start_flow(["ok"])
+        await first.wait_flow(flow_id, timeout=10)
+        await first.register_step(BAD)
+        # The feed is in order: once the second engine folded BAD, it has read the whole flow.
+        await wait_until(lambda: "bad" in second.catalog.steps, "the second engine to follow")
+        assert (first.metrics.flows_started, second.metrics.flows_started) == (1, 0)
+        assert first.metrics.flows_ended["completed"] == 1
+        assert second.metrics.flows_ended["completed"] == 0
+        assert first.metrics.work == {("ok", "succeeded"): 1}
+        assert second.metrics.work == {}
