@@ -34,6 +34,8 @@ FLOW_STATUS_PATH = "/engine/flow/{flow_id}/status"
 FLOW_EVENTS_PATH = "/engine/flow/{flow_id}/events"
 EVENTS_PATH = "/engine/ws"
 """The REST resources of docs/rest.md and the WebSocket of the event feed."""
+METRICS_PATH = "/metrics"
+"""The Prometheus scrape target (docs/metrics.md)."""
 WEBHOOK_PATH = "/webhook/{flow_id}/{step_id}/{token}"
 """Where an async step posts its result (docs/steps.md)."""
 

@@ -24,6 +24,7 @@ from argyll.errors import BodyTooLargeError, ValidationError
 from argyll.model import FLOW_REQUEST, PLAN_REQUEST, FlowStatus, Health, Shape, iso, json_text
 from argyll.problems import problem_text
 from argyll.runtime.engine import Engine
+from argyll.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from argyll.server.problem import write_problem
 from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 
@@ -175,6 +176,14 @@ class EngineHandler(ApiHandler):
 class OpenApiHandler(ApiHandler):
     async def get(self) -> None:
         self.reply(self.settings["argyll_openapi"])
+
+
+class MetricsHandler(ApiHandler):
+    """The engine's series in Prometheus text format (not JSON: scrapers read this)."""
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", METRICS_CONTENT_TYPE)
+        self.finish(await self.engine.metrics_text())
 
 
 # -------------------------------------------------------------------- steps

@@ -234,6 +234,7 @@ def _service_paths() -> Schema:
         last_updated={"type": ["string", "null"], "format": "date-time"},
     )
     html = {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}}
+    metrics = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
     return {
         "/": {"get": _op("index", "A placeholder page linking the API", {200: html})},
         wire.HEALTH_PATH: {"get": _op("serviceHealth", "Service health", {200: _json(health)})},
@@ -242,6 +243,9 @@ def _service_paths() -> Schema:
         },
         wire.OPENAPI_PATH: {
             "get": _op("openapi", "This document", {200: _json(_OBJECT)}),
+        },
+        wire.METRICS_PATH: {
+            "get": _op("metrics", "The engine's series, Prometheus text format", {200: metrics}),
         },
     }
 

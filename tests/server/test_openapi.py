@@ -83,6 +83,7 @@ def test_every_operation_conforms(case: Any, live_url: str) -> None:
 
 SEEDED = [
     ("/", "GET", {}),
+    ("/metrics", "GET", {}),
     ("/engine/step/{step_id}", "GET", {"step_id": "hello"}),
     ("/engine/health/{step_id}", "GET", {"step_id": "hello"}),
     ("/engine/flow/{flow_id}", "GET", {"flow_id": SEEDED_FLOW}),
@@ -109,6 +110,7 @@ def test_document_describes_every_route() -> None:
     assert set(paths) == {
         "/",
         "/health",
+        "/metrics",
         "/engine",
         "/engine/openapi.json",
         "/engine/step",
