@@ -1,4 +1,4 @@
-"""Catalog deciders: the registration rules of SPEC §1 as pure functions.
+"""Catalog deciders: the registration rules of docs/steps.md as pure functions.
 
 Each takes the catalog as folded so far and returns the events to append, or
 raises; a refused change appends nothing. Script compilation is checked by the

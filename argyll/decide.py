@@ -158,7 +158,7 @@ class _Builder:
 
 
 def retry_delay_ms(config: WorkConfig, retry: int) -> int:
-    """Backoff before retry ``retry`` (1-based) as SPEC §3 defines it, capped at max_backoff."""
+    """Backoff before retry ``retry`` (1-based) (docs/concepts.md), capped at max_backoff."""
     match config.backoff_type:
         case BackoffType.FIXED:
             delay = config.init_backoff
@@ -304,13 +304,20 @@ def _not_completed(
     config = step.work_config
     limit = config.max_retries or builder.context.policy.max_retries
     if limit >= 0 and item.retry_count >= limit:
-        reason = f"{error} (gave up after {item.retry_count} retries)"
+        reason = f"{error} (gave up after {_retries(item.retry_count)})"
         builder.emit(WorkFailed(flow_id, step.id, token, reason))
         return
     retry = item.retry_count + 1
     due = builder.now + timedelta(milliseconds=retry_delay_ms(config, retry))
     builder.emit(WorkRetryScheduled(flow_id, step.id, token, retry, due))
     builder.effect(ScheduleWake(flow_id, due))
+
+
+def _retries(count: int) -> str:
+    """The retries that really ran, as a failure names them: "1 retry", "3 retries"."""
+    if count == 0:
+        return "no retries"
+    return f"{count} retr{'y' if count == 1 else 'ies'}"
 
 
 def _advance(builder: _Builder) -> None:

@@ -112,7 +112,7 @@ SCRIPT_STEPS: Mapping[str, Mapping[str, Any]] = {
 
 
 def demo_steps(base_url: str) -> list[dict[str, Any]]:
-    """The demo catalog as SPEC §1 definitions, its HTTP steps served under ``base_url``."""
+    """The demo catalog as docs/steps.md definitions, its HTTP steps served under ``base_url``."""
     return DemoService().definitions(base_url)
 
 

@@ -1,6 +1,6 @@
-"""Event types of SPEC §6, the envelope, and the registry that decodes them.
+"""Event types of docs/events.md, the envelope, and the registry that decodes them.
 
-One frozen class per event type, named as its SPEC string in past tense, with
+One frozen class per event type, named as its wire name in past tense, with
 the schema version of its fields. ``Event`` is the envelope a store hands back:
 aggregate, gapless ``seq``, timestamp, the data, and the store's opaque global
 ``position``. Stored events go through ``argyll.codec``; ``to_dict``/``from_dict``
@@ -36,7 +36,7 @@ def flow_aggregate(flow_id: str) -> str:
 
 
 class EventData:
-    """Base of every event payload; ``type`` is the SPEC name.
+    """Base of every event payload; ``type`` is the wire name.
 
     ``schema_version`` numbers the shape of a type's fields as stored: change the
     fields, raise it, and give ``argyll.codec.UPCASTERS`` the step from the old shape.

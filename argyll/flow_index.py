@@ -9,7 +9,7 @@ from ``indexed_status``), so what a row says is decided here once.
 from __future__ import annotations
 
 from argyll.events import Event, FlowCompleted, FlowFailed, FlowStarted
-from argyll.model import FlowStatus, FlowSummary
+from argyll.model import FlowState, FlowStatus, FlowSummary
 
 IndexedData = FlowStarted | FlowCompleted | FlowFailed
 """The events that change a flow's index row."""
@@ -40,3 +40,8 @@ def summarize(summary: FlowSummary | None, event: Event) -> FlowSummary | None:
         return summary
     error = data.error if isinstance(data, FlowFailed) else None
     return FlowSummary(summary.id, indexed_status(data), summary.created_at, event.timestamp, error)
+
+
+def summary_of(state: FlowState) -> FlowSummary:
+    """The index row of a folded flow: the same row its events make through ``summarize``."""
+    return FlowSummary(state.id, state.status, state.created_at, state.completed_at, state.error)

@@ -1,4 +1,4 @@
-"""The lazy planner of SPEC §2: walk backward from the goals, keep only what they need.
+"""The lazy planner of docs/concepts.md: walk backward from the goals, keep only what they need.
 
 The walk follows the catalog's attribute indexes, so its cost is the size of the
 part of the catalog the goals reach, never the catalog's size.

@@ -33,6 +33,8 @@ from argyll.errors import (
 )
 
 TYPE_PREFIX = "urn:argyll:problem:"
+UNTYPED = "about:blank"
+"""The type of a problem that is only its HTTP status (RFC 9457's default)."""
 INTERNAL_DETAIL = "the server failed to handle this request; the error is in its log"
 
 Body = Mapping[str, Any]
@@ -228,7 +230,7 @@ def status_problem(
 ) -> dict[str, Any]:
     """A problem with no argyll type (``about:blank``): a step's refusal, a bare HTTP status."""
     title = title or status_phrase(status)
-    return {"type": "about:blank", "title": title, "status": status, "detail": detail or title}
+    return {"type": UNTYPED, "title": title, "status": status, "detail": detail or title}
 
 
 def status_phrase(status: int) -> str:

@@ -1,4 +1,4 @@
-"""Write HTTP steps (SPEC §4) as plain Python functions, serve them and register them.
+"""Write HTTP steps (docs/steps.md) as plain Python functions, serve them and register them.
 
 ```python
 steps = StepServer(engine_url="http://127.0.0.1:8080")
@@ -88,13 +88,13 @@ _INPUT_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWO
 
 
 def attribute_type(annotation: Any) -> AttrType:
-    """The SPEC attribute type of a Python annotation (``list[int]`` is an array)."""
+    """The attribute type of a Python annotation (``list[int]`` is an array)."""
     origin = typing.get_origin(annotation) or annotation
     return _TYPES.get(origin, AttrType.ANY)
 
 
 def _output_type(kind: Any) -> AttrType:
-    """An output's type: a Python type, or a SPEC type name such as ``"number"``."""
+    """An output's type: a Python type, or an attribute type name such as ``"number"``."""
     return AttrType(kind) if isinstance(kind, str) else attribute_type(kind)
 
 
@@ -187,7 +187,7 @@ class StepFunction:
         return [n for n, a in self.attributes.items() if a["role"] != "output"]
 
     def definition(self, url: str) -> dict[str, Any]:
-        """The SPEC §1 definition of this step served under ``url``."""
+        """The docs/steps.md definition of this step served under ``url``."""
         return {
             "id": self.step_id,
             "type": self.step_type.value,
@@ -387,9 +387,9 @@ class StepServer:
         """Serve the decorated function as a step; the function itself is returned unchanged.
 
         Args:
-            outputs: output attribute names and their types (Python types or SPEC names).
+            outputs: output attribute names and their types (Python types or attribute type names).
             step_id: the step id (default: the function's name).
-            name, work_config, labels: as in a SPEC §1 definition.
+            name, work_config, labels: as in a docs/steps.md definition.
             timeout_ms: how long the engine waits for each call.
             asynchronous: the step completes later through ``ctx`` (see ``async_step``).
         """
@@ -421,7 +421,7 @@ class StepServer:
         return self._url
 
     def definitions(self, url: str | None = None) -> list[dict[str, Any]]:
-        """Every step's SPEC §1 definition, served under ``url`` (default: where it is served)."""
+        """Every step's definition, served under ``url`` (default: where it is served)."""
         return [step.definition(url or self.url) for step in self.steps.values()]
 
     def routes(self, prefix: str = "") -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:

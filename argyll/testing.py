@@ -22,6 +22,7 @@ from argyll.apply import CATALOG_APPLIERS, fold
 from argyll.catalog import on_register
 from argyll.events import CATALOG, Event
 from argyll.model import Catalog, parse_step
+from argyll.wire import JSON_CONTENT_TYPE
 
 
 class FakeClock:
@@ -95,7 +96,7 @@ def script_step(
     predicate: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A script step definition as SPEC §1 JSON; ``optional`` maps names to JSON defaults."""
+    """A script step definition as docs/steps.md JSON; ``optional`` maps names to JSON defaults."""
     types = types or {}
     fan = set(for_each)
     attributes: dict[str, dict[str, Any]] = {}
@@ -198,7 +199,7 @@ class StepService:
         status, body = await reply if inspect.isawaitable(reply) else reply
         request.set_status(status)
         if body is not None:
-            request.set_header("Content-Type", "application/json")
+            request.set_header("Content-Type", JSON_CONTENT_TYPE)
             request.write(json.dumps(body))
 
 

@@ -1,4 +1,4 @@
-"""Status transitions: the moves SPEC §3 allows flows, steps and work items, as tables.
+"""Status transitions: the moves docs/concepts.md allows flows, steps and work items, as tables.
 
 Each table maps a status to the statuses it may move to; the row ``None`` is the
 entity's creation (a flow opens active, a step and a work item pending). The

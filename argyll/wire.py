@@ -1,4 +1,4 @@
-"""The names both ends of Argyll's HTTP and WebSocket traffic must spell alike (SPEC §4, §7).
+"""The names both ends of Argyll's HTTP and WebSocket traffic must spell alike.
 
 The engine's step caller, the server, the client, the step SDK and the
 dashboard all import these, so a header, a content type, a close code or a
@@ -33,9 +33,11 @@ FLOW_PATH = "/engine/flow/{flow_id}"
 FLOW_STATUS_PATH = "/engine/flow/{flow_id}/status"
 FLOW_EVENTS_PATH = "/engine/flow/{flow_id}/events"
 EVENTS_PATH = "/engine/ws"
-"""The REST resources of SPEC §7 and the WebSocket of the event feed."""
+"""The REST resources of docs/rest.md and the WebSocket of the event feed."""
+METRICS_PATH = "/metrics"
+"""The Prometheus scrape target (docs/metrics.md)."""
 WEBHOOK_PATH = "/webhook/{flow_id}/{step_id}/{token}"
-"""Where an async step posts its result (SPEC §4)."""
+"""Where an async step posts its result (docs/steps.md)."""
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011

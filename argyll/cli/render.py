@@ -1,6 +1,6 @@
 """What the client commands print: rich tables for people, the API's JSON for scripts.
 
-Tables are drawn from the API's JSON (SPEC §7 shapes), never from model objects,
+Tables are drawn from the API's JSON (docs/rest.md shapes), never from model objects,
 so what a table shows is what ``-o json`` would print. Cells are ``Text``, never
 markup, so a value such as ``[1, 2]`` is shown as it is.
 """

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import click
 from tornado.web import Application
 
+from argyll import logs
 from argyll.errors import ArgyllError
 from argyll.events import Event, FlowStarted
 from argyll.runtime.engine import Engine
@@ -33,10 +35,7 @@ from argyll.server.app import (
 )
 from argyll.server.app import serve as serve_api
 from argyll.store import default_sqlite_url
-from argyll.wire import CLOSE_GOING_AWAY
-
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
-LOG_LEVELS = ("debug", "info", "warning", "error")
+from argyll.wire import CLOSE_GOING_AWAY, METRICS_PATH
 
 log = logging.getLogger("argyll.cli")
 event_log = logging.getLogger("argyll.events")
@@ -58,9 +57,11 @@ Store URLs: sqlite:///PATH (durable; the default lives under $ARGYLL_HOME,
 default ~/.argyll), memory:// (gone at exit), redis://HOST:PORT/DB (shared by
 any number of engine instances).
 
-Logs go to stderr as key=value lines. The default level, warning, shows what
-needs attention (failed steps and flows, retries); info adds flows started and
-completed and refused requests; debug adds every request. SIGTERM or Ctrl-C
+Logs go to stderr as key=value lines, or with --log-format json one JSON
+object a line (time, level, logger, message, flow_id and step_id where known).
+The default level, warning, shows what needs attention (failed steps and flows,
+retries); info adds flows started and completed and refused requests; debug
+adds every request. Prometheus scrapes GET /metrics. SIGTERM or Ctrl-C
 stops accepting connections, closes the engine and exits 0; a server that
 cannot start (port in use, bad store) prints one line and exits 1.
 """
@@ -78,6 +79,7 @@ class ServeOptions:
     demo: bool = False
     no_dashboard: bool = False
     log_level: str = "warning"
+    log_format: str = "text"
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
 
 
@@ -110,7 +112,16 @@ class ServeOptions:
     is_flag=True,
     help="serve only the API (lighter: no Panel/Bokeh in the process)",
 )
-@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="warning", show_default=True)
+@click.option(
+    "--log-level", type=click.Choice(logs.LOG_LEVELS), default="warning", show_default=True
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(logs.LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="key=value lines, or one JSON object a line",
+)
 @click.option(
     "--max-body-size",
     type=click.IntRange(min=1),
@@ -121,7 +132,7 @@ class ServeOptions:
 )
 def serve(**flags: Any) -> None:
     options = ServeOptions(**flags)
-    logging.basicConfig(level=options.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    logs.configure(options.log_level, options.log_format)
     click.get_current_context().exit(asyncio.run(run(options)))
 
 
@@ -176,7 +187,13 @@ async def log_events(engine: Engine) -> None:
     async for event in engine.events(None):
         level = NOTABLE_EVENTS.get(event.type)
         if level is not None and event_log.isEnabledFor(level):
-            event_log.log(level, "%s", describe(event))
+            event_log.log(level, "%s", describe(event), extra=log_context(event))
+
+
+def log_context(event: Event) -> dict[str, str]:
+    """The flow and step ids of an event, as ``extra`` for its log line."""
+    names = logs.CONTEXT_FIELDS
+    return {name: value for name in names if (value := getattr(event.data, name, None))}
 
 
 class Serving(Protocol):
@@ -244,7 +261,7 @@ def cannot_listen(options: ServeOptions, error: OSError) -> None:
 
 
 async def serve_with_dashboard(engine: Engine, options: ServeOptions, port: int) -> Serving:
-    """One Bokeh/Panel server: the dashboard at /, the API mounted beside it."""
+    """One Bokeh/Panel server: the dashboard at /, the API (and ``/metrics``) mounted beside it."""
     from argyll.ui.serve import mount, serve_dashboard
 
     api = make_app(engine, max_body_size=options.max_body_size)
@@ -252,7 +269,7 @@ async def serve_with_dashboard(engine: Engine, options: ServeOptions, port: int)
         engine,
         host=options.host,
         port=port,
-        extra_patterns=[mount(api)],
+        extra_patterns=[mount(api), mount(api, re.escape(METRICS_PATH))],
         demo=options.demo,
         max_body_size=options.max_body_size,
     )

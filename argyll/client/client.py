@@ -150,7 +150,7 @@ class Client:
         return self._send(protocol.list_flows(status, limit))
 
     def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
-        """The flow's events as SPEC §6 dicts, as ``Engine.flow_events`` gives them."""
+        """The flow's events as JSON dicts, as ``Engine.flow_events`` gives them."""
         return self._send(protocol.flow_events(flow_id))
 
     def events(self, flow_id: str) -> list[Event]:
@@ -256,9 +256,8 @@ class AsyncClient:
             if state.status is not FlowStatus.ACTIVE:
                 return state
             async with self.stream(flow_id) as events:
-                async for event in events:
-                    if event.type in protocol.FLOW_ENDED:
-                        break
+                async for _ in events:
+                    pass
             return await self.get_flow(flow_id)
 
     async def list_flows(
@@ -267,7 +266,7 @@ class AsyncClient:
         return await self._send(protocol.list_flows(status, limit))
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
-        """The flow's events as SPEC §6 dicts, as ``Engine.flow_events`` gives them."""
+        """The flow's events as JSON dicts, as ``Engine.flow_events`` and ``stream`` give them."""
         return await self._send(protocol.flow_events(flow_id))
 
     async def events(self, flow_id: str) -> list[Event]:
@@ -278,33 +277,45 @@ class AsyncClient:
         """Report an async work item's result (``Succeeded`` or ``Failed``) to its webhook."""
         await self._send(protocol.complete_work(flow_id, step_id, token, outcome))
 
-    def stream(self, flow_id: str | None = None) -> EventStream:
+    def stream(self, flow_id: str | None = None, *, until_ended: bool = True) -> EventStream:
         """Events over the WebSocket: ``async for event in client.stream(flow_id=...)``.
 
-        With ``flow_id``, the flow's past events come first, then live ones (a flow
-        not started yet is waited for); without, every event from now on. Use
+        Each event is a JSON dict (``event["type"]``, ``event["data"]``), the same
+        shape ``flow_events`` and ``Engine.flow_events`` give, so a flow's stream
+        read to its end equals its ``flow_events``. With ``flow_id``, the flow's past
+        events come first, then live ones (a flow not started yet is waited for), and
+        the stream ends after ``flow_completed`` or ``flow_failed``: following one flow
+        means following it to its end. ``until_ended=False`` keeps it open after that.
+        Without ``flow_id``, every event from now on, until closed. Use
         ``async with client.stream(...) as events`` to connect at once and close on exit.
         """
-        stream = EventStream(
-            protocol.stream_url(self.base_url, flow_id), flow_id, self.timeout, self._streams
-        )
+        url = protocol.stream_url(self.base_url, flow_id)
+        stream = EventStream(url, flow_id, self.timeout, self._streams, until_ended=until_ended)
         self._streams.add(stream)
         return stream
 
 
 class EventStream:
-    """The events of ``/engine/ws``, one ``Event`` per message.
+    """The events of ``/engine/ws``, one JSON dict per message, as the server sent it.
 
     A flow's stream that the server closes for falling behind reconnects and goes
     on after the last ``seq`` it gave, so no event is lost or repeated. A stream of
     every event cannot catch up: it raises ``ArgyllError`` instead. It ends when the
-    server closes it otherwise (shutting down) or when ``close`` is called.
+    server closes it otherwise (shutting down), when ``close`` is called, or (with
+    ``until_ended``) right after the flow's ``flow_completed`` or ``flow_failed``.
     """
 
     def __init__(
-        self, url: str, flow_id: str | None, connect_timeout: float, owners: set[EventStream]
+        self,
+        url: str,
+        flow_id: str | None,
+        connect_timeout: float,
+        owners: set[EventStream],
+        *,
+        until_ended: bool = True,
     ) -> None:
         self.url, self.flow_id = url, flow_id
+        self._ends_with_flow = until_ended and flow_id is not None
         self._connect_timeout = connect_timeout
         self._owners = owners
         self._connection: WebSocketClientConnection | None = None
@@ -325,16 +336,18 @@ class EventStream:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> dict[str, Any]:
         while True:
             connection = await self._connected()
             message = await connection.read_message()
             if message is None:
                 self._after_close(connection)
                 continue
-            event = Event.from_dict(json.loads(message))
-            if self.flow_id is None or event.seq > self._last_seq:
-                self._last_seq = event.seq
+            event: dict[str, Any] = json.loads(message)
+            if self.flow_id is None or event["seq"] > self._last_seq:
+                self._last_seq = event["seq"]
+                if self._ends_with_flow and event["type"] in protocol.FLOW_ENDED:
+                    self.close()
                 return event
 
     def close(self) -> None:

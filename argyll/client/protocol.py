@@ -1,4 +1,4 @@
-"""The REST API of SPEC §7 as plain functions: build each request, parse each reply.
+"""The REST API of docs/rest.md as plain functions: build each request, parse each reply.
 
 Every operation is a function returning a ``Call``: what to send, and how to turn
 the reply into a typed value. ``Client`` and ``AsyncClient`` only send calls, so

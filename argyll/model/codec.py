@@ -46,7 +46,7 @@ from argyll.model.validation import check_step_definition, role_settings
 
 
 def parse_step(data: Any, step_id: str | None = None) -> Step:
-    """Parse and validate a step definition (SPEC §1); raises ValidationError naming each field.
+    """Parse and validate a step definition; raises ValidationError naming each field.
 
     ``step_id`` (from a URL) must agree with the body's ``id`` when both are given.
     """
@@ -160,7 +160,7 @@ def _execution(data: Mapping[str, Any]) -> Execution:
 
 
 def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState:
-    """A ``FlowState`` from its SPEC §7 JSON (``to_dict``'s inverse); the JSON has no version."""
+    """A ``FlowState`` from its REST JSON (``to_dict``'s inverse); the JSON has no version."""
     return FlowState(
         id=FlowID(data["id"]),
         plan=plan_from_dict(data["plan"]),

@@ -4,7 +4,7 @@ JSON Schema 2020-12, the dialect of OpenAPI 3.1: ``validation.py`` checks
 request bodies against these declarations and ``server/openapi.py`` embeds
 them, so the API document cannot drift from what the engine accepts. Enum
 values come from the model's enums. Every object closes its properties
-(``additionalProperties: false``): a field this SPEC does not define is refused,
+(``additionalProperties: false``): a field the docs do not define is refused,
 never dropped. Only shapes live here; rules across fields (the step type
 decides http or script, defaults parse and fit the type, ...) are Python, in
 ``validation.py``. A patterned string's ``description`` completes "must be ..."

@@ -185,7 +185,7 @@ PLAN_REQUEST = Shape(schema.PLAN_REQUEST)
 
 
 def check_step_definition(data: Any, step_id: str | None = None) -> Mapping[str, Any]:
-    """A step definition (SPEC §1) that is known to be valid, its ``id`` filled from the path.
+    """A step definition (docs/steps.md) that is known to be valid, its ``id`` filled from the path.
 
     Raises ``ValidationError`` naming each field that is wrong; ``step_id`` (from a
     URL) must agree with the body's ``id`` when both are given.
@@ -197,7 +197,7 @@ def check_step_definition(data: Any, step_id: str | None = None) -> Mapping[str,
 
 
 def step_rules(data: Any, step_id: str | None = None) -> Iterator[Problem]:
-    """The rules of SPEC §1 that span fields; each looks only at parts of the right shape."""
+    """The rules of docs/steps.md that span fields; each looks only at parts of the right shape."""
     if not isinstance(data, dict):
         return
     ident = data.get("id")

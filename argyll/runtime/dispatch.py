@@ -4,16 +4,19 @@ Effects are performed only after the events that decided them are stored. Each
 runs in a background task, and what it found goes back through ``record`` (the
 engine's trigger, retried while the store is unreachable), so a result is
 decided on like any other trigger. A predicate already being evaluated for a
-step is not started twice.
+step is not started twice. An attempt that answers at once is timed here; an
+async step's result arrives by webhook and has no duration of its own.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from argyll import decide
 from argyll.model import FlowID, FlowState
 from argyll.runtime.clock import Clock
+from argyll.runtime.metrics import Metrics
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.timers import Timers
 from argyll.runtime.work import WorkRunner
@@ -27,9 +30,15 @@ class Dispatcher:
     """Turns effects into work, predicate checks and timers."""
 
     def __init__(
-        self, work: WorkRunner, clock: Clock, record: Record, tasks: BackgroundTasks
+        self,
+        work: WorkRunner,
+        clock: Clock,
+        record: Record,
+        tasks: BackgroundTasks,
+        metrics: Metrics,
     ) -> None:
         self._work, self._record, self._tasks = work, record, tasks
+        self._metrics = metrics
         self._predicates: set[tuple[FlowID, str]] = set()
         self._timers = Timers(clock, self._wake)
 
@@ -50,8 +59,10 @@ class Dispatcher:
         self._timers.cancel_all()
 
     async def _run_work(self, effect: decide.RunWork) -> None:
+        begun = time.perf_counter()
         outcome = await self._work.run(effect)
         if outcome is not None:
+            self._metrics.observe_work(effect.step.id, time.perf_counter() - begun)
             await self._record(
                 effect.flow_id,
                 lambda state, context: decide.on_work_outcome(

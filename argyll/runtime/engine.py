@@ -8,15 +8,17 @@ This module is that loop and the public API; the engine's other concerns each
 have their own module beside it: ``flows`` (cached states and waiters),
 ``snapshots`` (long flows read from a snapshot), ``dispatch`` (performing the
 decided effects, in ``tasks``), ``takeover`` (the lease and taking on dead
-instances' work, over ``leases``) and ``health`` (store and step probes).
+instances' work, over ``leases``), ``health`` (store and step probes) and
+``metrics`` (the Prometheus series, counted from what this engine appends).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Self
 
@@ -46,6 +48,7 @@ from argyll.model import (
     Plan,
     Step,
     StepRegistration,
+    json_text,
     parse_step,
 )
 from argyll.planner import plan as make_plan
@@ -55,6 +58,7 @@ from argyll.runtime.flows import FlowCache
 from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller
 from argyll.runtime.leases import OpenWork, new_instance_id
+from argyll.runtime.metrics import Metrics
 from argyll.runtime.scripts import ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.takeover import IsDead, LeaseKeeper
@@ -106,6 +110,7 @@ class Engine:
         self.lease_ttl, self.heartbeat_interval = lease_ttl, heartbeat_interval
         self.instance_id = instance_id or new_instance_id()
         self._open_work = OpenWork()
+        self.metrics = Metrics()
         self._new_token = token_factory
         self._scripts = ScriptRunner()
         self._http_client = httpx.AsyncClient(transport=AiohttpTransport(limits=HTTP_LIMITS))
@@ -124,7 +129,7 @@ class Engine:
         )
         self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
         self._tasks = BackgroundTasks()
-        self._dispatch = Dispatcher(self._work, self.clock, self._record, self._tasks)
+        self._dispatch = Dispatcher(self._work, self.clock, self._record, self._tasks, self.metrics)
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
 
@@ -205,7 +210,9 @@ class Engine:
     def _parse(self, definition: Mapping[str, Any] | Step, step_id: str | None = None) -> Step:
         if isinstance(definition, Step):
             if step_id is not None and definition.id != step_id:
-                raise ValidationError([("id", f"{definition.id!r} does not match {step_id!r}")])
+                raise ValidationError(
+                    [("id", f"{json_text(definition.id)} does not match {json_text(step_id)}")]
+                )
             step = definition
         else:
             step = parse_step(definition, step_id)
@@ -221,7 +228,7 @@ class Engine:
             if not events:
                 return False
             try:
-                stored = await self.store.append(
+                stored = await self._timed_append(
                     CATALOG, self.catalog.version, events, self.clock.now()
                 )
             except VersionConflict:
@@ -330,13 +337,28 @@ class Engine:
 
     async def _append(self, flow_id: FlowID, decision: decide.Decision, now: datetime) -> None:
         if decision.events:
-            await self.store.append(
-                flow_aggregate(flow_id), decision.expected, decision.events, now
-            )
+            aggregate = flow_aggregate(flow_id)
+            await self._timed_append(aggregate, decision.expected, decision.events, now)
+            self.metrics.appended(decision.events)
         if decision.state is not None:
             self._cache(decision.state)
             if snapshot_due(decision.expected, decision.state.version):
                 self._tasks.spawn(save_snapshot(self.store, decision.state))
+
+    async def _timed_append(
+        self, aggregate: str, expected: int, events: Sequence[EventData], now: datetime
+    ) -> list[Event]:
+        """Append, observing how long the store took (a refused stale append included)."""
+        begun = time.perf_counter()
+        try:
+            return await self.store.append(aggregate, expected, events, now)
+        finally:
+            self.metrics.observe_append(time.perf_counter() - begun)
+
+    async def metrics_text(self) -> bytes:
+        """Every series in Prometheus text format; the active-flow gauge is read from the store."""
+        active = await self.store.list_flows(FlowStatus.ACTIVE)
+        return self.metrics.render(len(active))
 
     def _cache(self, state: FlowState) -> None:
         """Keep the newest state; a flow that ended needs its lock no more."""
@@ -390,7 +412,12 @@ class Engine:
                 await self._trigger(flow_id, rule)
                 return
             except StoreError as error:
-                log.warning("store unavailable, retrying in %.1fs: %s", delay, error)
+                log.warning(
+                    "store unavailable, retrying in %.1fs: %s",
+                    delay,
+                    error,
+                    extra={"flow_id": flow_id},
+                )
                 self._flows.forget(flow_id)
             await asyncio.sleep(delay)
             delay = min(delay * 2, STORE_RETRY_MAX)
@@ -427,4 +454,6 @@ def _goal_list(goals: Iterable[str]) -> list[str]:
 
 def _check_flow_id(flow_id: str | None) -> None:
     if flow_id is not None and (not isinstance(flow_id, str) or not ID_PATTERN.fullmatch(flow_id)):
-        raise ValidationError([("id", f"flow ids must match [A-Za-z0-9_.-]+, got {flow_id!r}")])
+        raise ValidationError(
+            [("id", f"flow ids must match [A-Za-z0-9_.-]+, got {json_text(flow_id)}")]
+        )

@@ -13,14 +13,11 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator
 
+from argyll.flow_index import summary_of
 from argyll.model import FlowID, FlowState, FlowStatus, FlowSummary
 
 ENDED_KEPT = 10_000
 """Summaries of flows that ended here, kept so status reads need no store round trip."""
-
-
-def summary_of(state: FlowState) -> FlowSummary:
-    return FlowSummary(state.id, state.status, state.created_at, state.completed_at, state.error)
 
 
 class FlowCache:

@@ -1,4 +1,4 @@
-"""Health: probing the store, and probing HTTP steps with recorded changes (SPEC §3).
+"""Health: probing the store, and probing HTTP steps with recorded changes (docs/concepts.md).
 
 Each HTTP step with a ``health_check`` URL is probed every ``interval``
 seconds; the catalog rule ``on_health`` turns a probe into an event only when

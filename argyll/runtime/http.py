@@ -1,10 +1,11 @@
-"""Calling HTTP steps (SPEC §4) and probing their health, over one pooled httpx client."""
+"""Calling HTTP steps (docs/steps.md) and probing their health, over one pooled httpx client."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import socket
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ import httpx
 
 from argyll.decide import Failed, NotCompleted, Outcome, RunWork, Succeeded
 from argyll.model import HealthStatus, HttpMethod, Step, StepType
+from argyll.problems import problem_text
 from argyll.wire import (
     FLOW_ID_HEADER,
     RECEIPT_TOKEN_HEADER,
@@ -41,6 +43,42 @@ def webhook_url(base: str, flow_id: str, step_id: str, token: str) -> str:
     return base.rstrip("/") + fill_path(WEBHOOK_PATH, flow_id=flow_id, step_id=step_id, token=token)
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it was raised from, outermost first (bounded against cycles)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _host_port(url: str) -> str:
+    parsed = httpx.URL(url)
+    port = parsed.port or {"https": 443}.get(parsed.scheme, 80)
+    return f"{parsed.host}:{port}"
+
+
+def transport_error(exc: httpx.HTTPError, url: str, timeout_ms: int) -> str:
+    """What really went wrong with a request that got no reply, read from its causes.
+
+    The exception's own class cannot be trusted: the aiohttp transport turns a refused
+    connection into ``httpx.ConnectTimeout``. The OS-level cause underneath can.
+    """
+    causes = list(_causes(exc))
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused by {_host_port(url)}"
+        if isinstance(cause, ConnectionResetError):
+            return f"connection reset by {_host_port(url)}"
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed for {httpx.URL(url).host}: {cause.strerror}"
+    if any(isinstance(cause, TimeoutError) for cause in causes):
+        return f"timed out after {timeout_ms} ms"
+    detail = next((str(cause) for cause in reversed(causes) if str(cause)), type(exc).__name__)
+    return f"request to {_host_port(url)} failed: {detail}"
+
+
 def problem_detail(response: httpx.Response) -> str:
     """The most useful text of an error reply: a problem's detail or title, else the body."""
     try:
@@ -48,14 +86,14 @@ def problem_detail(response: httpx.Response) -> str:
     except ValueError:
         body = None
     if isinstance(body, dict):
-        text = body.get("detail") or body.get("title") or body.get("error")
+        text = problem_text(body) or body.get("error")
         if isinstance(text, str) and text:
             return text
     return response.text[:_ERROR_TEXT_LIMIT] or response.reason_phrase
 
 
 def classify(response: httpx.Response, step: Step) -> Outcome | None:
-    """SPEC §3: 5xx retry, 4xx fail for good, 2xx JSON object = outputs (sync) or ack (async)."""
+    """5xx retry, 4xx fail for good, 2xx JSON object = outputs (sync) or ack (async)."""
     status = response.status_code
     if status >= 500:
         return NotCompleted(f"HTTP {status}: {problem_detail(response)}")
@@ -103,10 +141,8 @@ class HttpCaller:
                 headers=headers,
                 timeout=step.http.timeout / 1000,
             )
-        except httpx.TimeoutException:
-            return NotCompleted(f"timed out after {step.http.timeout} ms")
         except httpx.HTTPError as exc:
-            return NotCompleted(f"{type(exc).__name__}: {exc}")
+            return NotCompleted(transport_error(exc, url, step.http.timeout))
         return classify(response, step)
 
     async def probe(self, url: str) -> tuple[HealthStatus, str | None]:
@@ -114,7 +150,7 @@ class HttpCaller:
         try:
             response = await self._client.get(url, timeout=HEALTH_TIMEOUT_S)
         except httpx.HTTPError as exc:
-            return HealthStatus.UNHEALTHY, f"{type(exc).__name__}: {exc}"
+            return HealthStatus.UNHEALTHY, transport_error(exc, url, int(HEALTH_TIMEOUT_S * 1000))
         if response.is_success:
             return HealthStatus.HEALTHY, None
         return HealthStatus.UNHEALTHY, f"HTTP {response.status_code}: {problem_detail(response)}"

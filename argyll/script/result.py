@@ -1,4 +1,4 @@
-"""What a script's value means to the engine (SPEC §5), the same for Ale and Lua."""
+"""What a script's value means to the engine (docs/steps.md), the same for Ale and Lua."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@
 ``HTTPServer`` for it and hands back a ``Server`` to stop. Tornado's own
 ``max_body_size`` is the hard cap on every connection; the API handlers check
 the same limit from ``Content-Length`` first, so a client gets a problem+json
-413 instead of a dropped connection.
+413 instead of a dropped connection. Every request, whatever handler answered
+it, is counted in the engine's metrics by its route template (``log_request``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tornado.web import Application, RequestHandler
 
 from argyll import wire
 from argyll.runtime.engine import Engine
+from argyll.runtime.metrics import UNMATCHED_ROUTE
 from argyll.server import handlers as h
 from argyll.server.openapi import openapi_document
 from argyll.server.ws import DEFAULT_QUEUE_LIMIT, EventSocket
@@ -51,32 +53,46 @@ def make_app(
     api = {"engine": engine, "max_body_size": max_body_size}
     sockets: set[EventSocket] = set()
     socket_args = {"engine": engine, "sockets": sockets, "queue_limit": ws_queue_limit}
-    routes: list[Any] = [
-        *extra_routes,
-        (r"/", h.IndexHandler, api),
-        (_pattern(wire.HEALTH_PATH), h.ServiceHealthHandler, api),
-        (_pattern(wire.ENGINE_PATH), h.EngineHandler, api),
-        (_pattern(wire.OPENAPI_PATH), h.OpenApiHandler, api),
-        (_pattern(wire.STEPS_PATH), h.StepsHandler, api),
-        (_pattern(wire.STEP_PATH), h.StepHandler, api),
-        (_pattern(wire.HEALTHS_PATH), h.HealthListHandler, api),
-        (_pattern(wire.STEP_HEALTH_PATH), h.StepHealthHandler, api),
-        (_pattern(wire.PLAN_PATH), h.PlanHandler, api),
-        (_pattern(wire.FLOWS_PATH), h.FlowsHandler, api),
-        (_pattern(wire.FLOW_PATH), h.FlowHandler, api),
-        (_pattern(wire.FLOW_STATUS_PATH), h.FlowStatusHandler, api),
-        (_pattern(wire.FLOW_EVENTS_PATH), h.FlowEventsHandler, api),
-        (_pattern(wire.WEBHOOK_PATH), h.WebhookHandler, api),
-        (_pattern(wire.EVENTS_PATH), EventSocket, socket_args),
+    templates: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [
+        ("/", h.IndexHandler, api),
+        (wire.HEALTH_PATH, h.ServiceHealthHandler, api),
+        (wire.METRICS_PATH, h.MetricsHandler, api),
+        (wire.ENGINE_PATH, h.EngineHandler, api),
+        (wire.OPENAPI_PATH, h.OpenApiHandler, api),
+        (wire.STEPS_PATH, h.StepsHandler, api),
+        (wire.STEP_PATH, h.StepHandler, api),
+        (wire.HEALTHS_PATH, h.HealthListHandler, api),
+        (wire.STEP_HEALTH_PATH, h.StepHealthHandler, api),
+        (wire.PLAN_PATH, h.PlanHandler, api),
+        (wire.FLOWS_PATH, h.FlowsHandler, api),
+        (wire.FLOW_PATH, h.FlowHandler, api),
+        (wire.FLOW_STATUS_PATH, h.FlowStatusHandler, api),
+        (wire.FLOW_EVENTS_PATH, h.FlowEventsHandler, api),
+        (wire.WEBHOOK_PATH, h.WebhookHandler, api),
+        (wire.EVENTS_PATH, EventSocket, socket_args),
     ]
+    routes = [*extra_routes, *((_pattern(t), cls, args) for t, cls, args in templates)]
     return Application(
         routes,
         default_handler_class=h.NoRouteHandler,
-        default_handler_args=api,
         log_function=log_request,
         argyll_sockets=sockets,
         argyll_openapi=openapi_document(),
+        argyll_metrics=engine.metrics,
+        argyll_routes=route_labels(templates, extra_routes),
     )
+
+
+def route_labels(
+    templates: Sequence[tuple[str, Any, Any]], extra_routes: Sequence[Any]
+) -> dict[type, str]:
+    """The ``route`` label of each handler class: its path template, or for an extra route
+    given as ``(pattern, handler, ...)`` its pattern; anything else counts as unmatched."""
+    labels = {cls: template for template, cls, _ in templates}
+    for rule in extra_routes:
+        if isinstance(rule, tuple) and len(rule) > 1 and isinstance(rule[1], type):
+            labels.setdefault(rule[1], str(rule[0]))
+    return labels
 
 
 def _pattern(template: str) -> str:
@@ -85,8 +101,12 @@ def _pattern(template: str) -> str:
 
 
 def log_request(handler: RequestHandler) -> None:
-    """One access line per request: debug when fine, info for 4xx, error for 5xx."""
+    """Count the request by its route template, then one access line: debug when fine, info
+    for 4xx, error for 5xx (the path only: never a header, a query or a body)."""
     status = handler.get_status()
+    settings = handler.settings
+    route = settings["argyll_routes"].get(type(handler), UNMATCHED_ROUTE)
+    settings["argyll_metrics"].http_request(route, handler.request.method or "", status)
     level = logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.ERROR
     if access_log.isEnabledFor(level):
         request = handler.request

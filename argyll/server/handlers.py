@@ -1,4 +1,4 @@
-"""Thin Tornado handlers for the REST API of SPEC §7 and the webhooks of §4.
+"""Thin Tornado handlers for the REST API (docs/rest.md) and the webhooks (docs/steps.md).
 
 Each handler parses its request, makes one call on the ``Engine`` and writes the
 result as JSON ending in a newline (so a shell prompt after ``curl`` starts on
@@ -24,6 +24,7 @@ from argyll.errors import BodyTooLargeError, ValidationError
 from argyll.model import FLOW_REQUEST, PLAN_REQUEST, FlowStatus, Health, Shape, iso, json_text
 from argyll.problems import problem_text
 from argyll.runtime.engine import Engine
+from argyll.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from argyll.server.problem import write_problem
 from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 
@@ -66,11 +67,20 @@ class ApiHandler(RequestHandler):
         """Silent: expected errors are answered, unexpected ones are logged by ``problem_for``."""
 
 
-class NoRouteHandler(ApiHandler):
-    """Every path no route matches: a problem+json 404 instead of Tornado's HTML page."""
+class NoRouteHandler(RequestHandler):
+    """Every path no route matches: a problem+json 404 instead of Tornado's HTML page.
+
+    It needs no engine, so the dashboard's server (which routes ``/`` itself) uses it too.
+    """
 
     def prepare(self) -> None:
         raise HTTPError(404, "no resource at %s", self.request.path, reason="Not Found")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        write_problem(self, status_code, kwargs.get("exc_info"))
+
+    def log_exception(self, *exc_info: Any) -> None:
+        """Silent: a 404 is an answer, not a fault."""
 
 
 # ------------------------------------------------------------------ parsing
@@ -166,6 +176,14 @@ class EngineHandler(ApiHandler):
 class OpenApiHandler(ApiHandler):
     async def get(self) -> None:
         self.reply(self.settings["argyll_openapi"])
+
+
+class MetricsHandler(ApiHandler):
+    """The engine's series in Prometheus text format (not JSON: scrapers read this)."""
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", METRICS_CONTENT_TYPE)
+        self.finish(await self.engine.metrics_text())
 
 
 # -------------------------------------------------------------------- steps

@@ -13,12 +13,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from argyll import __version__
+from argyll import __version__, wire
 from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
 from argyll.model import schema as model_schema
 from argyll.model.schema import NOT_DOTS, enum_schema, id_schema
+from argyll.problems import BY_TYPE, PROBLEM_TYPES, UNTYPED
 from argyll.server.handlers import MAX_LIST_LIMIT
-from argyll.server.problem import PROBLEM_CONTENT_TYPE
+from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 
 Schema = dict[str, Any]
 
@@ -44,7 +45,7 @@ def _map(values: Schema) -> Schema:
 
 
 def _json(schema: Schema, description: str = "OK") -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return {"description": description, "content": {JSON_CONTENT_TYPE: {"schema": schema}}}
 
 
 _ERRORS = {
@@ -67,7 +68,7 @@ def _body(schema: Schema, description: str) -> Schema:
     return {
         "required": True,
         "description": description,
-        "content": {"application/json": {"schema": schema}},
+        "content": {JSON_CONTENT_TYPE: {"schema": schema}},
     }
 
 
@@ -167,19 +168,30 @@ def _flow_schemas() -> dict[str, Schema]:
     }
 
 
+PROBLEM_FIELD_SCHEMAS: dict[str, Schema] = {
+    "problems": {
+        "type": "array",
+        "items": _obj(["field", "reason"], field={"type": "string"}, reason={"type": "string"}),
+    },
+    "inputs": _STRINGS,
+    "goals": _STRINGS,
+    "kind": {"type": "string", "description": "what was looked for, e.g. step or flow"},
+    "ident": {"type": "string", "description": "the id that names nothing"},
+    "size": {"type": "integer", "description": "the body's size in bytes"},
+    "limit": {"type": "integer", "description": "the server's limit in bytes"},
+}
+"""The schema of each structured field a row of ``argyll.problems`` adds to its body."""
+
+
 def _problem_schema() -> Schema:
+    fields = sorted({name for row in PROBLEM_TYPES for name in row.fields})
     problem = _obj(
         ["type", "title", "status", "detail"],
-        type={"type": "string"},
+        type={"enum": [*sorted(BY_TYPE), UNTYPED]},
         title={"type": "string"},
         status={"type": "integer"},
         detail={"type": "string"},
-        problems={
-            "type": "array",
-            "items": _obj(["field", "reason"], field={"type": "string"}, reason={"type": "string"}),
-        },
-        inputs=_STRINGS,
-        goals=_STRINGS,
+        **{name: PROBLEM_FIELD_SCHEMAS[name] for name in fields},
     )
     problem["description"] = "RFC 9457 problem details"
     return problem
@@ -222,20 +234,24 @@ def _service_paths() -> Schema:
         last_updated={"type": ["string", "null"], "format": "date-time"},
     )
     html = {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}}
+    metrics = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
     return {
         "/": {"get": _op("index", "A placeholder page linking the API", {200: html})},
-        "/health": {"get": _op("serviceHealth", "Service health", {200: _json(health)})},
-        "/engine": {
+        wire.HEALTH_PATH: {"get": _op("serviceHealth", "Service health", {200: _json(health)})},
+        wire.ENGINE_PATH: {
             "get": _op("engineState", "Steps, health and active flows", {200: _json(engine)})
         },
-        "/engine/openapi.json": {
+        wire.OPENAPI_PATH: {
             "get": _op("openapi", "This document", {200: _json(_OBJECT)}),
+        },
+        wire.METRICS_PATH: {
+            "get": _op("metrics", "The engine's series, Prometheus text format", {200: metrics}),
         },
     }
 
 
 def _step_paths() -> Schema:
-    step_id = _path_param("id", "a step id")
+    step_id = _path_param("step_id", "a step id")
     steps = _obj(
         ["steps", "count"],
         steps={"type": "array", "items": _ref("Step")},
@@ -244,7 +260,7 @@ def _step_paths() -> Schema:
     health = _obj(["health", "count"], health=_map(_ref("Health")), count={"type": "integer"})
     message = _json(_ref("StepMessage"))
     return {
-        "/engine/step": {
+        wire.STEPS_PATH: {
             "get": _op("listSteps", "Registered steps", {200: _json(steps)}),
             "post": _op(
                 "registerStep",
@@ -253,10 +269,10 @@ def _step_paths() -> Schema:
                 400,
                 409,
                 413,
-                body=_body(_ref("NewStepDefinition"), "a step definition (SPEC §1)"),
+                body=_body(_ref("NewStepDefinition"), "a step definition (docs/steps.md)"),
             ),
         },
-        "/engine/step/{id}": {
+        wire.STEP_PATH: {
             "parameters": [step_id],
             "get": _op("getStep", "One step", {200: _json(_ref("Step"))}, 404),
             "put": _op(
@@ -275,8 +291,8 @@ def _step_paths() -> Schema:
                 "unregisterStep", "Unregister a step", {200: _json(_ref("Message"))}, 404
             ),
         },
-        "/engine/health": {"get": _op("listHealth", "Every step's health", {200: _json(health)})},
-        "/engine/health/{id}": {
+        wire.HEALTHS_PATH: {"get": _op("listHealth", "Every step's health", {200: _json(health)})},
+        wire.STEP_HEALTH_PATH: {
             "parameters": [step_id],
             "get": _op("getHealth", "One step's health", {200: _json(_ref("Health"))}, 404),
         },
@@ -284,7 +300,7 @@ def _step_paths() -> Schema:
 
 
 def _flow_paths() -> Schema:
-    flow_id = _path_param("id", "a flow id")
+    flow_id = _path_param("flow_id", "a flow id")
     flows = _obj(
         ["flows", "count"],
         flows={"type": "array", "items": _ref("FlowSummary")},
@@ -305,7 +321,7 @@ def _flow_paths() -> Schema:
         },
     ]
     return {
-        "/engine/plan": {
+        wire.PLAN_PATH: {
             "post": _op(
                 "plan",
                 "The plan a flow would run; nothing starts",
@@ -315,7 +331,7 @@ def _flow_paths() -> Schema:
                 body=_body(_ref("PlanRequest"), "goals and initial attributes"),
             ),
         },
-        "/engine/flow": {
+        wire.FLOWS_PATH: {
             "get": _op(
                 "listFlows", "Flows, newest first", {200: _json(flows)}, 400, parameters=query
             ),
@@ -329,11 +345,11 @@ def _flow_paths() -> Schema:
                 body=_body(_ref("FlowRequest"), "goals, initial attributes and an optional id"),
             ),
         },
-        "/engine/flow/{id}": {
+        wire.FLOW_PATH: {
             "parameters": [flow_id],
             "get": _op("getFlow", "A flow's state", {200: _json(_ref("FlowState"))}, 404),
         },
-        "/engine/flow/{id}/status": {
+        wire.FLOW_STATUS_PATH: {
             "parameters": [flow_id],
             "get": _op(
                 "getFlowStatus",
@@ -350,7 +366,7 @@ def _flow_paths() -> Schema:
                 404,
             ),
         },
-        "/engine/flow/{id}/events": {
+        wire.FLOW_EVENTS_PATH: {
             "parameters": [flow_id],
             "get": _op("getFlowEvents", "A flow's events in seq order", {200: _json(events)}, 404),
         },
@@ -362,13 +378,13 @@ def _push_paths() -> Schema:
     webhook_body = {
         "required": True,
         "description": "the outputs, or a problem+json body to fail the work item",
-        "content": {"application/json": {"schema": _OBJECT}, PROBLEM_CONTENT_TYPE: problem_body},
+        "content": {JSON_CONTENT_TYPE: {"schema": _OBJECT}, PROBLEM_CONTENT_TYPE: problem_body},
     }
     socket = {
         "description": "Switching to WebSocket: one JSON event (see Event) per message",
     }
     return {
-        "/webhook/{flow_id}/{step_id}/{token}": {
+        wire.WEBHOOK_PATH: {
             "parameters": [
                 _path_param("flow_id", "the flow"),
                 _path_param("step_id", "the step"),
@@ -384,7 +400,7 @@ def _push_paths() -> Schema:
                 body=webhook_body,
             ),
         },
-        "/engine/ws": {
+        wire.EVENTS_PATH: {
             "get": _op(
                 "events",
                 "The event feed; with flow_id, that flow's past events then live ones",

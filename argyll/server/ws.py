@@ -27,7 +27,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from argyll.errors import ArgyllError, NotFoundError, ValidationError
 from argyll.events import Event, flow_aggregate
-from argyll.model import ID_PATTERN
+from argyll.model import ID_PATTERN, json_text
 from argyll.runtime.engine import Engine
 from argyll.server.problem import write_problem
 from argyll.wire import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER
@@ -75,7 +75,9 @@ class EventSocket(WebSocketHandler):
         """Fix the feed position (and read the flow's past) before the handshake answers."""
         flow_id = self.get_query_argument("flow_id", None)
         if flow_id is not None and not ID_PATTERN.fullmatch(flow_id):
-            raise ValidationError([("flow_id", f"must match [A-Za-z0-9_.-]+, got {flow_id!r}")])
+            raise ValidationError(
+                [("flow_id", f"must match [A-Za-z0-9_.-]+, got {json_text(flow_id)}")]
+            )
         self._head = await self.engine.store.head()
         if flow_id is not None:
             self._aggregate = flow_aggregate(flow_id)

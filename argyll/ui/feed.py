@@ -319,7 +319,8 @@ class RemoteEngine:
         """Pass the stream on to every queue; when it drops, end them and reconnect."""
         while True:
             try:
-                async for event in stream:
+                async for item in stream:
+                    event = Event.from_dict(item)
                     if event.aggregate == CATALOG and event.seq > self.catalog.version:
                         self.catalog = fold(self.catalog, [event], CATALOG_APPLIERS)
                     for queue in self._queues:

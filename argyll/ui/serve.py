@@ -23,6 +23,7 @@ from tornado.web import Application
 
 from argyll.demo import DemoService, install_demo
 from argyll.server.app import DEFAULT_MAX_BODY_SIZE, base_url_of, free_port
+from argyll.server.handlers import NoRouteHandler
 from argyll.ui.feed import EngineSource, Feed
 from argyll.ui.views import dashboard
 
@@ -128,6 +129,7 @@ def _bokeh_server(
             title=title,
             extra_patterns=patterns,
             http_server_kwargs={"max_body_size": max_body_size},
+            default_handler_class=NoRouteHandler,
         )
     finally:
         with contextlib.suppress(ValueError):

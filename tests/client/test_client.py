@@ -393,15 +393,15 @@ async def test_a_flow_stream_sends_the_past_then_live_events(
 ) -> None:
     async with AsyncClient(server_url) as client:
         flow_id, step_id, token = await waiting_flow(client, acks)
-        seen: list[Event] = []
+        seen: list[dict[str, Any]] = []
         async with client.stream(flow_id) as events:
             async for event in events:
                 seen.append(event)
-                if event.type == "work_started" and event.data.step_id == step_id:
+                if event["type"] == "work_started" and event["data"]["step_id"] == step_id:
                     await client.complete_work(flow_id, step_id, token, Succeeded({}))
-                if event.type == "flow_completed":
+                if event["type"] == "flow_completed":
                     break
-        assert [event.to_dict() for event in seen] == await client.flow_events(flow_id)
+        assert seen == await client.flow_events(flow_id)
 
 
 async def test_a_stream_opened_before_the_flow_waits_for_it(server_url: str) -> None:
@@ -410,7 +410,7 @@ async def test_a_stream_opened_before_the_flow_waits_for_it(server_url: str) -> 
         flow_id = unique("later")
         async with client.stream(flow_id) as events:
             await client.start_flow(["hello"], {"name": "Ed"}, flow_id)
-            types = [event.type async for event in _until_ended(events)]
+            types = [event["type"] async for event in _until_ended(events)]
         assert types[0] == "flow_started" and types[-1] == "flow_completed"
 
 
@@ -421,8 +421,36 @@ async def test_the_stream_of_every_event_sees_new_flows(server_url: str) -> None
             flow_id = await client.start_flow(["hello"], {"name": "Flo"})
             async with asyncio.timeout(10):
                 async for event in events:
-                    if event.type == "flow_completed" and event.data.flow_id == flow_id:
+                    if event["type"] == "flow_completed" and event["data"]["flow_id"] == flow_id:
                         break
+
+
+async def test_a_flow_stream_ends_with_the_flow_and_equals_its_flow_events(
+    server_url: str, acks: StepService
+) -> None:
+    async with AsyncClient(server_url) as client:
+        flow_id, step_id, token = await waiting_flow(client, acks)
+        async with asyncio.timeout(10):
+            async with client.stream(flow_id=flow_id) as events:
+                await client.complete_work(flow_id, step_id, token, Failed("no budget"))
+                seen = [event async for event in events]
+            assert seen == await client.flow_events(flow_id)
+            assert seen[-1]["type"] == "flow_failed"
+            replayed = [event async for event in client.stream(flow_id=flow_id)]
+        assert replayed == seen
+
+
+async def test_a_flow_stream_asked_to_stay_open_outlives_the_flow(server_url: str) -> None:
+    async with AsyncClient(server_url) as client:
+        await client.register_step(HELLO)
+        flow_id = await client.start_flow(["hello"], {"name": "Gus"})
+        await client.wait_flow(flow_id, timeout=10)
+        async with client.stream(flow_id=flow_id, until_ended=False) as events:
+            seen = [event async for event in _until_ended(events)]
+            assert seen == await client.flow_events(flow_id)
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    await anext(events)
 
 
 async def test_a_refused_stream_raises_the_typed_error(server_url: str) -> None:
@@ -433,11 +461,11 @@ async def test_a_refused_stream_raises_the_typed_error(server_url: str) -> None:
     assert [field for field, _ in refused.value.problems] == ["flow_id"]
 
 
-async def _until_ended(events: Any) -> AsyncIterator[Event]:
+async def _until_ended(events: Any) -> AsyncIterator[dict[str, Any]]:
     async with asyncio.timeout(10):
         async for event in events:
             yield event
-            if event.type == "flow_completed":
+            if event["type"] == "flow_completed":
                 return
 
 
@@ -473,7 +501,7 @@ async def test_a_stream_that_falls_behind_reconnects_without_gaps_or_repeats(
                 everything = await client.events("burst")
         finally:
             await slow.aclose()
-    assert [event.seq for event in seen] == [event.seq for event in everything]
+    assert [event["seq"] for event in seen] == [event.seq for event in everything]
     assert len(opened) > 1, "the server never closed the slow stream: nothing was tested"
 
 

@@ -507,7 +507,7 @@ async def test_upstream_style_steps_run_beside_sdk_steps(
 async def test_an_sdk_async_step_answers_a_caller_that_only_knows_the_headers(
     steps: StepServer,
 ) -> None:
-    """The SDK against the bare SPEC §4 contract: the caller is plain HTTP, not the engine."""
+    """The SDK against the bare docs/steps.md contract: the caller is plain HTTP, not the engine."""
     reported: list[asyncio.Task[None]] = []
 
     @steps.async_step(outputs={"done": bool})

@@ -1,4 +1,4 @@
-"""The catalog rules of SPEC §1: one type per attribute, no cycles, conflicts."""
+"""The catalog rules of docs/steps.md: one type per attribute, no cycles, conflicts."""
 
 import pytest
 

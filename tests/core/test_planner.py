@@ -1,4 +1,4 @@
-"""The lazy planner of SPEC §2."""
+"""The lazy planner of docs/concepts.md."""
 
 import pytest
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -132,14 +130,3 @@ def test_malformed_fields_of_a_known_type_fall_back_to_its_base() -> None:
     body = {"type": TYPE_PREFIX + "missing-inputs", "detail": "d", "inputs": [1, 2]}
     error = error_from_problem(400, body, "/x")
     assert type(error) is ValidationError and str(error) == "d"
-
-
-def test_the_table_and_the_wire_names_need_no_io_library() -> None:
-    probe = (
-        "import sys, argyll.problems, argyll.wire; "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'asyncio', 'httpx', 'tornado'}))"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert loaded.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""Parsing and validating step definitions (SPEC §1): the schema, the rules, round trips."""
+"""Parsing and validating step definitions (docs/steps.md): the schema, the rules, round trips."""
 
 import dataclasses
 import json

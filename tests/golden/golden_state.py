@@ -14,7 +14,7 @@ from argyll.model import Catalog, iso
 
 
 def flow_state(events: Sequence[Event]) -> dict[str, Any]:
-    """A flow's state (SPEC §7 JSON) and the version it was folded to."""
+    """A flow's state (docs/rest.md JSON) and the version it was folded to."""
     state = fold_flow(events)
     return {"version": state.version, "state": state.to_dict()}
 

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from argyll.flow_index import summary_of
 from argyll.model import FlowID, FlowState, FlowStatus, Plan
 from argyll.runtime import flows
-from argyll.runtime.flows import FlowCache, summary_of
+from argyll.runtime.flows import FlowCache
 from argyll.runtime.snapshots import SNAPSHOT_EVERY, snapshot_due
 from argyll.runtime.tasks import BackgroundTasks
 

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from argyll import Engine
-from argyll.decide import Succeeded
+from argyll.decide import Policy, Succeeded
 from argyll.model import FlowStatus, HealthStatus, StepStatus
 from argyll.testing import Call, StepService
 
@@ -171,6 +171,79 @@ async def test_unreachable_service_is_not_completed_and_retried(engine):
     events = await engine.flow_events(state.id)
     assert types(events).count("work_not_completed") == 2
     assert state.status is FlowStatus.FAILED
+
+
+FAST_RETRIES = {"init_backoff": 1, "max_backoff": 1, "backoff_type": "fixed"}
+# max_retries 0 means the engine default (Policy().max_retries, 3): the reported case.
+RETRY_LIMITS = [(0, "3 retries", 3), (1, "1 retry", 1), (2, "2 retries", 2)]
+
+
+async def fail_for_good(engine, step_id, url, max_retries, **step):
+    """Run a one-step flow that cannot succeed; its events, the step's error, attempts made."""
+    work_config = {**FAST_RETRIES, "max_retries": max_retries}
+    await engine.register_step(http_step(step_id, url, work_config=work_config, **step))
+    state = await engine.wait_flow(await engine.start_flow([step_id], {"x": 1}), timeout=20)
+    assert state.status is FlowStatus.FAILED
+    events = await engine.flow_events(state.id)
+    return state.executions[step_id].error, types(events).count("work_not_completed")
+
+
+@pytest.mark.parametrize(("max_retries", "named", "retries"), RETRY_LIMITS)
+async def test_refused_connection_names_the_refusal_and_the_retries_made(
+    engine, max_retries, named, retries
+):
+    error, attempts = await fail_for_good(engine, "gone", "http://127.0.0.1:9/x", max_retries)
+    assert error == f"connection refused by 127.0.0.1:9 (gave up after {named})"
+    assert attempts == retries + 1
+
+
+@pytest.mark.parametrize(("max_retries", "named", "retries"), RETRY_LIMITS)
+async def test_timeout_names_its_limit_and_the_retries_made(engine, max_retries, named, retries):
+    released = asyncio.Event()
+
+    async def hang(call: Call):
+        await released.wait()
+        return 200, {"y": "too late"}
+
+    async with StepService(hang) as svc:
+        error, attempts = await fail_for_good(engine, "slow", svc.url, max_retries, timeout=50)
+        released.set()
+    assert error == f"timed out after 50 ms (gave up after {named})"
+    assert attempts == len(svc.calls) == retries + 1
+
+
+@pytest.mark.parametrize(("max_retries", "named", "retries"), RETRY_LIMITS)
+async def test_5xx_names_the_status_and_the_retries_made(engine, max_retries, named, retries):
+    async with StepService(lambda call: (503, {"detail": "busy"})) as svc:
+        error, attempts = await fail_for_good(engine, "busy", svc.url, max_retries)
+    assert error == f"HTTP 503: busy (gave up after {named})"
+    assert attempts == len(svc.calls) == retries + 1
+
+
+async def test_unknown_host_names_the_dns_failure(engine):
+    error, _ = await fail_for_good(engine, "nowhere", "http://argyll-test.invalid/x", 1)
+    assert error.startswith("DNS lookup failed for argyll-test.invalid: ")
+    assert error.endswith(" (gave up after 1 retry)")
+
+
+async def test_an_engine_policy_sets_the_default_retry_count():
+    async with Engine("memory://", policy=Policy(max_retries=1)) as engine:
+        error, attempts = await fail_for_good(engine, "gone", "http://127.0.0.1:9/x", 0)
+    assert error == "connection refused by 127.0.0.1:9 (gave up after 1 retry)"
+    assert attempts == 2
+
+
+async def test_a_dropped_connection_is_not_called_a_timeout(engine):
+    async def drop(reader, writer):
+        await reader.read(1)
+        writer.close()
+
+    server = await asyncio.start_server(drop, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        error, _ = await fail_for_good(engine, "rude", f"http://127.0.0.1:{port}/x", 1)
+    assert error.startswith(f"request to 127.0.0.1:{port} failed: ")
+    assert "timed out" not in error, error
 
 
 async def test_health_changes_are_recorded_only_when_they_change(engine):

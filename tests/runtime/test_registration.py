@@ -1,4 +1,4 @@
-"""Every rule of SPEC §1 refuses a bad registration with a clear message and changes nothing."""
+"""Every registration rule refuses a bad registration with a clear message and changes nothing."""
 
 import pytest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -80,6 +81,37 @@ async def test_serve_stops_cleanly_on_ctrl_c_and_logs_flows() -> None:
     log = await stop(process, signal.SIGINT)
     assert "event=flow_started flow_id=logged goals=hello" in log
     assert "event=flow_completed flow_id=logged" in log
+
+
+async def test_json_logs_carry_the_flow_id_of_its_start_and_end() -> None:
+    """In the dashboard's server too, /metrics is served beside the API."""
+    process = await spawn("--store", "memory://", "--log-level", "info", "--log-format", "json")
+    url = await ready_url(process)
+    async with httpx.AsyncClient(base_url=url) as client:
+        assert (await client.post("/engine/step", json=HELLO)).status_code == 201
+        request = {"id": "json-logged", "goals": ["hello"], "init": {"name": "Ann"}}
+        assert (await client.post("/engine/flow", json=request)).status_code == 201
+        lines = await json_lines_until(process, "event=flow_completed flow_id=json-logged")
+        metrics = await client.get("/metrics")
+    lines += [json.loads(line) for line in (await stop(process)).splitlines()]
+    assert "argyll_flows_started_total 1.0" in metrics.text
+    assert all(line.keys() >= {"time", "level", "logger", "message"} for line in lines)
+    flow_lines = [line for line in lines if line.get("flow_id") == "json-logged"]
+    assert [line["message"].split()[0] for line in flow_lines] == [
+        "event=flow_started",
+        "event=flow_completed",
+    ]
+    assert all(line["level"] == "info" for line in flow_lines)
+
+
+async def json_lines_until(process: asyncio.subprocess.Process, message: str) -> list[dict]:
+    """The JSON log lines on stderr up to the first whose message is ``message`` (bounded)."""
+    assert process.stderr is not None
+    lines: list[dict] = []
+    async with asyncio.timeout(20):
+        while not lines or lines[-1]["message"] != message:
+            lines.append(json.loads(await process.stderr.readline()))
+    return lines
 
 
 async def test_sqlite_store_keeps_steps_across_restarts(tmp_path: Path) -> None:

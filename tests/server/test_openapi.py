@@ -83,11 +83,12 @@ def test_every_operation_conforms(case: Any, live_url: str) -> None:
 
 SEEDED = [
     ("/", "GET", {}),
-    ("/engine/step/{id}", "GET", {"id": "hello"}),
-    ("/engine/health/{id}", "GET", {"id": "hello"}),
-    ("/engine/flow/{id}", "GET", {"id": SEEDED_FLOW}),
-    ("/engine/flow/{id}/status", "GET", {"id": SEEDED_FLOW}),
-    ("/engine/flow/{id}/events", "GET", {"id": SEEDED_FLOW}),
+    ("/metrics", "GET", {}),
+    ("/engine/step/{step_id}", "GET", {"step_id": "hello"}),
+    ("/engine/health/{step_id}", "GET", {"step_id": "hello"}),
+    ("/engine/flow/{flow_id}", "GET", {"flow_id": SEEDED_FLOW}),
+    ("/engine/flow/{flow_id}/status", "GET", {"flow_id": SEEDED_FLOW}),
+    ("/engine/flow/{flow_id}/events", "GET", {"flow_id": SEEDED_FLOW}),
 ]
 
 
@@ -109,17 +110,18 @@ def test_document_describes_every_route() -> None:
     assert set(paths) == {
         "/",
         "/health",
+        "/metrics",
         "/engine",
         "/engine/openapi.json",
         "/engine/step",
-        "/engine/step/{id}",
+        "/engine/step/{step_id}",
         "/engine/health",
-        "/engine/health/{id}",
+        "/engine/health/{step_id}",
         "/engine/plan",
         "/engine/flow",
-        "/engine/flow/{id}",
-        "/engine/flow/{id}/status",
-        "/engine/flow/{id}/events",
+        "/engine/flow/{flow_id}",
+        "/engine/flow/{flow_id}/status",
+        "/engine/flow/{flow_id}/events",
         "/webhook/{flow_id}/{step_id}/{token}",
         "/engine/ws",
     }
@@ -161,10 +163,10 @@ def property_paths(node: Any, prefix: str = "") -> set[str]:
 
 MODEL_SHAPES = [
     ("/engine/step", "post", "requestBody", model_schema.NEW_STEP_DEFINITION),
-    ("/engine/step/{id}", "put", "requestBody", model_schema.STEP_DEFINITION),
+    ("/engine/step/{step_id}", "put", "requestBody", model_schema.STEP_DEFINITION),
     ("/engine/plan", "post", "requestBody", model_schema.PLAN_REQUEST),
     ("/engine/flow", "post", "requestBody", model_schema.FLOW_REQUEST),
-    ("/engine/step/{id}", "get", "200", model_schema.STEP),
+    ("/engine/step/{step_id}", "get", "200", model_schema.STEP),
 ]
 
 

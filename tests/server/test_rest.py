@@ -1,4 +1,4 @@
-"""Every row of SPEC §7 over real loopback HTTP: success shapes, error codes, nothing changed."""
+"""Every REST endpoint over real loopback HTTP: success shapes, error codes, nothing changed."""
 
 from __future__ import annotations
 
