@@ -68,9 +68,7 @@ goals_argument = click.argument("goals", nargs=-1, required=True, metavar="GOAL.
 @pass_settings
 def plan(settings: Settings, goals: tuple[str, ...], init: dict[str, Any] | None) -> None:
     """The plan a flow for GOAL... would run, and the inputs it still needs (starts nothing)."""
-    with settings.remote() as remote:
-        answer = remote.send(protocol.plan(goals, init))
-    render.reply(answer, settings.as_json, render.plan)
+    render.fetched(settings, protocol.plan(goals, init), render.plan)
 
 
 @click.group()
@@ -124,9 +122,7 @@ def start_flow(
 @pass_settings
 def list_flows(settings: Settings, status: str | None, limit: int | None) -> None:
     """Flows, newest first."""
-    with settings.remote() as remote:
-        answer = remote.send(protocol.list_flows(status, limit))
-    render.reply(answer, settings.as_json, render.flows)
+    render.fetched(settings, protocol.list_flows(status, limit), render.flows)
 
 
 @flow.command("get")
@@ -135,9 +131,7 @@ def list_flows(settings: Settings, status: str | None, limit: int | None) -> Non
 @pass_settings
 def get_flow(settings: Settings, flow_id: str) -> None:
     """A flow's state: status, each step's execution, attributes."""
-    with settings.remote() as remote:
-        answer = remote.send(protocol.get_flow(flow_id))
-    render.reply(answer, settings.as_json, render.flow)
+    render.fetched(settings, protocol.get_flow(flow_id), render.flow)
 
 
 @flow.command("events")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -19,6 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from argyll.cli.remote import Answer
+
+if TYPE_CHECKING:
+    from argyll.cli.options import Settings
+    from argyll.client.protocol import Call
 
 WRAPPED = frozenset({"VALUE", "DETAIL", "ERROR", "REQUIRED", "OPTIONAL", "OUTPUTS", "MORE"})
 """Columns whose long values wrap; the others (ids, times, statuses) stay on one line."""
@@ -71,6 +75,13 @@ def show(*renderables: Any) -> None:
     console = stdout()
     for renderable in renderables:
         console.print(renderable)
+
+
+def fetched(settings: Settings, call: Call[Any], draw: Callable[[Any], Any]) -> None:
+    """Send one request to the engine and show its reply (see ``reply``)."""
+    with settings.remote() as remote:
+        answer = remote.send(call)
+    reply(answer, settings.as_json, draw)
 
 
 def reply(answer: Answer, as_json: bool, draw: Callable[[Any], Any]) -> None:

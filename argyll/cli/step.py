@@ -24,9 +24,7 @@ def step() -> None:
 @pass_settings
 def list_steps(settings: Settings) -> None:
     """Every registered step, with its inputs and outputs."""
-    with settings.remote() as remote:
-        answer = remote.send(protocol.list_steps())
-    render.reply(answer, settings.as_json, lambda data: render.steps(data["steps"]))
+    render.fetched(settings, protocol.list_steps(), lambda data: render.steps(data["steps"]))
 
 
 @step.command("get")
@@ -35,9 +33,7 @@ def list_steps(settings: Settings) -> None:
 @pass_settings
 def get_step(settings: Settings, step_id: str) -> None:
     """One step's definition."""
-    with settings.remote() as remote:
-        answer = remote.send(protocol.get_step(step_id))
-    render.reply(answer, settings.as_json, render.step)
+    render.fetched(settings, protocol.get_step(step_id), render.step)
 
 
 @step.command("apply")
@@ -71,9 +67,7 @@ def apply_step(settings: Settings, source: IO[bytes]) -> None:
 @pass_settings
 def remove_step(settings: Settings, step_id: str) -> None:
     """Unregister a step (flows already started keep their plan)."""
-    with settings.remote() as remote:
-        answer = remote.send(protocol.unregister_step(step_id))
-    render.reply(answer, settings.as_json, render.message)
+    render.fetched(settings, protocol.unregister_step(step_id), render.message)
 
 
 def read_definitions(source: IO[bytes]) -> list[dict[str, Any]]:
