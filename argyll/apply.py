@@ -18,8 +18,12 @@ from argyll.events import (
     AttributeSet,
     Event,
     EventData,
+    FlowCanceled,
     FlowCompleted,
     FlowFailed,
+    FlowPaused,
+    FlowResumed,
+    FlowRetried,
     FlowStarted,
     StepCompleted,
     StepFailed,
@@ -201,6 +205,7 @@ def _flow_started(flow: FlowState | None, event: Event, data: FlowStarted) -> Fl
         attributes={name: AttributeValue(value) for name, value in data.init.items()},
         executions={sid: Execution() for sid in data.plan.steps},
         version=event.seq,
+        deadline=data.deadline,
     )
 
 
@@ -281,6 +286,7 @@ def _work_started(flow: FlowState, event: Event, data: WorkStarted) -> FlowState
         status=WorkStatus.ACTIVE,
         next_retry_at=None,
         owner=data.instance,
+        started_at=event.timestamp,
     )
 
 
@@ -376,6 +382,42 @@ def _flow_completed(flow: FlowState, event: Event, data: FlowCompleted) -> FlowS
 def _flow_failed(flow: FlowState, event: Event, data: FlowFailed) -> FlowState:
     return _touch(
         flow, event, status=FlowStatus.FAILED, completed_at=event.timestamp, error=data.error
+    )
+
+
+@applies(FLOW_APPLIERS, FlowPaused)
+def _flow_paused(flow: FlowState, event: Event, data: FlowPaused) -> FlowState:
+    return _touch(flow, event, status=FlowStatus.PAUSED)
+
+
+@applies(FLOW_APPLIERS, FlowResumed)
+def _flow_resumed(flow: FlowState, event: Event, data: FlowResumed) -> FlowState:
+    return _touch(flow, event, status=FlowStatus.ACTIVE)
+
+
+@applies(FLOW_APPLIERS, FlowCanceled)
+def _flow_canceled(flow: FlowState, event: Event, data: FlowCanceled) -> FlowState:
+    return _touch(flow, event, status=FlowStatus.CANCELED, completed_at=event.timestamp)
+
+
+@applies(FLOW_APPLIERS, FlowRetried)
+def _flow_retried(flow: FlowState, event: Event, data: FlowRetried) -> FlowState:
+    """Active again; each retried step starts over from pending, its old work items gone."""
+    executions = dict(flow.executions)
+    for step_id in data.steps:
+        source = executions[step_id].status
+        if StepStatus.PENDING not in STEP_TRANSITIONS.moves[source]:
+            raise transition_error(
+                STEP_TRANSITIONS, source, StepStatus.PENDING, event.aggregate, step_id
+            )
+        executions[step_id] = Execution()
+    return _touch(
+        flow,
+        event,
+        status=FlowStatus.ACTIVE,
+        completed_at=None,
+        error=None,
+        executions=executions,
     )
 
 

@@ -18,7 +18,7 @@ from argyll.events import (
 from argyll.model import AttrType, Catalog, HealthStatus, Role, Step, StepID
 
 
-def on_register(catalog: Catalog, step: Step) -> list[EventData]:
+def on_register(catalog: Catalog, step: Step, actor: str | None = None) -> list[EventData]:
     """Register a new step; the same definition again decides nothing."""
     existing = catalog.steps.get(step.id)
     if existing == step:
@@ -28,23 +28,23 @@ def on_register(catalog: Catalog, step: Step) -> list[EventData]:
             f"step {step.id!r} already exists with a different definition; update it instead"
         )
     _check_fits(catalog, step)
-    return [StepRegistered(step)]
+    return [StepRegistered(step, actor)]
 
 
-def on_update(catalog: Catalog, step: Step) -> list[EventData]:
+def on_update(catalog: Catalog, step: Step, actor: str | None = None) -> list[EventData]:
     existing = catalog.steps.get(step.id)
     if existing is None:
         raise NotFoundError("step", step.id)
     if existing == step:
         return []
     _check_fits(catalog, step)
-    return [StepUpdated(step)]
+    return [StepUpdated(step, actor)]
 
 
-def on_unregister(catalog: Catalog, step_id: str) -> list[EventData]:
+def on_unregister(catalog: Catalog, step_id: str, actor: str | None = None) -> list[EventData]:
     if step_id not in catalog.steps:
         raise NotFoundError("step", step_id)
-    return [StepUnregistered(StepID(step_id))]
+    return [StepUnregistered(StepID(step_id), actor)]
 
 
 def _check_fits(catalog: Catalog, step: Step) -> None:

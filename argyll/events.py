@@ -29,6 +29,10 @@ from argyll.model import (
 
 CATALOG = "catalog"
 FLOW_PREFIX = "flow:"
+ANONYMOUS = "anonymous"
+"""The actor of a call made without a token."""
+OPTIONAL_FIELDS = frozenset({"actor", "reason"})
+"""Fields written only when set: who made a call and why, on the events an API call appends."""
 
 
 def flow_aggregate(flow_id: str) -> str:
@@ -48,11 +52,19 @@ class EventData:
     _field_names: ClassVar[tuple[str, ...]] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _names(type(self))}
+        out = {name: getattr(self, name) for name in _names(type(self))}
+        return _without_unset(out)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EventData:
         return cls(**{name: data[name] for name in _names(cls) if name in data})
+
+
+def _without_unset(out: dict[str, Any]) -> dict[str, Any]:
+    for name in OPTIONAL_FIELDS:
+        if name in out and out[name] is None:
+            del out[name]
+    return out
 
 
 def _names(cls: type[EventData]) -> tuple[str, ...]:
@@ -71,31 +83,36 @@ class _StepDefinition(EventData):
 
     __slots__ = ()
     step: Step
+    actor: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"step_id": self.step.id, "step": self.step.to_dict()}
+        out = {"step_id": self.step.id, "step": self.step.to_dict(), "actor": self.actor}
+        return _without_unset(out)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EventData:
-        return cls(parse_step(data["step"]))  # type: ignore[call-arg]
+        return cls(parse_step(data["step"]), data.get("actor"))  # type: ignore[call-arg]
 
 
 @dataclass(frozen=True, slots=True)
 class StepRegistered(_StepDefinition):
     type: ClassVar[str] = "step_registered"
     step: Step
+    actor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StepUpdated(_StepDefinition):
     type: ClassVar[str] = "step_updated"
     step: Step
+    actor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class StepUnregistered(EventData):
     type: ClassVar[str] = "step_unregistered"
     step_id: StepID
+    actor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +132,26 @@ class FlowStarted(EventData):
     flow_id: FlowID
     plan: Plan
     init: Mapping[str, Any]
+    deadline: datetime | None = None
+    actor: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"flow_id": self.flow_id, "plan": self.plan.to_dict(), "init": dict(self.init)}
+        out = {"flow_id": self.flow_id, "plan": self.plan.to_dict(), "init": dict(self.init)}
+        if self.deadline is not None:
+            out["deadline"] = iso(self.deadline)
+        out["actor"] = self.actor
+        return _without_unset(out)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EventData:
-        return cls(data["flow_id"], plan_from_dict(data["plan"]), data["init"])
+        deadline = data.get("deadline")
+        return cls(
+            data["flow_id"],
+            plan_from_dict(data["plan"]),
+            data["init"],
+            parse_time(deadline) if deadline else None,
+            data.get("actor"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,10 +240,14 @@ class AttributeSet(EventData):
 
 @dataclass(frozen=True, slots=True)
 class StepCompleted(EventData):
+    """A step's outputs; ``actor`` is set when someone completed it by hand."""
+
     type: ClassVar[str] = "step_completed"
     flow_id: FlowID
     step_id: StepID
     outputs: Mapping[str, Any]
+    actor: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,10 +260,13 @@ class StepFailed(EventData):
 
 @dataclass(frozen=True, slots=True)
 class StepSkipped(EventData):
+    """A step that will not run; ``actor`` is set when someone skipped it by hand."""
+
     type: ClassVar[str] = "step_skipped"
     flow_id: FlowID
     step_id: StepID
     reason: str
+    actor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +280,50 @@ class FlowFailed(EventData):
     type: ClassVar[str] = "flow_failed"
     flow_id: FlowID
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPaused(EventData):
+    type: ClassVar[str] = "flow_paused"
+    flow_id: FlowID
+    actor: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowResumed(EventData):
+    type: ClassVar[str] = "flow_resumed"
+    flow_id: FlowID
+    actor: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowCanceled(EventData):
+    type: ClassVar[str] = "flow_canceled"
+    flow_id: FlowID
+    actor: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRetried(EventData):
+    """The flow runs again: ``steps`` return to pending (with fresh tokens when they start)."""
+
+    type: ClassVar[str] = "flow_retried"
+    flow_id: FlowID
+    steps: tuple[StepID, ...]
+    actor: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"flow_id": self.flow_id, "steps": list(self.steps)}
+        return _without_unset({**out, "actor": self.actor, "reason": self.reason})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        steps = tuple(StepID(s) for s in data["steps"])
+        return cls(data["flow_id"], steps, data.get("actor"), data.get("reason"))
 
 
 EVENT_TYPES: dict[str, type[EventData]] = {
@@ -265,8 +346,16 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         StepSkipped,
         FlowCompleted,
         FlowFailed,
+        FlowPaused,
+        FlowResumed,
+        FlowCanceled,
+        FlowRetried,
     )
 }
+
+
+FLOW_ENDED_TYPES = frozenset({FlowCompleted.type, FlowFailed.type, FlowCanceled.type})
+"""The events that end a flow (a retry may start a failed or canceled one again)."""
 
 
 def decode_data(event_type: str, data: Mapping[str, Any]) -> EventData:

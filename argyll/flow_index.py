@@ -1,45 +1,77 @@
-"""The flow index rule: the row a flow's start and end events make, so flows list unfolded.
+"""The flow index rule: the row a flow's status events make, so flows list unfolded.
 
 Every store keeps this index beside its events and the UI keeps one of its own;
 all of them call ``summarize`` for each event whose type is in ``INDEXED_TYPES``
-(the Redis store, which updates its rows inside a Lua script, takes the status
-from ``indexed_status``), so what a row says is decided here once.
+(the Redis store, which updates its rows inside a Lua script, takes the change
+from ``index_change``), so what a row says is decided here once.
 """
 
 from __future__ import annotations
 
-from argyll.events import Event, FlowCompleted, FlowFailed, FlowStarted
+from enum import StrEnum
+
+from argyll.events import (
+    Event,
+    FlowCanceled,
+    FlowCompleted,
+    FlowFailed,
+    FlowPaused,
+    FlowResumed,
+    FlowRetried,
+    FlowStarted,
+)
 from argyll.model import FlowState, FlowStatus, FlowSummary
 
-IndexedData = FlowStarted | FlowCompleted | FlowFailed
+IndexedData = (
+    FlowStarted | FlowPaused | FlowResumed | FlowRetried | FlowCompleted | FlowFailed | FlowCanceled
+)
 """The events that change a flow's index row."""
 
-INDEXED_TYPES = frozenset({FlowStarted.type, FlowCompleted.type, FlowFailed.type})
 
-_STATUS_AFTER = {
-    FlowStarted.type: FlowStatus.ACTIVE,
-    FlowCompleted.type: FlowStatus.COMPLETED,
-    FlowFailed.type: FlowStatus.FAILED,
+class RowChange(StrEnum):
+    """What an indexed event does to the row: make it, move its status, or close it."""
+
+    OPEN = "open"
+    MOVE = "move"
+    CLOSE = "close"
+
+
+_CHANGES: dict[str, tuple[RowChange, FlowStatus]] = {
+    FlowStarted.type: (RowChange.OPEN, FlowStatus.ACTIVE),
+    FlowPaused.type: (RowChange.MOVE, FlowStatus.PAUSED),
+    FlowResumed.type: (RowChange.MOVE, FlowStatus.ACTIVE),
+    FlowRetried.type: (RowChange.MOVE, FlowStatus.ACTIVE),
+    FlowCompleted.type: (RowChange.CLOSE, FlowStatus.COMPLETED),
+    FlowFailed.type: (RowChange.CLOSE, FlowStatus.FAILED),
+    FlowCanceled.type: (RowChange.CLOSE, FlowStatus.CANCELED),
 }
 
+INDEXED_TYPES = frozenset(_CHANGES)
 
-def indexed_status(data: IndexedData) -> FlowStatus:
-    """The status a flow's row has after ``data``."""
-    return _STATUS_AFTER[data.type]
+
+def index_change(data: IndexedData) -> tuple[RowChange, FlowStatus]:
+    """What ``data`` does to its flow's row, and the status the row has after it."""
+    return _CHANGES[data.type]
 
 
 def summarize(summary: FlowSummary | None, event: Event) -> FlowSummary | None:
-    """The flow's index row after ``event``: a start makes it, an end closes it.
+    """The flow's index row after ``event``: a start makes it, a move changes its status
+    (a retry also reopens it), an end closes it with the time and the error, if any.
 
-    An end with no row before it (a flow that never started) makes none.
+    Any other event, or one for a row that was never made, changes nothing.
     """
     data = event.data
-    if isinstance(data, FlowStarted):
-        return FlowSummary(data.flow_id, indexed_status(data), event.timestamp)
-    if summary is None or not isinstance(data, FlowCompleted | FlowFailed):
+    if data.type not in _CHANGES:
         return summary
+    change, status = _CHANGES[data.type]
+    if change is RowChange.OPEN:
+        return FlowSummary(data.flow_id, status, event.timestamp)  # type: ignore[attr-defined]
+    if summary is None:
+        return None
+    if change is RowChange.MOVE:
+        return FlowSummary(summary.id, status, summary.created_at)
     error = data.error if isinstance(data, FlowFailed) else None
-    return FlowSummary(summary.id, indexed_status(data), summary.created_at, event.timestamp, error)
+    return FlowSummary(summary.id, status, summary.created_at, event.timestamp, error)
 
 
 def summary_of(state: FlowState) -> FlowSummary:

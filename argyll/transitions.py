@@ -7,8 +7,8 @@ illegal move raises ``transition_error``), so a history that breaks the rules
 cannot fold into a state, and the deciders ask ``can_transition`` whether a
 result can still be taken. An event is checked only for the entity it moves: a
 retry scheduled or an attribute set moves nothing, and work recorded after its
-flow ended moves its item and step, never the flow. A new status (Part 2's
-``paused``, ``canceled``, compensation) is one new row plus the moves into it.
+flow ended moves its item and step, never the flow. Operating a flow (pause,
+resume, cancel, retry, a step completed or skipped by hand) adds its rows and moves.
 """
 
 from __future__ import annotations
@@ -36,10 +36,16 @@ FLOW_TRANSITIONS: Transitions[FlowStatus] = Transitions(
     "flow",
     {
         None: frozenset({FlowStatus.ACTIVE}),
-        # every goal completed or skipped; a goal failed
-        FlowStatus.ACTIVE: frozenset({FlowStatus.COMPLETED, FlowStatus.FAILED}),
+        # every goal completed or skipped; a goal failed or the deadline passed; by hand
+        FlowStatus.ACTIVE: frozenset(
+            {FlowStatus.COMPLETED, FlowStatus.FAILED, FlowStatus.PAUSED, FlowStatus.CANCELED}
+        ),
+        # resumed; the deadline passed; canceled (a paused flow only ends by these)
+        FlowStatus.PAUSED: frozenset({FlowStatus.ACTIVE, FlowStatus.FAILED, FlowStatus.CANCELED}),
         FlowStatus.COMPLETED: frozenset(),
-        FlowStatus.FAILED: frozenset(),
+        # retried
+        FlowStatus.FAILED: frozenset({FlowStatus.ACTIVE}),
+        FlowStatus.CANCELED: frozenset({FlowStatus.ACTIVE}),
     },
 )
 
@@ -47,14 +53,19 @@ STEP_TRANSITIONS: Transitions[StepStatus] = Transitions(
     "step",
     {
         None: frozenset({StepStatus.PENDING}),
-        # started; predicate false or a required input not produced; predicate error,
-        # a required input whose provider failed, or a for_each input that is no array
-        StepStatus.PENDING: frozenset({StepStatus.ACTIVE, StepStatus.SKIPPED, StepStatus.FAILED}),
-        # every work item succeeded; one failed (also after the flow ended: late work)
-        StepStatus.ACTIVE: frozenset({StepStatus.COMPLETED, StepStatus.FAILED}),
+        # started; predicate false, a required input not produced, skipped by hand or by a
+        # cancel; predicate error, a required input whose provider failed, or a for_each
+        # input that is no array; completed by hand
+        StepStatus.PENDING: frozenset(
+            {StepStatus.ACTIVE, StepStatus.SKIPPED, StepStatus.FAILED, StepStatus.COMPLETED}
+        ),
+        # every work item succeeded or completed by hand; one failed (also after the flow
+        # ended: late work); skipped by hand or by a cancel
+        StepStatus.ACTIVE: frozenset({StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED}),
         StepStatus.COMPLETED: frozenset(),
-        StepStatus.SKIPPED: frozenset(),
-        StepStatus.FAILED: frozenset(),
+        # a retry runs it again
+        StepStatus.SKIPPED: frozenset({StepStatus.PENDING}),
+        StepStatus.FAILED: frozenset({StepStatus.PENDING}),
     },
 )
 

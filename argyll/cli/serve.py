@@ -45,6 +45,10 @@ NOTABLE_EVENTS = {
     "flow_started": logging.INFO,
     "flow_completed": logging.INFO,
     "flow_failed": logging.WARNING,
+    "flow_paused": logging.INFO,
+    "flow_resumed": logging.INFO,
+    "flow_canceled": logging.WARNING,
+    "flow_retried": logging.INFO,
     "step_failed": logging.WARNING,
     "work_retry_scheduled": logging.WARNING,
 }

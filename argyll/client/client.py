@@ -113,15 +113,66 @@ class Client:
         return self._send(protocol.plan(goals, init))
 
     def start_flow(
-        self, goals: Goals, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+        self,
+        goals: Goals,
+        init: Mapping[str, Any] | None = None,
+        flow_id: str | None = None,
+        *,
+        timeout: int | None = None,
     ) -> FlowID:
-        """Start a flow and return its id; repeating the same request with its id is a no-op."""
-        return self.submit_flow(goals, init, flow_id).flow_id
+        """Start a flow and return its id; repeating the same request with its id is a no-op.
+
+        ``timeout`` (ms): a flow that has not ended by then fails, saying it timed out.
+        """
+        return self.submit_flow(goals, init, flow_id, timeout=timeout).flow_id
 
     def submit_flow(
-        self, goals: Goals, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+        self,
+        goals: Goals,
+        init: Mapping[str, Any] | None = None,
+        flow_id: str | None = None,
+        *,
+        timeout: int | None = None,
     ) -> FlowStart:
-        return self._send(protocol.submit_flow(goals, init, flow_id))
+        return self._send(protocol.submit_flow(goals, init, flow_id, timeout))
+
+    def pause_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        """Start nothing new in an active flow until it is resumed; returns its status."""
+        return self._send(protocol.pause_flow(flow_id, reason))
+
+    def resume_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        """Carry a paused flow on from where it stood."""
+        return self._send(protocol.resume_flow(flow_id, reason))
+
+    def cancel_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        """End a flow: nothing more starts, running scripts stop."""
+        return self._send(protocol.cancel_flow(flow_id, reason))
+
+    def retry_flow(
+        self,
+        flow_id: str,
+        steps: Iterable[str] = (),
+        *,
+        complete: Mapping[str, Mapping[str, Any]] | None = None,
+        skip: Iterable[str] = (),
+        reason: str | None = None,
+    ) -> FlowStatus:
+        """Run a failed or canceled flow again from where it stopped (completed steps stay)."""
+        return self._send(protocol.retry_flow(flow_id, steps, complete, skip, reason))
+
+    def complete_step(
+        self, flow_id: str, step_id: str, outputs: Mapping[str, Any], reason: str | None = None
+    ) -> FlowStatus:
+        """Resolve a step by hand with its outputs."""
+        return self._send(protocol.complete_step(flow_id, step_id, outputs, reason))
+
+    def skip_step(self, flow_id: str, step_id: str, reason: str | None = None) -> FlowStatus:
+        """Skip a step by hand."""
+        return self._send(protocol.skip_step(flow_id, step_id, reason))
+
+    def explain_flow(self, flow_id: str) -> dict[str, Any]:
+        """Why each step of the flow's plan is where it is (the API's JSON)."""
+        return self._send(protocol.explain_flow(flow_id))
 
     def get_flow(self, flow_id: str) -> FlowState:
         return self._send(protocol.get_flow(flow_id))
@@ -130,13 +181,13 @@ class Client:
         return self._send(protocol.flow_status(flow_id))
 
     def wait_flow(self, flow_id: str, timeout: float = DEFAULT_WAIT) -> FlowState:
-        """The flow's state once it has completed or failed; TimeoutError after ``timeout`` s.
+        """The flow's state once it has ended; TimeoutError after ``timeout`` s.
 
         Polls ``/status``, quickly at first, then every ``POLL_MAX`` seconds.
         """
         deadline = time.monotonic() + timeout
         delay = POLL_FIRST
-        while self.flow_status(flow_id) is FlowStatus.ACTIVE:
+        while not self.flow_status(flow_id).ended:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"flow {flow_id!r} still active after {timeout} s")
@@ -230,15 +281,66 @@ class AsyncClient:
         return await self._send(protocol.plan(goals, init))
 
     async def start_flow(
-        self, goals: Goals, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+        self,
+        goals: Goals,
+        init: Mapping[str, Any] | None = None,
+        flow_id: str | None = None,
+        *,
+        timeout: int | None = None,
     ) -> FlowID:
-        """Start a flow and return its id; repeating the same request with its id is a no-op."""
-        return (await self.submit_flow(goals, init, flow_id)).flow_id
+        """Start a flow and return its id; repeating the same request with its id is a no-op.
+
+        ``timeout`` (ms): a flow that has not ended by then fails, saying it timed out.
+        """
+        return (await self.submit_flow(goals, init, flow_id, timeout=timeout)).flow_id
 
     async def submit_flow(
-        self, goals: Goals, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+        self,
+        goals: Goals,
+        init: Mapping[str, Any] | None = None,
+        flow_id: str | None = None,
+        *,
+        timeout: int | None = None,
     ) -> FlowStart:
-        return await self._send(protocol.submit_flow(goals, init, flow_id))
+        return await self._send(protocol.submit_flow(goals, init, flow_id, timeout))
+
+    async def pause_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        """Start nothing new in an active flow until it is resumed; returns its status."""
+        return await self._send(protocol.pause_flow(flow_id, reason))
+
+    async def resume_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        """Carry a paused flow on from where it stood."""
+        return await self._send(protocol.resume_flow(flow_id, reason))
+
+    async def cancel_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        """End a flow: nothing more starts, running scripts stop."""
+        return await self._send(protocol.cancel_flow(flow_id, reason))
+
+    async def retry_flow(
+        self,
+        flow_id: str,
+        steps: Iterable[str] = (),
+        *,
+        complete: Mapping[str, Mapping[str, Any]] | None = None,
+        skip: Iterable[str] = (),
+        reason: str | None = None,
+    ) -> FlowStatus:
+        """Run a failed or canceled flow again from where it stopped (completed steps stay)."""
+        return await self._send(protocol.retry_flow(flow_id, steps, complete, skip, reason))
+
+    async def complete_step(
+        self, flow_id: str, step_id: str, outputs: Mapping[str, Any], reason: str | None = None
+    ) -> FlowStatus:
+        """Resolve a step by hand with its outputs."""
+        return await self._send(protocol.complete_step(flow_id, step_id, outputs, reason))
+
+    async def skip_step(self, flow_id: str, step_id: str, reason: str | None = None) -> FlowStatus:
+        """Skip a step by hand."""
+        return await self._send(protocol.skip_step(flow_id, step_id, reason))
+
+    async def explain_flow(self, flow_id: str) -> dict[str, Any]:
+        """Why each step of the flow's plan is where it is (the API's JSON)."""
+        return await self._send(protocol.explain_flow(flow_id))
 
     async def get_flow(self, flow_id: str) -> FlowState:
         return await self._send(protocol.get_flow(flow_id))
@@ -247,13 +349,13 @@ class AsyncClient:
         return await self._send(protocol.flow_status(flow_id))
 
     async def wait_flow(self, flow_id: str, timeout: float = DEFAULT_WAIT) -> FlowState:
-        """The flow's state once it has completed or failed; TimeoutError after ``timeout`` s.
+        """The flow's state once it has ended; TimeoutError after ``timeout`` s.
 
         Follows the flow's events over the WebSocket rather than polling.
         """
         async with asyncio.timeout(timeout):
             state = await self.get_flow(flow_id)
-            if state.status is not FlowStatus.ACTIVE:
+            if state.status.ended:
                 return state
             async with self.stream(flow_id) as events:
                 async for _ in events:

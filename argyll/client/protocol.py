@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from argyll import wire
 from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import ArgyllError
-from argyll.events import Event, FlowCompleted, FlowFailed, parse_time
+from argyll.events import FLOW_ENDED_TYPES, Event, parse_time
 from argyll.model import (
     FlowID,
     FlowStart,
@@ -41,7 +41,7 @@ from argyll.problems import error_from_problem, status_problem
 
 T = TypeVar("T")
 
-FLOW_ENDED = frozenset({FlowCompleted.type, FlowFailed.type})
+FLOW_ENDED = FLOW_ENDED_TYPES
 """Event types after which a flow starts nothing new."""
 
 
@@ -180,11 +180,16 @@ def plan(goals: Iterable[str] | str, init: Mapping[str, Any] | None = None) -> C
 
 
 def submit_flow(
-    goals: Iterable[str] | str, init: Mapping[str, Any] | None = None, flow_id: str | None = None
+    goals: Iterable[str] | str,
+    init: Mapping[str, Any] | None = None,
+    flow_id: str | None = None,
+    timeout: int | None = None,
 ) -> Call[FlowStart]:
     body: dict[str, Any] = {"goals": _goals(goals), "init": dict(init or {})}
     if flow_id is not None:
         body["id"] = flow_id
+    if timeout is not None:
+        body["timeout"] = timeout
 
     def parse(reply: Reply) -> FlowStart:
         return FlowStart(FlowID(reply.data["flow_id"]), created=reply.status == 201)
@@ -223,6 +228,65 @@ def flow_events(flow_id: str) -> Call[list[dict[str, Any]]]:
 def events(flow_id: str) -> Call[list[Event]]:
     path = wire.fill_path(wire.FLOW_EVENTS_PATH, flow_id=flow_id)
     return Call("GET", path, lambda reply: [Event.from_dict(e) for e in reply.data["events"]])
+
+
+def _operated(reply: Reply) -> FlowStatus:
+    return FlowStatus(reply.data["status"])
+
+
+def _with_reason(body: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    return {**body, "reason": reason} if reason is not None else body
+
+
+def pause_flow(flow_id: str, reason: str | None = None) -> Call[FlowStatus]:
+    path = wire.fill_path(wire.FLOW_PAUSE_PATH, flow_id=flow_id)
+    return _json_call("POST", path, _operated, _with_reason({}, reason))
+
+
+def resume_flow(flow_id: str, reason: str | None = None) -> Call[FlowStatus]:
+    path = wire.fill_path(wire.FLOW_RESUME_PATH, flow_id=flow_id)
+    return _json_call("POST", path, _operated, _with_reason({}, reason))
+
+
+def cancel_flow(flow_id: str, reason: str | None = None) -> Call[FlowStatus]:
+    path = wire.fill_path(wire.FLOW_CANCEL_PATH, flow_id=flow_id)
+    return _json_call("POST", path, _operated, _with_reason({}, reason))
+
+
+def retry_flow(
+    flow_id: str,
+    steps: Iterable[str] = (),
+    complete: Mapping[str, Mapping[str, Any]] | None = None,
+    skip: Iterable[str] = (),
+    reason: str | None = None,
+) -> Call[FlowStatus]:
+    body: dict[str, Any] = {}
+    for name, value in (
+        ("steps", list(steps)),
+        ("complete", dict(complete or {})),
+        ("skip", list(skip)),
+    ):
+        if value:
+            body[name] = value
+    path = wire.fill_path(wire.FLOW_RETRY_PATH, flow_id=flow_id)
+    return _json_call("POST", path, _operated, _with_reason(body, reason))
+
+
+def complete_step(
+    flow_id: str, step_id: str, outputs: Mapping[str, Any], reason: str | None = None
+) -> Call[FlowStatus]:
+    path = wire.fill_path(wire.STEP_COMPLETE_PATH, flow_id=flow_id, step_id=step_id)
+    return _json_call("POST", path, _operated, _with_reason({"outputs": dict(outputs)}, reason))
+
+
+def skip_step(flow_id: str, step_id: str, reason: str | None = None) -> Call[FlowStatus]:
+    path = wire.fill_path(wire.STEP_SKIP_PATH, flow_id=flow_id, step_id=step_id)
+    return _json_call("POST", path, _operated, _with_reason({}, reason))
+
+
+def explain_flow(flow_id: str) -> Call[dict[str, Any]]:
+    path = wire.fill_path(wire.FLOW_EXPLAIN_PATH, flow_id=flow_id)
+    return Call("GET", path, lambda reply: dict(reply.data))
 
 
 def complete_work(flow_id: str, step_id: str, token: str, outcome: Outcome) -> Call[None]:

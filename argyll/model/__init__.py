@@ -48,8 +48,11 @@ from argyll.model.types import (
     matches_type,
 )
 from argyll.model.validation import (
+    ACTION_REQUEST,
+    COMPLETE_REQUEST,
     FLOW_REQUEST,
     PLAN_REQUEST,
+    RETRY_REQUEST,
     STEP_DEFINITION,
     Problem,
     Shape,
@@ -58,10 +61,13 @@ from argyll.model.validation import (
 )
 
 __all__ = [
+    "ACTION_REQUEST",
+    "COMPLETE_REQUEST",
     "DEFAULT_TIMEOUT_MS",
     "FLOW_REQUEST",
     "ID_PATTERN",
     "PLAN_REQUEST",
+    "RETRY_REQUEST",
     "STEP_DEFINITION",
     "AttrType",
     "AttributeEdges",

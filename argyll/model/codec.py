@@ -84,6 +84,7 @@ def _http(data: Mapping[str, Any]) -> HttpConfig:
         method=HttpMethod(data.get("method", HttpMethod.POST).upper()),
         health_check=data.get("health_check"),
         timeout=data.get("timeout", DEFAULT_TIMEOUT_MS),
+        callback_timeout=data.get("callback_timeout"),
     )
 
 
@@ -143,6 +144,7 @@ def _work_item(data: Mapping[str, Any]) -> WorkItem:
         retry_count=data.get("retry_count", 0),
         next_retry_at=_maybe_time(data.get("next_retry_at")),
         owner=data.get("owner", ""),
+        started_at=_maybe_time(data.get("started_at")),
     )
 
 
@@ -176,4 +178,5 @@ def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState
         },
         executions={StepID(s): _execution(e) for s, e in data.get("executions", {}).items()},
         version=version,
+        deadline=_maybe_time(data.get("deadline")),
     )

@@ -38,6 +38,9 @@ NEW_STEP_DEFINITION = "NewStepDefinition"
 STEP = "Step"
 FLOW_REQUEST = "FlowRequest"
 PLAN_REQUEST = "PlanRequest"
+ACTION_REQUEST = "ActionRequest"
+RETRY_REQUEST = "RetryRequest"
+COMPLETE_REQUEST = "CompleteRequest"
 
 NESTED_ROLE_FORMS: tuple[str, ...] = (Role.OPTIONAL.value, Role.REQUIRED.value)
 """Roles whose settings may also be given nested: ``{"role": "optional", "optional": {...}}``."""
@@ -107,6 +110,9 @@ def _step_schemas(ref: str) -> dict[str, Schema]:
             method=_any_case(HttpMethod),
             health_check=_URL,
             timeout=_integer(1, f"milliseconds (default {DEFAULT_TIMEOUT_MS})"),
+            callback_timeout=_integer(
+                1, "milliseconds an async step's webhook may take after the acknowledgement"
+            ),
         ),
         "WorkConfig": closed_object(
             [],
@@ -169,7 +175,32 @@ def _request_schemas() -> dict[str, Schema]:
             id=id_schema(),
             goals=goals,
             init=init,
+            timeout=_integer(1, "milliseconds until an unfinished flow fails"),
         ),
+        **_operator_schemas(),
+    }
+
+
+def _operator_schemas() -> dict[str, Schema]:
+    """Bodies of the calls that operate a flow: each may say why (``reason``)."""
+    reason = {"type": "string", "description": "why, recorded with the event"}
+    step_ids = {"type": "array", "items": id_schema(), "description": "step ids"}
+    outputs = {"type": "object", "description": "output attributes, a value per name"}
+    return {
+        ACTION_REQUEST: closed_object([], reason=reason),
+        RETRY_REQUEST: closed_object(
+            [],
+            steps={**step_ids, "description": "steps to run again (default: the failed ones)"},
+            complete={
+                "type": "object",
+                "propertyNames": {"pattern": _NAME},
+                "additionalProperties": outputs,
+                "description": "steps to complete by hand first, with their outputs",
+            },
+            skip={**step_ids, "description": "steps to skip by hand first"},
+            reason=reason,
+        ),
+        COMPLETE_REQUEST: closed_object(["outputs"], outputs=outputs, reason=reason),
     }
 
 

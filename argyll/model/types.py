@@ -94,8 +94,18 @@ class WorkStatus(StrEnum):
 
 class FlowStatus(StrEnum):
     ACTIVE = "active"
+    PAUSED = "paused"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def ended(self) -> bool:
+        """Terminal: nothing more runs (a failed or canceled flow may still be retried)."""
+        return self in _FLOW_ENDED
+
+
+_FLOW_ENDED = frozenset({FlowStatus.COMPLETED, FlowStatus.FAILED, FlowStatus.CANCELED})
 
 
 def matches_type(value: Any, attr_type: AttrType) -> bool:
@@ -151,12 +161,16 @@ class HttpConfig:
     method: HttpMethod = HttpMethod.POST
     health_check: str | None = None
     timeout: int = DEFAULT_TIMEOUT_MS
+    callback_timeout: int | None = None
+    """Milliseconds an async step's webhook may take after the acknowledgement."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"endpoint": self.endpoint, "method": self.method.value}
         if self.health_check:
             out["health_check"] = self.health_check
         out["timeout"] = self.timeout
+        if self.callback_timeout is not None:
+            out["callback_timeout"] = self.callback_timeout
         return out
 
 
@@ -291,6 +305,8 @@ class WorkItem:
     next_retry_at: datetime | None = None
     owner: str = ""
     """The engine instance running the current attempt (its lease)."""
+    started_at: datetime | None = None
+    """When the current attempt started."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -306,6 +322,8 @@ class WorkItem:
             out["error"] = self.error
         if self.next_retry_at is not None:
             out["next_retry_at"] = iso(self.next_retry_at)
+        if self.started_at is not None:
+            out["started_at"] = iso(self.started_at)
         return out
 
 
@@ -366,6 +384,8 @@ class FlowState:
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
     executions: Mapping[StepID, Execution] = field(default_factory=dict)
     version: int = 0
+    deadline: datetime | None = None
+    """When an unfinished flow fails for taking too long (its start's ``timeout``)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -378,6 +398,8 @@ class FlowState:
             out["completed_at"] = iso(self.completed_at)
         if self.error is not None:
             out["error"] = self.error
+        if self.deadline is not None:
+            out["deadline"] = iso(self.deadline)
         out["plan"] = self.plan.to_dict()
         out["init"] = dict(self.init)
         out["attributes"] = {n: a.to_dict() for n, a in self.attributes.items()}

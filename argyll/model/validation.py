@@ -179,6 +179,9 @@ def checked(body: Any, problems: Iterable[Problem]) -> None:
 STEP_DEFINITION = Shape(schema.NEW_STEP_DEFINITION)
 FLOW_REQUEST = Shape(schema.FLOW_REQUEST)
 PLAN_REQUEST = Shape(schema.PLAN_REQUEST)
+ACTION_REQUEST = Shape(schema.ACTION_REQUEST)
+RETRY_REQUEST = Shape(schema.RETRY_REQUEST)
+COMPLETE_REQUEST = Shape(schema.COMPLETE_REQUEST)
 
 
 # ------------------------------------------------------------- step rules
@@ -211,6 +214,9 @@ def step_rules(data: Any, step_id: str | None = None) -> Iterator[Problem]:
             yield wanted, f"is required for {json_text(step_type.value)} steps"
         if refused in data:
             yield refused, f"is not allowed on {json_text(step_type.value)} steps"
+        http = data.get("http")
+        if step_type is StepType.SYNC and isinstance(http, dict) and "callback_timeout" in http:
+            yield "http.callback_timeout", 'is only for "async" steps'
     attributes = data.get("attributes")
     if isinstance(attributes, dict):
         for name, spec in attributes.items():
@@ -282,9 +288,9 @@ def _for_each_rules(where: str, role: Role, attr_type: AttrType | None) -> Itera
     if role is Role.OUTPUT:
         yield where, "only allowed on inputs"
     elif attr_type is not None and attr_type not in (AttrType.ARRAY, AttrType.ANY):
-        yield where, (
-            'only allowed on inputs of type "array" or "any", '
-            f"not {json_text(attr_type.value)}"
+        yield (
+            where,
+            (f'only allowed on inputs of type "array" or "any", not {json_text(attr_type.value)}'),
         )
 
 

@@ -5,16 +5,20 @@ runs in a background task, and what it found goes back through ``record`` (the
 engine's trigger, retried while the store is unreachable), so a result is
 decided on like any other trigger. A predicate already being evaluated for a
 step is not started twice. An attempt that answers at once is timed here; an
-async step's result arrives by webhook and has no duration of its own.
+async step's result arrives by webhook and has no duration of its own. Running
+scripts are kept by flow, so a flow that ends early (canceled, timed out) stops
+them; HTTP calls already sent are left to answer, and their results are recorded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from argyll import decide
-from argyll.model import FlowID, FlowState
+from argyll.model import FlowID, FlowState, StepType
 from argyll.runtime.clock import Clock
 from argyll.runtime.metrics import Metrics
 from argyll.runtime.tasks import BackgroundTasks
@@ -40,19 +44,40 @@ class Dispatcher:
         self._work, self._record, self._tasks = work, record, tasks
         self._metrics = metrics
         self._predicates: set[tuple[FlowID, str]] = set()
+        self._scripts: dict[FlowID, set[asyncio.Task[Any]]] = {}
         self._timers = Timers(clock, self._wake)
 
     def perform(self, effects: list[decide.Effect]) -> None:
         for effect in effects:
             match effect:
-                case decide.RunWork():
-                    self._tasks.spawn(self._run_work(effect))
+                case decide.RunWork(flow_id=flow_id, step=step):
+                    task = self._tasks.spawn(self._run_work(effect))
+                    if step.type is StepType.SCRIPT:
+                        self._keep_script(flow_id, task)
+                case decide.StopWork(flow_id=flow_id):
+                    self.stop(flow_id)
                 case decide.EvaluatePredicate(flow_id=flow_id, step=step):
                     if (flow_id, step.id) not in self._predicates:
                         self._predicates.add((flow_id, step.id))
                         self._tasks.spawn(self._evaluate(effect))
                 case decide.ScheduleWake(flow_id=flow_id, at=at):
                     self._timers.schedule(flow_id, at)
+
+    def stop(self, flow_id: FlowID) -> None:
+        """Stop the flow's running scripts (their results would be recorded and start nothing)."""
+        for task in self._scripts.pop(flow_id, set()):
+            task.cancel()
+
+    def _keep_script(self, flow_id: FlowID, task: asyncio.Task[Any]) -> None:
+        running = self._scripts.setdefault(flow_id, set())
+        running.add(task)
+
+        def forget(done: asyncio.Task[Any]) -> None:
+            running.discard(done)
+            if not running and self._scripts.get(flow_id) is running:
+                del self._scripts[flow_id]
+
+        task.add_done_callback(forget)
 
     def close(self) -> None:
         """Cancel every scheduled wake (work in flight is cancelled with the tasks)."""

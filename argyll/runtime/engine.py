@@ -27,7 +27,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from argyll import catalog as catalog_rules
 from argyll import decide
-from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold
+from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
     ConflictError,
@@ -36,7 +36,18 @@ from argyll.errors import (
     ValidationError,
     VersionConflict,
 )
-from argyll.events import CATALOG, FLOW_PREFIX, Event, EventData, FlowStarted, flow_aggregate
+from argyll.events import (
+    ANONYMOUS,
+    CATALOG,
+    FLOW_PREFIX,
+    Event,
+    EventData,
+    FlowCanceled,
+    FlowFailed,
+    FlowStarted,
+    flow_aggregate,
+)
+from argyll.explain import explain
 from argyll.model import (
     ID_PATTERN,
     Catalog,
@@ -67,6 +78,11 @@ from argyll.runtime.work import WorkRunner
 from argyll.store import EventStore, open_store
 
 log = logging.getLogger("argyll.engine")
+STOPPING_TYPES = frozenset({FlowCanceled.type, FlowFailed.type})
+"""Flow events after which none of the flow's scripts should go on running."""
+
+Operation = Callable[[FlowState, str, str | None, decide.Context], decide.Decision]
+"""An operator's decider: (state, actor, reason, context) -> decision."""
 
 APPEND_ATTEMPTS = 20
 STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.05, 5.0
@@ -155,8 +171,12 @@ class Engine:
         await self._leases.renew(self.store)
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
-        for summary in await self.store.list_flows(FlowStatus.ACTIVE):
-            self._open_work.seed(await self.get_flow(summary.id))
+        for status in (FlowStatus.ACTIVE, FlowStatus.PAUSED):
+            for summary in await self.store.list_flows(status):
+                state = await self.get_flow(summary.id)
+                self._open_work.seed(state)
+                if state.deadline is not None:
+                    self._dispatch.perform([decide.ScheduleWake(state.id, state.deadline)])
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
         await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
@@ -180,18 +200,24 @@ class Engine:
         """Register a step; the same definition again is a no-op, a different one a conflict."""
         return (await self.submit_step(definition)).step
 
-    async def submit_step(self, definition: Mapping[str, Any] | Step) -> StepRegistration:
+    async def submit_step(
+        self, definition: Mapping[str, Any] | Step, *, actor: str = ANONYMOUS
+    ) -> StepRegistration:
         step = self._parse(definition)
-        created = await self._change_catalog(lambda cat: catalog_rules.on_register(cat, step))
+        created = await self._change_catalog(
+            lambda cat: catalog_rules.on_register(cat, step, actor)
+        )
         return StepRegistration(step, created)
 
-    async def update_step(self, step_id: str, definition: Mapping[str, Any] | Step) -> Step:
+    async def update_step(
+        self, step_id: str, definition: Mapping[str, Any] | Step, *, actor: str = ANONYMOUS
+    ) -> Step:
         step = self._parse(definition, step_id)
-        await self._change_catalog(lambda cat: catalog_rules.on_update(cat, step))
+        await self._change_catalog(lambda cat: catalog_rules.on_update(cat, step, actor))
         return step
 
-    async def unregister_step(self, step_id: str) -> None:
-        await self._change_catalog(lambda cat: catalog_rules.on_unregister(cat, step_id))
+    async def unregister_step(self, step_id: str, *, actor: str = ANONYMOUS) -> None:
+        await self._change_catalog(lambda cat: catalog_rules.on_unregister(cat, step_id, actor))
 
     async def store_health(self) -> dict[str, Any]:
         """Whether the store answers, and how fast: ``{status, store, latency_ms, error?}``."""
@@ -253,22 +279,32 @@ class Engine:
         goals: Iterable[str],
         init: Mapping[str, Any] | None = None,
         flow_id: str | None = None,
+        *,
+        timeout: int | None = None,
+        actor: str = ANONYMOUS,
     ) -> FlowID:
-        """Start a flow and return its id; repeating the same request with its id is a no-op."""
-        return (await self.submit_flow(goals, init, flow_id)).flow_id
+        """Start a flow and return its id; repeating the same request with its id is a no-op.
+
+        ``timeout`` (ms): a flow that has not ended by then fails, saying it timed out.
+        """
+        return (await self.submit_flow(goals, init, flow_id, timeout=timeout, actor=actor)).flow_id
 
     async def submit_flow(
         self,
         goals: Iterable[str],
         init: Mapping[str, Any] | None = None,
         flow_id: str | None = None,
+        *,
+        timeout: int | None = None,
+        actor: str = ANONYMOUS,
     ) -> FlowStart:
         goal_list, init = _goal_list(goals), dict(init or {})
         _check_flow_id(flow_id)
+        _check_timeout(timeout)
         ident = FlowID(flow_id or new_token())
         plan = make_plan(self.catalog, goal_list, init)
         context = self._context()
-        decision = decide.on_start(ident, plan, init, context)
+        decision = decide.on_start(ident, plan, init, context, timeout_ms=timeout, actor=actor)
         try:
             await self._append(ident, decision, context.now)
         except VersionConflict:
@@ -299,11 +335,12 @@ class Engine:
         return summary
 
     async def wait_flow(self, flow_id: str, timeout: float | None = None) -> FlowState:
-        """The flow's state once it has completed or failed; TimeoutError after ``timeout`` s."""
+        """The flow's state once it has ended (completed, failed or canceled); TimeoutError
+        after ``timeout`` s."""
         ident = FlowID(flow_id)
         with self._flows.waiting(ident) as waiter:
             state = await self.get_flow(ident)
-            if state.status is not FlowStatus.ACTIVE:
+            if state.status.ended:
                 return state
             async with asyncio.timeout(timeout):
                 return await waiter
@@ -328,6 +365,96 @@ class Engine:
             FlowID(flow_id),
             lambda state, context: decide.on_work_outcome(state, step_id, token, outcome, context),
         )
+
+    # ------------------------------------------------------ operating flows
+
+    async def pause_flow(
+        self, flow_id: str, reason: str | None = None, *, actor: str = ANONYMOUS
+    ) -> FlowState:
+        """Start nothing new in the flow until it is resumed (409 unless it is active)."""
+        return await self._operate(flow_id, decide.on_pause, actor, reason)
+
+    async def resume_flow(
+        self, flow_id: str, reason: str | None = None, *, actor: str = ANONYMOUS
+    ) -> FlowState:
+        """Carry a paused flow on from where it stood (409 unless it is paused)."""
+        return await self._operate(flow_id, decide.on_resume, actor, reason)
+
+    async def cancel_flow(
+        self, flow_id: str, reason: str | None = None, *, actor: str = ANONYMOUS
+    ) -> FlowState:
+        """End the flow: nothing more starts, running scripts stop (409 once it has ended)."""
+        return await self._operate(flow_id, decide.on_cancel, actor, reason)
+
+    async def retry_flow(
+        self,
+        flow_id: str,
+        steps: Iterable[str] = (),
+        *,
+        complete: Mapping[str, Mapping[str, Any]] | None = None,
+        skip: Iterable[str] = (),
+        reason: str | None = None,
+        actor: str = ANONYMOUS,
+    ) -> FlowState:
+        """Run a failed or canceled flow again from where it stopped.
+
+        The failed steps (or ``steps``) and what ended because of them run again;
+        ``complete`` and ``skip`` resolve steps by hand first; completed steps never rerun.
+        """
+        redrive = decide.Redrive(tuple(steps), dict(complete or {}), tuple(skip))
+        return await self._operate(
+            flow_id,
+            lambda state, who, why, context: decide.on_retry(state, redrive, who, why, context),
+            actor,
+            reason,
+        )
+
+    async def complete_step(
+        self,
+        flow_id: str,
+        step_id: str,
+        outputs: Mapping[str, Any],
+        reason: str | None = None,
+        *,
+        actor: str = ANONYMOUS,
+    ) -> FlowState:
+        """Resolve a step by hand with its outputs; the flow goes on as if the step had."""
+        return await self._operate(
+            flow_id,
+            lambda state, who, why, context: decide.on_complete_step(
+                state, step_id, outputs, who, why, context
+            ),
+            actor,
+            reason,
+        )
+
+    async def skip_step(
+        self, flow_id: str, step_id: str, reason: str | None = None, *, actor: str = ANONYMOUS
+    ) -> FlowState:
+        """Skip a step by hand; steps that needed its outputs are skipped in turn."""
+        return await self._operate(
+            flow_id,
+            lambda state, who, why, context: decide.on_skip_step(state, step_id, who, why, context),
+            actor,
+            reason,
+        )
+
+    async def explain_flow(self, flow_id: str) -> dict[str, Any]:
+        """Why each step of the flow's plan is where it is (see ``argyll.explain``)."""
+        events = await self.store.read(flow_aggregate(flow_id))
+        if not events:
+            raise NotFoundError("flow", flow_id)
+        return explain(fold_flow(events), events, self.catalog).to_dict()
+
+    async def _operate(
+        self, flow_id: str, decider: Operation, actor: str, reason: str | None
+    ) -> FlowState:
+        state = await self._trigger(
+            FlowID(flow_id),
+            lambda flow, context: decider(flow, actor, reason, context),
+            fresh=True,
+        )
+        return state
 
     def events(self, after: str | None = None) -> AsyncIterator[Event]:
         """Every event of the store from ``after`` ("" = the start, None = from now), then live."""
@@ -375,12 +502,17 @@ class Engine:
     def _context(self) -> decide.Context:
         return decide.Context(self.clock.now(), self._new_token, self.instance_id, self.policy)
 
-    async def _trigger(self, flow_id: FlowID, rule: Rule) -> None:
-        """Decide on the freshest state and append, re-deciding if another writer won."""
+    async def _trigger(self, flow_id: FlowID, rule: Rule, *, fresh: bool = False) -> FlowState:
+        """Decide on the freshest state and append, re-deciding if another writer won.
+
+        ``fresh``: read what other writers appended first (an operator's call must not
+        be refused on a state this engine has not caught up with); returns the new state.
+        """
         lock = self._locks.setdefault(flow_id, asyncio.Lock())
         async with lock:
             try:
-                state = self._flows.get(flow_id) or await self._load(flow_id)
+                cached = None if fresh else self._flows.get(flow_id)
+                state = cached or await self._load(flow_id)
             except NotFoundError:
                 self._locks.pop(flow_id, None)
                 raise
@@ -396,6 +528,8 @@ class Engine:
             else:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
         self._dispatch.perform(decision.effects)
+        assert decision.state is not None
+        return decision.state
 
     async def _take_over(self, flow_id: FlowID, dead: IsDead) -> None:
         """Re-decide a flow whose work a dead instance held, from the store's state of it."""
@@ -437,12 +571,15 @@ class Engine:
         cached = self._flows.get(flow_id)
         if cached is not None and event.seq == cached.version + 1:
             self._cache(fold(cached, [event], FLOW_APPLIERS))
-        elif cached is None and self._flows.awaited(flow_id) and event.type.startswith("flow_"):
+        if event.type in STOPPING_TYPES and self._flows.get(flow_id) is None:
+            # another instance canceled it, or it timed out; and no retry has run it since
+            self._dispatch.stop(flow_id)
+        if cached is None and self._flows.awaited(flow_id) and event.type.startswith("flow_"):
             self._tasks.spawn(self._resolve_waiters(flow_id))
 
     async def _resolve_waiters(self, flow_id: FlowID) -> None:
         state = await self.get_flow(flow_id)
-        if state.status is not FlowStatus.ACTIVE:
+        if state.status.ended:
             self._cache(state)
 
 
@@ -450,6 +587,15 @@ def _goal_list(goals: Iterable[str]) -> list[str]:
     if isinstance(goals, str):
         return [goals]
     return list(goals)
+
+
+def _check_timeout(timeout: int | None) -> None:
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1
+    ):
+        raise ValidationError(
+            [("timeout", f"must be a whole number of milliseconds >= 1, got {json_text(timeout)}")]
+        )
 
 
 def _check_flow_id(flow_id: str | None) -> None:

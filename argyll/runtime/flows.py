@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from argyll.flow_index import summary_of
-from argyll.model import FlowID, FlowState, FlowStatus, FlowSummary
+from argyll.model import FlowID, FlowState, FlowSummary
 
 ENDED_KEPT = 10_000
 """Summaries of flows that ended here, kept so status reads need no store round trip."""
@@ -29,7 +29,7 @@ class FlowCache:
         self._waiters: dict[FlowID, list[asyncio.Future[FlowState]]] = {}
 
     def get(self, flow_id: FlowID) -> FlowState | None:
-        """The cached state of an active flow, or None."""
+        """The cached state of an active or paused flow, or None."""
         return self._active.get(flow_id)
 
     def summary(self, flow_id: FlowID) -> FlowSummary | None:
@@ -38,9 +38,9 @@ class FlowCache:
         return summary_of(cached) if cached else self._ended.get(flow_id)
 
     def keep(self, state: FlowState) -> bool:
-        """Cache an active flow's state (True); an ended flow leaves the cache, keeping its
-        summary and waking its waiters (False)."""
-        if state.status is FlowStatus.ACTIVE:
+        """Cache a running (active or paused) flow's state (True); an ended flow leaves the
+        cache, keeping its summary and waking its waiters (False)."""
+        if not state.status.ended:
             self._active[state.id] = state
             return True
         self._active.pop(state.id, None)

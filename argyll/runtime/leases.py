@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from argyll.events import (
+    FLOW_ENDED_TYPES,
     FLOW_PREFIX,
     Event,
-    FlowCompleted,
-    FlowFailed,
+    FlowPaused,
     WorkFailed,
     WorkStarted,
     WorkSucceeded,
@@ -27,6 +27,8 @@ from argyll.events import (
 from argyll.model import FlowID, FlowState, FlowStatus, Token, WorkStatus
 
 HOST = socket.gethostname()
+_QUIET_TYPES = FLOW_ENDED_TYPES | {FlowPaused.type}
+"""After these a flow holds no work to take over: it ended, or waits for a resume."""
 
 
 def new_instance_id() -> str:
@@ -64,7 +66,7 @@ class OpenWork:
 
     def seed(self, state: FlowState) -> None:
         """Start from a folded flow (at start-up, before the feed takes over)."""
-        if state.status is not FlowStatus.ACTIVE:
+        if state.status is not FlowStatus.ACTIVE:  # paused ones are taken on when resumed
             return
         self.activity[state.id] = state.last_updated or state.created_at
         self.owners[state.id] = {
@@ -79,7 +81,7 @@ class OpenWork:
             return
         flow_id = FlowID(event.aggregate[len(FLOW_PREFIX) :])
         data = event.data
-        if isinstance(data, FlowCompleted | FlowFailed):
+        if data.type in _QUIET_TYPES:
             self.owners.pop(flow_id, None)
             self.activity.pop(flow_id, None)
             return

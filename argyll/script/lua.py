@@ -239,7 +239,7 @@ class _Sandbox:
         return chunk
 
     def run(
-            self,
+        self,
         source: str,
         bindings: Mapping[str, Any],
         instruction_limit: int,

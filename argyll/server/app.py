@@ -68,6 +68,13 @@ def make_app(
         (wire.FLOW_PATH, h.FlowHandler, api),
         (wire.FLOW_STATUS_PATH, h.FlowStatusHandler, api),
         (wire.FLOW_EVENTS_PATH, h.FlowEventsHandler, api),
+        (wire.FLOW_CANCEL_PATH, h.CancelHandler, api),
+        (wire.FLOW_PAUSE_PATH, h.PauseHandler, api),
+        (wire.FLOW_RESUME_PATH, h.ResumeHandler, api),
+        (wire.FLOW_RETRY_PATH, h.RetryHandler, api),
+        (wire.FLOW_EXPLAIN_PATH, h.ExplainHandler, api),
+        (wire.STEP_COMPLETE_PATH, h.CompleteStepHandler, api),
+        (wire.STEP_SKIP_PATH, h.SkipStepHandler, api),
         (wire.WEBHOOK_PATH, h.WebhookHandler, api),
         (wire.EVENTS_PATH, EventSocket, socket_args),
     ]

@@ -21,7 +21,20 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from argyll import __version__
 from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import BodyTooLargeError, ValidationError
-from argyll.model import FLOW_REQUEST, PLAN_REQUEST, FlowStatus, Health, Shape, iso, json_text
+from argyll.events import ANONYMOUS
+from argyll.model import (
+    ACTION_REQUEST,
+    COMPLETE_REQUEST,
+    FLOW_REQUEST,
+    PLAN_REQUEST,
+    RETRY_REQUEST,
+    FlowState,
+    FlowStatus,
+    Health,
+    Shape,
+    iso,
+    json_text,
+)
 from argyll.problems import problem_text
 from argyll.runtime.engine import Engine
 from argyll.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -54,6 +67,18 @@ class ApiHandler(RequestHandler):
     def json_object(self) -> dict[str, Any]:
         """The body as a JSON object; anything else is a 400."""
         return parse_json_object(b"".join(self._chunks))
+
+    def request_of(self, shape: Shape) -> dict[str, Any]:
+        """A body that may be left out (``{}``), checked against ``shape``."""
+        raw = b"".join(self._chunks)
+        body = parse_json_object(raw) if raw.strip() else {}
+        shape.check(body)
+        return body
+
+    @property
+    def actor(self) -> str:
+        """Who makes this call, as its events record it (tokens come with access control)."""
+        return ANONYMOUS
 
     def reply(self, data: Mapping[str, Any], status: int = 200) -> None:
         self.set_status(status)
@@ -195,7 +220,7 @@ class StepsHandler(ApiHandler):
         self.reply({"steps": steps, "count": len(steps)})
 
     async def post(self) -> None:
-        registration = await self.engine.submit_step(self.json_object())
+        registration = await self.engine.submit_step(self.json_object(), actor=self.actor)
         step = registration.step
         if not registration.created:
             self.reply(
@@ -210,11 +235,11 @@ class StepHandler(ApiHandler):
         self.reply(self.engine.get_step(step_id).to_dict())
 
     async def put(self, step_id: str) -> None:
-        step = await self.engine.update_step(step_id, self.json_object())
+        step = await self.engine.update_step(step_id, self.json_object(), actor=self.actor)
         self.reply({"message": f"step {step.id!r} updated", "step": step.to_dict()})
 
     async def delete(self, step_id: str) -> None:
-        await self.engine.unregister_step(step_id)
+        await self.engine.unregister_step(step_id, actor=self.actor)
         self.reply({"message": f"step {step_id!r} unregistered"})
 
 
@@ -256,7 +281,9 @@ class FlowsHandler(ApiHandler):
     async def post(self) -> None:
         body = self.json_object()
         goals, init = parse_goals_and_init(body)
-        start = await self.engine.submit_flow(goals, init, body.get("id"))
+        start = await self.engine.submit_flow(
+            goals, init, body.get("id"), timeout=body.get("timeout"), actor=self.actor
+        )
         if start.created:
             self.reply(
                 {"message": f"flow {start.flow_id!r} started", "flow_id": start.flow_id}, 201
@@ -281,6 +308,74 @@ class FlowEventsHandler(ApiHandler):
     async def get(self, flow_id: str) -> None:
         events = await self.engine.flow_events(flow_id)
         self.reply({"events": events, "count": len(events)})
+
+
+# ------------------------------------------------------- operating a flow
+
+
+def operated(state: FlowState, done: str) -> dict[str, Any]:
+    """The reply to an operator's call: what happened, and the flow's status after it."""
+    return {
+        "message": f"flow {json_text(state.id)} {done}",
+        "flow_id": state.id,
+        "status": state.status.value,
+    }
+
+
+class PauseHandler(ApiHandler):
+    async def post(self, flow_id: str) -> None:
+        reason = self.request_of(ACTION_REQUEST).get("reason")
+        state = await self.engine.pause_flow(flow_id, reason, actor=self.actor)
+        self.reply(operated(state, "paused"))
+
+
+class ResumeHandler(ApiHandler):
+    async def post(self, flow_id: str) -> None:
+        reason = self.request_of(ACTION_REQUEST).get("reason")
+        state = await self.engine.resume_flow(flow_id, reason, actor=self.actor)
+        self.reply(operated(state, "resumed"))
+
+
+class CancelHandler(ApiHandler):
+    async def post(self, flow_id: str) -> None:
+        reason = self.request_of(ACTION_REQUEST).get("reason")
+        state = await self.engine.cancel_flow(flow_id, reason, actor=self.actor)
+        self.reply(operated(state, "canceled"))
+
+
+class RetryHandler(ApiHandler):
+    async def post(self, flow_id: str) -> None:
+        body = self.request_of(RETRY_REQUEST)
+        state = await self.engine.retry_flow(
+            flow_id,
+            body.get("steps", ()),
+            complete=body.get("complete"),
+            skip=body.get("skip", ()),
+            reason=body.get("reason"),
+            actor=self.actor,
+        )
+        self.reply(operated(state, "retried"))
+
+
+class CompleteStepHandler(ApiHandler):
+    async def post(self, flow_id: str, step_id: str) -> None:
+        body = self.request_of(COMPLETE_REQUEST)
+        state = await self.engine.complete_step(
+            flow_id, step_id, body["outputs"], body.get("reason"), actor=self.actor
+        )
+        self.reply(operated(state, f"step {json_text(step_id)} completed by hand"))
+
+
+class SkipStepHandler(ApiHandler):
+    async def post(self, flow_id: str, step_id: str) -> None:
+        reason = self.request_of(ACTION_REQUEST).get("reason")
+        state = await self.engine.skip_step(flow_id, step_id, reason, actor=self.actor)
+        self.reply(operated(state, f"step {json_text(step_id)} skipped by hand"))
+
+
+class ExplainHandler(ApiHandler):
+    async def get(self, flow_id: str) -> None:
+        self.reply(await self.engine.explain_flow(flow_id))
 
 
 class WebhookHandler(ApiHandler):

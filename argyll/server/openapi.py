@@ -14,6 +14,7 @@ import functools
 from typing import Any
 
 from argyll import __version__, wire
+from argyll.explain import NOT_NEEDED, REASONS, SATISFIED_BY_INIT
 from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
 from argyll.model import schema as model_schema
 from argyll.model.schema import NOT_DOTS, enum_schema, id_schema
@@ -64,9 +65,9 @@ def _responses(ok: dict[int, Schema], *errors: int) -> Schema:
     return responses
 
 
-def _body(schema: Schema, description: str) -> Schema:
+def _body(schema: Schema, description: str, *, required: bool = True) -> Schema:
     return {
-        "required": True,
+        "required": required,
         "description": description,
         "content": {JSON_CONTENT_TYPE: {"schema": schema}},
     }
@@ -101,6 +102,8 @@ def _flow_schemas() -> dict[str, Schema]:
         error={"type": "string"},
         retry_count={"type": "integer"},
         next_retry_at=_TIME,
+        owner={"type": "string", "description": "the engine instance running the attempt"},
+        started_at=_TIME,
     )
     execution = _obj(
         ["status", "inputs", "work_items"],
@@ -152,11 +155,19 @@ def _flow_schemas() -> dict[str, Schema]:
             completed_at=_TIME,
             last_updated=_TIME,
             error={"type": "string"},
+            deadline={**_TIME, "description": "when an unfinished flow fails (its timeout)"},
             plan=_ref("Plan"),
             init=_OBJECT,
             attributes=_map(_obj(["value", "step"], value={}, step={"type": ["string", "null"]})),
             executions=_map(_ref("Execution")),
         ),
+        "Operated": _obj(
+            ["message", "flow_id", "status"],
+            message={"type": "string"},
+            flow_id={"type": "string"},
+            status=status,
+        ),
+        "Explanation": _explanation_schema(),
         "Event": _obj(
             ["type", "aggregate", "seq", "timestamp", "data"],
             type={"type": "string"},
@@ -166,6 +177,24 @@ def _flow_schemas() -> dict[str, Schema]:
             data=_OBJECT,
         ),
     }
+
+
+def _explanation_schema() -> Schema:
+    reason = {"enum": list(REASONS), "description": "why the step is where it is"}
+    entry = _obj(["status", "reason", "detail"], status=enum_schema(StepStatus), reason=reason)
+    entry["properties"]["detail"] = _OBJECT
+    left_out = _obj(
+        ["reason", "detail"],
+        reason={"enum": [SATISFIED_BY_INIT, NOT_NEEDED]},
+        detail=_OBJECT,
+    )
+    return _obj(
+        ["flow_id", "status", "steps", "not_in_plan"],
+        flow_id={"type": "string"},
+        status=enum_schema(FlowStatus),
+        steps=_map(entry),
+        not_in_plan=_map(left_out),
+    )
 
 
 PROBLEM_FIELD_SCHEMAS: dict[str, Schema] = {
@@ -373,6 +402,65 @@ def _flow_paths() -> Schema:
     }
 
 
+def _operate_paths() -> Schema:
+    """Operating a flow: each call appends events naming who made it and why."""
+    flow_id = _path_param("flow_id", "a flow id")
+    step_id = _path_param("step_id", "a step of the flow's plan")
+    reason = _body(_ref("ActionRequest"), "why (recorded with the event)", required=False)
+    done = {200: _json(_ref("Operated"))}
+
+    def action(name: str, summary: str) -> Schema:
+        return {
+            "parameters": [flow_id],
+            "post": _op(name, summary, done, 400, 404, 409, 413, body=reason),
+        }
+
+    return {
+        wire.FLOW_CANCEL_PATH: action("cancelFlow", "Cancel a flow: nothing more starts"),
+        wire.FLOW_PAUSE_PATH: action("pauseFlow", "Pause an active flow: nothing new starts"),
+        wire.FLOW_RESUME_PATH: action("resumeFlow", "Resume a paused flow"),
+        wire.FLOW_RETRY_PATH: {
+            "parameters": [flow_id],
+            "post": _op(
+                "retryFlow",
+                "Run a failed or canceled flow again; completed steps never rerun",
+                done,
+                400,
+                404,
+                409,
+                413,
+                body=_body(_ref("RetryRequest"), "what to run again or resolve", required=False),
+            ),
+        },
+        wire.FLOW_EXPLAIN_PATH: {
+            "parameters": [flow_id],
+            "get": _op(
+                "explainFlow",
+                "Why each step is where it is",
+                {200: _json(_ref("Explanation"))},
+                404,
+            ),
+        },
+        wire.STEP_COMPLETE_PATH: {
+            "parameters": [flow_id, step_id],
+            "post": _op(
+                "completeStep",
+                "Complete a step by hand with its outputs",
+                done,
+                400,
+                404,
+                409,
+                413,
+                body=_body(_ref("CompleteRequest"), "the step's outputs"),
+            ),
+        },
+        wire.STEP_SKIP_PATH: {
+            "parameters": [flow_id, step_id],
+            "post": _op("skipStep", "Skip a step by hand", done, 400, 404, 409, 413, body=reason),
+        },
+    }
+
+
 def _push_paths() -> Schema:
     problem_body = {"schema": _ref("Problem")}
     webhook_body = {
@@ -443,6 +531,12 @@ def openapi_document() -> Schema:
             "description": "A goal-driven, event-sourced orchestrator. Errors are RFC 9457 "
             "problem details (application/problem+json).",
         },
-        "paths": {**_service_paths(), **_step_paths(), **_flow_paths(), **_push_paths()},
+        "paths": {
+            **_service_paths(),
+            **_step_paths(),
+            **_flow_paths(),
+            **_operate_paths(),
+            **_push_paths(),
+        },
         "components": _components(),
     }

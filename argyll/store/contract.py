@@ -33,8 +33,12 @@ from argyll.events import (
     CATALOG,
     Event,
     EventData,
+    FlowCanceled,
     FlowCompleted,
     FlowFailed,
+    FlowPaused,
+    FlowResumed,
+    FlowRetried,
     FlowStarted,
     StepHealthChanged,
     StepSkipped,
@@ -381,6 +385,26 @@ class FlowIndexContract(_Suite):
         summary = await store.flow_summary("a")
         assert summary == FlowSummary(FlowID("a"), FlowStatus.FAILED, at(1), at(1), "step s failed")
 
+    async def test_the_flow_index_follows_an_operated_flow(self, store: EventStore) -> None:
+        flow = FlowID("a")
+        await store.append("flow:a", 0, [started("a"), FlowPaused(flow, "ann")], at(0))
+        assert await store.flow_summary("a") == FlowSummary(flow, FlowStatus.PAUSED, at(0))
+        assert [f.id for f in await store.list_flows(FlowStatus.PAUSED)] == ["a"]
+        assert await store.list_flows(FlowStatus.ACTIVE) == []
+
+        await store.append("flow:a", 2, [FlowResumed(flow), FlowCanceled(flow)], at(2))
+        summary = FlowSummary(flow, FlowStatus.CANCELED, at(0), at(2))
+        assert await store.flow_summary("a") == summary
+        assert [f.id for f in await store.list_flows(FlowStatus.CANCELED)] == ["a"]
+
+        await store.append("flow:a", 4, [FlowRetried(flow, ())], at(3))
+        assert await store.flow_summary("a") == FlowSummary(flow, FlowStatus.ACTIVE, at(0))
+        assert await store.list_flows(FlowStatus.CANCELED) == []
+        await store.append("flow:a", 5, [FlowFailed(flow, "x")], at(4))
+        await store.append("flow:a", 6, [FlowRetried(flow, ())], at(5))
+        assert await store.flow_summary("a") == FlowSummary(flow, FlowStatus.ACTIVE, at(0))
+        assert [f.id for f in await store.list_flows()] == ["a"]
+
     async def test_the_flow_index_ignores_other_events_and_unknown_flows(
         self, store: EventStore
     ) -> None:
@@ -401,9 +425,7 @@ class FlowIndexContract(_Suite):
         summary = await store.flow_summary("a")
         assert summary is not None and summary.status is FlowStatus.ACTIVE
 
-    async def test_list_flows_is_newest_first_filtered_and_limited(
-        self, store: EventStore
-    ) -> None:
+    async def test_list_flows_is_newest_first_filtered_and_limited(self, store: EventStore) -> None:
         for n, flow_id in enumerate(["a", "b", "c", "d"]):
             await store.append(flow_aggregate(flow_id), 0, [started(flow_id)], at(n))
         await store.append("flow:b", 1, [FlowCompleted(FlowID("b"))], at(10))

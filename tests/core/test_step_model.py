@@ -203,6 +203,7 @@ FULL_HTTP = {
         "method": "PUT",
         "health_check": "http://127.0.0.1:9/health",
         "timeout": 5000,
+        "callback_timeout": 60000,
     },
     "predicate": {"language": "lua", "script": "return quantity > 0"},
     "work_config": {
@@ -305,7 +306,6 @@ PART_2_FIELDS = [
     ({"memoizable": True}, ["memoizable"]),
     ({"flow": {"goals": ["a"]}}, ["flow"]),
     ({"http": {**HTTP["http"], "compensate": "http://x/undo"}}, ["http.compensate"]),
-    ({"http": {**HTTP["http"], "callback_timeout": 5}}, ["http.callback_timeout"]),
     (
         {"attributes": {"a": {"role": "required", "required": {"collect": "bogus"}}}},
         ["attributes.a.required.collect"],

@@ -1,7 +1,8 @@
 """Record golden event logs: run rich flows on an engine and write what the codec stores.
 
 Run from the project root: ``python tests/golden/record.py tests/golden/v<N>`` (N the
-schema version being recorded; never over a directory already committed). It
+schema version being recorded; never over a directory already committed), or with
+log names after it to add only those logs (for event types new at that version). It
 writes, per log, ``<name>.jsonl`` (one stored row a line: aggregate, seq,
 timestamp, type, version and the payload text, all exactly as ``argyll.codec``
 gives them) and ``<name>.state.json`` (the state the log folds to). Once
@@ -57,13 +58,15 @@ def http_step(step_id: str, url: str, requires: str, output: str, **http: Any) -
     }
 
 
-async def record(directory: Path) -> None:
+async def record(directory: Path, only: Sequence[str] = ()) -> None:
     replies = iter([(503, {"detail": "busy"}), (500, None)])
     healthy = True
 
     def answer(call: Call) -> tuple[int, Any]:
         if call.path == "/health":
             return (200, {}) if healthy else (503, {"detail": "database away"})
+        if call.path == "/ack":
+            return 202, None
         total = sum(item["doubled"] for item in call.body["doubled"])
         return next(replies, (200, {"total": total}))
 
@@ -114,19 +117,55 @@ async def record(directory: Path) -> None:
         failed = await engine.start_flow(["needs_x", "uses_z"], {}, flow_id="golden-failed")
         await engine.wait_flow(failed, timeout=10)
 
+        operated, redriven = await operate(engine, service.url)
+
         for name, aggregate in (
             ("success", flow_aggregate(success)),
             ("failed", flow_aggregate(failed)),
+            ("operated", flow_aggregate(operated)),
+            ("redriven", flow_aggregate(redriven)),
         ):
-            events = await engine.store.read(aggregate)
-            write(directory, name, events, flow_state(events))
-        events = await engine.store.read(CATALOG)
-        write(directory, "catalog", events, catalog_state(events))
+            if not only or name in only:
+                events = await engine.store.read(aggregate)
+                write(directory, name, events, flow_state(events))
+        if not only or "catalog" in only:
+            events = await engine.store.read(CATALOG)
+            write(directory, "catalog", events, catalog_state(events))
+
+
+async def operate(engine: Engine, url: str) -> tuple[str, str]:
+    """Two flows an operator works. One is paused, resumed, canceled, retried, and its
+    async step completed by hand; the other fails and is retried with a step resolved."""
+    waits = {
+        "id": "waits",
+        "type": "async",
+        "attributes": {"go": {"role": "required"}, "done": {"role": "output"}},
+        "http": {"endpoint": f"{url}/ack", "timeout": 5000},
+    }
+    await engine.register_step(waits)
+    after = script_step("after", "{:finished done}", requires=["done"], outputs=["finished"])
+    await engine.register_step(after)
+    held = await engine.start_flow(["after"], {"go": 1}, flow_id="golden-operated")
+    await engine.pause_flow(held, "deploying")
+    await engine.resume_flow(held)
+    await engine.cancel_flow(held, "wrong input")
+    await engine.retry_flow(held, reason="input fixed")
+    await engine.complete_step(held, "waits", {"done": True}, "confirmed by phone")
+    await engine.wait_flow(held, timeout=10)
+    redriven = await engine.start_flow(["needs_x"], {}, flow_id="golden-redriven")
+    await engine.wait_flow(redriven, timeout=10)
+    await engine.retry_flow(redriven, complete={"boom": {"x": 2}}, reason="x known")
+    await engine.wait_flow(redriven, timeout=10)
+    return held, redriven
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1])
-    if target.exists():
+    target, only = Path(sys.argv[1]), sys.argv[2:]
+    if only:  # add logs of new event types to a committed directory, never over one
+        taken = [name for name in only if (target / f"{name}.jsonl").exists()]
+        if taken:
+            raise SystemExit(f"{', '.join(taken)} exist in {target}: never written over")
+    elif target.exists():
         raise SystemExit(f"{target} exists: golden logs are never written over")
-    target.mkdir(parents=True)
-    asyncio.run(record(target))
+    target.mkdir(parents=True, exist_ok=True)
+    asyncio.run(record(target, only))

@@ -89,6 +89,7 @@ SEEDED = [
     ("/engine/flow/{flow_id}", "GET", {"flow_id": SEEDED_FLOW}),
     ("/engine/flow/{flow_id}/status", "GET", {"flow_id": SEEDED_FLOW}),
     ("/engine/flow/{flow_id}/events", "GET", {"flow_id": SEEDED_FLOW}),
+    ("/engine/flow/{flow_id}/explain", "GET", {"flow_id": SEEDED_FLOW}),
 ]
 
 
@@ -122,6 +123,13 @@ def test_document_describes_every_route() -> None:
         "/engine/flow/{flow_id}",
         "/engine/flow/{flow_id}/status",
         "/engine/flow/{flow_id}/events",
+        "/engine/flow/{flow_id}/cancel",
+        "/engine/flow/{flow_id}/pause",
+        "/engine/flow/{flow_id}/resume",
+        "/engine/flow/{flow_id}/retry",
+        "/engine/flow/{flow_id}/explain",
+        "/engine/flow/{flow_id}/step/{step_id}/complete",
+        "/engine/flow/{flow_id}/step/{step_id}/skip",
         "/webhook/{flow_id}/{step_id}/{token}",
         "/engine/ws",
     }
@@ -166,6 +174,14 @@ MODEL_SHAPES = [
     ("/engine/step/{step_id}", "put", "requestBody", model_schema.STEP_DEFINITION),
     ("/engine/plan", "post", "requestBody", model_schema.PLAN_REQUEST),
     ("/engine/flow", "post", "requestBody", model_schema.FLOW_REQUEST),
+    ("/engine/flow/{flow_id}/retry", "post", "requestBody", model_schema.RETRY_REQUEST),
+    ("/engine/flow/{flow_id}/cancel", "post", "requestBody", model_schema.ACTION_REQUEST),
+    (
+        "/engine/flow/{flow_id}/step/{step_id}/complete",
+        "post",
+        "requestBody",
+        model_schema.COMPLETE_REQUEST,
+    ),
     ("/engine/step/{step_id}", "get", "200", model_schema.STEP),
 ]
 

@@ -118,7 +118,7 @@ async def test_flow_events_make_the_flow_list_newest_first_with_counts(engine: E
     assert [s.id for s in model.flows] == [f.id for f in await engine.list_flows()]
     statuses = {s.id: s.status for s in model.flows}
     assert statuses == {failed: FlowStatus.FAILED, done: FlowStatus.COMPLETED}
-    assert model.counts == {"active": 0, "completed": 1, "failed": 1}
+    assert model.counts == {"active": 0, "paused": 0, "completed": 1, "failed": 1, "canceled": 0}
     assert "fail" in (next(s for s in model.flows if s.id == failed).error or "")
 
 

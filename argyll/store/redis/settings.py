@@ -115,5 +115,5 @@ class Keys:
 
     def index(self, shard: int) -> list[str]:
         """The flow index keys, in the order the append script takes them."""
-        statuses = (None, FlowStatus.ACTIVE, FlowStatus.COMPLETED, FlowStatus.FAILED)
+        statuses = (None, *FlowStatus)
         return [self.flows(shard), *(self.flow_set(shard, status) for status in statuses)]

@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 from argyll.codec import decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData, FlowFailed, flow_aggregate
-from argyll.flow_index import INDEXED_TYPES, IndexedData, indexed_status
+from argyll.flow_index import INDEXED_TYPES, IndexedData, index_change
 from argyll.model import FlowID, FlowStatus, FlowSummary
 from argyll.store.base import ClosesOnExit
 from argyll.store.redis.feed import RedisFeed, feed_event, format_id, parse_id
@@ -136,14 +136,15 @@ class RedisEventStore(ClosesOnExit):
                     [("events", f"{data.type} of flow {data.flow_id!r} belongs in {home!r}")]
                 )
             error = data.error if isinstance(data, FlowFailed) else ""
-            args += (indexed_status(data).value, data.flow_id, _micros(timestamp), stamp, error)
+            change, status = index_change(data)
+            args += (change.value, status.value, data.flow_id, _micros(timestamp), stamp, error)
         return args
 
     def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
         """One script call for the shard's appends in a pipeline, above this store's floor."""
         keys = [self._keys.feeds[shard], self._keys.clocks[shard], *self._keys.index(shard)]
         keys += (append.stream for append in batch)
-        args = [format_id(self._feed.floor)]
+        args = [format_id(self._feed.floor), len(FlowStatus)]
         for append in batch:
             args += append.args
         return ("EVALSHA", APPEND.sha, len(keys), *keys, *args)

@@ -1,20 +1,25 @@
--- KEYS: feed, clock, flows, flows:all, flows:active, flows:completed, flows:failed, then the
---       stream of each append
--- ARGV: floor, then per append: expected, aggregate, count, indexed, count x (timestamp, type,
---       version, data), indexed x (status, flow id, score, timestamp, error)
+-- KEYS: feed, clock, flows, flows:all, then one set per flow status (its name after the
+--       last ':'), then the stream of each append
+-- ARGV: floor, the number of status sets, then per append: expected, aggregate, count,
+--       indexed, count x (timestamp, type, version, data), indexed x (change, status,
+--       flow id, score, timestamp, error)
 -- Each append is checked and written on its own: a stale one is refused alone.
-local sets = {active = KEYS[5], completed = KEYS[6], failed = KEYS[7]}
-local function index(status, flow, score, at, err)
+-- A row change (argyll.flow_index.RowChange) opens a row, moves its status, or closes it.
+local statuses = tonumber(ARGV[2])
+local sets = {}
+for n = 5, 4 + statuses do sets[string.match(KEYS[n], ':([a-z_]+)$')] = KEYS[n] end
+local function index(change, status, flow, score, at, err)
   local row
-  if status == 'active' then
+  if change == 'open' then
     row = {status = status, created = at, score = score}
     redis.call('ZADD', KEYS[4], score, flow)
   else
     local raw = redis.call('HGET', KEYS[3], flow)
     if not raw then return end
     row = cjson.decode(raw)
-    row.status, row.completed, row.error = status, at, nil
-    if status == 'failed' then row.error = err end
+    row.status, row.completed, row.error = status, nil, nil
+    if change == 'close' then row.completed = at end
+    if err ~= '' then row.error = err end
   end
   for _, set in pairs(sets) do redis.call('ZREM', set, flow) end
   redis.call('ZADD', sets[status], row.score, flow)
@@ -26,15 +31,15 @@ local clock_ms, clock_seq = parse(redis.call('GET', KEYS[2]) or '0-0')
 local floor_ms, floor_seq = parse(ARGV[1])
 ms, seq = later(ms, seq, clock_ms, clock_seq + 1)
 ms, seq = later(ms, seq, floor_ms, floor_seq + 1)
-local results, at, wrote = {}, 2, false
-for n = 8, #KEYS do
+local results, at, wrote = {}, 3, false
+for n = 5 + statuses, #KEYS do
   local expected, aggregate = tonumber(ARGV[at]), ARGV[at + 1]
   local count, indexed = tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
   at = at + 4
   local version = redis.call('XLEN', KEYS[n])
   if version ~= expected then
     results[#results + 1] = {0, version}
-    at = at + 4 * count + 5 * indexed
+    at = at + 4 * count + 6 * indexed
   else
     results[#results + 1] = {1, format(ms, seq)}
     for i = 1, count do
@@ -46,8 +51,8 @@ for n = 8, #KEYS do
       seq, at, wrote = seq + 1, at + 4, true
     end
     for _ = 1, indexed do
-      index(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4])
-      at = at + 5
+      index(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
+      at = at + 6
     end
   end
 end
