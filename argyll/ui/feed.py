@@ -31,7 +31,7 @@ from argyll.client import AsyncClient, EngineInfo, EventStream
 from argyll.client.client import DEFAULT_TIMEOUT
 from argyll.errors import ArgyllError, NotFoundError
 from argyll.events import CATALOG, Event, EventData, StepHealthChanged, StepRegistered
-from argyll.model import Catalog, FlowID, FlowSummary, Step
+from argyll.model import Catalog, FlowID, FlowStatus, FlowSummary, Step
 from argyll.ui.model import MAX_FLOWS, DashboardModel
 
 log = logging.getLogger("argyll.ui")
@@ -69,6 +69,20 @@ class EngineSource(Protocol):
     async def register_step(self, definition: Mapping[str, Any]) -> Step: ...
 
     async def update_step(self, step_id: str, definition: Mapping[str, Any]) -> Step: ...
+
+    async def pause_flow(self, flow_id: str, reason: str | None = None) -> object: ...
+
+    async def resume_flow(self, flow_id: str, reason: str | None = None) -> object: ...
+
+    async def cancel_flow(self, flow_id: str, reason: str | None = None) -> object: ...
+
+    async def retry_flow(self, flow_id: str, *, reason: str | None = None) -> object: ...
+
+    async def complete_step(
+        self, flow_id: str, step_id: str, outputs: Mapping[str, Any], reason: str | None = None
+    ) -> object: ...
+
+    async def skip_step(self, flow_id: str, step_id: str, reason: str | None = None) -> object: ...
 
 
 def run_now(callback: Callable[[], None]) -> None:
@@ -314,6 +328,26 @@ class RemoteEngine:
 
     async def update_step(self, step_id: str, definition: Mapping[str, Any]) -> Step:
         return await self.client.update_step(step_id, definition)
+
+    async def pause_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        return await self.client.pause_flow(flow_id, reason)
+
+    async def resume_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        return await self.client.resume_flow(flow_id, reason)
+
+    async def cancel_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        return await self.client.cancel_flow(flow_id, reason)
+
+    async def retry_flow(self, flow_id: str, *, reason: str | None = None) -> FlowStatus:
+        return await self.client.retry_flow(flow_id, reason=reason)
+
+    async def complete_step(
+        self, flow_id: str, step_id: str, outputs: Mapping[str, Any], reason: str | None = None
+    ) -> FlowStatus:
+        return await self.client.complete_step(flow_id, step_id, outputs, reason)
+
+    async def skip_step(self, flow_id: str, step_id: str, reason: str | None = None) -> FlowStatus:
+        return await self.client.skip_step(flow_id, step_id, reason)
 
     async def _read(self, stream: EventStream) -> None:
         """Pass the stream on to every queue; when it drops, end them and reconnect."""

@@ -18,6 +18,8 @@ from argyll.ui.feed import EngineSource, Feed, Schedule, run_now
 from argyll.ui.format import header_html
 from argyll.ui.model import DashboardModel
 from argyll.ui.views.events import EventLog, LiveFeed
+from argyll.ui.views.explain_view import ExplainView
+from argyll.ui.views.flow_actions import FlowActions
 from argyll.ui.views.flow_detail import FlowDetail
 from argyll.ui.views.flows import FlowsView
 from argyll.ui.views.graph import GraphView
@@ -44,6 +46,7 @@ class Dashboard:
             ("Timeline", TimelineView(model).panel),
             ("Event log", EventLog(model).panel),
             ("Live events", LiveFeed(model).panel),
+            ("Explain", ExplainView(model).panel),
             ("Register / edit step", StepForm(model, engine, schedule).panel),
             dynamic=True,
             sizing_mode="stretch_width",
@@ -54,6 +57,7 @@ class Dashboard:
             self.header,
             graph.panel,
             FlowDetail(model).panel,
+            FlowActions(model, engine, schedule).panel,
             pn.Row(tabs, side, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
             styles={"background": "#f1f5f9", "padding": "8px"},
