@@ -72,6 +72,11 @@ def status_formatter() -> HTMLTemplateFormatter:
     )
 
 
+def title_formatter(column: str) -> HTMLTemplateFormatter:
+    """A cell's text with its row's ``column`` on hover (a start time's UTC, say)."""
+    return HTMLTemplateFormatter(template=f'<span title="<%- {column} %>"><%- value %></span>')
+
+
 class ScrolledHTML(JSComponent):
     """HTML that the browser scrolls into view each time ``reveal`` is bumped.
 
