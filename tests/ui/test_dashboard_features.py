@@ -102,6 +102,10 @@ async def test_the_url_names_the_selection_survives_a_reload_and_can_be_shared(
     detail = page.locator(".argyll-flow-detail")
     await expect(detail.locator(".flow-id")).to_have_text(flow_id)
     await expect(detail.get_by_text("Step order-creator")).to_be_visible()
+    goals = page.locator(".bk-input-group", has_text="Goals")
+    await expect(goals.locator(".choices__list--multiple .choices__item")).to_contain_text(
+        "order-creator"
+    )
     await session.wait_cards("line_width", {"order-creator": 4.0})
     await expect(row_of(session, flow_id)).to_have_class(re.compile("tabulator-selected"))
     assert page.url.endswith(f"?flow={flow_id}&step=order-creator")

@@ -14,6 +14,18 @@ from argyll.ui.views.panes import TABLE_CSS, status_formatter, title_formatter
 
 FLOW_PAGE_SIZE = 12
 STATUSES = ["all", "active", "completed", "failed"]
+COLUMN_WIDTHS = {
+    "flow": "20%",
+    "goals": "14%",
+    "status": "13%",
+    "progress": "7%",
+    "started": "14%",
+    "duration (s)": "7%",
+    "error": "25%",
+}
+"""Shares of the table's width, so the root cause stays in view however wide the page."""
+WRAPPED = {"type": "textarea"}
+"""Long text (flow ids, goals, errors) wraps in its cell instead of being cut."""
 
 
 class FlowsView:
@@ -48,16 +60,15 @@ class FlowsView:
             sizing_mode="stretch_width",
             layout="fit_columns",
             hidden_columns=["utc"],
-            titles={"error": "root cause / error"},
-            formatters={"status": status_formatter(), "started": title_formatter("utc")},
-            widths={
-                "flow": 290,
-                "goals": 170,
-                "status": 190,
-                "progress": 80,
-                "started": 190,
-                "duration (s)": 100,
+            titles={"progress": "steps", "duration (s)": "secs", "error": "root cause / error"},
+            formatters={
+                "flow": WRAPPED,
+                "goals": WRAPPED,
+                "status": status_formatter(),
+                "started": title_formatter("utc"),
+                "error": WRAPPED,
             },
+            widths=COLUMN_WIDTHS,
             stylesheets=[TABLE_CSS],
         )
         self.table.param.watch(self._clicked, "selection")
@@ -87,6 +98,10 @@ class FlowsView:
         self.table.selection = [frame.index.get_loc(selected)] if selected in frame.index else []
 
     def _clicked(self, event: param.parameterized.Event) -> None:
+        """A row clicked selects its flow; the table showing the selection again changes nothing."""
         frame = self.table.value
-        if event.new and event.new[0] < len(frame):
-            self.model.param.update(selected_flow=frame["flow"].iloc[event.new[0]], goals=[])
+        if not event.new or event.new[0] >= len(frame):
+            return
+        flow_id = frame["flow"].iloc[event.new[0]]
+        if flow_id != self.model.selected_flow:
+            self.model.param.update(selected_flow=flow_id, goals=[])

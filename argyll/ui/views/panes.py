@@ -73,8 +73,10 @@ def status_formatter() -> HTMLTemplateFormatter:
 
 
 def title_formatter(column: str) -> HTMLTemplateFormatter:
-    """A cell's text with its row's ``column`` on hover (a start time's UTC, say)."""
-    return HTMLTemplateFormatter(template=f'<span title="<%- {column} %>"><%- value %></span>')
+    """A cell's text, wrapped, with its row's ``column`` on hover (a start time's UTC, say)."""
+    return HTMLTemplateFormatter(
+        template=f'<span style="white-space: normal" title="<%- {column} %>"><%- value %></span>'
+    )
 
 
 class ScrolledHTML(JSComponent):

@@ -12,6 +12,11 @@ from argyll.ui.format import errors_html, escape, problems_of
 from argyll.ui.model import DashboardModel
 from argyll.ui.views.panes import card, html_pane
 
+CONSEQUENCES = (
+    '<p class="muted">The step leaves the catalog and the graph; flows already started '
+    "keep their plans. New plans can no longer use it.</p>"
+)
+
 
 class StepActions:
     """The clicked step's actions: *Delete step…*, then *Confirm delete* (or *Cancel*).
@@ -42,7 +47,6 @@ class StepActions:
 
     def _selected(self) -> None:
         step_id = self.model.selected_step
-        self.message.object = ""
         self.title.object = f"<h3>Step <code>{escape(step_id)}</code></h3>"
         self.panel.visible = bool(step_id)
         self._asking(False)
@@ -52,7 +56,9 @@ class StepActions:
         self.delete.visible = not asking
         self.confirm.visible = self.cancel.visible = asking
         if asking:
-            self.confirm.label = f"Confirm delete {self.model.selected_step}"
+            step_id = self.model.selected_step
+            self.confirm.label = f"Confirm delete {step_id}"
+        self.message.object = CONSEQUENCES if asking else ""
 
     async def _delete(self, _: Any) -> None:
         step_id = self.model.selected_step
