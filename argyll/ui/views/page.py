@@ -60,9 +60,9 @@ class Dashboard:
             name="views",
         )
         side = pn.Column(
-            PresetsView(model, engine, schedule, presets).panel,
-            StepActions(model, engine, schedule).panel,
             PlanView(model, engine, schedule).panel,
+            StepActions(model, engine, schedule).panel,
+            PresetsView(model, engine, schedule, presets).panel,
             width=440,
             margin=(0, 5),
         )
