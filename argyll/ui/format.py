@@ -204,9 +204,16 @@ def execution_html(step_id: str, execution: Execution) -> str:
     return f'<h4>Step <code>{escape(step_id)}</code></h4><table class="kv">{body}</table>'
 
 
-def flow_html(flow: FlowState | None, selected_flow: str, selected_step: str) -> str:
+def flow_html(
+    flow: FlowState | None, selected_flow: str, selected_step: str, missing: bool = False
+) -> str:
     if not selected_flow:
         return '<p class="muted">Select a flow in the table to follow it here.</p>'
+    if flow is None and missing:
+        return (
+            f'<p class="error">The engine has no flow <code>{escape(selected_flow)}</code> '
+            "(a link to a flow of another store, or a typo).</p>"
+        )
     if flow is None:
         return f'<p class="muted">Loading flow <code>{escape(selected_flow)}</code>…</p>'
     facts = [

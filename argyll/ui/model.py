@@ -220,6 +220,9 @@ class DashboardModel(param.Parameterized):
     selected_flow = param.String(default="", doc="The flow the detail views follow.")
     flow = param.ClassSelector(class_=FlowState, default=None, allow_None=True)
     flow_events = param.List(default=[], doc="Every event of the selected flow, in order.")
+    flow_missing = param.Boolean(
+        default=False, doc="The engine has no selected flow (a stale link)."
+    )
     selected_step = param.String(default="", doc="The step last clicked in the graph.")
     goals = param.List(default=[], doc="Goals of the plan preview.")
     init = param.Dict(default={}, doc="Init state of the plan preview.")
@@ -283,8 +286,13 @@ class DashboardModel(param.Parameterized):
             self._apply_flow(event)
 
     def load_flow(self, flow_id: str, events: Sequence[Event]) -> None:
-        """The selected flow's past events; ignored if the selection moved on meanwhile."""
-        if flow_id != self.selected_flow or not events:
+        """The selected flow's past events (none: the engine has no such flow); ignored if
+        the selection moved on meanwhile."""
+        if flow_id != self.selected_flow:
+            return
+        if not events:
+            if self._flow is None:
+                self._dirty.add("flow_missing")
             return
         self._flow = fold_flow(events)
         self._flow_events = list(events)
@@ -336,6 +344,8 @@ class DashboardModel(param.Parameterized):
             }
         if "flow" in dirty:
             changes["flow"] = self._flow
+        if "flow" in dirty or "flow_missing" in dirty:
+            changes["flow_missing"] = self._flow is None and "flow_missing" in dirty
         if "flow_events" in dirty:
             changes["flow_events"] = list(self._flow_events)
         if "recent" in dirty:
@@ -403,9 +413,8 @@ class DashboardModel(param.Parameterized):
     def _forget_flow(self) -> None:
         self._flow, self._flow_events = None, []
         self.stale_flow = bool(self.selected_flow)
-        self._dirty.discard("flow")
-        self._dirty.discard("flow_events")
-        self.param.update(flow=None, flow_events=[])
+        self._dirty -= {"flow", "flow_events", "flow_missing"}
+        self.param.update(flow=None, flow_events=[], flow_missing=False)
 
     @param.depends("goals", "init", "catalog", watch=True, on_init=True)
     def _replan(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from panel.io.location import Location
 
 from argyll.testing import catalog_of, script_step
+from argyll.ui.format import flow_html
 from argyll.ui.model import DashboardModel
 from argyll.ui.views.deep_link import DeepLink, link_search, selection_of
 
@@ -27,3 +28,18 @@ def test_a_url_selects_its_flow_and_step_and_the_selection_moves_the_url() -> No
     assert location.search == "?flow=f-1"
     model.selected_flow = ""
     assert location.search == ""
+
+
+def test_a_link_to_a_flow_the_engine_lacks_says_so() -> None:
+    model = DashboardModel()
+    model.selected_flow = "gone"
+    model.load_flow("elsewhere", [])
+    model.flush()
+    assert not model.flow_missing, "an answer for a flow no longer selected"
+    model.load_flow("gone", [])
+    model.flush()
+    assert model.flow_missing
+    assert "The engine has no flow <code>gone</code>" in flow_html(None, "gone", "", True)
+    assert "Loading flow" in flow_html(None, "gone", "", False)
+    model.selected_flow = "other"
+    assert not model.flow_missing
