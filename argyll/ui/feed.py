@@ -84,6 +84,8 @@ class EngineSource(Protocol):
 
     async def skip_step(self, flow_id: str, step_id: str, reason: str | None = None) -> object: ...
 
+    async def unregister_step(self, step_id: str) -> None: ...
+
 
 def run_now(callback: Callable[[], None]) -> None:
     callback()
@@ -174,6 +176,7 @@ class Feed:
         self.throttle = Throttle(flush or model.flush, interval, schedule)
         self._task: asyncio.Task[None] | None = None
         self._loads: dict[str, asyncio.Task[None]] = {}
+        self._filling: asyncio.Task[None] | None = None
         model.param.watch(lambda _: self._reload(), "selected_flow")
 
     def start(self) -> asyncio.Task[None]:
@@ -183,7 +186,8 @@ class Feed:
 
     async def aclose(self) -> None:
         self.throttle.cancel()
-        tasks = [*self._loads.values(), *([self._task] if self._task else [])]
+        running = [task for task in (self._task, self._filling) if task is not None]
+        tasks = [*self._loads.values(), *running]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -213,6 +217,7 @@ class Feed:
             self.model.connected("live")
             live = True
             self._reload()
+            self._backfill()
             self.throttle.poke()
             await self._follow(stream)
         except UNREACHABLE as error:
@@ -228,6 +233,7 @@ class Feed:
             self.model.apply(event)
             if self.model.stale_flow:
                 self._reload()
+            self._backfill()
             self.throttle.poke()
             count += 1
             if count % YIELD_EVERY == 0:
@@ -253,6 +259,23 @@ class Feed:
         if self.model.stale_flow:
             self._reload()
         self.throttle.poke()
+
+    def _backfill(self) -> None:
+        """Read back the progress of listed flows the model lacks, one flow at a time."""
+        if self.model.progress_unknown and (self._filling is None or self._filling.done()):
+            self._filling = asyncio.get_running_loop().create_task(self._fill())
+
+    async def _fill(self) -> None:
+        while (flow_id := self.model.next_unknown()) is not None:
+            try:
+                raw = await self.source.flow_events(flow_id)
+            except NotFoundError:
+                continue
+            except UNREACHABLE as error:
+                log.warning("the dashboard could not read flow %s: %s", flow_id, error)
+                return
+            self.model.load_progress(flow_id, [Event.from_dict(item) for item in raw])
+            self.throttle.poke()
 
 
 # -------------------------------------------------------------------- remote
@@ -348,6 +371,9 @@ class RemoteEngine:
 
     async def skip_step(self, flow_id: str, step_id: str, reason: str | None = None) -> FlowStatus:
         return await self.client.skip_step(flow_id, step_id, reason)
+
+    async def unregister_step(self, step_id: str) -> None:
+        await self.client.unregister_step(step_id)
 
     async def _read(self, stream: EventStream) -> None:
         """Pass the stream on to every queue; when it drops, end them and reconnect."""

@@ -22,7 +22,7 @@ class FlowDetail:
             css_classes=["argyll-flow-detail"],
         )
         self.panel = card(self.body, sizing_mode="stretch_width")
-        model.param.watch(self._redraw, "flow")
+        model.param.watch(self._redraw, ["flow", "flow_missing"])
         model.param.watch(self._selected, ["selected_flow", "selected_step"])
 
     def _redraw(self, *_: object) -> None:
@@ -35,4 +35,4 @@ class FlowDetail:
 
     def _html(self) -> str:
         model = self.model
-        return flow_html(model.flow, model.selected_flow, model.selected_step)
+        return flow_html(model.flow, model.selected_flow, model.selected_step, model.flow_missing)

@@ -8,15 +8,17 @@ inside ``pn.io.hold`` so a flush reaches the browser as one message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableSet
+from collections.abc import MutableSet, Sequence
 from typing import Any
 
 import panel as pn
 from bokeh.document import Document
 
+from argyll.demo import Preset
 from argyll.ui.feed import EngineSource, Feed, Schedule, run_now
 from argyll.ui.format import header_html
 from argyll.ui.model import DashboardModel
+from argyll.ui.views.deep_link import DeepLink
 from argyll.ui.views.events import EventLog, LiveFeed
 from argyll.ui.views.explain_view import ExplainView
 from argyll.ui.views.flow_actions import FlowActions
@@ -25,6 +27,8 @@ from argyll.ui.views.flows import FlowsView
 from argyll.ui.views.graph import GraphView
 from argyll.ui.views.panes import CSS, HeaderHTML
 from argyll.ui.views.plan import PlanView
+from argyll.ui.views.presets import PresetsView
+from argyll.ui.views.step_actions import StepActions
 from argyll.ui.views.step_form import StepForm
 from argyll.ui.views.timeline import TimelineView
 
@@ -32,7 +36,13 @@ from argyll.ui.views.timeline import TimelineView
 class Dashboard:
     """Every view of one page over one model."""
 
-    def __init__(self, model: DashboardModel, engine: EngineSource, schedule: Schedule) -> None:
+    def __init__(
+        self,
+        model: DashboardModel,
+        engine: EngineSource,
+        schedule: Schedule,
+        presets: Sequence[Preset] = (),
+    ) -> None:
         self.model = model
         self.header = HeaderHTML(
             object=header_html(model), sizing_mode="stretch_width", stylesheets=[CSS]
@@ -52,7 +62,13 @@ class Dashboard:
             sizing_mode="stretch_width",
             name="views",
         )
-        side = pn.Column(PlanView(model, engine, schedule).panel, width=440, margin=(0, 5))
+        side = pn.Column(
+            PlanView(model, engine, schedule).panel,
+            StepActions(model, engine, schedule).panel,
+            PresetsView(model, engine, schedule, presets).panel,
+            width=440,
+            margin=(0, 5),
+        )
         self.layout = pn.Column(
             self.header,
             graph.panel,
@@ -92,21 +108,29 @@ def _scheduler(doc: Document | None) -> Schedule:
 
 
 def dashboard(
-    engine: EngineSource, *, feeds: MutableSet[Feed] | None = None
+    engine: EngineSource,
+    *,
+    feeds: MutableSet[Feed] | None = None,
+    presets: Sequence[Preset] = (),
 ) -> pn.viewable.Viewable:
     """The whole dashboard for ``engine``, live; show it in Jupyter or serve it.
+
+    Served, the page's URL names the selected flow and step (``/?flow=…&step=…``).
 
     Args:
         engine: a started ``Engine`` (or anything with the ``EngineSource`` methods).
         feeds: where the page's feed is kept while it runs, so a server can stop it.
+        presets: flows to start in one click (``argyll.demo.DEMO_PRESETS``).
     """
     doc = pn.state.curdoc
     held = doc if doc is not None and doc.session_context is not None else None
     schedule = _scheduler(held)
     model = DashboardModel(catalog=engine.catalog)
-    page = Dashboard(model, engine, schedule)
+    page = Dashboard(model, engine, schedule, presets)
     if held is None:
         page.push_to_notebook()
+    elif pn.state.location is not None:
+        DeepLink(model, pn.state.location)
     feed = Feed(engine, model, flush=lambda: page.flush(held), schedule=schedule)
     _run(feed, feeds)
     return page.layout

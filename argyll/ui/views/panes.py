@@ -19,6 +19,7 @@ CSS = """
 .status-active { background: #3b82f6; } .status-completed { background: #16a34a; }
 .status-failed { background: #dc2626; } .status-pending { background: #94a3b8; }
 .status-skipped { background: #a8a29e; }
+.status-paused { background: #7c3aed; } .status-canceled { background: #57534e; }
 .legend { font: 13px sans-serif; color: #334155; display: flex; flex-wrap: wrap; gap: 14px;
   align-items: center; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px;
@@ -42,6 +43,7 @@ TABLE_CSS = """
 .status { padding: 1px 8px; border-radius: 999px; color: #fff; font-size: 12px; }
 .status-active { background: #3b82f6; } .status-completed { background: #16a34a; }
 .status-failed { background: #dc2626; }
+.status-paused { background: #7c3aed; } .status-canceled { background: #57534e; }
 .status-completed-goals-skipped, .status-completed-some-goals-skipped { background: #b45309; }
 """
 
@@ -69,6 +71,13 @@ def status_formatter() -> HTMLTemplateFormatter:
     return HTMLTemplateFormatter(
         template='<span class="status status-<%= value.replace(/ · | /g, "-") %>" '
         'title="<%- error %>"><%- value %></span>'
+    )
+
+
+def title_formatter(column: str) -> HTMLTemplateFormatter:
+    """A cell's text, wrapped, with its row's ``column`` on hover (a start time's UTC, say)."""
+    return HTMLTemplateFormatter(
+        template=f'<span style="white-space: normal" title="<%- {column} %>"><%- value %></span>'
     )
 
 
