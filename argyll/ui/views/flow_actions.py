@@ -76,7 +76,7 @@ class FlowActions:
         self.model, self.engine, self.schedule = model, engine, schedule
         self.buttons = {
             action.name: pn.widgets.Button(
-                name=action.label, css_classes=[f"argyll-action-{action.name}"], visible=False
+                label=action.label, css_classes=[f"argyll-action-{action.name}"], visible=False
             )
             for action in ACTIONS
         }
@@ -86,7 +86,7 @@ class FlowActions:
             placeholder="reason (recorded with the event)", css_classes=["argyll-reason"]
         )
         self.outputs = pn.widgets.TextAreaInput(
-            name="outputs (JSON)",
+            label="outputs (JSON)",
             value="{}",
             height=80,
             visible=False,
@@ -94,9 +94,9 @@ class FlowActions:
         )
         self.question = html_pane("", sizing_mode="stretch_width")
         self.confirm = pn.widgets.Button(
-            name="Confirm", button_type="danger", visible=False, css_classes=["argyll-confirm"]
+            label="Confirm", button_type="danger", visible=False, css_classes=["argyll-confirm"]
         )
-        self.back = pn.widgets.Button(name="Back", visible=False, css_classes=["argyll-back"])
+        self.back = pn.widgets.Button(label="Back", visible=False, css_classes=["argyll-back"])
         self.confirm.on_click(self._confirmed)
         self.back.on_click(lambda _: self._disarm())
         self.message = html_pane("", sizing_mode="stretch_width")
