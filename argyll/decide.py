@@ -312,6 +312,8 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
     run again; a retry it had scheduled gets a wake-up here. Then the flow moves on.
     """
     builder = _Builder(flow, context, flow.version)
+    if flow.status is FlowStatus.PAUSED:
+        return builder.done()  # taken on once resumed: nothing starts while paused
     for step_id, execution in flow.executions.items():
         step = flow.plan.steps[step_id]
         for token, item in execution.work_items.items():

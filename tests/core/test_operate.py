@@ -21,6 +21,7 @@ from argyll.decide import (
     on_retry,
     on_skip_step,
     on_start,
+    on_takeover,
     on_wake,
 )
 from argyll.errors import ConflictError, NotFoundError, ValidationError
@@ -309,3 +310,9 @@ def test_an_async_step_without_its_webhook_in_time_is_retried_under_its_token():
     assert item.status is WorkStatus.FAILED
     assert item.error == "no webhook within 1000 ms (gave up after 1 retry)"
     assert flow.outcome(run, Succeeded({"x": 1})) == []  # a webhook for the given-up attempt
+
+
+def test_a_dead_instances_work_in_a_paused_flow_waits_for_the_resume():
+    flow = Flow(A, goals=["a"])
+    pause(flow)
+    assert flow.take(on_takeover(flow.state, flow.context("other"), lambda owner: True)) == []
