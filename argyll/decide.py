@@ -436,8 +436,12 @@ def on_skip_step(
 def _require(flow: FlowState, done: str, status: FlowStatus) -> None:
     if flow.status is not status:
         raise ConflictError(
-            f"flow {flow.id!r} is {flow.status.value}; only a {status.value} flow can be {done}"
+            f"flow {flow.id!r} is {flow.status.value}; only {_a(status.value)} flow can be {done}"
         )
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
 def _open_step(flow: FlowState, step_id: str) -> Step:

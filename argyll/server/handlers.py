@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
@@ -316,31 +316,34 @@ class FlowEventsHandler(ApiHandler):
 def operated(state: FlowState, done: str) -> dict[str, Any]:
     """The reply to an operator's call: what happened, and the flow's status after it."""
     return {
-        "message": f"flow {json_text(state.id)} {done}",
+        "message": f"flow {state.id!r} {done}",
         "flow_id": state.id,
         "status": state.status.value,
     }
 
 
-class PauseHandler(ApiHandler):
+class ReasonOnlyHandler(ApiHandler):
+    """A call on a flow that takes only an optional ``{reason}``: pause, resume, cancel."""
+
+    method_name: ClassVar[str]
+    done: ClassVar[str]
+
     async def post(self, flow_id: str) -> None:
         reason = self.request_of(ACTION_REQUEST).get("reason")
-        state = await self.engine.pause_flow(flow_id, reason, actor=self.actor)
-        self.reply(operated(state, "paused"))
+        call = getattr(self.engine, self.method_name)
+        self.reply(operated(await call(flow_id, reason, actor=self.actor), self.done))
 
 
-class ResumeHandler(ApiHandler):
-    async def post(self, flow_id: str) -> None:
-        reason = self.request_of(ACTION_REQUEST).get("reason")
-        state = await self.engine.resume_flow(flow_id, reason, actor=self.actor)
-        self.reply(operated(state, "resumed"))
+class PauseHandler(ReasonOnlyHandler):
+    method_name, done = "pause_flow", "paused"
 
 
-class CancelHandler(ApiHandler):
-    async def post(self, flow_id: str) -> None:
-        reason = self.request_of(ACTION_REQUEST).get("reason")
-        state = await self.engine.cancel_flow(flow_id, reason, actor=self.actor)
-        self.reply(operated(state, "canceled"))
+class ResumeHandler(ReasonOnlyHandler):
+    method_name, done = "resume_flow", "resumed"
+
+
+class CancelHandler(ReasonOnlyHandler):
+    method_name, done = "cancel_flow", "canceled"
 
 
 class RetryHandler(ApiHandler):
