@@ -366,14 +366,14 @@ class CompleteStepHandler(ApiHandler):
         state = await self.engine.complete_step(
             flow_id, step_id, body["outputs"], body.get("reason"), actor=self.actor
         )
-        self.reply(operated(state, f"step {json_text(step_id)} completed by hand"))
+        self.reply(operated(state, f"step {step_id!r} completed by hand"))
 
 
 class SkipStepHandler(ApiHandler):
     async def post(self, flow_id: str, step_id: str) -> None:
         reason = self.request_of(ACTION_REQUEST).get("reason")
         state = await self.engine.skip_step(flow_id, step_id, reason, actor=self.actor)
-        self.reply(operated(state, f"step {json_text(step_id)} skipped by hand"))
+        self.reply(operated(state, f"step {step_id!r} skipped by hand"))
 
 
 class ExplainHandler(ApiHandler):
