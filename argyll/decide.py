@@ -215,11 +215,12 @@ def on_start(
     context: Context,
     *,
     timeout_ms: int | None = None,
+    labels: Mapping[str, str] | None = None,
     actor: str | None = None,
 ) -> Decision:
     check_init(plan, init)
     deadline = context.now + timedelta(milliseconds=timeout_ms) if timeout_ms else None
-    started = FlowStarted(flow_id, plan, dict(init), deadline, actor)
+    started = FlowStarted(flow_id, plan, dict(init), deadline, actor, dict(labels or {}))
     flow = new_flow(Event(flow_aggregate(flow_id), 1, context.now, started))
     builder = _Builder(flow, context, expected=0)
     builder.decision.events.append(started)

@@ -179,4 +179,5 @@ def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState
         executions={StepID(s): _execution(e) for s, e in data.get("executions", {}).items()},
         version=version,
         deadline=_maybe_time(data.get("deadline")),
+        labels=dict(data.get("labels", {})),
     )

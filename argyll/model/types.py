@@ -386,6 +386,7 @@ class FlowState:
     version: int = 0
     deadline: datetime | None = None
     """When an unfinished flow fails for taking too long (its start's ``timeout``)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -400,6 +401,8 @@ class FlowState:
             out["error"] = self.error
         if self.deadline is not None:
             out["deadline"] = iso(self.deadline)
+        if self.labels:
+            out["labels"] = dict(self.labels)
         out["plan"] = self.plan.to_dict()
         out["init"] = dict(self.init)
         out["attributes"] = {n: a.to_dict() for n, a in self.attributes.items()}
@@ -416,6 +419,7 @@ class FlowSummary:
     created_at: datetime
     completed_at: datetime | None = None
     error: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -427,7 +431,13 @@ class FlowSummary:
             out["completed_at"] = iso(self.completed_at)
         if self.error is not None:
             out["error"] = self.error
+        if self.labels:
+            out["labels"] = dict(self.labels)
         return out
+
+    def has_labels(self, wanted: Mapping[str, str]) -> bool:
+        """Whether the flow carries every one of ``wanted``'s labels with its value."""
+        return all(self.labels.get(key) == value for key, value in wanted.items())
 
 
 # ------------------------------------------------------------------- catalog

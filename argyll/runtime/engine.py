@@ -281,13 +281,18 @@ class Engine:
         flow_id: str | None = None,
         *,
         timeout: int | None = None,
+        labels: Mapping[str, str] | None = None,
         actor: str = ANONYMOUS,
     ) -> FlowID:
         """Start a flow and return its id; repeating the same request with its id is a no-op.
 
         ``timeout`` (ms): a flow that has not ended by then fails, saying it timed out.
+        ``labels``: names and string values the flow carries, to find it by.
         """
-        return (await self.submit_flow(goals, init, flow_id, timeout=timeout, actor=actor)).flow_id
+        start = await self.submit_flow(
+            goals, init, flow_id, timeout=timeout, labels=labels, actor=actor
+        )
+        return start.flow_id
 
     async def submit_flow(
         self,
@@ -296,27 +301,34 @@ class Engine:
         flow_id: str | None = None,
         *,
         timeout: int | None = None,
+        labels: Mapping[str, str] | None = None,
         actor: str = ANONYMOUS,
     ) -> FlowStart:
         goal_list, init = _goal_list(goals), dict(init or {})
         _check_flow_id(flow_id)
         _check_timeout(timeout)
+        _check_labels(labels)
         ident = FlowID(flow_id or new_token())
         plan = make_plan(self.catalog, goal_list, init)
         context = self._context()
-        decision = decide.on_start(ident, plan, init, context, timeout_ms=timeout, actor=actor)
+        decision = decide.on_start(
+            ident, plan, init, context, timeout_ms=timeout, labels=labels, actor=actor
+        )
         try:
             await self._append(ident, decision, context.now)
         except VersionConflict:
-            await self._check_same_start(ident, goal_list, init)
+            await self._check_same_start(ident, goal_list, init, dict(labels or {}))
             return FlowStart(ident, created=False)
         self._dispatch.perform(decision.effects)
         return FlowStart(ident, created=True)
 
-    async def _check_same_start(self, flow_id: FlowID, goals: list[str], init: dict) -> None:
+    async def _check_same_start(
+        self, flow_id: FlowID, goals: list[str], init: dict, labels: dict
+    ) -> None:
         first = (await self.store.read(flow_aggregate(flow_id)))[0].data
         assert isinstance(first, FlowStarted)
-        if list(first.plan.goals) != goals or dict(first.init) != init:
+        same = (list(first.plan.goals), dict(first.init), dict(first.labels))
+        if same != (goals, init, labels):
             raise ConflictError(f"flow {flow_id!r} already exists with a different request")
 
     async def get_flow(self, flow_id: str) -> FlowState:
@@ -352,10 +364,14 @@ class Engine:
         return [event.to_dict() for event in events]
 
     async def list_flows(
-        self, status: FlowStatus | str | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | str | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
+        """Flows newest first; with ``labels``, those that carry every one of them."""
         wanted = FlowStatus(status) if status else None
-        return await self.store.list_flows(wanted, limit)
+        return await self.store.list_flows(wanted, limit, labels)
 
     async def complete_work(
         self, flow_id: str, step_id: str, token: str, outcome: decide.Outcome
@@ -596,6 +612,16 @@ def _check_timeout(timeout: int | None) -> None:
         raise ValidationError(
             [("timeout", f"must be a whole number of milliseconds >= 1, got {json_text(timeout)}")]
         )
+
+
+def _check_labels(labels: Mapping[str, str] | None) -> None:
+    wrong = [
+        (f"labels.{key}", f"must be a string, got {json_text(value)}")
+        for key, value in (labels or {}).items()
+        if not isinstance(key, str) or not isinstance(value, str)
+    ]
+    if wrong:
+        raise ValidationError(wrong)
 
 
 def _check_flow_id(flow_id: str | None) -> None:

@@ -162,6 +162,20 @@ def parse_flow_query(status: str | None, limit: str | None) -> tuple[FlowStatus 
     return wanted, count
 
 
+def parse_labels(queries: list[str]) -> dict[str, str]:
+    """``?label=name=value``, repeated: every label a listed flow must carry."""
+    labels, problems = {}, []
+    for query in queries:
+        name, equals, value = query.partition("=")
+        if not name or not equals:
+            problems.append(("label", f"must be name=value, got {json_text(query)}"))
+        else:
+            labels[name] = value
+    if problems:
+        raise ValidationError(problems)
+    return labels
+
+
 def webhook_outcome(content_type: str, body: Mapping[str, Any]) -> Outcome:
     """A problem+json body is a failure (its detail, else its title); any other object, outputs."""
     if content_type.split(";")[0].strip().lower() != PROBLEM_CONTENT_TYPE:
@@ -275,14 +289,21 @@ class FlowsHandler(ApiHandler):
         status, limit = parse_flow_query(
             self.get_query_argument("status", None), self.get_query_argument("limit", None)
         )
-        flows = [flow.to_dict() for flow in await self.engine.list_flows(status, limit)]
+        labels = parse_labels(self.get_query_arguments("label"))
+        listed = await self.engine.list_flows(status, limit, labels)
+        flows = [flow.to_dict() for flow in listed]
         self.reply({"flows": flows, "count": len(flows)})
 
     async def post(self) -> None:
         body = self.json_object()
         goals, init = parse_goals_and_init(body)
         start = await self.engine.submit_flow(
-            goals, init, body.get("id"), timeout=body.get("timeout"), actor=self.actor
+            goals,
+            init,
+            body.get("id"),
+            timeout=body.get("timeout"),
+            labels=body.get("labels"),
+            actor=self.actor,
         )
         if start.created:
             self.reply(

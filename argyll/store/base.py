@@ -64,9 +64,13 @@ class FlowIndex(Protocol):
     """One row per flow, updated in the same write as the flow event that changes it."""
 
     async def list_flows(
-        self, status: FlowStatus | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        """Flows from the index, newest first, without folding their events."""
+        """Flows from the index, newest first, without folding their events; with ``labels``,
+        only those that carry every one of them."""
         ...
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:

@@ -442,6 +442,28 @@ class FlowIndexContract(_Suite):
         assert await ids(FlowStatus.FAILED) == ["c"]
         assert await store.flow_summary("missing") is None
 
+    async def test_flows_keep_their_labels_and_are_listed_by_them(self, store: EventStore) -> None:
+        teams = {"a": {"team": "billing", "tier": "1"}, "b": {"team": "billing"}, "c": {}}
+        for n, (flow_id, labels) in enumerate(teams.items()):
+            start = FlowStarted(FlowID(flow_id), EMPTY_PLAN, {}, labels=labels)
+            await store.append(flow_aggregate(flow_id), 0, [start], at(n))
+        await store.append("flow:a", 1, [FlowPaused(FlowID("a"))], at(5))
+        await store.append("flow:b", 1, [FlowFailed(FlowID("b"), "x")], at(6))
+
+        summary = await store.flow_summary("a")
+        assert summary is not None and summary.labels == teams["a"]
+        failed = await store.flow_summary("b")
+        assert failed is not None and failed.labels == teams["b"]
+
+        async def ids(status: FlowStatus | None = None, **labels: str) -> list[str]:
+            return [flow.id for flow in await store.list_flows(status, None, labels)]
+
+        assert await ids(team="billing") == ["b", "a"]
+        assert await ids(team="billing", tier="1") == ["a"]
+        assert await ids(FlowStatus.FAILED, team="billing") == ["b"]
+        assert await ids(team="sales") == []
+        assert [f.id for f in await store.list_flows(None, 1, {"team": "billing"})] == ["b"]
+
     async def test_list_flows_breaks_ties_by_descending_id(self, store: EventStore) -> None:
         for flow_id in ["m", "z", "a"]:
             await store.append(flow_aggregate(flow_id), 0, [started(flow_id)], NOW)

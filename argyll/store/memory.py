@@ -83,13 +83,18 @@ class MemoryEventStore(ClosesOnExit):
         return str(len(self._feed)) if self._feed else ""
 
     async def list_flows(
-        self, status: FlowStatus | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
         """Newest first; flows created at the same moment come in descending id order."""
         self._check_open()
         flows = self._flows.values()
         if status is not None:
             flows = [flow for flow in flows if flow.status is status]
+        if labels:
+            flows = [flow for flow in flows if flow.has_labels(labels)]
         if limit is None:
             return sorted(flows, key=_newest_first, reverse=True)
         return heapq.nlargest(limit, flows, key=_newest_first)

@@ -85,6 +85,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # to version 2: events carry the schema version of their data
         "ALTER TABLE events ADD COLUMN data_version INTEGER NOT NULL DEFAULT 1",
     ),
+    (  # to version 3: flows carry the labels they were started with (a JSON object)
+        "ALTER TABLE flows ADD COLUMN labels TEXT NOT NULL DEFAULT '{}'",
+    ),
 )
 """The statements that take the database from version n to n + 1, at index n."""
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -98,17 +101,16 @@ _LAST_POSITION = "SELECT last_insert_rowid()"
 _READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"
 _READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
 _HEAD = "SELECT coalesce(max(position), 0) FROM events"
-_FLOW_COLUMNS = "id, status, created_at, completed_at, error"
+_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels"
 _FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"
-_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _SAVE_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (aggregate, version, state) VALUES (?, ?, ?)"
 _SNAPSHOT = "SELECT version, state FROM snapshots WHERE aggregate = ?"
 _HEARTBEAT = "INSERT OR REPLACE INTO instances (id, expires) VALUES (?, ?)"
 _LIVE = "SELECT id FROM instances WHERE expires > ?"
 _RETIRE = "DELETE FROM instances WHERE id = ?"
 _NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
-_FLOWS = f"SELECT {_FLOW_COLUMNS} FROM flows {_NEWEST_FIRST}"
-_FLOWS_BY_STATUS = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE status = ? {_NEWEST_FIRST}"
+_HAS_LABEL = "json_extract(labels, ?) = ?"
 
 Row = tuple[Any, ...]
 
@@ -246,12 +248,19 @@ class _Database:
         head: int = self._connection.execute(_HEAD).fetchone()[0]
         return head
 
-    def list_flows(self, status: FlowStatus | None, limit: int | None) -> list[FlowSummary]:
-        limit = -1 if limit is None else limit
-        if status is None:
-            rows = self._connection.execute(_FLOWS, (limit,))
-        else:
-            rows = self._connection.execute(_FLOWS_BY_STATUS, (status.value, limit))
+    def list_flows(
+        self, status: FlowStatus | None, limit: int | None, labels: Mapping[str, str] | None
+    ) -> list[FlowSummary]:
+        conditions, parameters = [], []
+        if status is not None:
+            conditions.append("status = ?")
+            parameters.append(status.value)
+        for key, value in (labels or {}).items():
+            conditions.append(_HAS_LABEL)
+            parameters += (f"$.{json.dumps(key)}", value)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        query = f"SELECT {_FLOW_COLUMNS} FROM flows {where} {_NEWEST_FIRST}"
+        rows = self._connection.execute(query, (*parameters, -1 if limit is None else limit))
         return [_flow_summary(row) for row in rows]
 
     def flow_summary(self, flow_id: str) -> FlowSummary | None:
@@ -292,17 +301,19 @@ def _flow_row(summary: FlowSummary) -> Row:
         encode_time(summary.created_at),
         completed_at,
         summary.error,
+        json.dumps(dict(summary.labels)),
     )
 
 
 def _flow_summary(row: Row) -> FlowSummary:
-    flow_id, status, created_at, completed_at, error = row
+    flow_id, status, created_at, completed_at, error, labels = row
     return FlowSummary(
         FlowID(flow_id),
         FlowStatus(status),
         decode_time(created_at),
         None if completed_at is None else decode_time(completed_at),
         error,
+        json.loads(labels),
     )
 
 
@@ -375,10 +386,13 @@ class SQLiteEventStore(ClosesOnExit):
         return str(head) if head else ""
 
     async def list_flows(
-        self, status: FlowStatus | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
         """Newest first; flows created at the same moment come in descending id order."""
-        return await self._call(self._database.list_flows, status, limit)
+        return await self._call(self._database.list_flows, status, limit, labels)
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         return await self._call(self._database.flow_summary, flow_id)

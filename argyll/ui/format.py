@@ -222,6 +222,8 @@ def flow_html(
         ("started", utc_text(flow.created_at) + " UTC"),
         ("duration", f"{seconds_between(flow.created_at, flow.completed_at)} s"),
     ]
+    if flow.labels:
+        facts.append(("labels", escape(", ".join(f"{k}={v}" for k, v in flow.labels.items()))))
     if flow.error:
         facts.append(("error", f'<span class="error">{escape(flow.error)}</span>'))
     head = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from argyll.codec import decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import Event, EventData, FlowFailed, flow_aggregate
+from argyll.events import Event, EventData, FlowFailed, FlowStarted, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, index_change
 from argyll.model import FlowID, FlowStatus, FlowSummary
 from argyll.store.base import ClosesOnExit
@@ -137,7 +137,9 @@ class RedisEventStore(ClosesOnExit):
                 )
             error = data.error if isinstance(data, FlowFailed) else ""
             change, status = index_change(data)
+            labels = json.dumps(dict(data.labels)) if isinstance(data, FlowStarted) else ""
             args += (change.value, status.value, data.flow_id, _micros(timestamp), stamp, error)
+            args.append(labels)
         return args
 
     def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
@@ -194,9 +196,19 @@ class RedisEventStore(ClosesOnExit):
     # ------------------------------------------------------------- flow index
 
     async def list_flows(
-        self, status: FlowStatus | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        """Newest first; flows created at the same moment come in descending id order."""
+        """Newest first; flows created at the same moment come in descending id order.
+
+        A label filter reads every row of the status and filters here (label queries
+        with an index of their own come with paging).
+        """
+        if labels:
+            every = await self.list_flows(status)
+            return [flow for flow in every if flow.has_labels(labels)][:limit]
         with self._guard.translating():
             if limit is not None and limit <= 0:
                 return []
@@ -304,6 +316,7 @@ def _summary(flow_id: str, raw: bytes) -> FlowSummary:
         decode_time(row["created"]),
         None if completed is None else decode_time(completed),
         row.get("error"),
+        json.loads(row.get("labels") or "{}"),
     )
 
 
