@@ -107,7 +107,7 @@ async def test_unknown_step_fields_are_400_naming_each_and_change_nothing(
 @pytest.mark.parametrize(
     ("path", "request_body", "unknown"),
     [
-        ("/engine/flow", {"labels": {"a": "b"}, "parent": "x"}, {"labels", "parent"}),
+        ("/engine/flow", {"parent": "x", "tags": []}, {"parent", "tags"}),
         ("/engine/flow", {"wait": 1}, {"wait"}),
         ("/engine/plan", {"id": "f"}, {"id"}),
         ("/engine/plan", {"labels": {}}, {"labels"}),
