@@ -24,8 +24,8 @@ def _facts(rows: Sequence[tuple[str, str]]) -> str:
     return f'<table class="kv">{body}</table>'
 
 
-def flow_section(flow: FlowState) -> str:
-    """The flow's status, goals and times, and its attributes as a document."""
+def flow_facts(flow: FlowState) -> str:
+    """The flow's id, status, goals, times and error."""
     facts = [
         ("status", badge(flow.status.value)),
         ("goals", escape(", ".join(flow.plan.goals))),
@@ -34,12 +34,15 @@ def flow_section(flow: FlowState) -> str:
     ]
     if flow.error:
         facts.append(("error", f'<span class="error">{escape(flow.error)}</span>'))
+    return f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>{_facts(facts)}'
+
+
+def flow_attributes(flow: FlowState) -> str:
+    """The flow's attributes as a document, and where each came from (folded)."""
     values = {name: attr.value for name, attr in sorted(flow.attributes.items())}
     sources = {name: attr.step or "init" for name, attr in sorted(flow.attributes.items())}
-    return (
-        f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>{_facts(facts)}'
-        + json_html("attributes", values, key="flow/attributes")
-        + json_html("where each attribute came from", sources, key="flow/sources", open_depth=0)
+    return json_html("attributes", values, key="flow/attributes") + json_html(
+        "where each attribute came from", sources, key="flow/sources", open_depth=0
     )
 
 
@@ -101,11 +104,11 @@ def detail_html(model: DashboardModel) -> str:
     if flow_id and flow is None:
         parts.append(f'<p class="muted">Loading flow <code>{escape(flow_id)}</code>…</p>')
     elif flow is not None:
-        parts.append(flow_section(flow))
+        parts.append(flow_facts(flow))
     if step_id:
         parts.append(step_section(step, step_id, flow))
     if flow is not None:
-        parts.append(events_section(model.flow_events, step_id))
+        parts += [flow_attributes(flow), events_section(model.flow_events, step_id)]
     if not parts:
         return (
             '<p class="muted">Select a flow in the table to follow it here, '

@@ -128,8 +128,9 @@ class DocumentsHTML(JSComponent):
     """HTML holding JSON documents: their Copy buttons copy, and folds survive redraws.
 
     Bumping ``reveal`` scrolls the element marked ``data-reveal`` (else the
-    whole pane) into view: what a click shows must be seen, while live updates
-    (``object`` only) never move the page under the user.
+    top) to the top of the pane's scrolling container, and that container into
+    view: what a click shows must be seen, while live updates (``object``
+    only) never move the page under the user.
     """
 
     object = param.String(default="", doc="The HTML to show (already escaped).")
@@ -174,8 +175,15 @@ class DocumentsHTML(JSComponent):
       show()
       model.on("object", show)
       model.on("reveal", () => {
-        const target = body.querySelector("[data-reveal]") || el
-        target.scrollIntoView({ block: "nearest" })
+        const target = body.querySelector("[data-reveal]") || body
+        let scroller = el
+        while (scroller && !["auto", "scroll"].includes(getComputedStyle(scroller).overflowY)) {
+          scroller = scroller.parentElement || scroller.getRootNode().host
+        }
+        if (!scroller) { target.scrollIntoView({ block: "nearest" }); return }
+        const top = target.getBoundingClientRect().top - scroller.getBoundingClientRect().top
+        scroller.scrollTop += top - 8
+        scroller.scrollIntoView({ block: "nearest" })
       })
       return body
     }

@@ -130,6 +130,8 @@ def dashboard(
     doc = pn.state.curdoc
     held = doc if doc is not None and doc.session_context is not None else None
     schedule = _scheduler(held)
+    if held is not None:
+        pn.config.design = ThemeDesign
     model = DashboardModel(catalog=engine.catalog)
     page = Dashboard(model, engine, schedule)
     if held is None:

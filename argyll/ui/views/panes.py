@@ -89,28 +89,6 @@ def status_formatter() -> HTMLTemplateFormatter:
     )
 
 
-class ScrolledHTML(JSComponent):
-    """HTML that the browser scrolls into view each time ``reveal`` is bumped.
-
-    What a click shows must be seen; an ordinary pane updates wherever it is,
-    which may be below the fold. Live updates change ``object`` only, so they
-    never move the page under the user.
-    """
-
-    object = param.String(default="", doc="The HTML to show (already escaped).")
-    reveal = param.Integer(default=0, doc="Bump to scroll the pane into view.")
-
-    _esm = """
-    export function render({ model, el }) {
-      const body = document.createElement("div")
-      body.innerHTML = model.object
-      model.on("object", () => { body.innerHTML = model.object })
-      model.on("reveal", () => el.scrollIntoView({ block: "nearest" }))
-      return body
-    }
-    """
-
-
 class HeaderHTML(JSComponent):
     """The page header; if the browser loses the page's server, its state says ``lost``.
 

@@ -104,7 +104,7 @@ class StepListBox(JSComponent):
       }
       const draw = () => {
         const seen = new Set()
-        for (const item of model.items) {
+        model.items.forEach((item, i) => {
           seen.add(item.id)
           const li = options.get(item.id) || option(item.id)
           options.set(item.id, li)
@@ -114,8 +114,8 @@ class StepListBox(JSComponent):
             span("step-meta", `${item.id} · ${item.role} · ${item.type}`),
           )
           li.setAttribute("aria-selected", String(item.id === model.selected))
-          list.append(li)
-        }
+          if (list.children[i] !== li) { list.insertBefore(li, list.children[i] || null) }
+        })
         for (const [id, li] of options) {
           if (!seen.has(id)) { li.remove(); options.delete(id) }
         }

@@ -56,6 +56,7 @@ class TabRoles(JSComponent):
           panel.setAttribute("aria-labelledby", id)
           tab.setAttribute("aria-controls", panel.id)
         }
+        if (i === host.focusTab && shadow.activeElement !== tab) { tab.focus() }
         if (!tab.dataset.keys) {
           tab.dataset.keys = "1"
           tab.addEventListener("keydown", (event) => keyed(event, tab, wrapper))
@@ -72,9 +73,12 @@ class TabRoles(JSComponent):
         tab.click()
       } else if (event.key in go) {
         event.preventDefault()
-        const next = tabs[(go[event.key] + tabs.length) % tabs.length]
-        next.click()
-        next.focus()
+        const index = (go[event.key] + tabs.length) % tabs.length
+        // Selecting may redraw the headers: the new header of that tab takes the focus.
+        wrapper.getRootNode().host.focusTab = index
+        setTimeout(() => { wrapper.getRootNode().host.focusTab = null }, 1000)
+        tabs[index].click()
+        tabs[index].focus()
       }
     }
 

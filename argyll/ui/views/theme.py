@@ -16,7 +16,8 @@ from typing import Any
 
 import param
 from panel.custom import JSComponent
-from panel.theme.base import Design, Inherit
+from panel.theme.base import Inherit
+from panel.theme.native import Native
 from panel.viewable import Viewable
 
 THEMES = ("light", "dark")
@@ -51,7 +52,7 @@ PALETTES: Mapping[str, Mapping[str, str]] = {
         "soft": "#cbd5e1",
         "muted": "#9ca3af",
         "border": "#374151",
-        "accent": "#3b82f6",
+        "accent": "#60a5fa",
         "on-accent": "#0b1120",
         "ok": "#4ade80",
         "error": "#f87171",
@@ -60,7 +61,7 @@ PALETTES: Mapping[str, Mapping[str, str]] = {
         "json-string": "#86efac",
         "json-number": "#fdba74",
         "json-literal": "#d8b4fe",
-        "selected": "#1e3a8a",
+        "selected": "#172554",
         "plot": "#0f172a",
         "edge": "#94a3b8",
     },
@@ -144,8 +145,12 @@ label, .bk-input-group > label {{ color: {var("ink")}; }}
 """Added to every component: Panel's own variables and Bokeh's widgets read the theme."""
 
 
-class ThemeDesign(Design):
-    """Panel's default design, plus ``THEME_CSS`` in every component's shadow root."""
+class ThemeDesign(Native):
+    """Panel's default design, plus ``THEME_CSS`` in every component's shadow root.
+
+    A served page uses it for every component (``pn.config.design`` of its
+    session); in a notebook it styles the dashboard's own panes.
+    """
 
     modifiers = {Viewable: {"stylesheets": [Inherit, THEME_CSS]}}
 
