@@ -7,7 +7,6 @@ views in ``argyll.ui.views`` put what they return into panes and tables.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
@@ -18,9 +17,9 @@ import pandas as pd
 
 from argyll.errors import ValidationError
 from argyll.events import Event
-from argyll.model import Execution, FlowState, FlowStatus, FlowSummary, Plan
+from argyll.model import FlowStatus, FlowSummary, Plan
 from argyll.ui.graph import ROLE_COLORS, STATUS_COLORS
-from argyll.ui.model import Bar, DashboardModel, attribute_rows, event_row
+from argyll.ui.model import Bar, DashboardModel, event_row
 from argyll.ui.progress import EVERY_FLOW, FlowFilter, FlowProgress, GoalSkips
 
 JSON_FIELDS = ("labels", "attributes", "http", "script", "predicate", "work_config")
@@ -183,64 +182,6 @@ def _skips_text(skips: GoalSkips | None) -> str:
     if skips is None:
         return ""
     return "; ".join(f"goal {step} skipped: {why}" for step, why in skips.reasons.items())
-
-
-def execution_html(step_id: str, execution: Execution) -> str:
-    rows = [("status", badge(execution.status.value))]
-    if execution.duration_ms is not None:
-        rows.append(("duration", f"{execution.duration_ms} ms"))
-    for label, value in (
-        ("inputs", execution.inputs),
-        ("outputs", execution.outputs),
-        ("error", execution.error),
-        ("reason", execution.reason),
-    ):
-        if value:
-            rows.append((label, f'<span class="value">{escape(json.dumps(value))}</span>'))
-    for token, item in execution.work_items.items():
-        retries = f", {item.retry_count} retries" if item.retry_count else ""
-        rows.append((f"item {escape(token[:8])}", f"{escape(item.status.value)}{retries}"))
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<h4>Step <code>{escape(step_id)}</code></h4><table class="kv">{body}</table>'
-
-
-def flow_html(
-    flow: FlowState | None, selected_flow: str, selected_step: str, missing: bool = False
-) -> str:
-    if not selected_flow:
-        return '<p class="muted">Select a flow in the table to follow it here.</p>'
-    if flow is None and missing:
-        return (
-            f'<p class="error">The engine has no flow <code>{escape(selected_flow)}</code> '
-            "(a link to a flow of another store, or a typo).</p>"
-        )
-    if flow is None:
-        return f'<p class="muted">Loading flow <code>{escape(selected_flow)}</code>…</p>'
-    facts = [
-        ("status", badge(flow.status.value)),
-        ("goals", escape(", ".join(flow.plan.goals))),
-        ("started", utc_text(flow.created_at) + " UTC"),
-        ("duration", f"{seconds_between(flow.created_at, flow.completed_at)} s"),
-    ]
-    if flow.labels:
-        facts.append(("labels", escape(", ".join(f"{k}={v}" for k, v in flow.labels.items()))))
-    if flow.error:
-        facts.append(("error", f'<span class="error">{escape(flow.error)}</span>'))
-    head = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
-    attributes = "".join(
-        f'<tr><td><code>{escape(row["name"])}</code></td><td class="value">{escape(row["value"])}'
-        f'</td><td class="muted">{escape(row["from"])}</td></tr>'
-        for row in attribute_rows(flow)
-    )
-    detail = ""
-    if selected_step in flow.executions:
-        detail = execution_html(selected_step, flow.executions[selected_step])
-    return (
-        f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>'
-        f'<table class="kv">{head}</table><h4>Attributes</h4>'
-        f'<table class="kv attributes"><tr><th>name</th><th>value</th><th>from</th></tr>'
-        f"{attributes}</table>{detail}"
-    )
 
 
 def timeline_data(bars: Sequence[Bar], origin: datetime, now: datetime) -> dict[str, list[Any]]:

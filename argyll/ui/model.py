@@ -190,14 +190,6 @@ def _value_text(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def attribute_rows(flow: FlowState) -> list[dict[str, str]]:
-    """The flow's attributes with where each came from (``init`` or the producing step)."""
-    return [
-        {"name": name, "value": _value_text(attr.value), "from": attr.step or "init"}
-        for name, attr in sorted(flow.attributes.items())
-    ]
-
-
 def event_row(event: Event) -> dict[str, Any]:
     data = event.data.to_dict()
     data.pop("flow_id", None)

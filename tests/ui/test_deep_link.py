@@ -5,9 +5,9 @@ from __future__ import annotations
 from panel.io.location import Location
 
 from argyll.testing import catalog_of, script_step
-from argyll.ui.format import flow_html
 from argyll.ui.model import DashboardModel
 from argyll.ui.views.deep_link import DeepLink, link_search, selection_of
+from argyll.ui.views.flow_detail import detail_html
 
 
 def test_a_selection_is_written_as_a_query_and_read_back() -> None:
@@ -39,7 +39,7 @@ def test_a_link_to_a_flow_the_engine_lacks_says_so() -> None:
     model.load_flow("gone", [])
     model.flush()
     assert model.flow_missing
-    assert "The engine has no flow <code>gone</code>" in flow_html(None, "gone", "", True)
-    assert "Loading flow" in flow_html(None, "gone", "", False)
+    assert "The engine has no flow <code>gone</code>" in detail_html(model)
     model.selected_flow = "other"
     assert not model.flow_missing
+    assert "Loading flow <code>other</code>" in detail_html(model)

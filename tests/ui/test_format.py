@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
@@ -11,16 +10,11 @@ from argyll import Engine
 from argyll.errors import ConflictError, ValidationError
 from argyll.events import Event, StepStarted, flow_aggregate
 from argyll.model import (
-    Execution,
     FlowID,
     FlowState,
     FlowStatus,
     FlowSummary,
     StepID,
-    StepStatus,
-    Token,
-    WorkItem,
-    WorkStatus,
 )
 from argyll.planner import plan
 from argyll.testing import catalog_of, script_step
@@ -29,10 +23,8 @@ from argyll.ui.format import (
     clock_text,
     errors_html,
     event_frame,
-    execution_html,
     field_of,
     flow_frame,
-    flow_html,
     header_html,
     legend_html,
     local_text,
@@ -202,51 +194,6 @@ def test_a_completed_flow_that_skipped_its_goals_says_so_and_why() -> None:
         "goal h skipped: no input",
         "",
     ]
-
-
-def test_an_execution_shows_its_io_and_each_work_item() -> None:
-    execution = Execution(
-        StepStatus.COMPLETED,
-        START,
-        START + timedelta(milliseconds=250),
-        inputs={"a": "<1>"},
-        outputs={"c": 2},
-        work_items={
-            Token("0123456789"): WorkItem({}, WorkStatus.SUCCEEDED, retry_count=2),
-            Token("t2"): WorkItem({}, WorkStatus.ACTIVE),
-        },
-    )
-    text = execution_html("add", execution)
-    assert text.startswith('<h4>Step <code>add</code></h4><table class="kv">')
-    assert f"<tr><th>status</th><td>{badge('completed')}</td></tr>" in text
-    assert "<tr><th>duration</th><td>250 ms</td></tr>" in text
-    assert '<span class="value">{&quot;a&quot;: &quot;&lt;1&gt;&quot;}</span>' in text
-    assert "<tr><th>item 01234567</th><td>succeeded, 2 retries</td></tr>" in text
-    assert "<tr><th>item t2</th><td>active</td></tr>" in text
-    assert "error" not in text and "reason" not in text
-
-
-async def test_a_flow_shows_its_facts_attributes_and_the_chosen_step() -> None:
-    flow = await ran("add", {"n": 2})
-    text = flow_html(flow, flow.id, "add")
-    assert f'<h3>Flow <code class="flow-id">{flow.id}</code></h3>' in text
-    assert f"<tr><th>status</th><td>{badge('completed')}</td></tr>" in text
-    assert "<tr><th>goals</th><td>add</td></tr>" in text
-    assert '<td class="value">3</td><td class="muted">add</td>' in text
-    assert '<td class="value">2</td><td class="muted">init</td>' in text
-    assert text.endswith(execution_html("add", flow.executions["add"]))
-    assert "<h4>Step" not in flow_html(flow, flow.id, "")
-
-
-async def test_a_failed_flow_shows_its_error() -> None:
-    flow = await ran("broken", {"n": 2})
-    assert flow.status is FlowStatus.FAILED and flow.error
-    assert f'<span class="error">{html.escape(flow.error)}</span>' in flow_html(flow, flow.id, "")
-
-
-def test_no_flow_selected_or_not_loaded_yet_says_so() -> None:
-    assert "Select a flow" in flow_html(None, "", "")
-    assert "Loading flow <code>&lt;f&gt;</code>" in flow_html(None, "<f>", "")
 
 
 def test_timeline_columns_are_ms_since_the_start_and_open_bars_run_to_now() -> None:

@@ -25,16 +25,28 @@ from argyll.ui.views.flow_actions import FlowActions
 from argyll.ui.views.flow_detail import FlowDetail
 from argyll.ui.views.flows import FlowsView
 from argyll.ui.views.graph import GraphView
-from argyll.ui.views.panes import CSS, HeaderHTML
+from argyll.ui.views.panes import CSS, HeaderHTML, card
 from argyll.ui.views.plan import PlanView
 from argyll.ui.views.presets import PresetsView
 from argyll.ui.views.step_actions import StepActions
 from argyll.ui.views.step_form import StepForm
+from argyll.ui.views.step_list import StepList
+from argyll.ui.views.tab_roles import TabRoles
+from argyll.ui.views.theme import ThemeDesign, ThemeToggle, theme_plot, var
 from argyll.ui.views.timeline import TimelineView
+
+STEP_LIST_WIDTH = 230
+DETAIL_WIDTH = 480
+GRAPH_CHROME = 150
+"""Pixels of the graph's card above its plot (goal picker, legend)."""
 
 
 class Dashboard:
-    """Every view of one page over one model."""
+    """Every view of one page over one model.
+
+    The graph sits between the list of steps (left) and the detail drawer
+    (right), so what a click selects shows beside where it was clicked.
+    """
 
     def __init__(
         self,
@@ -50,10 +62,12 @@ class Dashboard:
         model.param.watch(
             lambda *_: setattr(self.header, "object", header_html(model)), ["version", "connection"]
         )
-        graph = GraphView(model)
+        self.theme = ThemeToggle(margin=(10, 10), align="center")
+        self.graph = GraphView(model)
+        self.timeline = TimelineView(model)
         tabs = pn.Tabs(
             ("Flows", FlowsView(model).panel),
-            ("Timeline", TimelineView(model).panel),
+            ("Timeline", self.timeline.panel),
             ("Event log", EventLog(model).panel),
             ("Live events", LiveFeed(model).panel),
             ("Explain", ExplainView(model).panel),
@@ -61,6 +75,7 @@ class Dashboard:
             dynamic=True,
             sizing_mode="stretch_width",
             name="views",
+            css_classes=["argyll-views"],
         )
         side = pn.Column(
             PlanView(model, engine, schedule).panel,
@@ -69,15 +84,37 @@ class Dashboard:
             width=440,
             margin=(0, 5),
         )
+        self.steps = card(StepList(model).panel, width=STEP_LIST_WIDTH, scroll=True)
+        self.detail = FlowDetail(model).panel
+        self.detail.param.update(width=DETAIL_WIDTH, sizing_mode="fixed")
+        operate = FlowActions(model, engine, schedule).panel
+        operate.param.update(width=DETAIL_WIDTH, sizing_mode="fixed")
         self.layout = pn.Column(
-            self.header,
-            graph.panel,
-            FlowDetail(model).panel,
-            FlowActions(model, engine, schedule).panel,
+            pn.Row(self.header, self.theme, sizing_mode="stretch_width"),
+            pn.Row(
+                self.steps,
+                self.graph.panel,
+                pn.Column(self.detail, operate, margin=0),
+                sizing_mode="stretch_width",
+            ),
             pn.Row(tabs, side, sizing_mode="stretch_width"),
+            TabRoles(target="argyll-views", label="Dashboard views", margin=0),
             sizing_mode="stretch_width",
-            styles={"background": "#f1f5f9", "padding": "8px"},
+            design=ThemeDesign,
+            styles={"background": var("page"), "padding": "8px"},
         )
+        model.param.watch(lambda *_: self._fit(), "catalog")
+        self.theme.param.watch(lambda e: self._themed(e.new), "theme")
+        self._fit()
+
+    def _fit(self) -> None:
+        """The list and the drawer as tall as the graph's card; each scrolls inside."""
+        height = self.graph.chart.height + GRAPH_CHROME
+        self.steps.height = self.detail.height = height
+
+    def _themed(self, theme: str) -> None:
+        self.graph.graph.set_theme(theme)
+        theme_plot(self.timeline.figure, theme)
 
     def flush(self, doc: Document | None = None) -> None:
         """Publish the model's pending changes as one batch of browser messages."""
@@ -125,6 +162,8 @@ def dashboard(
     doc = pn.state.curdoc
     held = doc if doc is not None and doc.session_context is not None else None
     schedule = _scheduler(held)
+    if held is not None:
+        pn.config.design = ThemeDesign
     model = DashboardModel(catalog=engine.catalog)
     page = Dashboard(model, engine, schedule, presets)
     if held is None:
