@@ -94,7 +94,7 @@ class FlowActions:
         )
         self.question = html_pane("", sizing_mode="stretch_width")
         self.confirm = pn.widgets.Button(
-            label="Confirm", button_type="danger", visible=False, css_classes=["argyll-confirm"]
+            label="Confirm", color="danger", visible=False, css_classes=["argyll-confirm"]
         )
         self.back = pn.widgets.Button(label="Back", visible=False, css_classes=["argyll-back"])
         self.confirm.on_click(self._confirmed)

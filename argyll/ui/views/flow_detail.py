@@ -7,6 +7,7 @@ documents (``json_view``): folded or open, pretty-printed, each with Copy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from argyll.events import Event
 from argyll.model import Execution, FlowState, Step
@@ -127,11 +128,13 @@ def detail_html(model: DashboardModel) -> str:
 class FlowDetail:
     """The drawer: the selected flow, the clicked step's execution or definition, their events.
 
+    ``above``: panels shown at the top of the drawer (the flow's Operate buttons).
+
     Selecting a flow or a step brings the step (else the drawer) into view;
     live updates do not.
     """
 
-    def __init__(self, model: DashboardModel) -> None:
+    def __init__(self, model: DashboardModel, *above: Any) -> None:
         self.model = model
         self.body = DocumentsHTML(
             object=detail_html(model),
@@ -139,7 +142,7 @@ class FlowDetail:
             stylesheets=[CSS, JSON_CSS],
             css_classes=["argyll-flow-detail"],
         )
-        self.panel = card(self.body, scroll=True)
+        self.panel = card(*above, self.body, scroll=True)
         model.param.watch(self._redraw, ["flow", "flow_events", "catalog", "flow_missing"])
         model.param.watch(self._selected, ["selected_flow", "selected_step"])
 

@@ -85,16 +85,15 @@ class Dashboard:
             margin=(0, 5),
         )
         self.steps = card(StepList(model).panel, width=STEP_LIST_WIDTH, scroll=True)
-        self.detail = FlowDetail(model).panel
-        self.detail.param.update(width=DETAIL_WIDTH, sizing_mode="fixed")
         operate = FlowActions(model, engine, schedule).panel
-        operate.param.update(width=DETAIL_WIDTH, sizing_mode="fixed")
+        self.detail = FlowDetail(model, operate).panel
+        self.detail.param.update(width=DETAIL_WIDTH, sizing_mode="fixed")
         self.layout = pn.Column(
             pn.Row(self.header, self.theme, sizing_mode="stretch_width"),
             pn.Row(
                 self.steps,
                 self.graph.panel,
-                pn.Column(self.detail, operate, margin=0),
+                self.detail,
                 sizing_mode="stretch_width",
             ),
             pn.Row(tabs, side, sizing_mode="stretch_width"),
