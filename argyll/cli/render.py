@@ -19,12 +19,15 @@ from rich.table import Table
 from rich.text import Text
 
 from argyll.cli.remote import Answer
+from argyll.explain import describe
 
 if TYPE_CHECKING:
     from argyll.cli.options import Settings
     from argyll.client.protocol import Call
 
-WRAPPED = frozenset({"VALUE", "DETAIL", "ERROR", "REQUIRED", "OPTIONAL", "OUTPUTS", "MORE"})
+WRAPPED = frozenset(
+    {"VALUE", "DETAIL", "ERROR", "REQUIRED", "OPTIONAL", "OUTPUTS", "MORE", "EXPLANATION"}
+)
 """Columns whose long values wrap; the others (ids, times, statuses) stay on one line."""
 
 
@@ -169,6 +172,22 @@ def flow(state: Mapping[str, Any]) -> list[Table]:
     for name, attribute in state["attributes"].items():
         add_row(attributes, name, attribute["value"], attribute.get("step") or "init")
     return [fields(summary, names, title=f"flow {state['id']}"), executions, attributes]
+
+
+def explanation(data: Mapping[str, Any], names: Mapping[str, str]) -> list[Table]:
+    """``GET /engine/flow/{id}/explain``: per planned step its reason, in plain words;
+    then the providers the plan left out, if any."""
+    summary = fields(data, ("flow_id", "status"), title=f"flow {data['flow_id']}")
+    planned = table("STEP", "STATUS", "REASON", "EXPLANATION", title="steps")
+    for step_id, entry in data["steps"].items():
+        add_row(planned, step_id, entry["status"], entry["reason"], describe(step_id, entry, names))
+    drawn = [summary, planned]
+    if data["not_in_plan"]:
+        left_out = table("STEP", "REASON", "EXPLANATION", title="not in the plan")
+        for step_id, entry in data["not_in_plan"].items():
+            add_row(left_out, step_id, entry["reason"], describe(step_id, entry, names))
+        drawn.append(left_out)
+    return drawn
 
 
 def event_detail(event: Mapping[str, Any]) -> str:
