@@ -191,14 +191,25 @@ def explanation(data: Mapping[str, Any], names: Mapping[str, str]) -> list[Table
 
 
 def event_detail(event: Mapping[str, Any]) -> str:
-    """The one thing worth reading in an event's data, if any."""
+    """The one thing worth reading in an event's data, if any; then who did it and why."""
     data = event.get("data", {})
+    parts = [_what(event["type"], data)]
+    if data.get("actor") is not None:
+        parts.append(f"by {data['actor']}")
+    if data.get("reason"):
+        parts.append(f"reason: {data['reason']}")
+    return "; ".join(part for part in parts if part)
+
+
+def _what(event_type: str, data: Mapping[str, Any]) -> str:
     if data.get("error"):
         return str(data["error"])
-    if event["type"] == "attribute_set":
+    if event_type == "attribute_set":
         return f"{data['name']} = {json.dumps(data['value'])}"
-    if event["type"] == "flow_started":
+    if event_type == "flow_started":
         return "goals: " + ", ".join(data["plan"]["goals"])
+    if event_type == "flow_retried":
+        return "steps: " + ", ".join(data["steps"])
     if data.get("outputs") is not None:
         return json.dumps(data["outputs"])
     return ""

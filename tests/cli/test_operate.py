@@ -105,6 +105,11 @@ def test_pause_resume_and_cancel_print_the_message_or_the_reply(engine_url: str)
         ("flow_resumed", "anonymous", "go"),
         ("flow_canceled", "anonymous", "not needed"),
     ]
+    table = ok(argyll(engine_url, "flow", "events", flow_id)).splitlines()
+    canceled_row = next(row for row in table if "flow_canceled" in row)
+    assert "by anonymous; reason: not needed" in canceled_row
+    skipped_row = next(row for row in table if "step_skipped" in row)
+    assert "reason: flow canceled" in skipped_row and "by " not in skipped_row
 
 
 def test_pause_resume_and_cancel_in_the_wrong_status_exit_1_with_the_409(
