@@ -96,6 +96,13 @@ def test_pause_resume_and_cancel_print_the_message_or_the_reply(engine_url: str)
     }
     canceled = ok(argyll(engine_url, "flow", "cancel", flow_id, "--reason", "not needed"))
     assert canceled == 'flow "pr-1" canceled\n'
+    other = waiting_flow(engine_url, "pj", "pj-1")
+    answer = ok(argyll(engine_url, "-o", "json", "flow", "cancel", other))
+    assert json.loads(answer) == {
+        "message": 'flow "pj-1" canceled',
+        "flow_id": "pj-1",
+        "status": "canceled",
+    }
     assert status(engine_url, flow_id) == "canceled"
 
     operated = [e for e in events(engine_url, flow_id) if e["type"].startswith("flow_")]
@@ -201,6 +208,31 @@ def test_retry_refusals_exit_1_and_change_nothing(engine_url: str) -> None:
     refused(argyll(engine_url, "flow", "retry", "ra-1"), expected)
 
 
+# ------------------------------------------------------------- unknown flow
+
+
+def test_every_operating_command_on_an_unknown_flow_exits_1_with_the_404(
+    engine_url: str,
+) -> None:
+    base = f"{engine_url}/engine/flow/nope"
+    cases = [
+        (("cancel", "nope"), httpx.post(f"{base}/cancel", json={})),
+        (("pause", "nope", "--reason", "r"), httpx.post(f"{base}/pause", json={})),
+        (("resume", "nope"), httpx.post(f"{base}/resume", json={})),
+        (("retry", "nope", "--step", "s"), httpx.post(f"{base}/retry", json={"steps": ["s"]})),
+        (("explain", "nope"), httpx.get(f"{base}/explain")),
+        (
+            ("step", "complete", "nope", "s", "--outputs", "{}"),
+            httpx.post(f"{base}/step/s/complete", json={"outputs": {}}),
+        ),
+        (("step", "skip", "nope", "s"), httpx.post(f"{base}/step/s/skip", json={})),
+    ]
+    for args, expected in cases:
+        assert expected.status_code == 404, (args, expected.text)
+        for output in ("table", "json"):
+            refused(argyll(engine_url, "-o", output, "flow", *args), expected)
+
+
 # ------------------------------------------------------------------ explain
 
 
@@ -256,6 +288,23 @@ def test_step_complete_resolves_a_waiting_step(engine_url: str) -> None:
     again = httpx.post(
         f"{engine_url}/engine/flow/{flow_id}/step/sc-wait/complete", json={"outputs": {}}
     )
+    assert again.status_code == 409
+    for output in ("table", "json"):
+        refused(argyll(engine_url, "-o", output, *args), again)
+
+
+def test_step_complete_prints_the_reply_and_skip_the_message(engine_url: str) -> None:
+    completed = waiting_flow(engine_url, "cj", "cj-1")
+    args = ("flow", "step", "complete", completed, "cj-wait", "--outputs", '{"cjok": 1}')
+    assert json.loads(ok(argyll(engine_url, "-o", "json", *args))) == {
+        "message": 'flow "cj-1" step "cj-wait" completed by hand',
+        "flow_id": "cj-1",
+        "status": "completed",
+    }
+    skipped = waiting_flow(engine_url, "st", "st-1")
+    args = ("flow", "step", "skip", skipped, "st-wait", "--reason", "done elsewhere")
+    assert ok(argyll(engine_url, *args)) == 'flow "st-1" step "st-wait" skipped by hand\n'
+    again = httpx.post(f"{engine_url}/engine/flow/{skipped}/step/st-wait/skip", json={})
     assert again.status_code == 409
     for output in ("table", "json"):
         refused(argyll(engine_url, "-o", output, *args), again)
