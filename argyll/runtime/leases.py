@@ -20,6 +20,9 @@ from argyll.events import (
     FLOW_PREFIX,
     Event,
     FlowPaused,
+    FlowResumed,
+    FlowRetried,
+    FlowStarted,
     WorkFailed,
     WorkStarted,
     WorkSucceeded,
@@ -29,6 +32,8 @@ from argyll.model import FlowID, FlowState, FlowStatus, Token, WorkStatus
 HOST = socket.gethostname()
 _QUIET_TYPES = FLOW_ENDED_TYPES | {FlowPaused.type}
 """After these a flow holds no work to take over: it ended, or waits for a resume."""
+_WAKING_TYPES = frozenset({FlowStarted.type, FlowResumed.type, FlowRetried.type})
+"""After these a flow runs (again): its work is followed from here on."""
 
 
 def new_instance_id() -> str:
@@ -85,6 +90,8 @@ class OpenWork:
             self.owners.pop(flow_id, None)
             self.activity.pop(flow_id, None)
             return
+        if flow_id not in self.activity and data.type not in _WAKING_TYPES:
+            return  # a late result in a paused or ended flow: nothing to take over until it runs
         self.activity[flow_id] = event.timestamp
         if isinstance(data, WorkStarted):
             self.owners.setdefault(flow_id, {})[data.token] = data.instance
