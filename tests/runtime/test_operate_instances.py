@@ -6,7 +6,16 @@ import asyncio
 import collections
 
 import pytest
-from test_operate import TOKEN, Service, after, http_step, of_type, recorded
+from test_operate import (
+    PATTERN_SCAN,
+    TOKEN,
+    Service,
+    after,
+    http_step,
+    of_type,
+    recorded,
+    script_children,
+)
 from test_recovery import (
     FLOWS,
     HeldService,
@@ -19,8 +28,9 @@ from test_recovery import (
 from argyll import Engine
 from argyll.decide import Succeeded
 from argyll.model import FlowStatus, StepStatus
+from argyll.runtime import scripts
 from argyll.store import open_store
-from argyll.testing import wait_until
+from argyll.testing import script_step, wait_until
 
 QUICK_LEASES = {"lease_ttl": 0.3, "heartbeat_interval": 0.05}
 """Leases that lapse fast: work a dead instance held is taken over within a third of a second."""
@@ -169,3 +179,17 @@ async def test_a_result_arriving_while_paused_wakes_none_of_a_dead_instances_wor
             done = await b.wait_flow("f", timeout=10)
     assert done.status is FlowStatus.COMPLETED
     assert len(service.calls("pack")) == 2
+
+
+async def test_a_cancel_at_instance_b_stops_the_script_instance_a_runs(
+    shared_store: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(scripts, "WALL_CLOCK_LIMIT", 120.0)  # only the cancel can end it
+    scan = script_step("scan", PATTERN_SCAN, language="lua", requires=["s"], outputs=["found"])
+    async with Engine(shared_store) as a, Engine(shared_store) as b:
+        await a.register_step(scan)
+        await a.start_flow(["scan"], {"s": "a" * 300}, flow_id="f")
+        (child,) = await wait_until(script_children, "the script's child process")
+        await b.cancel_flow("f", "not needed")
+        await wait_until(lambda: child not in script_children(), "the child killed", timeout=5)
+        assert (await a.wait_flow("f", timeout=5)).status is FlowStatus.CANCELED
