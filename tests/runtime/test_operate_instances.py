@@ -95,11 +95,13 @@ async def test_a_resume_at_instance_b_releases_the_work_instance_a_held(
     """A runs the flow and pauses it while `first` is out; B gets the resume and carries on.
 
     With A alive, A records `first`'s result while paused and nothing starts; with A
-    gone (shut down mid-call), B takes A's item over under its token once resumed.
+    gone (shut down mid-call), B takes A's item over under its token as soon as it resumes,
+    not a lease (30 s) later.
     """
     release = asyncio.Event()
     service = Service(first=[release, (200, {"x": "1"})], second=[(200, {"y": "2"})])
-    async with service.service, Engine(shared_store, **QUICK_LEASES) as b:
+    long_lease = {"lease_ttl": 30.0, "heartbeat_interval": 0.05}  # B must not wait for a lapse
+    async with service.service, Engine(shared_store, **long_lease) as b:
         a = Engine(shared_store, **QUICK_LEASES)
         await a.start()
         try:
