@@ -141,12 +141,11 @@ async def test_a_resume_at_instance_b_releases_the_work_instance_a_held(
     assert len(of_type(log, "work_succeeded")) == 2
 
 
-async def test_a_result_arriving_while_paused_wakes_none_of_a_dead_instances_work(
-    shared_store: str,
-):
-    """A paused flow whose engine is gone holds `pack`; `pay`'s webhook reaches B meanwhile.
+@pytest.mark.parametrize("stop", ["pause", "cancel"])
+async def test_a_late_result_wakes_none_of_a_dead_instances_work(shared_store: str, stop: str):
+    """A paused or canceled flow whose engine is gone holds `pack`; `pay`'s webhook reaches B.
 
-    B records it, and takes nothing over before the resume: then `pack` is sent again.
+    B records it and takes nothing over; a resume then sends `pack` again, under its token.
     """
     release = asyncio.Event()
     service = Service(pay=[(202, {})], pack=[release, (200, {"packed": "yes"})])
@@ -165,7 +164,7 @@ async def test_a_result_arriving_while_paused_wakes_none_of_a_dead_instances_wor
                 await wait_until(
                     lambda: service.calls("pay") and service.calls("pack"), "both steps called"
                 )
-                await a.pause_flow("f", "hold on")
+                await (a.pause_flow if stop == "pause" else a.cancel_flow)("f", "hold on")
             finally:
                 await a.aclose()
             release.set()
@@ -173,14 +172,16 @@ async def test_a_result_arriving_while_paused_wakes_none_of_a_dead_instances_wor
             await b.complete_work("f", "pay", pay.headers[TOKEN], Succeeded({"paid": "yes"}))
             seen = watched.sweeps
             await wait_until(lambda: watched.sweeps > seen + 20, "20 lease sweeps (over 3 leases)")
-            assert len(service.calls("pack")) == 1, "pack sent again while paused"
+            assert len(service.calls("pack")) == 1, f"pack sent again after the {stop}"
             log = await b.flow_events("f")
-            assert not of_type(after(log, "flow_paused"), "work_started")
-
-            await b.resume_flow("f")
-            done = await b.wait_flow("f", timeout=10)
-    assert done.status is FlowStatus.COMPLETED
-    assert len(service.calls("pack")) == 2
+            since = after(log, {"pause": "flow_paused", "cancel": "flow_canceled"}[stop])
+            assert of_type(since, "work_succeeded")
+            assert not of_type(since, "work_started")
+            if stop == "pause":
+                await b.resume_flow("f")
+                assert (await b.wait_flow("f", timeout=10)).status is FlowStatus.COMPLETED
+                assert len({call.headers[TOKEN] for call in service.calls("pack")}) == 1
+                assert len(service.calls("pack")) == 2
 
 
 async def test_a_cancel_at_instance_b_stops_the_script_instance_a_runs(
