@@ -237,6 +237,39 @@ async def test_a_webhook_after_cancel_is_answered_and_recorded_and_starts_nothin
     assert not of_type(after(log, "flow_canceled"), "step_started", "work_started")
 
 
+# -------------------------------------------------------------------- pause
+
+
+async def test_a_due_retry_waits_for_the_resume():
+    """`held` is paused with a retry scheduled; `witness`, due later, retries meanwhile."""
+    tries: collections.Counter[str] = collections.Counter()
+
+    def flaky(call: Call) -> Reply:
+        flow_id = call.headers["Argyll-Flow-Id"]
+        tries[flow_id] += 1
+        return (503, {"detail": "later"}) if tries[flow_id] == 1 else (200, {"y": flow_id})
+
+    retrying = {"work_config": {"init_backoff": 200, "backoff_type": "fixed", "max_retries": 3}}
+    service = Service(flaky=[flaky])
+    async with service.service, Engine() as engine:
+        await engine.register_step(http_step("flaky", service.url, outputs=("y",), **retrying))
+        await engine.start_flow(["flaky"], flow_id="held")
+        await wait_until(lambda: recorded(engine, "held", "work_retry_scheduled"), "a retry")
+        await engine.pause_flow("held", "not now")
+        await engine.start_flow(["flaky"], flow_id="witness")
+        assert (await engine.wait_flow("witness", 10)).status is FlowStatus.COMPLETED
+        assert tries["held"] == 1, "a due retry ran while paused"
+        assert (await engine.get_flow("held")).status is FlowStatus.PAUSED
+
+        await engine.resume_flow("held")
+        done = await engine.wait_flow("held", 10)
+        log = await log_of(engine, "held")
+    assert done.status is FlowStatus.COMPLETED
+    assert tries["held"] == 2
+    assert after(log, "flow_paused")[0]["type"] == "flow_resumed"
+    assert [e["data"]["retry_count"] for e in of_type(log, "work_started")] == [0, 1]
+
+
 # -------------------------------------------------------------------- retry
 
 
