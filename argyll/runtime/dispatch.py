@@ -1,11 +1,13 @@
 """Performing decided effects: running work items and predicates, and waking flows when due.
 
-Effects are performed only after the events that decided them are stored. Each
-runs in a background task, and what it found goes back through ``record`` (the
-engine's trigger, retried while the store is unreachable), so a result is
-decided on like any other trigger. A predicate already being evaluated for a
-step is not started twice. An attempt that answers at once is timed here; an
-async step's result arrives by webhook and has no duration of its own.
+Effects are performed only after the events that decided them are stored. Each runs
+in a background task, and what it found goes back through ``record`` (the engine's
+trigger, retried while the store is unreachable), so a result is decided on like any
+other trigger. A predicate already being evaluated for a step is not started twice.
+Work of a step with a concurrency limit waits for a slot (``slots.py``), and the
+slots a decision freed are given back with it. An attempt that answers at once is
+timed here; an async step's result arrives by webhook and has no duration of its
+own.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from argyll import decide
 from argyll.model import FlowID, FlowState
 from argyll.runtime.clock import Clock
 from argyll.runtime.metrics import Metrics
+from argyll.runtime.slots import SlotKeeper, started_item
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.timers import Timers
 from argyll.runtime.work import WorkRunner
+from argyll.store.base import Slots
 
 Rule = Callable[[FlowState, decide.Context], decide.Decision]
 Record = Callable[[FlowID, Rule], Awaitable[None]]
@@ -36,17 +40,24 @@ class Dispatcher:
         record: Record,
         tasks: BackgroundTasks,
         metrics: Metrics,
+        slots: Callable[[], Slots],
+        instance: str,
     ) -> None:
         self._work, self._record, self._tasks = work, record, tasks
         self._metrics = metrics
         self._predicates: set[tuple[FlowID, str]] = set()
         self._timers = Timers(clock, self._wake)
+        self.slots = SlotKeeper(slots, instance, self._start_granted, tasks)
 
-    def perform(self, effects: list[decide.Effect]) -> None:
-        for effect in effects:
+    def perform(self, decision: decide.Decision) -> None:
+        """Perform the decided effects, and give back the slots the decision freed."""
+        self.slots.release(decision)
+        for effect in decision.effects:
             match effect:
                 case decide.RunWork():
                     self._tasks.spawn(self._run_work(effect))
+                case decide.AcquireSlot():
+                    self.slots.acquire(effect)
                 case decide.EvaluatePredicate(flow_id=flow_id, step=step):
                     if (flow_id, step.id) not in self._predicates:
                         self._predicates.add((flow_id, step.id))
@@ -69,6 +80,21 @@ class Dispatcher:
                     state, effect.step.id, effect.token, outcome, context
                 ),
             )
+
+    async def _start_granted(self, effect: decide.AcquireSlot) -> bool:
+        """Decide on an item granted a slot; whether that started it."""
+        decided: list[decide.Decision] = []
+
+        def rule(state: FlowState, context: decide.Context) -> decide.Decision:
+            decided[:] = [
+                decide.on_slot_granted(
+                    state, effect.step.id, effect.token, effect.claim_from, context
+                )
+            ]
+            return decided[0]
+
+        await self._record(effect.flow_id, rule)
+        return bool(decided) and started_item(decided[0], effect.token)
 
     async def _evaluate(self, effect: decide.EvaluatePredicate) -> None:
         result, error = await self._work.check_predicate(effect)

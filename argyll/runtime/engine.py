@@ -4,11 +4,11 @@ Every change goes the same way: fold the current state, ask a decider, append
 its events with the version that was read (optimistic; a stale writer re-reads
 and decides again), cache the new state, then perform the decided effects.
 
-This module is that loop and the public API; the engine's other concerns each
-have their own module beside it: ``flows`` (cached states and waiters),
-``snapshots`` (long flows read from a snapshot), ``dispatch`` (performing the
-decided effects, in ``tasks``), ``takeover`` (the lease and taking on dead
-instances' work, over ``leases``), ``health`` (store and step probes) and
+This module is that loop and the public API; the engine's other concerns each have
+their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
+(long flows read from a snapshot), ``dispatch`` (performing the decided effects, in
+``tasks``; concurrency slots in ``slots``), ``takeover`` (the lease and taking on
+dead instances' work, over ``leases``), ``health`` (store and step probes) and
 ``metrics`` (the Prometheus series, counted from what this engine appends).
 """
 
@@ -126,10 +126,19 @@ class Engine:
             self._open_work,
             self.clock,
             self._take_over,
+            lambda: self._dispatch.slots.wake_all(),
         )
         self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
         self._tasks = BackgroundTasks()
-        self._dispatch = Dispatcher(self._work, self.clock, self._record, self._tasks, self.metrics)
+        self._dispatch = Dispatcher(
+            self._work,
+            self.clock,
+            self._record,
+            self._tasks,
+            self.metrics,
+            lambda: self.store,
+            self.instance_id,
+        )
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
 
@@ -274,7 +283,7 @@ class Engine:
         except VersionConflict:
             await self._check_same_start(ident, goal_list, init)
             return FlowStart(ident, created=False)
-        self._dispatch.perform(decision.effects)
+        self._dispatch.perform(decision)
         return FlowStart(ident, created=True)
 
     async def _check_same_start(self, flow_id: FlowID, goals: list[str], init: dict) -> None:
@@ -395,7 +404,7 @@ class Engine:
                 break
             else:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
-        self._dispatch.perform(decision.effects)
+        self._dispatch.perform(decision)
 
     async def _take_over(self, flow_id: FlowID, dead: IsDead) -> None:
         """Re-decide a flow whose work a dead instance held, from the store's state of it."""

@@ -1,10 +1,11 @@
 """Holding this instance's lease, and taking over the work of instances that died.
 
-An engine renews its heartbeat every ``interval`` seconds; after each renewal
-it asks its ``OpenWork`` (see ``leases.py``) which flows hold work of dead
-instances, or have been quiet for longer than a lease, and hands each to
-``take_over``, which lets the deciders re-dispatch what was lost. A renewal
-that fails is logged and tried again: the store may come back.
+An engine renews its heartbeat every ``interval`` seconds; after each renewal it
+frees the concurrency slots of instances whose lease lapsed (waking this engine's
+waiting items), then asks its ``OpenWork`` (see ``leases.py``) which flows hold work
+of dead instances, or have been quiet for longer than a lease, and hands each to
+``take_over``, which lets the deciders re-dispatch what was lost. A renewal that
+fails is logged and tried again: the store may come back.
 """
 
 from __future__ import annotations
@@ -38,14 +39,19 @@ class LeaseKeeper:
         open_work: OpenWork,
         clock: Clock,
         take_over: TakeOver,
+        slots_freed: Callable[[], None],
     ) -> None:
         self._me, self._ttl, self._interval = instance_id, ttl, interval
         self._open_work, self._clock, self._take_over = open_work, clock, take_over
+        self._slots_freed = slots_freed
 
     async def renew(self, store: EventStore) -> None:
         await store.heartbeat(self._me, self._ttl)
 
     async def take_over_orphans(self, store: EventStore) -> None:
+        """Free the slots of dead instances, then take on their work."""
+        if await store.reap_slots():
+            self._slots_freed()
         live = await store.live_instances()
         me = self._me
 

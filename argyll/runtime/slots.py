@@ -1,0 +1,214 @@
+"""Concurrency slots at the engine: asking the store for them, waiting in line, giving them back.
+
+A work item of a step with a concurrency limit starts only once the store grants
+it a slot (``decide.AcquireSlot``, then ``decide.on_slot_granted``). This engine
+keeps one line per step of the items it asked for, in the order the store queued
+them: new asks are sent together and in that order, so the store queues them as
+the line does. The line's poller asks again for the items in it, first in line
+first, stopping at the first that must still wait (the store never lets a later
+one overtake it): at once when this engine gives back a slot of the step or has
+new items, and every ``POLL_INTERVAL`` seconds for slots other engines gave back.
+
+A slot is given back when a decision ends its item (a result, a retry scheduled)
+or its flow, and when a grant is no longer wanted (the decider started nothing).
+The slots of an engine that died are reaped with its lease (``takeover.py``).
+No slot is a lock held across an await: each ask and each release is one atomic
+call to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from argyll import decide
+from argyll.errors import ArgyllError
+from argyll.events import WorkFailed, WorkNotCompleted, WorkStarted, WorkSucceeded
+from argyll.model import FlowID, FlowState, FlowStatus, StepID, Token, WorkStatus
+from argyll.runtime.tasks import BackgroundTasks
+from argyll.store.base import SlotAnswer, SlotHolder, Slots
+
+log = logging.getLogger("argyll.engine")
+
+POLL_INTERVAL = 0.25
+"""Seconds between asks for the items in line (a local release asks at once)."""
+ASKS_AT_ONCE = 8
+"""Items in line asked for together, first in line first."""
+
+ENDS_ITEM = (WorkSucceeded, WorkFailed, WorkNotCompleted)
+OPEN = (WorkStatus.PENDING, WorkStatus.ACTIVE, WorkStatus.NOT_COMPLETED)
+
+Item = tuple[StepID, FlowID, Token]
+Start = Callable[[decide.AcquireSlot], Awaitable[bool]]
+"""Decide on a granted item (``decide.on_slot_granted``); whether the item was started."""
+
+
+@dataclass(slots=True)
+class _Line:
+    """This engine's items of one step: in the store's queue, and not yet asked for."""
+
+    queued: dict[Item, decide.AcquireSlot] = field(default_factory=dict)
+    new: dict[Item, decide.AcquireSlot] = field(default_factory=dict)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def item_of(effect: decide.AcquireSlot) -> Item:
+    return effect.step.id, effect.flow_id, effect.token
+
+
+def limit_of(effect: decide.AcquireSlot) -> int:
+    return effect.step.work_config.concurrency or 1
+
+
+def ended_items(decision: decide.Decision) -> list[Item]:
+    """The items of limited steps whose slots ``decision`` frees: those it ended, and,
+    once the flow has ended, every item of those steps still open."""
+    state = decision.state
+    if state is None or not decision.events:
+        return []
+    limited = {sid for sid, s in state.plan.steps.items() if s.work_config.concurrency}
+    if not limited:
+        return []
+    items = [
+        (event.step_id, state.id, event.token)
+        for event in decision.events
+        if isinstance(event, ENDS_ITEM) and event.step_id in limited
+    ]
+    if state.status is not FlowStatus.ACTIVE:
+        items += _open_items(state, limited)
+    return items
+
+
+def started_item(decision: decide.Decision, token: Token) -> bool:
+    """Whether ``decision`` started the work item ``token``."""
+    return any(isinstance(e, WorkStarted) and e.token == token for e in decision.events)
+
+
+def _open_items(state: FlowState, steps: set[StepID]) -> list[Item]:
+    return [
+        (step_id, state.id, token)
+        for step_id in steps
+        for token, item in state.executions[step_id].work_items.items()
+        if item.status in OPEN
+    ]
+
+
+class SlotKeeper:
+    """This engine's asks for slots, its lines of waiting items, and its releases."""
+
+    def __init__(
+        self,
+        store: Callable[[], Slots],
+        instance: str,
+        start: Start,
+        tasks: BackgroundTasks,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        self._store, self._instance, self._start = store, instance, start
+        self._tasks, self._interval = tasks, poll_interval
+        self._lines: dict[StepID, _Line] = {}
+        self._asked: set[Item] = set()
+        """Items in a line or being started: a repeated AcquireSlot for them is ignored."""
+
+    def acquire(self, effect: decide.AcquireSlot) -> None:
+        item = item_of(effect)
+        if item in self._asked:
+            return
+        self._asked.add(item)
+        line = self._lines.get(effect.step.id)
+        if line is None:
+            line = self._lines[effect.step.id] = _Line()
+            self._tasks.spawn(self._keep(effect.step.id, line))
+        line.new[item] = effect
+        line.wakeup.set()
+
+    def release(self, decision: decide.Decision) -> None:
+        """Give back the slots ``decision`` freed (see ``ended_items``)."""
+        items = ended_items(decision)
+        if items:
+            self._tasks.spawn(self._release(items))
+
+    def wake_all(self) -> None:
+        """Ask again now for every line (slots were freed elsewhere, e.g. reaped)."""
+        for line in self._lines.values():
+            line.wakeup.set()
+
+    def _holder(self, item: Item) -> SlotHolder:
+        step_id, flow_id, token = item
+        return SlotHolder(self._instance, flow_id, step_id, token)
+
+    async def _release(self, items: list[Item]) -> None:
+        store = self._store()
+        await asyncio.gather(*(store.release_slot(self._holder(item)) for item in items))
+        for step_id in {item[0] for item in items}:
+            line = self._lines.get(step_id)
+            if line is not None:
+                line.wakeup.set()
+
+    async def _keep(self, step_id: StepID, line: _Line) -> None:
+        """Ask for the line's items until none is left (then the line goes)."""
+        try:
+            while line.queued or line.new:
+                if not line.new:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._interval):
+                            await line.wakeup.wait()
+                line.wakeup.clear()
+                try:
+                    await self._ask_queued(line)
+                    await self._ask_new(line)
+                except ArgyllError as error:
+                    log.warning("asking for slots of %s failed: %s", step_id, error)
+                    await asyncio.sleep(self._interval)
+        finally:
+            del self._lines[step_id]
+            self._asked.difference_update(line.queued, line.new)
+
+    async def _ask_queued(self, line: _Line) -> None:
+        """Ask for the items in line, first first, until one must still wait."""
+        while line.queued:
+            batch = list(itertools.islice(line.queued.items(), ASKS_AT_ONCE))
+            answers = await self._ask(batch, join=False)
+            for (item, effect), answer in zip(batch, answers, strict=True):
+                if answer is not SlotAnswer.WAITING:
+                    del line.queued[item]
+                    self._answered(item, effect, answer)
+            if SlotAnswer.WAITING in answers:
+                return
+
+    async def _ask_new(self, line: _Line) -> None:
+        """Ask for every new item at once, in order, so the store queues them as the line."""
+        batch, line.new = list(line.new.items()), {}
+        for (item, effect), answer in zip(batch, await self._ask(batch, join=True), strict=True):
+            if answer is SlotAnswer.WAITING:
+                line.queued[item] = effect
+            else:
+                self._answered(item, effect, answer)
+
+    async def _ask(
+        self, batch: list[tuple[Item, decide.AcquireSlot]], join: bool
+    ) -> list[SlotAnswer]:
+        store = self._store()
+        return await asyncio.gather(
+            *(store.acquire_slot(self._holder(item), limit_of(e), join) for item, e in batch)
+        )
+
+    def _answered(self, item: Item, effect: decide.AcquireSlot, answer: SlotAnswer) -> None:
+        if answer is SlotAnswer.GRANTED:
+            self._tasks.spawn(self._granted(item, effect))
+        else:  # another engine has the item in hand, or its slot was given back meanwhile
+            self._asked.discard(item)
+
+    async def _granted(self, item: Item, effect: decide.AcquireSlot) -> None:
+        started = False
+        try:
+            started = await self._start(effect)
+        finally:
+            self._asked.discard(item)
+            if not started:
+                with contextlib.suppress(ArgyllError):
+                    await self._release([item])
