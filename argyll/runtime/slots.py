@@ -4,10 +4,12 @@ A work item of a step with a concurrency limit starts only once the store grants
 it a slot (``decide.AcquireSlot``, then ``decide.on_slot_granted``). This engine
 keeps one line per step of the items it asked for, in the order the store queued
 them: new asks are sent together and in that order, so the store queues them as
-the line does. The line's poller asks again for the items in it, first in line
-first, stopping at the first that must still wait (the store never lets a later
-one overtake it): at once when this engine gives back a slot of the step or has
-new items, and every ``POLL_INTERVAL`` seconds for slots other engines gave back.
+the line does. A release hands the freed slots to the first in line at once, in
+the store; when those are this engine's items, they start right away. For the
+slots other engines handed to this one's items, or that were reaped, the line's
+poller asks again every ``POLL_INTERVAL`` seconds, first in line first, stopping
+at the first item that must still wait (the store never lets a later one
+overtake it).
 
 A slot is given back when a decision ends its item (a result, a retry scheduled)
 or its flow, and when a grant is no longer wanted (the decider started nothing).
@@ -64,23 +66,27 @@ def limit_of(effect: decide.AcquireSlot) -> int:
     return effect.step.work_config.concurrency or 1
 
 
-def ended_items(decision: decide.Decision) -> list[Item]:
-    """The items of limited steps whose slots ``decision`` frees: those it ended, and,
-    once the flow has ended, every item of those steps still open."""
+def ended_items(decision: decide.Decision) -> list[tuple[Item, int]]:
+    """The items of limited steps whose slots ``decision`` frees, with the step's limit:
+    those it ended, and, once the flow has ended, every item of those steps still open."""
     state = decision.state
     if state is None or not decision.events:
         return []
-    limited = {sid for sid, s in state.plan.steps.items() if s.work_config.concurrency}
-    if not limited:
+    limits = {
+        step_id: step.work_config.concurrency
+        for step_id, step in state.plan.steps.items()
+        if step.work_config.concurrency
+    }
+    if not limits:
         return []
     items = [
         (event.step_id, state.id, event.token)
         for event in decision.events
-        if isinstance(event, ENDS_ITEM) and event.step_id in limited
+        if isinstance(event, ENDS_ITEM) and event.step_id in limits
     ]
     if state.status is not FlowStatus.ACTIVE:
-        items += _open_items(state, limited)
-    return items
+        items += _open_items(state, set(limits))
+    return [(item, limits[item[0]]) for item in items]
 
 
 def started_item(decision: decide.Decision, token: Token) -> bool:
@@ -141,13 +147,25 @@ class SlotKeeper:
         step_id, flow_id, token = item
         return SlotHolder(self._instance, flow_id, step_id, token)
 
-    async def _release(self, items: list[Item]) -> None:
+    async def _release(self, items: list[tuple[Item, int]]) -> None:
+        """Give the slots back; start this engine's items the store handed them to."""
         store = self._store()
-        await asyncio.gather(*(store.release_slot(self._holder(item)) for item in items))
-        for step_id in {item[0] for item in items}:
-            line = self._lines.get(step_id)
-            if line is not None:
-                line.wakeup.set()
+        granted = await asyncio.gather(
+            *(store.release_slot(self._holder(item), limit) for item, limit in items)
+        )
+        for holder in itertools.chain.from_iterable(granted):
+            if holder.instance == self._instance:
+                self._handed(holder)
+
+    def _handed(self, holder: SlotHolder) -> None:
+        """Start an item of this engine that a release granted a slot."""
+        item = (StepID(holder.step_id), FlowID(holder.flow_id), Token(holder.token))
+        line = self._lines.get(item[0])
+        effect = line.queued.pop(item, None) if line else None
+        if effect is not None:
+            self._tasks.spawn(self._granted(item, effect))
+        elif line is not None:  # its first ask's answer is still on its way: ask again
+            line.wakeup.set()
 
     async def _keep(self, step_id: StepID, line: _Line) -> None:
         """Ask for the line's items until none is left (then the line goes)."""
@@ -174,8 +192,8 @@ class SlotKeeper:
             batch = list(itertools.islice(line.queued.items(), ASKS_AT_ONCE))
             answers = await self._ask(batch, join=False)
             for (item, effect), answer in zip(batch, answers, strict=True):
-                if answer is not SlotAnswer.WAITING:
-                    del line.queued[item]
+                # an item a release handed a slot meanwhile has left the line: it is started
+                if answer is not SlotAnswer.WAITING and line.queued.pop(item, None):
                     self._answered(item, effect, answer)
             if SlotAnswer.WAITING in answers:
                 return
@@ -211,4 +229,4 @@ class SlotKeeper:
             self._asked.discard(item)
             if not started:
                 with contextlib.suppress(ArgyllError):
-                    await self._release([item])
+                    await self._release([(item, limit_of(effect))])

@@ -144,8 +144,9 @@ class Slots(Protocol):
         is owed one; otherwise it waits, joining the end of the queue (``join``) if new."""
         ...
 
-    async def release_slot(self, holder: SlotHolder) -> None:
-        """Free the item's slot, or take it out of the queue (whichever instance asked)."""
+    async def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
+        """Free the item's slot, or take it out of the queue (whichever instance asked), and
+        hand the free slots (up to ``limit`` held) to the first in line: those it granted."""
         ...
 
     async def slot_holders(self, step_id: str) -> list[SlotHolder]:

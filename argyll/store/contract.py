@@ -514,27 +514,38 @@ class SlotsContract(_Suite):
         assert await store.slot_holders("s") == [holder("a")]
         assert await store.slot_waiters("s") == [holder("b"), holder("c")]
 
-    async def test_a_freed_slot_goes_to_the_first_in_line_only(self, store: EventStore) -> None:
-        await self.ask_all(store, "abcd", 2)
-        await store.release_slot(holder("a"))
+    async def test_a_freed_slot_goes_to_the_first_in_line(self, store: EventStore) -> None:
+        await self.ask_all(store, "abcde", 2)
 
-        assert await store.acquire_slot(holder("d"), 2) is WAITING
-        assert await store.acquire_slot(holder("c"), 2) is GRANTED
-        await store.release_slot(holder("b"))
+        assert await store.release_slot(holder("a"), 2) == [holder("c")]
+        assert await self.ask_all(store, "edc", 2) == [WAITING, WAITING, GRANTED]
+        assert await store.release_slot(holder("b"), 2) == [holder("d")]
         assert await store.acquire_slot(holder("d"), 2, join=False) is GRANTED
         assert await store.slot_holders("s") == [holder("c"), holder("d")]
-        assert await store.slot_waiters("s") == []
+        assert await store.slot_waiters("s") == [holder("e")]
+
+    async def test_a_release_fills_every_free_slot_in_order(self, store: EventStore) -> None:
+        await store.heartbeat("engine-1", 60.0)
+        await store.heartbeat("dead", 0.0)
+        await store.acquire_slot(holder("a", instance="dead"), 1)
+        await self.ask_all(store, "bcde", 1)
+        await store.reap_slots()  # a slot freed without a grant
+
+        granted = await store.release_slot(holder("never-asked"), 3)
+
+        assert granted == [holder("b"), holder("c"), holder("d")]
+        assert await store.slot_waiters("s") == [holder("e")]
 
     async def test_a_released_waiter_leaves_the_line_and_a_poll_does_not_rejoin(
         self, store: EventStore
     ) -> None:
         await self.ask_all(store, "abc", 1)
-        await store.release_slot(holder("b", instance="another engine"))
-        await store.release_slot(holder("never-asked"))
+        assert await store.release_slot(holder("b", instance="another engine"), 1) == []
+        assert await store.release_slot(holder("never-asked", step="unknown"), 1) == []
 
         assert await store.acquire_slot(holder("b"), 1, join=False) is SlotAnswer.ABSENT
         assert await store.slot_waiters("s") == [holder("c")]
-        await store.release_slot(holder("a"))
+        assert await store.release_slot(holder("a"), 1) == [holder("c")]
         assert await store.acquire_slot(holder("c"), 1, join=False) is GRANTED
 
     async def test_an_item_asked_for_by_another_instance_is_elsewhere(
@@ -553,7 +564,7 @@ class SlotsContract(_Suite):
         assert await store.acquire_slot(holder("a", step="y"), 1) is GRANTED
         assert await store.acquire_slot(holder("a", step="x", token="u"), 1) is WAITING
 
-        await store.release_slot(holder("a", step="y"))
+        assert await store.release_slot(holder("a", step="y"), 1) == []
         assert await store.slot_holders("x") == [holder("a", step="x")]
         assert await store.slot_holders("y") == []
 
@@ -561,10 +572,10 @@ class SlotsContract(_Suite):
         await self.ask_all(store, "abc", 3)
 
         assert await store.acquire_slot(holder("d"), 1) is WAITING
-        await store.release_slot(holder("a"))
-        await store.release_slot(holder("b"))
+        assert await store.release_slot(holder("a"), 1) == []
+        assert await store.release_slot(holder("b"), 1) == []
         assert await store.acquire_slot(holder("d"), 1) is WAITING
-        await store.release_slot(holder("c"))
+        assert await store.release_slot(holder("c"), 1) == [holder("d")]
         assert await store.acquire_slot(holder("d"), 1) is GRANTED
 
     async def test_racing_askers_never_get_more_slots_than_the_limit(

@@ -153,13 +153,20 @@ class MemoryEventStore(ClosesOnExit):
             return SlotAnswer.GRANTED
         return SlotAnswer.WAITING
 
-    async def release_slot(self, holder: SlotHolder) -> None:
+    async def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
         self._check_open()
         slots = self._slots.get(holder.step_id)
-        if slots is not None:
-            item = (holder.flow_id, holder.token)
-            slots.held.pop(item, None)
-            slots.queue.pop(item, None)
+        if slots is None:
+            return []
+        item = (holder.flow_id, holder.token)
+        slots.held.pop(item, None)
+        slots.queue.pop(item, None)
+        free = limit - len(slots.held)
+        granted = list(itertools.islice(slots.queue.items(), max(free, 0)))
+        for (flow, token), instance in granted:
+            del slots.queue[flow, token]
+            slots.held[flow, token] = instance
+        return [SlotHolder(me, flow, holder.step_id, token) for (flow, token), me in granted]
 
     async def slot_holders(self, step_id: str) -> list[SlotHolder]:
         self._check_open()

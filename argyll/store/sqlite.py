@@ -126,6 +126,9 @@ _HELD_COUNT = "SELECT count(*) FROM slots WHERE step = ? AND held = 1"
 _FIRST_IN_LINE = (
     "SELECT flow, token FROM slots WHERE step = ? AND held = 0 ORDER BY arrival LIMIT ?"
 )
+_FIRST_WAITERS = (
+    "SELECT instance, flow, token FROM slots WHERE step = ? AND held = 0 ORDER BY arrival LIMIT ?"
+)
 _GRANT = "UPDATE slots SET held = 1 WHERE step = ? AND flow = ? AND token = ?"
 _RELEASE = "DELETE FROM slots WHERE step = ? AND flow = ? AND token = ?"
 _SLOTS = "SELECT instance, flow, token FROM slots WHERE step = ? AND held = ? ORDER BY "
@@ -318,8 +321,15 @@ class _Database:
                 return SlotAnswer.GRANTED
             return SlotAnswer.WAITING
 
-    def release_slot(self, holder: SlotHolder) -> None:
-        self._connection.execute(_RELEASE, (holder.step_id, holder.flow_id, holder.token))
+    def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
+        step = holder.step_id
+        with self._transaction():
+            self._connection.execute(_RELEASE, (step, holder.flow_id, holder.token))
+            free = limit - self._connection.execute(_HELD_COUNT, (step,)).fetchone()[0]
+            first = self._connection.execute(_FIRST_WAITERS, (step, max(free, 0))).fetchall()
+            for _, flow, token in first:
+                self._connection.execute(_GRANT, (step, flow, token))
+        return [SlotHolder(instance, flow, step, token) for instance, flow, token in first]
 
     def slots(self, step_id: str, held: bool) -> list[SlotHolder]:
         order = "flow, token" if held else "arrival"
@@ -456,8 +466,8 @@ class SQLiteEventStore(ClosesOnExit):
     async def acquire_slot(self, holder: SlotHolder, limit: int, join: bool = True) -> SlotAnswer:
         return await self._call(self._database.acquire_slot, holder, limit, join)
 
-    async def release_slot(self, holder: SlotHolder) -> None:
-        await self._call(self._database.release_slot, holder)
+    async def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
+        return await self._call(self._database.release_slot, holder, limit)
 
     async def slot_holders(self, step_id: str) -> list[SlotHolder]:
         return await self._call(self._database.slots, step_id, True)

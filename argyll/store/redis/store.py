@@ -297,10 +297,11 @@ class RedisEventStore(ClosesOnExit):
             answer = await self._pipeliner.script(SLOT_ACQUIRE, keys, args)
         return SlotAnswer(answer.decode())
 
-    async def release_slot(self, holder: SlotHolder) -> None:
+    async def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
         keys = self._keys.step_slots(holder.step_id)
         with self._guard.translating():
-            await self._pipeliner.script(SLOT_RELEASE, keys, [_item(holder)])
+            pairs = await self._pipeliner.script(SLOT_RELEASE, keys, [_item(holder), limit])
+        return _holders(holder.step_id, pairs)
 
     async def slot_holders(self, step_id: str) -> list[SlotHolder]:
         return sorted(await self._slots(step_id, held=True), key=lambda h: (h.flow_id, h.token))
@@ -312,11 +313,7 @@ class RedisEventStore(ClosesOnExit):
         keys = self._keys.step_slots(step_id)
         with self._guard.translating():
             pairs = await self._pipeliner.script(SLOT_LIST, keys, [int(held)])
-        holders = []
-        for item, instance in zip(pairs[::2], pairs[1::2], strict=True):
-            flow_id, _, token = item.decode().partition(ITEM_SEPARATOR)
-            holders.append(SlotHolder(instance.decode(), flow_id, step_id, token))
-        return holders
+        return _holders(step_id, pairs)
 
     async def reap_slots(self) -> int:
         keys = [self._keys.instances, self._keys.slot_steps]
@@ -339,6 +336,15 @@ class RedisEventStore(ClosesOnExit):
 
 def _item(holder: SlotHolder) -> str:
     return f"{holder.flow_id}{ITEM_SEPARATOR}{holder.token}"
+
+
+def _holders(step_id: str, pairs: list[bytes]) -> list[SlotHolder]:
+    """Holders from a slot script's reply: item, instance, item, instance, ..."""
+    holders = []
+    for item, instance in zip(pairs[::2], pairs[1::2], strict=True):
+        flow_id, _, token = item.decode().partition(ITEM_SEPARATOR)
+        holders.append(SlotHolder(instance.decode(), flow_id, step_id, token))
+    return holders
 
 
 def _micros(moment: datetime) -> int:
