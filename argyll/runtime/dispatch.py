@@ -13,7 +13,7 @@ own.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from argyll import decide
 from argyll.model import FlowID, FlowState
@@ -42,12 +42,13 @@ class Dispatcher:
         metrics: Metrics,
         slots: Callable[[], Slots],
         instance: str,
+        limited_steps: Callable[[], Iterable[str]],
     ) -> None:
         self._work, self._record, self._tasks = work, record, tasks
         self._metrics = metrics
         self._predicates: set[tuple[FlowID, str]] = set()
         self._timers = Timers(clock, self._wake)
-        self.slots = SlotKeeper(slots, instance, self._start_granted, tasks)
+        self.slots = SlotKeeper(slots, instance, self._start_granted, tasks, limited_steps)
 
     def perform(self, decision: decide.Decision) -> None:
         """Perform the decided effects, and give back the slots the decision freed."""

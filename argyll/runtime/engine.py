@@ -119,15 +119,6 @@ class Engine:
         self.catalog = Catalog()
         self._flows = FlowCache()
         self._locks: dict[FlowID, asyncio.Lock] = {}
-        self._leases = LeaseKeeper(
-            self.instance_id,
-            lease_ttl,
-            heartbeat_interval,
-            self._open_work,
-            self.clock,
-            self._take_over,
-            lambda: self._dispatch.slots.wake_all(),
-        )
         self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
         self._tasks = BackgroundTasks()
         self._dispatch = Dispatcher(
@@ -138,6 +129,16 @@ class Engine:
             self.metrics,
             lambda: self.store,
             self.instance_id,
+            self._limited_steps,
+        )
+        self._leases = LeaseKeeper(
+            self.instance_id,
+            lease_ttl,
+            heartbeat_interval,
+            self._open_work,
+            self.clock,
+            self._take_over,
+            self._dispatch.slots,
         )
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
@@ -368,6 +369,10 @@ class Engine:
         """Every series in Prometheus text format; the active-flow gauge is read from the store."""
         active = await self.store.list_flows(FlowStatus.ACTIVE)
         return self.metrics.render(len(active))
+
+    def _limited_steps(self) -> list[str]:
+        """The catalog's steps with a concurrency limit."""
+        return [step.id for step in self.catalog.steps.values() if step.work_config.concurrency]
 
     def _cache(self, state: FlowState) -> None:
         """Keep the newest state; a flow that ended needs its lock no more."""

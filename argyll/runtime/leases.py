@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from argyll.events import (
@@ -89,11 +89,19 @@ class OpenWork:
         elif isinstance(data, WorkSucceeded | WorkFailed):
             self.owners.get(flow_id, {}).pop(data.token, None)
 
-    def orphaned(self, me: str, live: set[str], now: datetime, ttl: float) -> Iterable[FlowID]:
-        """Flows holding work of dead instances, or quiet for longer than a lease with none open."""
+    def orphaned(
+        self,
+        me: str,
+        live: set[str],
+        now: datetime,
+        ttl: float,
+        in_line: Collection[FlowID] = (),
+    ) -> Iterable[FlowID]:
+        """Flows holding work of dead instances, or quiet for longer than a lease with none open
+        (a flow whose items wait in a live instance's line for a slot is not quiet)."""
         stale = now - timedelta(seconds=ttl)
         for flow_id, last in list(self.activity.items()):
             owners = self.owners.get(flow_id, {})
-            quiet = not owners and last < stale
+            quiet = not owners and last < stale and flow_id not in in_line
             if quiet or any(is_dead(owner, me, live) for owner in owners.values()):
                 yield flow_id

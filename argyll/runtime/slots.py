@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from argyll import decide
@@ -112,9 +112,11 @@ class SlotKeeper:
         instance: str,
         start: Start,
         tasks: BackgroundTasks,
+        limited_steps: Callable[[], Iterable[str]],
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
         self._store, self._instance, self._start = store, instance, start
+        self._limited_steps = limited_steps
         self._tasks, self._interval = tasks, poll_interval
         self._lines: dict[StepID, _Line] = {}
         self._asked: set[Item] = set()
@@ -138,10 +140,16 @@ class SlotKeeper:
         if items:
             self._tasks.spawn(self._release(items))
 
-    def wake_all(self) -> None:
-        """Ask again now for every line (slots were freed elsewhere, e.g. reaped)."""
+    def freed(self) -> None:
+        """Ask again now for every line (slots were freed elsewhere: reaped)."""
         for line in self._lines.values():
             line.wakeup.set()
+
+    async def flows_in_line(self) -> set[FlowID]:
+        """The flows with items in the store's queue of any step with a limit (in the catalog)."""
+        store = self._store()
+        queues = await asyncio.gather(*(store.slot_waiters(s) for s in self._limited_steps()))
+        return {FlowID(holder.flow_id) for queue in queues for holder in queue}
 
     def _holder(self, item: Item) -> SlotHolder:
         step_id, flow_id, token = item
