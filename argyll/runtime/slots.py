@@ -30,14 +30,15 @@ from dataclasses import dataclass, field
 from argyll import decide
 from argyll.errors import ArgyllError
 from argyll.events import WorkFailed, WorkNotCompleted, WorkStarted, WorkSucceeded
-from argyll.model import FlowID, FlowState, FlowStatus, StepID, Token, WorkStatus
+from argyll.model import FlowID, FlowState, StepID, Token, WorkStatus
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.store.base import SlotAnswer, SlotHolder, Slots
+from argyll.transitions import FLOW_TRANSITIONS
 
 log = logging.getLogger("argyll.engine")
 
 POLL_INTERVAL = 0.25
-"""Seconds between asks for the items in line (a local release asks at once)."""
+"""Seconds between asks for the items in line, for slots freed without a hand-over."""
 ASKS_AT_ONCE = 8
 """Items in line asked for together, first in line first."""
 
@@ -84,7 +85,7 @@ def ended_items(decision: decide.Decision) -> list[tuple[Item, int]]:
         for event in decision.events
         if isinstance(event, ENDS_ITEM) and event.step_id in limits
     ]
-    if state.status is not FlowStatus.ACTIVE:
+    if not FLOW_TRANSITIONS.moves[state.status]:  # the flow has ended, for good
         items += _open_items(state, set(limits))
     return [(item, limits[item[0]]) for item in items]
 

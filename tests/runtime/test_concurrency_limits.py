@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import signal
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from test_many_instances import catalog_has, instance
 
 from argyll import Engine
-from argyll.model import FlowStatus
+from argyll.events import Event, flow_aggregate
+from argyll.model import FlowID, FlowStatus
+from argyll.runtime.leases import OpenWork
 from argyll.store import EventStore, open_store
+from argyll.store.contract import skipped
 from argyll.testing import Call, StepService, wait_until
 
 
@@ -208,3 +212,15 @@ async def _wait_completed(client: httpx.AsyncClient, url: str, ids: list[str]) -
 async def _empty_slots(engine: Engine) -> bool:
     store = engine.store
     return not await store.slot_holders("limited") and not await store.slot_waiters("limited")
+
+
+def test_a_flow_waiting_in_line_for_a_slot_is_not_quiet():
+    open_work = OpenWork()
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    for flow_id in ("waiting", "quiet"):
+        open_work.observe(Event(flow_aggregate(flow_id), 1, started, skipped(flow_id)))
+    later = started + timedelta(seconds=10)
+
+    orphans = open_work.orphaned("me", {"me"}, later, 5.0, in_line={FlowID("waiting")})
+
+    assert list(orphans) == ["quiet"]
