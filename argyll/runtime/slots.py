@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from argyll import decide
-from argyll.errors import ArgyllError
+from argyll.errors import ArgyllError, StoreError
 from argyll.events import WorkFailed, WorkNotCompleted, WorkStarted, WorkSucceeded
 from argyll.model import FlowID, FlowState, StepID, Token, WorkStatus
 from argyll.runtime.tasks import BackgroundTasks
@@ -41,6 +41,8 @@ POLL_INTERVAL = 0.25
 """Seconds between asks for the items in line, for slots freed without a hand-over."""
 ASKS_AT_ONCE = 8
 """Items in line asked for together, first in line first."""
+RETRY_FIRST, RETRY_MAX = 0.05, 5.0
+"""Seconds between attempts to give slots back while the store is unreachable."""
 
 ENDS_ITEM = (WorkSucceeded, WorkFailed, WorkNotCompleted)
 OPEN = (WorkStatus.PENDING, WorkStatus.ACTIVE, WorkStatus.NOT_COMPLETED)
@@ -157,11 +159,20 @@ class SlotKeeper:
         return SlotHolder(self._instance, flow_id, step_id, token)
 
     async def _release(self, items: list[tuple[Item, int]]) -> None:
-        """Give the slots back; start this engine's items the store handed them to."""
-        store = self._store()
-        granted = await asyncio.gather(
-            *(store.release_slot(self._holder(item), limit) for item, limit in items)
-        )
+        """Give the slots back, until the store takes it (a lost release would shrink the
+        limit for good); start this engine's items the store handed them to."""
+        delay = RETRY_FIRST
+        while True:
+            store = self._store()
+            try:
+                granted = await asyncio.gather(
+                    *(store.release_slot(self._holder(item), limit) for item, limit in items)
+                )
+                break
+            except StoreError as error:  # releasing again is harmless; lost hand-overs are
+                log.warning("giving back slots failed, again in %.1fs: %s", delay, error)
+                await asyncio.sleep(delay)  # found by the polls of the lines
+                delay = min(delay * 2, RETRY_MAX)
         for holder in itertools.chain.from_iterable(granted):
             if holder.instance == self._instance:
                 self._handed(holder)
@@ -210,7 +221,12 @@ class SlotKeeper:
     async def _ask_new(self, line: _Line) -> None:
         """Ask for every new item at once, in order, so the store queues them as the line."""
         batch, line.new = list(line.new.items()), {}
-        for (item, effect), answer in zip(batch, await self._ask(batch, join=True), strict=True):
+        try:
+            answers = await self._ask(batch, join=True)
+        except BaseException:  # asking again joins no item twice
+            line.new = {**dict(batch), **line.new}
+            raise
+        for (item, effect), answer in zip(batch, answers, strict=True):
             if answer is SlotAnswer.WAITING:
                 line.queued[item] = effect
             else:
@@ -237,5 +253,4 @@ class SlotKeeper:
         finally:
             self._asked.discard(item)
             if not started:
-                with contextlib.suppress(ArgyllError):
-                    await self._release([(item, limit_of(effect))])
+                await self._release([(item, limit_of(effect))])

@@ -15,10 +15,12 @@ import httpx
 from test_many_instances import catalog_has, instance
 
 from argyll import Engine
+from argyll.errors import StoreError
 from argyll.events import Event, flow_aggregate
 from argyll.model import FlowID, FlowStatus
 from argyll.runtime.leases import OpenWork
-from argyll.store import EventStore, open_store
+from argyll.store import EventStore, MemoryEventStore, open_store
+from argyll.store.base import SlotHolder
 from argyll.store.contract import skipped
 from argyll.testing import Call, StepService, wait_until
 
@@ -224,3 +226,33 @@ def test_a_flow_waiting_in_line_for_a_slot_is_not_quiet():
     orphans = open_work.orphaned("me", {"me"}, later, 5.0, in_line={FlowID("waiting")})
 
     assert list(orphans) == ["quiet"]
+
+
+class FailingReleases:
+    """A memory store whose first ``failures`` releases fail as an unreachable store's would."""
+
+    def __init__(self, failures: int) -> None:
+        self.inner, self.failures = MemoryEventStore(), failures
+
+    async def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("memory://: unreachable")
+        return await self.inner.release_slot(holder, limit)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+async def test_a_release_the_store_refused_is_made_again():
+    store = FailingReleases(failures=2)
+    service = CountingService(pause=0.01)
+    async with StepService(service.answer) as svc, Engine(store) as engine:  # type: ignore[arg-type]
+        await engine.register_step(limited_step(svc.url, 1))
+        ids = [await engine.start_flow(["limited"], {"x": n}) for n in range(2)]
+        for flow_id in ids:
+            state = await engine.wait_flow(flow_id, timeout=10)
+            assert state.status is FlowStatus.COMPLETED
+        await wait_until(lambda: _empty_slots(engine), "every slot given back")
+    assert store.failures == 0
+    assert service.most == 1
