@@ -11,11 +11,12 @@ parametrize it, or to use other fixtures)::
         async def open_store(self) -> EventStore:
             return await MyEventStore.open("my://localhost/test")
 
-``StoreContract`` is every role together, which the engine needs. Every suite
-but ``StreamsContract`` appends to set up what it checks, so each needs the
-streams role too. The suites need pytest and pytest-asyncio (the ``dev`` extras);
-``tests/contract/test_store.py`` runs them on the memory, SQLite, Redis and
-Redis Cluster stores.
+``StoreContract`` is every role together, which the engine needs. Every suite but
+``StreamsContract``, ``LeasesContract`` and ``SlotsContract`` appends to set up what
+it checks, so each needs the streams role too; ``SlotsContract`` needs the leases
+role (slots are reaped by lease). The suites need pytest and pytest-asyncio (the
+``dev`` extras); ``tests/contract/test_store.py`` runs them on the memory, SQLite,
+Redis and Redis Cluster stores.
 """
 
 from __future__ import annotations
