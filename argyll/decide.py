@@ -76,6 +76,20 @@ class RunWork:
 
 
 @dataclass(frozen=True, slots=True)
+class AcquireSlot:
+    """Ask the store for a slot of a step with a concurrency limit; the item starts on grant.
+
+    ``claim_from`` names the dead owner of an active item being taken over ("" for an
+    item that has not started or a retry that is due).
+    """
+
+    flow_id: FlowID
+    step: Step
+    token: Token
+    claim_from: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EvaluatePredicate:
     flow_id: FlowID
     step: Step
@@ -98,7 +112,7 @@ class StopWork:
     flow_id: FlowID
 
 
-Effect = RunWork | EvaluatePredicate | ScheduleWake | StopWork
+Effect = RunWork | AcquireSlot | EvaluatePredicate | ScheduleWake | StopWork
 
 CANCELED_REASON = "flow canceled"
 """Why the steps a cancel stopped were skipped (a retry of the canceled flow runs them)."""
@@ -428,6 +442,31 @@ def on_skip_step(
     builder = _Builder(flow, context, flow.version)
     builder.emit(StepSkipped(flow.id, step.id, reason or SKIPPED_BY_HAND, actor))
     _advance(builder)
+    return builder.done()
+
+
+def on_slot_granted(
+    flow: FlowState, step_id: str, token: str, claim_from: str, context: Context
+) -> Decision:
+    """Start a work item the store granted a slot, if it still waits for one.
+
+    Nothing is decided for an item that no longer waits (it ended, another instance
+    claimed it, its flow ended) or would exceed the step's ``parallelism``; the
+    runtime then gives the slot back.
+    """
+    builder = _Builder(flow, context, flow.version)
+    execution = flow.executions.get(StepID(step_id))
+    item = execution.work_items.get(Token(token)) if execution else None
+    if flow.status is not FlowStatus.ACTIVE or execution is None or item is None:
+        return builder.done()
+    step = flow.plan.steps[StepID(step_id)]
+    match item.status:
+        case WorkStatus.PENDING if _busy(execution) < step.work_config.parallelism:
+            _start_work(builder, step, Token(token), item)
+        case WorkStatus.NOT_COMPLETED if _due(item, builder.now):
+            _start_work(builder, step, Token(token), item)
+        case WorkStatus.ACTIVE if claim_from and item.owner == claim_from:
+            _start_work(builder, step, Token(token), item)
     return builder.done()
 
 
@@ -765,22 +804,40 @@ def _start_step(builder: _Builder, step: Step, inputs: dict[str, Any]) -> bool:
 def _dispatch(builder: _Builder, step_id: StepID, execution: Execution) -> None:
     """Start due retries and pending items, keeping at most ``parallelism`` running."""
     step = builder.flow.plan.steps[step_id]
-    busy = 0
     waiting: list[tuple[Token, WorkItem]] = []
     for token, item in execution.work_items.items():
         if item.status is WorkStatus.PENDING:
             waiting.append((token, item))
-        elif item.status is WorkStatus.ACTIVE:
-            busy += 1
-        elif item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None:
-            if item.next_retry_at <= builder.now:
-                _run(builder, step, token, item)
-            busy += 1
-    for token, item in waiting[: max(step.work_config.parallelism - busy, 0)]:
+        elif item.status is WorkStatus.NOT_COMPLETED and _due(item, builder.now):
+            _run(builder, step, token, item)
+    free = step.work_config.parallelism - _busy(execution)
+    for token, item in waiting[: max(free, 0)]:
         _run(builder, step, token, item)
 
 
+def _busy(execution: Execution) -> int:
+    """Items counted against ``parallelism``: running, or with a retry scheduled."""
+    return sum(
+        item.status is WorkStatus.ACTIVE
+        or (item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None)
+        for item in execution.work_items.values()
+    )
+
+
+def _due(item: WorkItem, now: datetime) -> bool:
+    return item.next_retry_at is not None and item.next_retry_at <= now
+
+
 def _run(builder: _Builder, step: Step, token: Token, item: WorkItem) -> None:
+    """Run the item now, or, for a step with a concurrency limit, once a slot is granted."""
+    if step.work_config.concurrency is not None:
+        claim_from = item.owner if item.status is WorkStatus.ACTIVE else ""
+        builder.effect(AcquireSlot(builder.flow.id, step, token, claim_from))
+    else:
+        _start_work(builder, step, token, item)
+
+
+def _start_work(builder: _Builder, step: Step, token: Token, item: WorkItem) -> None:
     instance = builder.context.instance
     builder.emit(WorkStarted(builder.flow.id, step.id, token, item.retry_count, instance))
     builder.effect(RunWork(builder.flow.id, step, token, item.inputs, item.retry_count))

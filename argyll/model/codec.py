@@ -100,6 +100,7 @@ def _work_config(data: Mapping[str, Any]) -> WorkConfig:
         max_backoff=data.get("max_backoff", base.max_backoff),
         backoff_type=BackoffType(data.get("backoff_type", base.backoff_type)),
         parallelism=data.get("parallelism", base.parallelism),
+        concurrency=data.get("concurrency"),
     )
 
 

@@ -126,6 +126,9 @@ def _step_schemas(ref: str) -> dict[str, Schema]:
             max_backoff=_integer(0, f"milliseconds (default {base.max_backoff})"),
             backoff_type=enum_schema(BackoffType),
             parallelism=_integer(1, "work items running at once (default 1)"),
+            concurrency=_integer(
+                1, "the step's work items running at once across every flow and engine"
+            ),
         ),
         "AttributeDefinition": closed_object(
             ["role"],

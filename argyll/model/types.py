@@ -185,22 +185,31 @@ class ScriptConfig:
 
 @dataclass(frozen=True, slots=True)
 class WorkConfig:
-    """Retry and fan-out settings; ``max_retries`` 0 means the engine default, -1 unlimited."""
+    """Retry, fan-out and concurrency settings.
+
+    ``max_retries`` 0 means the engine default, -1 unlimited. ``parallelism`` bounds
+    one step's items within a flow; ``concurrency`` (None: no bound) bounds the
+    step's items running at once across every flow and engine on the store.
+    """
 
     max_retries: int = 0
     init_backoff: int = 1000
     max_backoff: int = 60_000
     backoff_type: BackoffType = BackoffType.EXPONENTIAL
     parallelism: int = 1
+    concurrency: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "max_retries": self.max_retries,
             "init_backoff": self.init_backoff,
             "max_backoff": self.max_backoff,
             "backoff_type": self.backoff_type.value,
             "parallelism": self.parallelism,
         }
+        if self.concurrency is not None:
+            out["concurrency"] = self.concurrency
+        return out
 
 
 @dataclass(frozen=True, slots=True)

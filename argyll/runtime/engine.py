@@ -4,11 +4,11 @@ Every change goes the same way: fold the current state, ask a decider, append
 its events with the version that was read (optimistic; a stale writer re-reads
 and decides again), cache the new state, then perform the decided effects.
 
-This module is that loop and the public API; the engine's other concerns each
-have their own module beside it: ``flows`` (cached states and waiters),
-``snapshots`` (long flows read from a snapshot), ``dispatch`` (performing the
-decided effects, in ``tasks``), ``takeover`` (the lease and taking on dead
-instances' work, over ``leases``), ``health`` (store and step probes) and
+This module is that loop and the public API; the engine's other concerns each have
+their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
+(long flows read from a snapshot), ``dispatch`` (performing the decided effects, in
+``tasks``; concurrency slots in ``slots``), ``takeover`` (the lease and taking on
+dead instances' work, over ``leases``), ``health`` (store and step probes) and
 ``metrics`` (the Prometheus series, counted from what this engine appends).
 """
 
@@ -135,6 +135,18 @@ class Engine:
         self.catalog = Catalog()
         self._flows = FlowCache()
         self._locks: dict[FlowID, asyncio.Lock] = {}
+        self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
+        self._tasks = BackgroundTasks()
+        self._dispatch = Dispatcher(
+            self._work,
+            self.clock,
+            self._record,
+            self._tasks,
+            self.metrics,
+            lambda: self.store,
+            self.instance_id,
+            self._limited_steps,
+        )
         self._leases = LeaseKeeper(
             self.instance_id,
             lease_ttl,
@@ -142,10 +154,8 @@ class Engine:
             self._open_work,
             self.clock,
             self._take_over,
+            self._dispatch.slots,
         )
-        self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
-        self._tasks = BackgroundTasks()
-        self._dispatch = Dispatcher(self._work, self.clock, self._record, self._tasks, self.metrics)
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
 
@@ -176,7 +186,7 @@ class Engine:
                 state = await self.get_flow(summary.id)
                 self._open_work.seed(state)
                 if state.deadline is not None:
-                    self._dispatch.perform([decide.ScheduleWake(state.id, state.deadline)])
+                    self._dispatch.schedule(state.id, state.deadline)
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
         await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
@@ -319,7 +329,7 @@ class Engine:
         except VersionConflict:
             await self._check_same_start(ident, goal_list, init, dict(labels or {}))
             return FlowStart(ident, created=False)
-        self._dispatch.perform(decision.effects)
+        self._dispatch.perform(decision)
         return FlowStart(ident, created=True)
 
     async def _check_same_start(
@@ -503,6 +513,10 @@ class Engine:
         active = await self.store.list_flows(FlowStatus.ACTIVE)
         return self.metrics.render(len(active))
 
+    def _limited_steps(self) -> list[str]:
+        """The catalog's steps with a concurrency limit."""
+        return [step.id for step in self.catalog.steps.values() if step.work_config.concurrency]
+
     def _cache(self, state: FlowState) -> None:
         """Keep the newest state; a flow that ended needs its lock no more."""
         if not self._flows.keep(state):
@@ -543,7 +557,7 @@ class Engine:
                 break
             else:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
-        self._dispatch.perform(decision.effects)
+        self._dispatch.perform(decision)
         assert decision.state is not None
         return decision.state
 

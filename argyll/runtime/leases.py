@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from argyll.events import (
@@ -104,8 +104,16 @@ class OpenWork:
         elif isinstance(data, WorkSucceeded | WorkFailed):
             self.owners.get(flow_id, {}).pop(data.token, None)
 
-    def orphaned(self, me: str, live: set[str], now: datetime, ttl: float) -> Iterable[FlowID]:
-        """Flows holding work of dead instances, or quiet for longer than a lease with none open.
+    def orphaned(
+        self,
+        me: str,
+        live: set[str],
+        now: datetime,
+        ttl: float,
+        in_line: Collection[FlowID] = (),
+    ) -> Iterable[FlowID]:
+        """Flows holding work of dead instances, or quiet for longer than a lease with none open
+        (a flow whose items wait in a live instance's line for a slot is not quiet).
 
         A flow just resumed or retried is one too: the work it held before it was paused
         or ended may belong to an instance that died meanwhile.
@@ -114,7 +122,7 @@ class OpenWork:
         resumed, self.resumed = self.resumed, set()
         for flow_id, last in list(self.activity.items()):
             owners = self.owners.get(flow_id, {})
-            quiet = not owners and last < stale
+            quiet = not owners and last < stale and flow_id not in in_line
             if (
                 quiet
                 or flow_id in resumed
