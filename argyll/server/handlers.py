@@ -337,7 +337,7 @@ class FlowEventsHandler(ApiHandler):
 def operated(state: FlowState, done: str) -> dict[str, Any]:
     """The reply to an operator's call: what happened, and the flow's status after it."""
     return {
-        "message": f"flow {state.id!r} {done}",
+        "message": f"flow {json_text(state.id)} {done}",
         "flow_id": state.id,
         "status": state.status.value,
     }
@@ -387,14 +387,14 @@ class CompleteStepHandler(ApiHandler):
         state = await self.engine.complete_step(
             flow_id, step_id, body["outputs"], body.get("reason"), actor=self.actor
         )
-        self.reply(operated(state, f"step {step_id!r} completed by hand"))
+        self.reply(operated(state, f"step {json_text(step_id)} completed by hand"))
 
 
 class SkipStepHandler(ApiHandler):
     async def post(self, flow_id: str, step_id: str) -> None:
         reason = self.request_of(ACTION_REQUEST).get("reason")
         state = await self.engine.skip_step(flow_id, step_id, reason, actor=self.actor)
-        self.reply(operated(state, f"step {step_id!r} skipped by hand"))
+        self.reply(operated(state, f"step {json_text(step_id)} skipped by hand"))
 
 
 class ExplainHandler(ApiHandler):

@@ -16,8 +16,8 @@ from test_many_instances import catalog_has, instance
 
 from argyll import Engine
 from argyll.errors import StoreError
-from argyll.events import Event, flow_aggregate
-from argyll.model import FlowID, FlowStatus
+from argyll.events import Event, FlowStarted, flow_aggregate
+from argyll.model import FlowID, FlowStatus, Plan
 from argyll.runtime.leases import OpenWork
 from argyll.store import EventStore, MemoryEventStore, open_store
 from argyll.store.base import SlotHolder
@@ -83,9 +83,7 @@ async def test_items_over_the_limit_wait_and_start_in_order_of_readiness(engine:
         await engine.register_step(limited_step(svc.url, 2))
         ids = [await engine.start_flow(["limited"], {"x": n}, flow_id=f"f{n}") for n in range(6)]
         await wait_until(lambda: service.in_flight == 2, "2 calls in flight")
-        await wait_until(
-            lambda: waiting_are(engine.store, ids[2:]), "4 flows waiting, in order"
-        )
+        await wait_until(lambda: waiting_are(engine.store, ids[2:]), "4 flows waiting, in order")
         for n in range(2, 6):
             service.let_go()
             await wait_until(lambda n=n: len(service.flows) == n + 1, f"call {n + 1}")
@@ -177,9 +175,7 @@ async def test_a_killed_instance_s_slots_are_freed_when_its_lease_lapses(redis_u
             )
             ids = await _start(client, [doomed_url], 6)
             await wait_until(lambda: service.in_flight == 2, "the doomed instance's 2 calls")
-            await wait_until(
-                lambda: waiting_are(store, ids[2:]), "4 items waiting for a slot"
-            )
+            await wait_until(lambda: waiting_are(store, ids[2:]), "4 items waiting for a slot")
             doomed.send_signal(signal.SIGKILL)
             await doomed.wait()
             service.let_all_go(pause=0.05)  # the killed instance's calls answer no one
@@ -220,7 +216,11 @@ def test_a_flow_waiting_in_line_for_a_slot_is_not_quiet():
     open_work = OpenWork()
     started = datetime(2026, 1, 1, tzinfo=UTC)
     for flow_id in ("waiting", "quiet"):
-        open_work.observe(Event(flow_aggregate(flow_id), 1, started, skipped(flow_id)))
+        start = FlowStarted(
+            FlowID(flow_id), Plan(goals=(), required=(), steps={}, attributes={}), {}
+        )
+        open_work.observe(Event(flow_aggregate(flow_id), 1, started, start))
+        open_work.observe(Event(flow_aggregate(flow_id), 2, started, skipped(flow_id)))
     later = started + timedelta(seconds=10)
 
     orphans = open_work.orphaned("me", {"me"}, later, 5.0, in_line={FlowID("waiting")})

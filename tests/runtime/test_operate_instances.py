@@ -6,7 +6,7 @@ import asyncio
 import collections
 
 import pytest
-from test_operate import (
+from test_operate_runtime import (
     PATTERN_SCAN,
     TOKEN,
     Service,
