@@ -21,6 +21,7 @@ from argyll.decide import (
     on_retry,
     on_skip_step,
     on_start,
+    on_takeover,
     on_wake,
 )
 from argyll.errors import ConflictError, NotFoundError, ValidationError
@@ -309,3 +310,24 @@ def test_an_async_step_without_its_webhook_in_time_is_retried_under_its_token():
     assert item.status is WorkStatus.FAILED
     assert item.error == "no webhook within 1000 ms (gave up after 1 retry)"
     assert flow.outcome(run, Succeeded({"x": 1})) == []  # a webhook for the given-up attempt
+
+
+# ----------------------------------------------------------------- takeover
+
+
+@pytest.mark.parametrize("operate", [pause, cancel])
+def test_a_dead_instances_work_is_not_taken_over_unless_the_flow_is_active(operate):
+    flow = chain()
+    operate(flow)
+    decision = on_takeover(flow.state, flow.context("heir"), lambda owner: owner == "me")
+    assert decision.events == [] and decision.effects == []
+
+
+def test_a_resumed_flow_takes_over_a_dead_instances_work():
+    flow = chain()
+    (run_a,) = flow.runs()
+    pause(flow)
+    resume(flow)
+    types = flow.take(on_takeover(flow.state, flow.context("heir"), lambda owner: owner == "me"))
+    assert types == ["work_started"]
+    assert [run.token for run in flow.runs()] == [run_a.token]
