@@ -34,8 +34,6 @@ from argyll.transitions import FLOW_TRANSITIONS, STEP_TRANSITIONS, WORK_TRANSITI
 
 KINDS = [*["answer"] * 3, "repeat", "pause", "resume", "cancel", "complete", "skip", "retry"]
 OUTCOMES = ["success", "success", "failure", "transient"]
-LONG_LIVED_TASKS = 2
-"""The engine's own background tasks while it runs: the lease keeper and the health watch."""
 
 
 @st.composite
@@ -104,12 +102,19 @@ def result(step_id: str, outcome: str):
     }[outcome]
 
 
-async def settle(engine: Engine, work: HeldWork) -> None:
-    """Wait until the engine has nothing left to do but wait for the held attempts."""
+def background(engine: Engine) -> int:
+    return len(engine._tasks._tasks)
+
+
+async def settle(engine: Engine, work: HeldWork, own: int) -> None:
+    """Wait until the engine has nothing left to do but wait for the held attempts.
+
+    ``own``: the engine's background tasks with no flow (its lease keeper, health watch).
+    """
 
     def quiet() -> bool:
-        tasks = len(engine._tasks._tasks)
-        return tasks == LONG_LIVED_TASKS + len(work.held()) and not len(engine._dispatch._timers)
+        busy = background(engine) - own
+        return busy == len(work.held()) and not len(engine._dispatch._timers)
 
     await wait_until(quiet, "the engine to settle", timeout=10, interval=0.002)
 
@@ -211,10 +216,11 @@ async def run(catalog, goals, actions):
     async with Engine("memory://", work=work, health_interval=3600) as engine:
         for definition in catalog:
             await engine.register_step(definition)
+        own = background(engine)
         flow_id = await engine.start_flow(goals, {"in0": 1, "items": [1, 2, 3]})
         answered: list[tuple[str, str]] = []
         for kind, pick, outcome in actions:
-            await settle(engine, work)
+            await settle(engine, work, own)
             before = await engine.store.read(flow_aggregate(flow_id))
             if kind == "answer":
                 if (item := work.answer(pick, outcome)) is not None:
@@ -237,7 +243,7 @@ async def run(catalog, goals, actions):
                     assert await engine.store.read(flow_aggregate(flow_id)) == before
                 else:
                     assert expected is None, (kind, expected)
-            await settle(engine, work)
+            await settle(engine, work, own)
             events = await engine.store.read(flow_aggregate(flow_id))
             assert fold_flow(events) == await engine.get_flow(flow_id)
             check_log(events, work)
