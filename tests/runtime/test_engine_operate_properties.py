@@ -61,28 +61,32 @@ def catalogs(draw):
 
 
 class HeldWork:
-    """A work runner whose attempts wait until the test answers them, in any order."""
+    """A work runner whose attempts wait until the test answers them, in any order.
+
+    Attempts are told apart by the order they came in: one token can have two at
+    once (a result repeated for a token whose retry is running starts another).
+    """
 
     def __init__(self) -> None:
-        self.waiting: dict[str, tuple[RunWork, asyncio.Future]] = {}
+        self.waiting: dict[int, tuple[RunWork, asyncio.Future]] = {}
         self.handed = 0
 
     async def run(self, effect: RunWork):
         self.handed += 1
+        attempt = self.handed
         future = asyncio.get_running_loop().create_future()
-        self.waiting[effect.token] = (effect, future)
+        self.waiting[attempt] = (effect, future)
         try:
             return await future
         finally:
-            if self.waiting.get(effect.token, (None, None))[1] is future:
-                del self.waiting[effect.token]
+            self.waiting.pop(attempt, None)
 
     async def check_predicate(self, effect):
         return True, None
 
-    def held(self) -> list[str]:
-        """The tokens of attempts still waiting (a cancel stops a script's attempt)."""
-        return sorted(token for token, (_, future) in self.waiting.items() if not future.done())
+    def held(self) -> list[int]:
+        """The attempts still waiting (a cancel stops a script's attempt)."""
+        return sorted(attempt for attempt, (_, future) in self.waiting.items() if not future.done())
 
     def answer(self, pick: int, outcome: str) -> tuple[str, str] | None:
         """Answer one held attempt; its (step, token), or None when none is held."""
