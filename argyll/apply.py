@@ -206,6 +206,7 @@ def _flow_started(flow: FlowState | None, event: Event, data: FlowStarted) -> Fl
         executions={sid: Execution() for sid in data.plan.steps},
         version=event.seq,
         deadline=data.deadline,
+        labels=data.labels,
     )
 
 

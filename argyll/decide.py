@@ -76,6 +76,20 @@ class RunWork:
 
 
 @dataclass(frozen=True, slots=True)
+class AcquireSlot:
+    """Ask the store for a slot of a step with a concurrency limit; the item starts on grant.
+
+    ``claim_from`` names the dead owner of an active item being taken over ("" for an
+    item that has not started or a retry that is due).
+    """
+
+    flow_id: FlowID
+    step: Step
+    token: Token
+    claim_from: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EvaluatePredicate:
     flow_id: FlowID
     step: Step
@@ -98,7 +112,7 @@ class StopWork:
     flow_id: FlowID
 
 
-Effect = RunWork | EvaluatePredicate | ScheduleWake | StopWork
+Effect = RunWork | AcquireSlot | EvaluatePredicate | ScheduleWake | StopWork
 
 CANCELED_REASON = "flow canceled"
 """Why the steps a cancel stopped were skipped (a retry of the canceled flow runs them)."""
@@ -215,11 +229,12 @@ def on_start(
     context: Context,
     *,
     timeout_ms: int | None = None,
+    labels: Mapping[str, str] | None = None,
     actor: str | None = None,
 ) -> Decision:
     check_init(plan, init)
     deadline = context.now + timedelta(milliseconds=timeout_ms) if timeout_ms else None
-    started = FlowStarted(flow_id, plan, dict(init), deadline, actor)
+    started = FlowStarted(flow_id, plan, dict(init), deadline, actor, dict(labels or {}))
     flow = new_flow(Event(flow_aggregate(flow_id), 1, context.now, started))
     builder = _Builder(flow, context, expected=0)
     builder.decision.events.append(started)
@@ -315,7 +330,7 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
     """
     builder = _Builder(flow, context, flow.version)
     if flow.status is not FlowStatus.ACTIVE:
-        return builder.done()
+        return builder.done()  # a paused flow's work is taken on once resumed
     for step_id, execution in flow.executions.items():
         step = flow.plan.steps[step_id]
         for token, item in execution.work_items.items():
@@ -432,14 +447,43 @@ def on_skip_step(
     return builder.done()
 
 
+def on_slot_granted(
+    flow: FlowState, step_id: str, token: str, claim_from: str, context: Context
+) -> Decision:
+    """Start a work item the store granted a slot, if it still waits for one.
+
+    Nothing is decided for an item that no longer waits (it ended, another instance
+    claimed it, its flow ended) or would exceed the step's ``parallelism``; the
+    runtime then gives the slot back.
+    """
+    builder = _Builder(flow, context, flow.version)
+    execution = flow.executions.get(StepID(step_id))
+    item = execution.work_items.get(Token(token)) if execution else None
+    if flow.status is not FlowStatus.ACTIVE or execution is None or item is None:
+        return builder.done()
+    step = flow.plan.steps[StepID(step_id)]
+    match item.status:
+        case WorkStatus.PENDING if _busy(execution) < step.work_config.parallelism:
+            _start_work(builder, step, Token(token), item)
+        case WorkStatus.NOT_COMPLETED if _due(item, builder.now):
+            _start_work(builder, step, Token(token), item)
+        case WorkStatus.ACTIVE if claim_from and item.owner == claim_from:
+            _start_work(builder, step, Token(token), item)
+    return builder.done()
+
+
 # ---------------------------------------------------------------- internals
 
 
 def _require(flow: FlowState, done: str, status: FlowStatus) -> None:
     if flow.status is not status:
         raise ConflictError(
-            f"flow {flow.id!r} is {flow.status.value}; only a {status.value} flow can be {done}"
+            f"flow {flow.id!r} is {flow.status.value}; only {_a(status.value)} flow can be {done}"
         )
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
 def _open_step(flow: FlowState, step_id: str) -> Step:
@@ -762,22 +806,40 @@ def _start_step(builder: _Builder, step: Step, inputs: dict[str, Any]) -> bool:
 def _dispatch(builder: _Builder, step_id: StepID, execution: Execution) -> None:
     """Start due retries and pending items, keeping at most ``parallelism`` running."""
     step = builder.flow.plan.steps[step_id]
-    busy = 0
     waiting: list[tuple[Token, WorkItem]] = []
     for token, item in execution.work_items.items():
         if item.status is WorkStatus.PENDING:
             waiting.append((token, item))
-        elif item.status is WorkStatus.ACTIVE:
-            busy += 1
-        elif item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None:
-            if item.next_retry_at <= builder.now:
-                _run(builder, step, token, item)
-            busy += 1
-    for token, item in waiting[: max(step.work_config.parallelism - busy, 0)]:
+        elif item.status is WorkStatus.NOT_COMPLETED and _due(item, builder.now):
+            _run(builder, step, token, item)
+    free = step.work_config.parallelism - _busy(execution)
+    for token, item in waiting[: max(free, 0)]:
         _run(builder, step, token, item)
 
 
+def _busy(execution: Execution) -> int:
+    """Items counted against ``parallelism``: running, or with a retry scheduled."""
+    return sum(
+        item.status is WorkStatus.ACTIVE
+        or (item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None)
+        for item in execution.work_items.values()
+    )
+
+
+def _due(item: WorkItem, now: datetime) -> bool:
+    return item.next_retry_at is not None and item.next_retry_at <= now
+
+
 def _run(builder: _Builder, step: Step, token: Token, item: WorkItem) -> None:
+    """Run the item now, or, for a step with a concurrency limit, once a slot is granted."""
+    if step.work_config.concurrency is not None:
+        claim_from = item.owner if item.status is WorkStatus.ACTIVE else ""
+        builder.effect(AcquireSlot(builder.flow.id, step, token, claim_from))
+    else:
+        _start_work(builder, step, token, item)
+
+
+def _start_work(builder: _Builder, step: Step, token: Token, item: WorkItem) -> None:
     instance = builder.context.instance
     builder.emit(WorkStarted(builder.flow.id, step.id, token, item.retry_count, instance))
     builder.effect(RunWork(builder.flow.id, step, token, item.inputs, item.retry_count))

@@ -9,7 +9,8 @@ through its ``ctx`` (the webhook URL the engine sent). ``install_demo``
 registers the catalog and probes its health so the dashboard starts green.
 
 Try ``{"quantity": 2}`` with goal ``notification-sender`` (completes) and
-``{"quantity": 500}`` (fails at ``stock-reservation``: not enough stock).
+``{"quantity": 500}`` (fails at ``stock-reservation``: not enough stock);
+``DEMO_PRESETS`` are these orders, as the dashboard offers them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -63,6 +65,37 @@ CATALOG_ORDER = (
     "notification-sender",
 )
 """Every demo step, in the order they are registered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """An order to try from the dashboard in one click: its goals, its init, what it shows."""
+
+    title: str
+    goals: tuple[str, ...]
+    init: Mapping[str, Any]
+    explanation: str
+
+
+DEMO_PRESETS = (
+    Preset(
+        "A good order",
+        ("notification-sender",),
+        {"quantity": 2},
+        "Alice orders 2 Widgets. Every step runs; the payment is acknowledged at once and "
+        "completed a moment later through its webhook; the notification goes out.",
+    ),
+    Preset(
+        "An order that fails",
+        ("notification-sender",),
+        {"quantity": 500},
+        "Alice orders 500 Widgets, but only 120 are in stock. Stock Reservation answers "
+        "HTTP 409 (a 4xx is final: no retry), so Notification Sender never gets its "
+        "reservation input and the flow fails. The flows table names the root cause: "
+        "stock-reservation and its error.",
+    ),
+)
+"""The demo's orders to try: one that completes, one that fails and why."""
 
 
 def _attr(role: str, kind: str, default: str | None = None) -> dict[str, Any]:

@@ -134,11 +134,14 @@ class FlowStarted(EventData):
     init: Mapping[str, Any]
     deadline: datetime | None = None
     actor: str | None = None
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"flow_id": self.flow_id, "plan": self.plan.to_dict(), "init": dict(self.init)}
         if self.deadline is not None:
             out["deadline"] = iso(self.deadline)
+        if self.labels:
+            out["labels"] = dict(self.labels)
         out["actor"] = self.actor
         return _without_unset(out)
 
@@ -151,6 +154,7 @@ class FlowStarted(EventData):
             data["init"],
             parse_time(deadline) if deadline else None,
             data.get("actor"),
+            dict(data.get("labels", {})),
         )
 
 

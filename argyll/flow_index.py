@@ -64,16 +64,20 @@ def summarize(summary: FlowSummary | None, event: Event) -> FlowSummary | None:
     if data.type not in _CHANGES:
         return summary
     change, status = _CHANGES[data.type]
-    if change is RowChange.OPEN:
-        return FlowSummary(data.flow_id, status, event.timestamp)  # type: ignore[attr-defined]
+    if isinstance(data, FlowStarted):
+        return FlowSummary(data.flow_id, status, event.timestamp, labels=data.labels)
     if summary is None:
         return None
     if change is RowChange.MOVE:
-        return FlowSummary(summary.id, status, summary.created_at)
+        return FlowSummary(summary.id, status, summary.created_at, labels=summary.labels)
     error = data.error if isinstance(data, FlowFailed) else None
-    return FlowSummary(summary.id, status, summary.created_at, event.timestamp, error)
+    return FlowSummary(
+        summary.id, status, summary.created_at, event.timestamp, error, summary.labels
+    )
 
 
 def summary_of(state: FlowState) -> FlowSummary:
     """The index row of a folded flow: the same row its events make through ``summarize``."""
-    return FlowSummary(state.id, state.status, state.created_at, state.completed_at, state.error)
+    return FlowSummary(
+        state.id, state.status, state.created_at, state.completed_at, state.error, state.labels
+    )

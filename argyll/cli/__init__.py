@@ -16,6 +16,7 @@ import click
 from argyll import __version__
 from argyll.cli.flow import flow, plan
 from argyll.cli.health import health
+from argyll.cli.operate import COMMANDS as OPERATE_COMMANDS
 from argyll.cli.options import shared_options
 from argyll.cli.remote import CommandError, ExitCode
 from argyll.cli.step import step
@@ -60,6 +61,8 @@ def cli() -> None:
 
 cli.add_command(step)
 cli.add_command(plan)
+for command in OPERATE_COMMANDS:
+    flow.add_command(command)
 cli.add_command(flow)
 cli.add_command(health)
 

@@ -34,8 +34,11 @@ ENDED_STEP_EVENTS = frozenset({"step_completed", "step_failed", "step_skipped"})
 
 def parse_init(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     """``--init``: a JSON object given inline, or ``@FILE`` (``@-``: stdin)."""
-    if value is None:
-        return None
+    return None if value is None else json_object(value)
+
+
+def json_object(value: str) -> dict[str, Any]:
+    """A JSON object given inline, or ``@FILE`` holding one (``@-``: stdin); else a usage error."""
     text = value
     if value.startswith("@"):
         path = value[1:]
@@ -74,7 +77,7 @@ def plan(settings: Settings, goals: tuple[str, ...], init: dict[str, Any] | None
 @click.group()
 @shared_options
 def flow() -> None:
-    """Start flows and look at them."""
+    """Start flows, look at them, and operate them (pause, cancel, retry, resolve steps)."""
 
 
 @flow.command("start")
@@ -85,6 +88,12 @@ def flow() -> None:
     "flow_id",
     metavar="ID",
     help="the flow's id (default: the engine picks one); repeating a request with it is a no-op",
+)
+@click.option(
+    "--timeout",
+    type=int,
+    metavar="MS",
+    help="fail the flow, saying it timed out, if it has not ended within MS milliseconds",
 )
 @click.option(
     "--wait",
@@ -98,11 +107,12 @@ def start_flow(
     goals: tuple[str, ...],
     init: dict[str, Any] | None,
     flow_id: str | None,
+    timeout: int | None,
     wait: bool,
 ) -> None:
     """Start a flow for GOAL... and print its id."""
     with settings.remote() as remote:
-        answer = remote.send(protocol.submit_flow(goals, init, flow_id))
+        answer = remote.send(protocol.submit_flow(goals, init, flow_id, timeout))
         if not wait:
             render.reply(answer, settings.as_json, render.message)
             return
@@ -116,7 +126,10 @@ def start_flow(
 
 
 @flow.command("ls")
-@click.option("--status", help="only flows with this status (active, completed, failed)")
+@click.option(
+    "--status",
+    help="only flows with this status (active, paused, completed, failed, canceled)",
+)
 @click.option("--limit", type=int, help="at most this many flows, newest first")
 @shared_options
 @pass_settings

@@ -19,12 +19,15 @@ from rich.table import Table
 from rich.text import Text
 
 from argyll.cli.remote import Answer
+from argyll.explain import describe
 
 if TYPE_CHECKING:
     from argyll.cli.options import Settings
     from argyll.client.protocol import Call
 
-WRAPPED = frozenset({"VALUE", "DETAIL", "ERROR", "REQUIRED", "OPTIONAL", "OUTPUTS", "MORE"})
+WRAPPED = frozenset(
+    {"VALUE", "DETAIL", "ERROR", "REQUIRED", "OPTIONAL", "OUTPUTS", "MORE", "EXPLANATION"}
+)
 """Columns whose long values wrap; the others (ids, times, statuses) stay on one line."""
 
 
@@ -171,15 +174,42 @@ def flow(state: Mapping[str, Any]) -> list[Table]:
     return [fields(summary, names, title=f"flow {state['id']}"), executions, attributes]
 
 
+def explanation(data: Mapping[str, Any], names: Mapping[str, str]) -> list[Table]:
+    """``GET /engine/flow/{id}/explain``: per planned step its reason, in plain words;
+    then the providers the plan left out, if any."""
+    summary = fields(data, ("flow_id", "status"), title=f"flow {data['flow_id']}")
+    planned = table("STEP", "STATUS", "REASON", "EXPLANATION", title="steps")
+    for step_id, entry in data["steps"].items():
+        add_row(planned, step_id, entry["status"], entry["reason"], describe(step_id, entry, names))
+    drawn = [summary, planned]
+    if data["not_in_plan"]:
+        left_out = table("STEP", "REASON", "EXPLANATION", title="not in the plan")
+        for step_id, entry in data["not_in_plan"].items():
+            add_row(left_out, step_id, entry["reason"], describe(step_id, entry, names))
+        drawn.append(left_out)
+    return drawn
+
+
 def event_detail(event: Mapping[str, Any]) -> str:
-    """The one thing worth reading in an event's data, if any."""
+    """The one thing worth reading in an event's data, if any; then who did it and why."""
     data = event.get("data", {})
+    parts = [_what(event["type"], data)]
+    if data.get("actor") is not None:
+        parts.append(f"by {data['actor']}")
+    if data.get("reason"):
+        parts.append(f"reason: {data['reason']}")
+    return "; ".join(part for part in parts if part)
+
+
+def _what(event_type: str, data: Mapping[str, Any]) -> str:
     if data.get("error"):
         return str(data["error"])
-    if event["type"] == "attribute_set":
+    if event_type == "attribute_set":
         return f"{data['name']} = {json.dumps(data['value'])}"
-    if event["type"] == "flow_started":
+    if event_type == "flow_started":
         return "goals: " + ", ".join(data["plan"]["goals"])
+    if event_type == "flow_retried":
+        return "steps: " + ", ".join(data["steps"])
     if data.get("outputs") is not None:
         return json.dumps(data["outputs"])
     return ""

@@ -119,12 +119,13 @@ class Client:
         flow_id: str | None = None,
         *,
         timeout: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> FlowID:
         """Start a flow and return its id; repeating the same request with its id is a no-op.
 
         ``timeout`` (ms): a flow that has not ended by then fails, saying it timed out.
         """
-        return self.submit_flow(goals, init, flow_id, timeout=timeout).flow_id
+        return self.submit_flow(goals, init, flow_id, timeout=timeout, labels=labels).flow_id
 
     def submit_flow(
         self,
@@ -133,8 +134,9 @@ class Client:
         flow_id: str | None = None,
         *,
         timeout: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> FlowStart:
-        return self._send(protocol.submit_flow(goals, init, flow_id, timeout))
+        return self._send(protocol.submit_flow(goals, init, flow_id, timeout, labels))
 
     def pause_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
         """Start nothing new in an active flow until it is resumed; returns its status."""
@@ -196,9 +198,13 @@ class Client:
         return self.get_flow(flow_id)
 
     def list_flows(
-        self, status: FlowStatus | str | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | str | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        return self._send(protocol.list_flows(status, limit))
+        """Flows newest first; with ``labels``, those that carry every one of them."""
+        return self._send(protocol.list_flows(status, limit, labels))
 
     def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
         """The flow's events as JSON dicts, as ``Engine.flow_events`` gives them."""
@@ -287,12 +293,14 @@ class AsyncClient:
         flow_id: str | None = None,
         *,
         timeout: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> FlowID:
         """Start a flow and return its id; repeating the same request with its id is a no-op.
 
         ``timeout`` (ms): a flow that has not ended by then fails, saying it timed out.
         """
-        return (await self.submit_flow(goals, init, flow_id, timeout=timeout)).flow_id
+        start = await self.submit_flow(goals, init, flow_id, timeout=timeout, labels=labels)
+        return start.flow_id
 
     async def submit_flow(
         self,
@@ -301,8 +309,9 @@ class AsyncClient:
         flow_id: str | None = None,
         *,
         timeout: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> FlowStart:
-        return await self._send(protocol.submit_flow(goals, init, flow_id, timeout))
+        return await self._send(protocol.submit_flow(goals, init, flow_id, timeout, labels))
 
     async def pause_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
         """Start nothing new in an active flow until it is resumed; returns its status."""
@@ -363,9 +372,13 @@ class AsyncClient:
             return await self.get_flow(flow_id)
 
     async def list_flows(
-        self, status: FlowStatus | str | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | str | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        return await self._send(protocol.list_flows(status, limit))
+        """Flows newest first; with ``labels``, those that carry every one of them."""
+        return await self._send(protocol.list_flows(status, limit, labels))
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
         """The flow's events as JSON dicts, as ``Engine.flow_events`` and ``stream`` give them."""

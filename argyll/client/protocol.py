@@ -88,7 +88,7 @@ class Call(Generic[T]):
     method: str
     path: str
     parse: Callable[[Reply], T]
-    params: Mapping[str, str] | None = None
+    params: Mapping[str, str | list[str]] | None = None
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
@@ -184,12 +184,15 @@ def submit_flow(
     init: Mapping[str, Any] | None = None,
     flow_id: str | None = None,
     timeout: int | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Call[FlowStart]:
     body: dict[str, Any] = {"goals": _goals(goals), "init": dict(init or {})}
     if flow_id is not None:
         body["id"] = flow_id
     if timeout is not None:
         body["timeout"] = timeout
+    if labels:
+        body["labels"] = dict(labels)
 
     def parse(reply: Reply) -> FlowStart:
         return FlowStart(FlowID(reply.data["flow_id"]), created=reply.status == 201)
@@ -208,11 +211,15 @@ def flow_status(flow_id: str) -> Call[FlowStatus]:
 
 
 def list_flows(
-    status: FlowStatus | str | None = None, limit: int | None = None
+    status: FlowStatus | str | None = None,
+    limit: int | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Call[list[FlowSummary]]:
-    params = {"status": str(status)} if status else {}
+    params: dict[str, str | list[str]] = {"status": str(status)} if status else {}
     if limit is not None:
         params["limit"] = str(limit)
+    if labels:
+        params["label"] = [f"{name}={value}" for name, value in labels.items()]
 
     def parse(reply: Reply) -> list[FlowSummary]:
         return [parse_flow_summary(flow) for flow in reply.data["flows"]]
@@ -372,6 +379,7 @@ def parse_flow_summary(data: Mapping[str, Any]) -> FlowSummary:
         created_at=parse_time(data["created_at"]),
         completed_at=_time(data.get("completed_at")),
         error=data.get("error"),
+        labels=dict(data.get("labels", {})),
     )
 
 

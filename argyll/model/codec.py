@@ -100,6 +100,7 @@ def _work_config(data: Mapping[str, Any]) -> WorkConfig:
         max_backoff=data.get("max_backoff", base.max_backoff),
         backoff_type=BackoffType(data.get("backoff_type", base.backoff_type)),
         parallelism=data.get("parallelism", base.parallelism),
+        concurrency=data.get("concurrency"),
     )
 
 
@@ -179,4 +180,5 @@ def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState
         executions={StepID(s): _execution(e) for s, e in data.get("executions", {}).items()},
         version=version,
         deadline=_maybe_time(data.get("deadline")),
+        labels=dict(data.get("labels", {})),
     )

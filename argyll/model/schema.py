@@ -49,6 +49,11 @@ _NAME = f"^{ID_PATTERN.pattern}$"
 NOT_DOTS = {"not": {"enum": [".", ".."]}}
 """What cannot travel as a URL path segment: clients resolve "." and ".." away."""
 _URL = {"type": "string", "pattern": "^https?://", "description": "an http(s) URL"}
+LABELS = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "description": "labels: a string value per name",
+}
 
 
 def enum_schema(values: type[StrEnum], description: str = "") -> Schema:
@@ -121,6 +126,9 @@ def _step_schemas(ref: str) -> dict[str, Schema]:
             max_backoff=_integer(0, f"milliseconds (default {base.max_backoff})"),
             backoff_type=enum_schema(BackoffType),
             parallelism=_integer(1, "work items running at once (default 1)"),
+            concurrency=_integer(
+                1, "the step's work items running at once across every flow and engine"
+            ),
         ),
         "AttributeDefinition": closed_object(
             ["role"],
@@ -136,7 +144,7 @@ def _step_schemas(ref: str) -> dict[str, Schema]:
             name={"type": "string", "description": "defaults to the id"},
             type=enum_schema(StepType),
             version={"type": "string"},
-            labels={"type": "object", "additionalProperties": {"type": "string"}},
+            labels=LABELS,
             attributes={
                 "type": "object",
                 "propertyNames": {"pattern": _NAME},
@@ -176,6 +184,7 @@ def _request_schemas() -> dict[str, Schema]:
             goals=goals,
             init=init,
             timeout=_integer(1, "milliseconds until an unfinished flow fails"),
+            labels=LABELS,
         ),
         **_operator_schemas(),
     }

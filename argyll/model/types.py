@@ -185,22 +185,31 @@ class ScriptConfig:
 
 @dataclass(frozen=True, slots=True)
 class WorkConfig:
-    """Retry and fan-out settings; ``max_retries`` 0 means the engine default, -1 unlimited."""
+    """Retry, fan-out and concurrency settings.
+
+    ``max_retries`` 0 means the engine default, -1 unlimited. ``parallelism`` bounds
+    one step's items within a flow; ``concurrency`` (None: no bound) bounds the
+    step's items running at once across every flow and engine on the store.
+    """
 
     max_retries: int = 0
     init_backoff: int = 1000
     max_backoff: int = 60_000
     backoff_type: BackoffType = BackoffType.EXPONENTIAL
     parallelism: int = 1
+    concurrency: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "max_retries": self.max_retries,
             "init_backoff": self.init_backoff,
             "max_backoff": self.max_backoff,
             "backoff_type": self.backoff_type.value,
             "parallelism": self.parallelism,
         }
+        if self.concurrency is not None:
+            out["concurrency"] = self.concurrency
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +395,7 @@ class FlowState:
     version: int = 0
     deadline: datetime | None = None
     """When an unfinished flow fails for taking too long (its start's ``timeout``)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -400,6 +410,8 @@ class FlowState:
             out["error"] = self.error
         if self.deadline is not None:
             out["deadline"] = iso(self.deadline)
+        if self.labels:
+            out["labels"] = dict(self.labels)
         out["plan"] = self.plan.to_dict()
         out["init"] = dict(self.init)
         out["attributes"] = {n: a.to_dict() for n, a in self.attributes.items()}
@@ -416,6 +428,7 @@ class FlowSummary:
     created_at: datetime
     completed_at: datetime | None = None
     error: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -427,7 +440,13 @@ class FlowSummary:
             out["completed_at"] = iso(self.completed_at)
         if self.error is not None:
             out["error"] = self.error
+        if self.labels:
+            out["labels"] = dict(self.labels)
         return out
+
+    def has_labels(self, wanted: Mapping[str, str]) -> bool:
+        """Whether the flow carries every one of ``wanted``'s labels with its value."""
+        return all(self.labels.get(key) == value for key, value in wanted.items())
 
 
 # ------------------------------------------------------------------- catalog

@@ -4,26 +4,31 @@ Effects are performed only after the events that decided them are stored. Each
 runs in a background task, and what it found goes back through ``record`` (the
 engine's trigger, retried while the store is unreachable), so a result is
 decided on like any other trigger. A predicate already being evaluated for a
-step is not started twice. An attempt that answers at once is timed here; an
-async step's result arrives by webhook and has no duration of its own. Running
-scripts are kept by flow, so a flow that ends early (canceled, timed out) stops
-them; HTTP calls already sent are left to answer, and their results are recorded.
+step is not started twice. Work of a step with a concurrency limit waits for a
+slot (``slots.py``), and the slots a decision freed are given back with it. An
+attempt that answers at once is timed here; an async step's result arrives by
+webhook and has no duration of its own. Running scripts are kept by flow, so a
+flow that ends early (canceled, timed out) stops them; HTTP calls already sent
+are left to answer, and their results are recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from argyll import decide
 from argyll.model import FlowID, FlowState, StepType
 from argyll.runtime.clock import Clock
 from argyll.runtime.metrics import Metrics
+from argyll.runtime.slots import SlotKeeper, started_item
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.timers import Timers
 from argyll.runtime.work import WorkRunner
+from argyll.store.base import Slots
 
 Rule = Callable[[FlowState, decide.Context], decide.Decision]
 Record = Callable[[FlowID, Rule], Awaitable[None]]
@@ -40,20 +45,28 @@ class Dispatcher:
         record: Record,
         tasks: BackgroundTasks,
         metrics: Metrics,
+        slots: Callable[[], Slots],
+        instance: str,
+        limited_steps: Callable[[], Iterable[str]],
     ) -> None:
         self._work, self._record, self._tasks = work, record, tasks
         self._metrics = metrics
         self._predicates: set[tuple[FlowID, str]] = set()
         self._scripts: dict[FlowID, set[asyncio.Task[Any]]] = {}
         self._timers = Timers(clock, self._wake)
+        self.slots = SlotKeeper(slots, instance, self._start_granted, tasks, limited_steps)
 
-    def perform(self, effects: list[decide.Effect]) -> None:
-        for effect in effects:
+    def perform(self, decision: decide.Decision) -> None:
+        """Perform the decided effects, and give back the slots the decision freed."""
+        self.slots.release(decision)
+        for effect in decision.effects:
             match effect:
                 case decide.RunWork(flow_id=flow_id, step=step):
                     task = self._tasks.spawn(self._run_work(effect))
                     if step.type is StepType.SCRIPT:
                         self._keep_script(flow_id, task)
+                case decide.AcquireSlot():
+                    self.slots.acquire(effect)
                 case decide.StopWork(flow_id=flow_id):
                     self.stop(flow_id)
                 case decide.EvaluatePredicate(flow_id=flow_id, step=step):
@@ -62,6 +75,10 @@ class Dispatcher:
                         self._tasks.spawn(self._evaluate(effect))
                 case decide.ScheduleWake(flow_id=flow_id, at=at):
                     self._timers.schedule(flow_id, at)
+
+    def schedule(self, flow_id: FlowID, at: datetime) -> None:
+        """Wake the flow at ``at`` (a deadline found at start-up)."""
+        self._timers.schedule(flow_id, at)
 
     def stop(self, flow_id: FlowID) -> None:
         """Stop the flow's running scripts (their results would be recorded and start nothing)."""
@@ -94,6 +111,21 @@ class Dispatcher:
                     state, effect.step.id, effect.token, outcome, context
                 ),
             )
+
+    async def _start_granted(self, effect: decide.AcquireSlot) -> bool:
+        """Decide on an item granted a slot; whether that started it."""
+        decided: list[decide.Decision] = []
+
+        def rule(state: FlowState, context: decide.Context) -> decide.Decision:
+            decided[:] = [
+                decide.on_slot_granted(
+                    state, effect.step.id, effect.token, effect.claim_from, context
+                )
+            ]
+            return decided[0]
+
+        await self._record(effect.flow_id, rule)
+        return bool(decided) and started_item(decided[0], effect.token)
 
     async def _evaluate(self, effect: decide.EvaluatePredicate) -> None:
         result, error = await self._work.check_predicate(effect)

@@ -4,11 +4,11 @@ Every change goes the same way: fold the current state, ask a decider, append
 its events with the version that was read (optimistic; a stale writer re-reads
 and decides again), cache the new state, then perform the decided effects.
 
-This module is that loop and the public API; the engine's other concerns each
-have their own module beside it: ``flows`` (cached states and waiters),
-``snapshots`` (long flows read from a snapshot), ``dispatch`` (performing the
-decided effects, in ``tasks``), ``takeover`` (the lease and taking on dead
-instances' work, over ``leases``), ``health`` (store and step probes) and
+This module is that loop and the public API; the engine's other concerns each have
+their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
+(long flows read from a snapshot), ``dispatch`` (performing the decided effects, in
+``tasks``; concurrency slots in ``slots``), ``takeover`` (the lease and taking on
+dead instances' work, over ``leases``), ``health`` (store and step probes) and
 ``metrics`` (the Prometheus series, counted from what this engine appends).
 """
 
@@ -135,6 +135,18 @@ class Engine:
         self.catalog = Catalog()
         self._flows = FlowCache()
         self._locks: dict[FlowID, asyncio.Lock] = {}
+        self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
+        self._tasks = BackgroundTasks()
+        self._dispatch = Dispatcher(
+            self._work,
+            self.clock,
+            self._record,
+            self._tasks,
+            self.metrics,
+            lambda: self.store,
+            self.instance_id,
+            self._limited_steps,
+        )
         self._leases = LeaseKeeper(
             self.instance_id,
             lease_ttl,
@@ -142,10 +154,8 @@ class Engine:
             self._open_work,
             self.clock,
             self._take_over,
+            self._dispatch.slots,
         )
-        self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
-        self._tasks = BackgroundTasks()
-        self._dispatch = Dispatcher(self._work, self.clock, self._record, self._tasks, self.metrics)
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
 
@@ -176,7 +186,7 @@ class Engine:
                 state = await self.get_flow(summary.id)
                 self._open_work.seed(state)
                 if state.deadline is not None:
-                    self._dispatch.perform([decide.ScheduleWake(state.id, state.deadline)])
+                    self._dispatch.schedule(state.id, state.deadline)
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
         await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
@@ -281,13 +291,18 @@ class Engine:
         flow_id: str | None = None,
         *,
         timeout: int | None = None,
+        labels: Mapping[str, str] | None = None,
         actor: str = ANONYMOUS,
     ) -> FlowID:
         """Start a flow and return its id; repeating the same request with its id is a no-op.
 
         ``timeout`` (ms): a flow that has not ended by then fails, saying it timed out.
+        ``labels``: names and string values the flow carries, to find it by.
         """
-        return (await self.submit_flow(goals, init, flow_id, timeout=timeout, actor=actor)).flow_id
+        start = await self.submit_flow(
+            goals, init, flow_id, timeout=timeout, labels=labels, actor=actor
+        )
+        return start.flow_id
 
     async def submit_flow(
         self,
@@ -296,27 +311,34 @@ class Engine:
         flow_id: str | None = None,
         *,
         timeout: int | None = None,
+        labels: Mapping[str, str] | None = None,
         actor: str = ANONYMOUS,
     ) -> FlowStart:
         goal_list, init = _goal_list(goals), dict(init or {})
         _check_flow_id(flow_id)
         _check_timeout(timeout)
+        _check_labels(labels)
         ident = FlowID(flow_id or new_token())
         plan = make_plan(self.catalog, goal_list, init)
         context = self._context()
-        decision = decide.on_start(ident, plan, init, context, timeout_ms=timeout, actor=actor)
+        decision = decide.on_start(
+            ident, plan, init, context, timeout_ms=timeout, labels=labels, actor=actor
+        )
         try:
             await self._append(ident, decision, context.now)
         except VersionConflict:
-            await self._check_same_start(ident, goal_list, init)
+            await self._check_same_start(ident, goal_list, init, dict(labels or {}))
             return FlowStart(ident, created=False)
-        self._dispatch.perform(decision.effects)
+        self._dispatch.perform(decision)
         return FlowStart(ident, created=True)
 
-    async def _check_same_start(self, flow_id: FlowID, goals: list[str], init: dict) -> None:
+    async def _check_same_start(
+        self, flow_id: FlowID, goals: list[str], init: dict, labels: dict
+    ) -> None:
         first = (await self.store.read(flow_aggregate(flow_id)))[0].data
         assert isinstance(first, FlowStarted)
-        if list(first.plan.goals) != goals or dict(first.init) != init:
+        same = (list(first.plan.goals), dict(first.init), dict(first.labels))
+        if same != (goals, init, labels):
             raise ConflictError(f"flow {flow_id!r} already exists with a different request")
 
     async def get_flow(self, flow_id: str) -> FlowState:
@@ -352,10 +374,14 @@ class Engine:
         return [event.to_dict() for event in events]
 
     async def list_flows(
-        self, status: FlowStatus | str | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | str | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
+        """Flows newest first; with ``labels``, those that carry every one of them."""
         wanted = FlowStatus(status) if status else None
-        return await self.store.list_flows(wanted, limit)
+        return await self.store.list_flows(wanted, limit, labels)
 
     async def complete_work(
         self, flow_id: str, step_id: str, token: str, outcome: decide.Outcome
@@ -487,6 +513,10 @@ class Engine:
         active = await self.store.list_flows(FlowStatus.ACTIVE)
         return self.metrics.render(len(active))
 
+    def _limited_steps(self) -> list[str]:
+        """The catalog's steps with a concurrency limit."""
+        return [step.id for step in self.catalog.steps.values() if step.work_config.concurrency]
+
     def _cache(self, state: FlowState) -> None:
         """Keep the newest state; a flow that ended needs its lock no more."""
         if not self._flows.keep(state):
@@ -527,7 +557,7 @@ class Engine:
                 break
             else:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
-        self._dispatch.perform(decision.effects)
+        self._dispatch.perform(decision)
         assert decision.state is not None
         return decision.state
 
@@ -596,6 +626,16 @@ def _check_timeout(timeout: int | None) -> None:
         raise ValidationError(
             [("timeout", f"must be a whole number of milliseconds >= 1, got {json_text(timeout)}")]
         )
+
+
+def _check_labels(labels: Mapping[str, str] | None) -> None:
+    wrong = [
+        (f"labels.{key}", f"must be a string, got {json_text(value)}")
+        for key, value in (labels or {}).items()
+        if not isinstance(key, str) or not isinstance(value, str)
+    ]
+    if wrong:
+        raise ValidationError(wrong)
 
 
 def _check_flow_id(flow_id: str | None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from argyll.events import (
@@ -20,6 +20,9 @@ from argyll.events import (
     FLOW_PREFIX,
     Event,
     FlowPaused,
+    FlowResumed,
+    FlowRetried,
+    FlowStarted,
     WorkFailed,
     WorkStarted,
     WorkSucceeded,
@@ -29,6 +32,10 @@ from argyll.model import FlowID, FlowState, FlowStatus, Token, WorkStatus
 HOST = socket.gethostname()
 _QUIET_TYPES = FLOW_ENDED_TYPES | {FlowPaused.type}
 """After these a flow holds no work to take over: it ended, or waits for a resume."""
+_RESUMING_TYPES = frozenset({FlowResumed.type, FlowRetried.type})
+"""After these a flow runs again, holding work whose owners the feed no longer says."""
+_WAKING_TYPES = _RESUMING_TYPES | {FlowStarted.type}
+"""After these a flow runs: its work is followed from here on."""
 
 
 def new_instance_id() -> str:
@@ -63,6 +70,8 @@ class OpenWork:
     def __init__(self) -> None:
         self.owners: dict[FlowID, dict[Token, str]] = {}
         self.activity: dict[FlowID, datetime] = {}
+        self.resumed: set[FlowID] = set()
+        """Flows resumed or retried since the last sweep: each is looked at once, at the next."""
 
     def seed(self, state: FlowState) -> None:
         """Start from a folded flow (at start-up, before the feed takes over)."""
@@ -85,17 +94,38 @@ class OpenWork:
             self.owners.pop(flow_id, None)
             self.activity.pop(flow_id, None)
             return
+        if flow_id not in self.activity and data.type not in _WAKING_TYPES:
+            return  # a late result in a paused or ended flow: nothing to take over until it runs
         self.activity[flow_id] = event.timestamp
-        if isinstance(data, WorkStarted):
+        if data.type in _RESUMING_TYPES:
+            self.resumed.add(flow_id)
+        elif isinstance(data, WorkStarted):
             self.owners.setdefault(flow_id, {})[data.token] = data.instance
         elif isinstance(data, WorkSucceeded | WorkFailed):
             self.owners.get(flow_id, {}).pop(data.token, None)
 
-    def orphaned(self, me: str, live: set[str], now: datetime, ttl: float) -> Iterable[FlowID]:
-        """Flows holding work of dead instances, or quiet for longer than a lease with none open."""
+    def orphaned(
+        self,
+        me: str,
+        live: set[str],
+        now: datetime,
+        ttl: float,
+        in_line: Collection[FlowID] = (),
+    ) -> Iterable[FlowID]:
+        """Flows holding work of dead instances, or quiet for longer than a lease with none open
+        (a flow whose items wait in a live instance's line for a slot is not quiet).
+
+        A flow just resumed or retried is one too: the work it held before it was paused
+        or ended may belong to an instance that died meanwhile.
+        """
         stale = now - timedelta(seconds=ttl)
+        resumed, self.resumed = self.resumed, set()
         for flow_id, last in list(self.activity.items()):
             owners = self.owners.get(flow_id, {})
-            quiet = not owners and last < stale
-            if quiet or any(is_dead(owner, me, live) for owner in owners.values()):
+            quiet = not owners and last < stale and flow_id not in in_line
+            if (
+                quiet
+                or flow_id in resumed
+                or any(is_dead(owner, me, live) for owner in owners.values())
+            ):
                 yield flow_id

@@ -1,10 +1,12 @@
 """Holding this instance's lease, and taking over the work of instances that died.
 
-An engine renews its heartbeat every ``interval`` seconds; after each renewal
-it asks its ``OpenWork`` (see ``leases.py``) which flows hold work of dead
-instances, or have been quiet for longer than a lease, and hands each to
-``take_over``, which lets the deciders re-dispatch what was lost. A renewal
-that fails is logged and tried again: the store may come back.
+An engine renews its heartbeat every ``interval`` seconds; after each renewal it
+frees the concurrency slots of instances whose lease lapsed (waking this engine's
+waiting items), then asks its ``OpenWork`` (see ``leases.py``) which flows hold work
+of dead instances, or have been quiet for longer than a lease (a flow whose items
+wait in line for a slot is not quiet), and hands each to
+``take_over``, which lets the deciders re-dispatch what was lost. A renewal that
+fails is logged and tried again: the store may come back.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from argyll.errors import ArgyllError
 from argyll.model import FlowID
@@ -27,6 +30,18 @@ TakeOver = Callable[[FlowID, IsDead], Awaitable[None]]
 """Take on one flow's orphaned work, given which owners are dead."""
 
 
+class SlotWatch(Protocol):
+    """What the lease keeper needs of the engine's concurrency slots."""
+
+    def freed(self) -> None:
+        """Slots were reaped: ask again for the items waiting for one."""
+        ...
+
+    async def flows_in_line(self) -> set[FlowID]:
+        """The flows with items waiting for a slot (for a live instance, once reaped)."""
+        ...
+
+
 class LeaseKeeper:
     """The heartbeat, takeover and retirement of one engine instance."""
 
@@ -38,21 +53,27 @@ class LeaseKeeper:
         open_work: OpenWork,
         clock: Clock,
         take_over: TakeOver,
+        slots: SlotWatch,
     ) -> None:
         self._me, self._ttl, self._interval = instance_id, ttl, interval
         self._open_work, self._clock, self._take_over = open_work, clock, take_over
+        self._slots = slots
 
     async def renew(self, store: EventStore) -> None:
         await store.heartbeat(self._me, self._ttl)
 
     async def take_over_orphans(self, store: EventStore) -> None:
+        """Free the slots of dead instances, then take on their work."""
+        if await store.reap_slots():
+            self._slots.freed()
+        in_line = await self._slots.flows_in_line()
         live = await store.live_instances()
         me = self._me
 
         def dead(owner: str) -> bool:
             return is_dead(owner, me, live)
 
-        orphans = self._open_work.orphaned(me, live, self._clock.now(), self._ttl)
+        orphans = self._open_work.orphaned(me, live, self._clock.now(), self._ttl, in_line)
         for flow_id in list(orphans):
             await self._take_over(flow_id, dead)
 

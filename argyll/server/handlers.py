@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
@@ -162,6 +162,20 @@ def parse_flow_query(status: str | None, limit: str | None) -> tuple[FlowStatus 
     return wanted, count
 
 
+def parse_labels(queries: list[str]) -> dict[str, str]:
+    """``?label=name=value``, repeated: every label a listed flow must carry."""
+    labels, problems = {}, []
+    for query in queries:
+        name, equals, value = query.partition("=")
+        if not name or not equals:
+            problems.append(("label", f"must be name=value, got {json_text(query)}"))
+        else:
+            labels[name] = value
+    if problems:
+        raise ValidationError(problems)
+    return labels
+
+
 def webhook_outcome(content_type: str, body: Mapping[str, Any]) -> Outcome:
     """A problem+json body is a failure (its detail, else its title); any other object, outputs."""
     if content_type.split(";")[0].strip().lower() != PROBLEM_CONTENT_TYPE:
@@ -275,14 +289,21 @@ class FlowsHandler(ApiHandler):
         status, limit = parse_flow_query(
             self.get_query_argument("status", None), self.get_query_argument("limit", None)
         )
-        flows = [flow.to_dict() for flow in await self.engine.list_flows(status, limit)]
+        labels = parse_labels(self.get_query_arguments("label"))
+        listed = await self.engine.list_flows(status, limit, labels)
+        flows = [flow.to_dict() for flow in listed]
         self.reply({"flows": flows, "count": len(flows)})
 
     async def post(self) -> None:
         body = self.json_object()
         goals, init = parse_goals_and_init(body)
         start = await self.engine.submit_flow(
-            goals, init, body.get("id"), timeout=body.get("timeout"), actor=self.actor
+            goals,
+            init,
+            body.get("id"),
+            timeout=body.get("timeout"),
+            labels=body.get("labels"),
+            actor=self.actor,
         )
         if start.created:
             self.reply(
@@ -316,31 +337,34 @@ class FlowEventsHandler(ApiHandler):
 def operated(state: FlowState, done: str) -> dict[str, Any]:
     """The reply to an operator's call: what happened, and the flow's status after it."""
     return {
-        "message": f"flow {json_text(state.id)} {done}",
+        "message": f"flow {state.id!r} {done}",
         "flow_id": state.id,
         "status": state.status.value,
     }
 
 
-class PauseHandler(ApiHandler):
+class ReasonOnlyHandler(ApiHandler):
+    """A call on a flow that takes only an optional ``{reason}``: pause, resume, cancel."""
+
+    method_name: ClassVar[str]
+    done: ClassVar[str]
+
     async def post(self, flow_id: str) -> None:
         reason = self.request_of(ACTION_REQUEST).get("reason")
-        state = await self.engine.pause_flow(flow_id, reason, actor=self.actor)
-        self.reply(operated(state, "paused"))
+        call = getattr(self.engine, self.method_name)
+        self.reply(operated(await call(flow_id, reason, actor=self.actor), self.done))
 
 
-class ResumeHandler(ApiHandler):
-    async def post(self, flow_id: str) -> None:
-        reason = self.request_of(ACTION_REQUEST).get("reason")
-        state = await self.engine.resume_flow(flow_id, reason, actor=self.actor)
-        self.reply(operated(state, "resumed"))
+class PauseHandler(ReasonOnlyHandler):
+    method_name, done = "pause_flow", "paused"
 
 
-class CancelHandler(ApiHandler):
-    async def post(self, flow_id: str) -> None:
-        reason = self.request_of(ACTION_REQUEST).get("reason")
-        state = await self.engine.cancel_flow(flow_id, reason, actor=self.actor)
-        self.reply(operated(state, "canceled"))
+class ResumeHandler(ReasonOnlyHandler):
+    method_name, done = "resume_flow", "resumed"
+
+
+class CancelHandler(ReasonOnlyHandler):
+    method_name, done = "cancel_flow", "canceled"
 
 
 class RetryHandler(ApiHandler):
@@ -363,14 +387,14 @@ class CompleteStepHandler(ApiHandler):
         state = await self.engine.complete_step(
             flow_id, step_id, body["outputs"], body.get("reason"), actor=self.actor
         )
-        self.reply(operated(state, f"step {json_text(step_id)} completed by hand"))
+        self.reply(operated(state, f"step {step_id!r} completed by hand"))
 
 
 class SkipStepHandler(ApiHandler):
     async def post(self, flow_id: str, step_id: str) -> None:
         reason = self.request_of(ACTION_REQUEST).get("reason")
         state = await self.engine.skip_step(flow_id, step_id, reason, actor=self.actor)
-        self.reply(operated(state, f"step {json_text(step_id)} skipped by hand"))
+        self.reply(operated(state, f"step {step_id!r} skipped by hand"))
 
 
 class ExplainHandler(ApiHandler):

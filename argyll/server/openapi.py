@@ -135,6 +135,7 @@ def _flow_schemas() -> dict[str, Schema]:
             created_at=_TIME,
             completed_at=_TIME,
             error={"type": "string"},
+            labels=model_schema.LABELS,
         ),
         "WorkItem": work_item,
         "Execution": execution,
@@ -156,6 +157,7 @@ def _flow_schemas() -> dict[str, Schema]:
             last_updated=_TIME,
             error={"type": "string"},
             deadline={**_TIME, "description": "when an unfinished flow fails (its timeout)"},
+            labels=model_schema.LABELS,
             plan=_ref("Plan"),
             init=_OBJECT,
             attributes=_map(_obj(["value", "step"], value={}, step={"type": ["string", "null"]})),
@@ -347,6 +349,14 @@ def _flow_paths() -> Schema:
             "name": "limit",
             "in": "query",
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT},
+        },
+        {
+            "name": "label",
+            "in": "query",
+            "description": "name=value: only flows with that label (repeat for several)",
+            "schema": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+="}},
+            "style": "form",
+            "explode": True,
         },
     ]
     return {

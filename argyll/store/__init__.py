@@ -13,7 +13,7 @@ for the path forms) and ``redis://host:port/db`` (shared by any number of engine
 ``argyll.store.redis``).
 
 The protocol, in the roles a store plays (streams, feed, flow index, snapshots,
-leases, lifecycle), is in ``argyll.store.base``; ``argyll.store.contract`` is the
+leases, slots, lifecycle), is in ``argyll.store.base``; ``argyll.store.contract`` is the
 pytest suite a backend runs, role by role. The durable stores encode events
 with ``argyll.codec`` and keep the flow index by ``argyll.flow_index``.
 """

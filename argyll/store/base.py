@@ -8,6 +8,9 @@ A backend can be written, and tested with ``argyll.store.contract``, role by rol
   events are appended (list_flows, flow_summary);
 - ``Snapshots``: a folded state kept to be read back cheaply;
 - ``Leases``: which engine instances are alive (heartbeat, live_instances, retire);
+- ``Slots``: how many work items of a step with a concurrency limit run at once,
+  over every engine on the store (acquire_slot, release_slot, slot_holders,
+  slot_waiters, reap_slots);
 - ``Lifecycle``: the store's URL and closing it.
 
 Appends are optimistic: the writer states the version it read, and a store that
@@ -19,7 +22,9 @@ atomically or not at all. The global feed orders every event of every aggregate;
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol, Self
 
 from argyll.events import Event, EventData
@@ -64,9 +69,13 @@ class FlowIndex(Protocol):
     """One row per flow, updated in the same write as the flow event that changes it."""
 
     async def list_flows(
-        self, status: FlowStatus | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        """Flows from the index, newest first, without folding their events."""
+        """Flows from the index, newest first, without folding their events; with ``labels``,
+        only those that carry every one of them."""
         ...
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
@@ -102,6 +111,61 @@ class Leases(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SlotHolder:
+    """A work item holding, or waiting for, a slot of its step: who asks, for which item."""
+
+    instance: str
+    flow_id: str
+    step_id: str
+    token: str
+
+
+class SlotAnswer(StrEnum):
+    """What ``acquire_slot`` found for the item."""
+
+    GRANTED = "granted"
+    """The item holds a slot, for the instance that asked (now or before)."""
+    WAITING = "waiting"
+    """The item waits in the step's queue for the instance that asked."""
+    ELSEWHERE = "elsewhere"
+    """Another instance holds or waits for a slot for this item."""
+    ABSENT = "absent"
+    """The item neither holds nor waits (released), and the ask was not to join."""
+
+
+class Slots(Protocol):
+    """Concurrency slots: at most ``limit`` items of a step hold one, the rest wait in order.
+
+    An item is known by (flow, step, token); it holds or waits for at most one slot,
+    for one instance. Each call is one atomic step of the store: nothing is locked
+    between calls, so a holder that is never released is freed only by
+    ``reap_slots`` once its instance's lease has lapsed.
+    """
+
+    async def acquire_slot(self, holder: SlotHolder, limit: int, join: bool = True) -> SlotAnswer:
+        """Grant ``holder`` a slot if fewer than ``limit`` are held and no earlier waiter
+        is owed one; otherwise it waits, joining the end of the queue (``join``) if new."""
+        ...
+
+    async def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
+        """Free the item's slot, or take it out of the queue (whichever instance asked), and
+        hand the free slots (up to ``limit`` held) to the first in line: those it granted."""
+        ...
+
+    async def slot_holders(self, step_id: str) -> list[SlotHolder]:
+        """The items that hold a slot of the step, by flow and token."""
+        ...
+
+    async def slot_waiters(self, step_id: str) -> list[SlotHolder]:
+        """The items waiting for a slot of the step, first in line first."""
+        ...
+
+    async def reap_slots(self) -> int:
+        """Free the slots and queue places of instances whose lease has lapsed; how many."""
+        ...
+
+
 class Lifecycle(Protocol):
     """A store has a URL (shown without secrets) and is closed once."""
 
@@ -112,7 +176,7 @@ class Lifecycle(Protocol):
         ...
 
 
-class EventStore(Streams, Feed, FlowIndex, Snapshots, Leases, Lifecycle, Protocol):
+class EventStore(Streams, Feed, FlowIndex, Snapshots, Leases, Slots, Lifecycle, Protocol):
     """Everything the engine needs of a store."""
 
 

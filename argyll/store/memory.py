@@ -10,9 +10,11 @@ cannot reach the copy.
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -20,8 +22,20 @@ from argyll.errors import StoreError, VersionConflict
 from argyll.events import Event, EventData
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.model import FlowStatus, FlowSummary
-from argyll.store.base import ClosesOnExit
+from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
+
+Item = tuple[str, str]
+"""A work item by (flow, token), within its step."""
+
+
+@dataclass(slots=True)
+class _StepSlots:
+    """One step's slots: the items holding one and the queue, each with its instance."""
+
+    held: dict[Item, str] = field(default_factory=dict)
+    queue: dict[Item, str] = field(default_factory=dict)
+    """In arrival order (dicts keep insertion order)."""
 
 
 class MemoryEventStore(ClosesOnExit):
@@ -34,6 +48,7 @@ class MemoryEventStore(ClosesOnExit):
         self._flows: dict[str, FlowSummary] = {}
         self._instances: dict[str, float] = {}
         self._snapshots: dict[str, tuple[int, str]] = {}
+        self._slots: dict[str, _StepSlots] = {}
         self._changes = ChangeSignal()
         self._closed = False
 
@@ -83,13 +98,18 @@ class MemoryEventStore(ClosesOnExit):
         return str(len(self._feed)) if self._feed else ""
 
     async def list_flows(
-        self, status: FlowStatus | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
         """Newest first; flows created at the same moment come in descending id order."""
         self._check_open()
         flows = self._flows.values()
         if status is not None:
             flows = [flow for flow in flows if flow.status is status]
+        if labels:
+            flows = [flow for flow in flows if flow.has_labels(labels)]
         if limit is None:
             return sorted(flows, key=_newest_first, reverse=True)
         return heapq.nlargest(limit, flows, key=_newest_first)
@@ -116,6 +136,64 @@ class MemoryEventStore(ClosesOnExit):
 
     async def retire(self, instance: str) -> None:
         self._instances.pop(instance, None)
+
+    async def acquire_slot(self, holder: SlotHolder, limit: int, join: bool = True) -> SlotAnswer:
+        self._check_open()
+        slots = self._slots.setdefault(holder.step_id, _StepSlots())
+        item, me = (holder.flow_id, holder.token), holder.instance
+        owner = slots.held.get(item)
+        if owner is not None:
+            return SlotAnswer.GRANTED if owner == me else SlotAnswer.ELSEWHERE
+        queued = slots.queue.get(item)
+        if queued is not None and queued != me:
+            return SlotAnswer.ELSEWHERE
+        if queued is None:
+            if not join:
+                return SlotAnswer.ABSENT
+            slots.queue[item] = me
+        free = limit - len(slots.held)
+        if free > 0 and item in itertools.islice(slots.queue, free):
+            del slots.queue[item]
+            slots.held[item] = me
+            return SlotAnswer.GRANTED
+        return SlotAnswer.WAITING
+
+    async def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
+        self._check_open()
+        slots = self._slots.get(holder.step_id)
+        if slots is None:
+            return []
+        item = (holder.flow_id, holder.token)
+        slots.held.pop(item, None)
+        slots.queue.pop(item, None)
+        free = limit - len(slots.held)
+        granted = list(itertools.islice(slots.queue.items(), max(free, 0)))
+        for (flow, token), instance in granted:
+            del slots.queue[flow, token]
+            slots.held[flow, token] = instance
+        return [SlotHolder(me, flow, holder.step_id, token) for (flow, token), me in granted]
+
+    async def slot_holders(self, step_id: str) -> list[SlotHolder]:
+        self._check_open()
+        held = self._slots.get(step_id, _StepSlots()).held
+        return [SlotHolder(held[item], item[0], step_id, item[1]) for item in sorted(held)]
+
+    async def slot_waiters(self, step_id: str) -> list[SlotHolder]:
+        self._check_open()
+        queue = self._slots.get(step_id, _StepSlots()).queue
+        return [SlotHolder(me, flow, step_id, token) for (flow, token), me in queue.items()]
+
+    async def reap_slots(self) -> int:
+        self._check_open()
+        live = await self.live_instances()
+        freed = 0
+        for slots in self._slots.values():
+            for table in (slots.held, slots.queue):
+                dead = [item for item, instance in table.items() if instance not in live]
+                for item in dead:
+                    del table[item]
+                freed += len(dead)
+        return freed
 
     async def aclose(self) -> None:
         """Refuse further calls and end every subscription."""

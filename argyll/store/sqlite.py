@@ -23,6 +23,9 @@ of the database added ``data_version`` as a column with the default 1, so a
 file written before events carried versions opens as it is (SQLite adds such a
 column without rewriting the table) and its rows decode as version 1; a column
 rather than a key inside the JSON keeps the payload exactly the event's fields.
+Version 3 added the flows' ``labels`` column; version 4 the ``slots`` table: each
+step's concurrency slots, and the queue for them, each grant decided in one
+transaction.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.model import FlowID, FlowStatus, FlowSummary
-from argyll.store.base import ClosesOnExit
+from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
 
 T = TypeVar("T")
@@ -85,6 +88,21 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # to version 2: events carry the schema version of their data
         "ALTER TABLE events ADD COLUMN data_version INTEGER NOT NULL DEFAULT 1",
     ),
+    (  # to version 3: flows carry the labels they were started with (a JSON object)
+        "ALTER TABLE flows ADD COLUMN labels TEXT NOT NULL DEFAULT '{}'",
+    ),
+    (  # to version 4: concurrency slots, held (held = 1) or waited for in arrival order
+        """CREATE TABLE slots (
+            arrival INTEGER PRIMARY KEY AUTOINCREMENT,
+            step TEXT NOT NULL,
+            flow TEXT NOT NULL,
+            token TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            held INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (step, flow, token)
+        )""",
+        "CREATE INDEX slots_by_step ON slots (step, held, arrival)",
+    ),
 )
 """The statements that take the database from version n to n + 1, at index n."""
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -98,17 +116,29 @@ _LAST_POSITION = "SELECT last_insert_rowid()"
 _READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"
 _READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
 _HEAD = "SELECT coalesce(max(position), 0) FROM events"
-_FLOW_COLUMNS = "id, status, created_at, completed_at, error"
+_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels"
 _FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"
-_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _SAVE_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (aggregate, version, state) VALUES (?, ?, ?)"
 _SNAPSHOT = "SELECT version, state FROM snapshots WHERE aggregate = ?"
 _HEARTBEAT = "INSERT OR REPLACE INTO instances (id, expires) VALUES (?, ?)"
 _LIVE = "SELECT id FROM instances WHERE expires > ?"
 _RETIRE = "DELETE FROM instances WHERE id = ?"
+_SLOT = "SELECT instance, held FROM slots WHERE step = ? AND flow = ? AND token = ?"
+_JOIN_QUEUE = "INSERT INTO slots (step, flow, token, instance) VALUES (?, ?, ?, ?)"
+_HELD_COUNT = "SELECT count(*) FROM slots WHERE step = ? AND held = 1"
+_FIRST_IN_LINE = (
+    "SELECT flow, token FROM slots WHERE step = ? AND held = 0 ORDER BY arrival LIMIT ?"
+)
+_FIRST_WAITERS = (
+    "SELECT instance, flow, token FROM slots WHERE step = ? AND held = 0 ORDER BY arrival LIMIT ?"
+)
+_GRANT = "UPDATE slots SET held = 1 WHERE step = ? AND flow = ? AND token = ?"
+_RELEASE = "DELETE FROM slots WHERE step = ? AND flow = ? AND token = ?"
+_SLOTS = "SELECT instance, flow, token FROM slots WHERE step = ? AND held = ? ORDER BY "
+_REAP = "DELETE FROM slots WHERE instance NOT IN (SELECT id FROM instances WHERE expires > ?)"
 _NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
-_FLOWS = f"SELECT {_FLOW_COLUMNS} FROM flows {_NEWEST_FIRST}"
-_FLOWS_BY_STATUS = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE status = ? {_NEWEST_FIRST}"
+_HAS_LABEL = "json_extract(labels, ?) = ?"
 
 Row = tuple[Any, ...]
 
@@ -246,12 +276,19 @@ class _Database:
         head: int = self._connection.execute(_HEAD).fetchone()[0]
         return head
 
-    def list_flows(self, status: FlowStatus | None, limit: int | None) -> list[FlowSummary]:
-        limit = -1 if limit is None else limit
-        if status is None:
-            rows = self._connection.execute(_FLOWS, (limit,))
-        else:
-            rows = self._connection.execute(_FLOWS_BY_STATUS, (status.value, limit))
+    def list_flows(
+        self, status: FlowStatus | None, limit: int | None, labels: Mapping[str, str] | None
+    ) -> list[FlowSummary]:
+        conditions, parameters = [], []
+        if status is not None:
+            conditions.append("status = ?")
+            parameters.append(status.value)
+        for key, value in (labels or {}).items():
+            conditions.append(_HAS_LABEL)
+            parameters += (f"$.{json.dumps(key)}", value)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        query = f"SELECT {_FLOW_COLUMNS} FROM flows {where} {_NEWEST_FIRST}"
+        rows = self._connection.execute(query, (*parameters, -1 if limit is None else limit))
         return [_flow_summary(row) for row in rows]
 
     def flow_summary(self, flow_id: str) -> FlowSummary | None:
@@ -274,6 +311,44 @@ class _Database:
     def retire(self, instance: str) -> None:
         self._connection.execute(_RETIRE, (instance,))
 
+    def acquire_slot(self, holder: SlotHolder, limit: int, join: bool) -> SlotAnswer:
+        item = (holder.step_id, holder.flow_id, holder.token)
+        with self._transaction():
+            found = self._connection.execute(_SLOT, item).fetchone()
+            if found is not None and found[0] != holder.instance:
+                return SlotAnswer.ELSEWHERE
+            if found is not None and found[1]:
+                return SlotAnswer.GRANTED
+            if found is None:
+                if not join:
+                    return SlotAnswer.ABSENT
+                self._connection.execute(_JOIN_QUEUE, (*item, holder.instance))
+            held = self._connection.execute(_HELD_COUNT, (holder.step_id,)).fetchone()[0]
+            free = limit - held
+            first = self._connection.execute(_FIRST_IN_LINE, (holder.step_id, max(free, 0)))
+            if (holder.flow_id, holder.token) in first.fetchall():
+                self._connection.execute(_GRANT, item)
+                return SlotAnswer.GRANTED
+            return SlotAnswer.WAITING
+
+    def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
+        step = holder.step_id
+        with self._transaction():
+            self._connection.execute(_RELEASE, (step, holder.flow_id, holder.token))
+            free = limit - self._connection.execute(_HELD_COUNT, (step,)).fetchone()[0]
+            first = self._connection.execute(_FIRST_WAITERS, (step, max(free, 0))).fetchall()
+            for _, flow, token in first:
+                self._connection.execute(_GRANT, (step, flow, token))
+        return [SlotHolder(instance, flow, step, token) for instance, flow, token in first]
+
+    def slots(self, step_id: str, held: bool) -> list[SlotHolder]:
+        order = "flow, token" if held else "arrival"
+        rows = self._connection.execute(_SLOTS + order, (step_id, int(held)))
+        return [SlotHolder(instance, flow, step_id, token) for instance, flow, token in rows]
+
+    def reap_slots(self, now: float) -> int:
+        return self._connection.execute(_REAP, (now,)).rowcount
+
     def close(self) -> None:
         self._connection.close()
 
@@ -292,17 +367,19 @@ def _flow_row(summary: FlowSummary) -> Row:
         encode_time(summary.created_at),
         completed_at,
         summary.error,
+        json.dumps(dict(summary.labels)),
     )
 
 
 def _flow_summary(row: Row) -> FlowSummary:
-    flow_id, status, created_at, completed_at, error = row
+    flow_id, status, created_at, completed_at, error, labels = row
     return FlowSummary(
         FlowID(flow_id),
         FlowStatus(status),
         decode_time(created_at),
         None if completed_at is None else decode_time(completed_at),
         error,
+        json.loads(labels),
     )
 
 
@@ -375,10 +452,13 @@ class SQLiteEventStore(ClosesOnExit):
         return str(head) if head else ""
 
     async def list_flows(
-        self, status: FlowStatus | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
         """Newest first; flows created at the same moment come in descending id order."""
-        return await self._call(self._database.list_flows, status, limit)
+        return await self._call(self._database.list_flows, status, limit, labels)
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         return await self._call(self._database.flow_summary, flow_id)
@@ -397,6 +477,21 @@ class SQLiteEventStore(ClosesOnExit):
 
     async def retire(self, instance: str) -> None:
         await self._call(self._database.retire, instance)
+
+    async def acquire_slot(self, holder: SlotHolder, limit: int, join: bool = True) -> SlotAnswer:
+        return await self._call(self._database.acquire_slot, holder, limit, join)
+
+    async def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
+        return await self._call(self._database.release_slot, holder, limit)
+
+    async def slot_holders(self, step_id: str) -> list[SlotHolder]:
+        return await self._call(self._database.slots, step_id, True)
+
+    async def slot_waiters(self, step_id: str) -> list[SlotHolder]:
+        return await self._call(self._database.slots, step_id, False)
+
+    async def reap_slots(self) -> int:
+        return await self._call(self._database.reap_slots, time.time())
 
     async def aclose(self) -> None:
         """Write the appends already accepted, end every subscription, close the file."""

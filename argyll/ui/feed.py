@@ -31,7 +31,7 @@ from argyll.client import AsyncClient, EngineInfo, EventStream
 from argyll.client.client import DEFAULT_TIMEOUT
 from argyll.errors import ArgyllError, NotFoundError
 from argyll.events import CATALOG, Event, EventData, StepHealthChanged, StepRegistered
-from argyll.model import Catalog, FlowID, FlowSummary, Step
+from argyll.model import Catalog, FlowID, FlowStatus, FlowSummary, Step
 from argyll.ui.model import MAX_FLOWS, DashboardModel
 
 log = logging.getLogger("argyll.ui")
@@ -69,6 +69,22 @@ class EngineSource(Protocol):
     async def register_step(self, definition: Mapping[str, Any]) -> Step: ...
 
     async def update_step(self, step_id: str, definition: Mapping[str, Any]) -> Step: ...
+
+    async def pause_flow(self, flow_id: str, reason: str | None = None) -> object: ...
+
+    async def resume_flow(self, flow_id: str, reason: str | None = None) -> object: ...
+
+    async def cancel_flow(self, flow_id: str, reason: str | None = None) -> object: ...
+
+    async def retry_flow(self, flow_id: str, *, reason: str | None = None) -> object: ...
+
+    async def complete_step(
+        self, flow_id: str, step_id: str, outputs: Mapping[str, Any], reason: str | None = None
+    ) -> object: ...
+
+    async def skip_step(self, flow_id: str, step_id: str, reason: str | None = None) -> object: ...
+
+    async def unregister_step(self, step_id: str) -> None: ...
 
 
 def run_now(callback: Callable[[], None]) -> None:
@@ -160,6 +176,7 @@ class Feed:
         self.throttle = Throttle(flush or model.flush, interval, schedule)
         self._task: asyncio.Task[None] | None = None
         self._loads: dict[str, asyncio.Task[None]] = {}
+        self._filling: asyncio.Task[None] | None = None
         model.param.watch(lambda _: self._reload(), "selected_flow")
 
     def start(self) -> asyncio.Task[None]:
@@ -169,7 +186,8 @@ class Feed:
 
     async def aclose(self) -> None:
         self.throttle.cancel()
-        tasks = [*self._loads.values(), *([self._task] if self._task else [])]
+        running = [task for task in (self._task, self._filling) if task is not None]
+        tasks = [*self._loads.values(), *running]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -199,6 +217,7 @@ class Feed:
             self.model.connected("live")
             live = True
             self._reload()
+            self._backfill()
             self.throttle.poke()
             await self._follow(stream)
         except UNREACHABLE as error:
@@ -214,6 +233,7 @@ class Feed:
             self.model.apply(event)
             if self.model.stale_flow:
                 self._reload()
+            self._backfill()
             self.throttle.poke()
             count += 1
             if count % YIELD_EVERY == 0:
@@ -239,6 +259,23 @@ class Feed:
         if self.model.stale_flow:
             self._reload()
         self.throttle.poke()
+
+    def _backfill(self) -> None:
+        """Read back the progress of listed flows the model lacks, one flow at a time."""
+        if self.model.progress_unknown and (self._filling is None or self._filling.done()):
+            self._filling = asyncio.get_running_loop().create_task(self._fill())
+
+    async def _fill(self) -> None:
+        while (flow_id := self.model.next_unknown()) is not None:
+            try:
+                raw = await self.source.flow_events(flow_id)
+            except NotFoundError:
+                continue
+            except UNREACHABLE as error:
+                log.warning("the dashboard could not read flow %s: %s", flow_id, error)
+                return
+            self.model.load_progress(flow_id, [Event.from_dict(item) for item in raw])
+            self.throttle.poke()
 
 
 # -------------------------------------------------------------------- remote
@@ -314,6 +351,29 @@ class RemoteEngine:
 
     async def update_step(self, step_id: str, definition: Mapping[str, Any]) -> Step:
         return await self.client.update_step(step_id, definition)
+
+    async def pause_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        return await self.client.pause_flow(flow_id, reason)
+
+    async def resume_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        return await self.client.resume_flow(flow_id, reason)
+
+    async def cancel_flow(self, flow_id: str, reason: str | None = None) -> FlowStatus:
+        return await self.client.cancel_flow(flow_id, reason)
+
+    async def retry_flow(self, flow_id: str, *, reason: str | None = None) -> FlowStatus:
+        return await self.client.retry_flow(flow_id, reason=reason)
+
+    async def complete_step(
+        self, flow_id: str, step_id: str, outputs: Mapping[str, Any], reason: str | None = None
+    ) -> FlowStatus:
+        return await self.client.complete_step(flow_id, step_id, outputs, reason)
+
+    async def skip_step(self, flow_id: str, step_id: str, reason: str | None = None) -> FlowStatus:
+        return await self.client.skip_step(flow_id, step_id, reason)
+
+    async def unregister_step(self, step_id: str) -> None:
+        await self.client.unregister_step(step_id)
 
     async def _read(self, stream: EventStream) -> None:
         """Pass the stream on to every queue; when it drops, end them and reconnect."""

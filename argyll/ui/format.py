@@ -7,19 +7,20 @@ views in ``argyll.ui.views`` put what they return into panes and tables.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
 from argyll.errors import ValidationError
 from argyll.events import Event
-from argyll.model import Execution, FlowState, FlowStatus, FlowSummary, Plan
+from argyll.model import FlowStatus, FlowSummary, Plan
 from argyll.ui.graph import ROLE_COLORS, STATUS_COLORS
-from argyll.ui.model import Bar, DashboardModel, GoalSkips, attribute_rows, event_row
+from argyll.ui.model import Bar, DashboardModel, event_row
+from argyll.ui.progress import EVERY_FLOW, FlowFilter, FlowProgress, GoalSkips
 
 JSON_FIELDS = ("labels", "attributes", "http", "script", "predicate", "work_config")
 STEP_FIELDS = ("id", "name", "type", "version", *JSON_FIELDS)
@@ -70,6 +71,19 @@ def utc_text(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
+def local_text(moment: datetime, zone: tzinfo) -> str:
+    """Date and time in ``zone``, with the zone's abbreviation (``2026-12-01 07:45:02 EST``)."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def zone_of(name: str | None) -> tzinfo:
+    """The time zone a browser reports by name (``Europe/Paris``); UTC if unknown or missing."""
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
 def legend_html() -> str:
     roles = "".join(
         f'<span><span class="swatch" style="background:{color}"></span>{role.value}</span>'
@@ -112,27 +126,50 @@ def plan_html(
     )
 
 
+FLOW_COLUMNS = ("flow", "goals", "status", "progress", "started", "duration (s)", "error")
+"""The flows table's columns; ``utc`` (a start's UTC time, shown on hover) is kept hidden."""
+
+
 def flow_frame(
     flows: Sequence[FlowSummary],
-    status: str,
-    skipped_goals: Mapping[str, GoalSkips] = MappingProxyType({}),
+    progress: Mapping[str, FlowProgress] = MappingProxyType({}),
+    keep: FlowFilter = EVERY_FLOW,
+    zone: tzinfo = UTC,
 ) -> pd.DataFrame:
-    """The flows table; a completed flow that skipped its goals says so, and why."""
+    """The flows table: the rows ``keep`` keeps, with progress and the root cause of a failure.
+
+    A completed flow that skipped its goals says so, and why. Start times are in
+    ``zone`` (the viewer's), with UTC beside them for the hover.
+    """
     rows = [
-        {
-            "flow": summary.id,
-            "status": _status_text(summary, skipped_goals.get(summary.id)),
-            "started (UTC)": utc_text(summary.created_at),
-            "duration (s)": seconds_between(summary.created_at, summary.completed_at),
-            "error": summary.error or _skips_text(skipped_goals.get(summary.id)),
-        }
+        _flow_row(summary, progress.get(summary.id), zone)
         for summary in flows
-        if status == "all" or summary.status.value == status
+        if keep.keeps(summary, progress.get(summary.id))
     ]
-    columns = ["flow", "status", "started (UTC)", "duration (s)", "error"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=[*FLOW_COLUMNS, "utc"])
     frame.index = pd.Index(frame["flow"], name="id")
     return frame
+
+
+def _flow_row(summary: FlowSummary, progress: FlowProgress | None, zone: tzinfo) -> dict[str, Any]:
+    skips = progress.skips if progress is not None else None
+    return {
+        "flow": summary.id,
+        "goals": ", ".join(progress.goals) if progress is not None else "",
+        "status": _status_text(summary, skips),
+        "progress": progress.text() if progress is not None else "",
+        "started": local_text(summary.created_at, zone),
+        "duration (s)": seconds_between(summary.created_at, summary.completed_at),
+        "error": _cause_text(summary, progress) or _skips_text(skips),
+        "utc": f"{utc_text(summary.created_at)} UTC",
+    }
+
+
+def _cause_text(summary: FlowSummary, progress: FlowProgress | None) -> str:
+    """A failed flow's root cause (its first failed step and why), else the flow's own error."""
+    if summary.status is FlowStatus.FAILED and progress is not None and progress.root_cause:
+        return progress.root_cause.text()
+    return summary.error or ""
 
 
 def _status_text(summary: FlowSummary, skips: GoalSkips | None) -> str:
@@ -145,55 +182,6 @@ def _skips_text(skips: GoalSkips | None) -> str:
     if skips is None:
         return ""
     return "; ".join(f"goal {step} skipped: {why}" for step, why in skips.reasons.items())
-
-
-def execution_html(step_id: str, execution: Execution) -> str:
-    rows = [("status", badge(execution.status.value))]
-    if execution.duration_ms is not None:
-        rows.append(("duration", f"{execution.duration_ms} ms"))
-    for label, value in (
-        ("inputs", execution.inputs),
-        ("outputs", execution.outputs),
-        ("error", execution.error),
-        ("reason", execution.reason),
-    ):
-        if value:
-            rows.append((label, f'<span class="value">{escape(json.dumps(value))}</span>'))
-    for token, item in execution.work_items.items():
-        retries = f", {item.retry_count} retries" if item.retry_count else ""
-        rows.append((f"item {escape(token[:8])}", f"{escape(item.status.value)}{retries}"))
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<h4>Step <code>{escape(step_id)}</code></h4><table class="kv">{body}</table>'
-
-
-def flow_html(flow: FlowState | None, selected_flow: str, selected_step: str) -> str:
-    if not selected_flow:
-        return '<p class="muted">Select a flow in the table to follow it here.</p>'
-    if flow is None:
-        return f'<p class="muted">Loading flow <code>{escape(selected_flow)}</code>…</p>'
-    facts = [
-        ("status", badge(flow.status.value)),
-        ("goals", escape(", ".join(flow.plan.goals))),
-        ("started", utc_text(flow.created_at) + " UTC"),
-        ("duration", f"{seconds_between(flow.created_at, flow.completed_at)} s"),
-    ]
-    if flow.error:
-        facts.append(("error", f'<span class="error">{escape(flow.error)}</span>'))
-    head = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
-    attributes = "".join(
-        f'<tr><td><code>{escape(row["name"])}</code></td><td class="value">{escape(row["value"])}'
-        f'</td><td class="muted">{escape(row["from"])}</td></tr>'
-        for row in attribute_rows(flow)
-    )
-    detail = ""
-    if selected_step in flow.executions:
-        detail = execution_html(selected_step, flow.executions[selected_step])
-    return (
-        f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>'
-        f'<table class="kv">{head}</table><h4>Attributes</h4>'
-        f'<table class="kv attributes"><tr><th>name</th><th>value</th><th>from</th></tr>'
-        f"{attributes}</table>{detail}"
-    )
 
 
 def timeline_data(bars: Sequence[Bar], origin: datetime, now: datetime) -> dict[str, list[Any]]:

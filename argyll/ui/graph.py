@@ -66,6 +66,24 @@ EDGE_COLOR = "#475569"
 INK = "#0f172a"
 MUTED = "#64748b"
 
+
+@dataclass(frozen=True, slots=True)
+class GraphColours:
+    """The colours of one theme that do not say anything: ink, background, card, edges."""
+
+    background: str
+    card: str
+    ink: str
+    muted: str
+    edge: str
+    hollow: str
+
+
+GRAPH_THEMES: Mapping[str, GraphColours] = {
+    "light": GraphColours("#f8fafc", "#ffffff", INK, MUTED, EDGE_COLOR, "#ffffff"),
+    "dark": GraphColours("#0f172a", "#1e293b", "#e5e7eb", "#9ca3af", "#94a3b8", "#0f172a"),
+}
+
 # Keeps text the same size as the cards it sits on, whatever the zoom.
 _SCALE_TEXT = """
 let width = 0;
@@ -215,9 +233,9 @@ class _Drawing:
         default_factory=lambda: _columns("id x y w h header_y health_x role type health")
     )
     texts: dict[str, list[Any]] = field(
-        default_factory=lambda: _columns("step x y text units size color font style align")
+        default_factory=lambda: _columns("step x y text units size tone font style align")
     )
-    ports: dict[str, list[Any]] = field(default_factory=lambda: _columns("step x y fill"))
+    ports: dict[str, list[Any]] = field(default_factory=lambda: _columns("step x y hollow"))
     edges: dict[str, list[Any]] = field(
         default_factory=lambda: _columns("source target x0 y0 x1 y1 cx0 cy0 cx1 cy1 optional")
     )
@@ -230,7 +248,7 @@ class _Drawing:
             "text": text,
             "units": units,
             "size": f"{units * DEFAULT_PX_PER_UNIT:.1f}px",
-            "color": style.get("color", INK),
+            "tone": style.get("tone", "ink"),
             "font": style.get("font", "sans-serif"),
             "style": style.get("style", "normal"),
             "align": style.get("align", "left"),
@@ -279,14 +297,13 @@ def _draw_card(drawing: _Drawing, catalog: Catalog, sid: StepID, card: Card) -> 
         x = card.right - 0.35 if output else card.left + 0.35
         align = "right" if output else "left"
         drawing.text(sid, x, y, label, ROW_SIZE, font="monospace", align=align)
-        fill = "#ffffff" if spec.role is Role.OPTIONAL else EDGE_COLOR
         for key, value in {"step": sid, "x": card.right if output else card.left, "y": y}.items():
             drawing.ports[key].append(value)
-        drawing.ports["fill"].append(fill)
+        drawing.ports["hollow"].append(spec.role is Role.OPTIONAL)
     footer = clip(footer_text(step), CARD_WIDTH - 0.7, FOOTER_SIZE)
     footer_y = card.top - card.height + FOOTER / 2
     drawing.text(
-        sid, card.left + 0.35, footer_y, footer, FOOTER_SIZE, color=MUTED, font="monospace"
+        sid, card.left + 0.35, footer_y, footer, FOOTER_SIZE, tone="muted", font="monospace"
     )
 
 
@@ -332,9 +349,10 @@ class StepGraph:
         self.on_tap = on_tap
         self.cards: dict[StepID, Card] = {}
         self.focus = Focus()
+        self.colours = GRAPH_THEMES["light"]
         self.card_source = ColumnDataSource(self._card_style(_Drawing().cards), name="argyll-cards")
         self.text_source = ColumnDataSource(self._text_style(_Drawing().texts))
-        self.port_source = ColumnDataSource({**_Drawing().ports, "alpha": []})
+        self.port_source = ColumnDataSource(self._port_style(_Drawing().ports))
         empty_edges = {**_Drawing().edges, "alpha": [], "color": [], "width": []}
         self.required_source = ColumnDataSource(dict(empty_edges))
         self.optional_source = ColumnDataSource(dict(empty_edges))
@@ -348,7 +366,7 @@ class StepGraph:
         drawing = draw(catalog, self.cards)
         self.card_source.data = self._card_style(drawing.cards)
         self.text_source.data = self._text_style(drawing.texts)
-        self.port_source.data = {**drawing.ports, "alpha": self._alphas(drawing.ports["step"])}
+        self.port_source.data = self._port_style(drawing.ports)
         required, optional = self._split_edges(drawing.edges)
         self.required_source.data = self._edge_style(required)
         self.optional_source.data = self._edge_style(optional)
@@ -362,7 +380,17 @@ class StepGraph:
         for source in (self.required_source, self.optional_source):
             _patch(source, self._edge_style(source.data))
 
-    def preferred_height(self, width: int = 1400, low: int = 320, high: int = 640) -> int:
+    def set_theme(self, theme: str) -> None:
+        """Redraw in the colours of ``theme`` (a key of ``GRAPH_THEMES``)."""
+        self.colours = colours = GRAPH_THEMES[theme]
+        self.figure.background_fill_color = self.figure.border_fill_color = colours.background
+        _patch(self.card_source, self._card_style(self.card_source.data))
+        _patch(self.text_source, self._text_style(self.text_source.data))
+        _patch(self.port_source, self._port_style(self.port_source.data))
+        for source in (self.required_source, self.optional_source):
+            _patch(source, self._edge_style(source.data))
+
+    def preferred_height(self, width: int = 900, low: int = 380, high: int = 640) -> int:
         """The plot height that shows the whole graph at ``width`` pixels without empty bands."""
         if not self.cards:
             return low
@@ -387,9 +415,13 @@ class StepGraph:
             **{key: list(values) for key, values in cards.items()},
             "status": status,
             "role_color": role_color,
-            "fill": [STATUS_COLORS.get(s, "#ffffff") for s in status],
+            "fill": [STATUS_COLORS.get(s, self.colours.card) for s in status],
             "fill_alpha": [0.35 if s else 1.0 for s in status],
-            "line": [INK if sid == focus.selected else role_color[i] for i, sid in enumerate(ids)],
+            "line": [
+                self.colours.ink if sid == focus.selected else role_color[i]
+                for i, sid in enumerate(ids)
+            ],
+            "ring": [self.colours.card] * len(ids),
             "line_width": [4.0 if sid == focus.selected else 2.0 for sid in ids],
             "alpha": self._alphas(ids),
             "health_color": [HEALTH_COLORS[HealthStatus(h)] for h in cards["health"]],
@@ -398,7 +430,17 @@ class StepGraph:
     def _text_style(self, texts: Mapping[str, Any]) -> dict[str, list[Any]]:
         return {
             **{key: list(values) for key, values in texts.items()},
+            "color": [getattr(self.colours, tone) for tone in texts["tone"]],
             "alpha": self._alphas(texts["step"]),
+        }
+
+    def _port_style(self, ports: Mapping[str, Any]) -> dict[str, list[Any]]:
+        colours = self.colours
+        return {
+            **{key: list(values) for key, values in ports.items()},
+            "fill": [colours.hollow if hollow else colours.edge for hollow in ports["hollow"]],
+            "line": [colours.edge] * len(ports["hollow"]),
+            "alpha": self._alphas(ports["step"]),
         }
 
     def _edge_style(self, edges: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -411,7 +453,7 @@ class StepGraph:
         return {
             **{key: list(values) for key, values in edges.items()},
             "alpha": [0.9 if s else FADED * 0.8 for s in shown],
-            "color": [STATUS_COLORS["completed"] if d else EDGE_COLOR for d in done],
+            "color": [STATUS_COLORS["completed"] if d else self.colours.edge for d in done],
             "width": [2.5 if s and focus.steps is not None else 1.6 for s in shown],
         }
 
@@ -439,8 +481,8 @@ class StepGraph:
             tools=["pan", wheel, "reset", "save"],
             active_scroll=wheel,
             toolbar_location="right",
-            background_fill_color="#f8fafc",
-            border_fill_color="#f8fafc",
+            background_fill_color=self.colours.background,
+            border_fill_color=self.colours.background,
             outline_line_color=None,
             min_border=8,
         )
@@ -508,7 +550,7 @@ class StepGraph:
             radius=PORT_RADIUS,
             source=self.port_source,
             fill_color="fill",
-            line_color=EDGE_COLOR,
+            line_color="line",
             fill_alpha="alpha",
             line_alpha="alpha",
         )
@@ -518,7 +560,7 @@ class StepGraph:
             radius=0.16,
             source=self.card_source,
             fill_color="health_color",
-            line_color="#ffffff",
+            line_color="ring",
             fill_alpha="alpha",
         )
         plot.text(

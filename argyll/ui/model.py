@@ -22,7 +22,7 @@ import param
 
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import ArgyllError
-from argyll.events import CATALOG, FLOW_PREFIX, Event, FlowStarted, StepSkipped
+from argyll.events import CATALOG, FLOW_PREFIX, Event, FlowStarted
 from argyll.flow_index import INDEXED_TYPES, summarize
 from argyll.model import (
     Catalog,
@@ -35,12 +35,15 @@ from argyll.model import (
     StepID,
 )
 from argyll.planner import plan as make_plan
+from argyll.ui.progress import FlowProgress, advance, fold_progress
 
 CONNECTION_STATES = ("live", "reconnecting", "lost")
 """The feed's states: following the engine, trying again after losing it, still
 trying after long enough that the page must not look live."""
 MAX_RECENT = 200
 MAX_FLOWS = 2000
+BACKFILL = 100
+"""How many of the flows listed when the page opens get their progress read back."""
 
 PLACEHOLDER = re.compile(r"<(?P<name>[^<>:]+): (?P<type>[a-z]+)>")
 """A value the plan preview pre-fills for a required input: ``"<quantity: number>"``."""
@@ -89,19 +92,6 @@ def placeholders_in(init: Mapping[str, Any]) -> list[str]:
         for name, value in init.items()
         if isinstance(value, str) and (m := PLACEHOLDER.fullmatch(value)) and m["name"] == name
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class GoalSkips:
-    """A flow's goals and, for those skipped, why: a flow whose goals were all skipped
-    completed without doing what was asked."""
-
-    goals: tuple[StepID, ...]
-    reasons: Mapping[StepID, str]
-
-    @property
-    def every_goal(self) -> bool:
-        return set(self.goals) <= set(self.reasons)
 
 
 # ------------------------------------------------------------------ timeline
@@ -200,14 +190,6 @@ def _value_text(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def attribute_rows(flow: FlowState) -> list[dict[str, str]]:
-    """The flow's attributes with where each came from (``init`` or the producing step)."""
-    return [
-        {"name": name, "value": _value_text(attr.value), "from": attr.step or "init"}
-        for name, attr in sorted(flow.attributes.items())
-    ]
-
-
 def event_row(event: Event) -> dict[str, Any]:
     data = event.data.to_dict()
     data.pop("flow_id", None)
@@ -230,6 +212,9 @@ class DashboardModel(param.Parameterized):
     selected_flow = param.String(default="", doc="The flow the detail views follow.")
     flow = param.ClassSelector(class_=FlowState, default=None, allow_None=True)
     flow_events = param.List(default=[], doc="Every event of the selected flow, in order.")
+    flow_missing = param.Boolean(
+        default=False, doc="The engine has no selected flow (a stale link)."
+    )
     selected_step = param.String(default="", doc="The step last clicked in the graph.")
     goals = param.List(default=[], doc="Goals of the plan preview.")
     init = param.Dict(default={}, doc="Init state of the plan preview.")
@@ -237,6 +222,7 @@ class DashboardModel(param.Parameterized):
     required = param.List(default=[], doc="Inputs the goals need from init, whatever it holds.")
     plan_error = param.String(default="")
     recent = param.List(default=[], doc="The newest events of the whole engine, newest first.")
+    progress = param.Dict(default={}, doc="Per flow whose start was seen or read, its progress.")
     skipped_goals = param.Dict(default={}, doc="Per flow with a skipped goal, its GoalSkips.")
     version = param.Integer(default=0, doc="Bumped once per flush that changed something.")
     connection = param.Selector(
@@ -248,8 +234,8 @@ class DashboardModel(param.Parameterized):
         super().__init__(**params)
         self._catalog: Catalog = self.catalog
         self._summaries: dict[FlowID, FlowSummary] = {}
-        self._goals: dict[FlowID, tuple[StepID, ...]] = {}
-        self._skips: dict[FlowID, dict[StepID, str]] = {}
+        self._progress: dict[FlowID, FlowProgress] = {}
+        self._unknown: dict[FlowID, None] = {}
         self._flow: FlowState | None = None
         self._flow_events: list[Event] = []
         self._recent: deque[Event] = deque(maxlen=MAX_RECENT)
@@ -263,6 +249,10 @@ class DashboardModel(param.Parameterized):
         """Start from a snapshot; events already in it may be applied again harmlessly."""
         self._catalog = catalog
         self._summaries = {summary.id: summary for summary in flows}
+        newest = sorted(self._summaries.values(), key=_newest_first, reverse=True)[:BACKFILL]
+        for summary in newest:
+            if summary.id not in self._progress:
+                self._unknown[summary.id] = None
         self._dirty |= {"catalog", "flows"}
 
     def connected(self, state: str) -> None:
@@ -283,18 +273,46 @@ class DashboardModel(param.Parameterized):
             return
         if event.type in INDEXED_TYPES:
             self._apply_summary(flow_id, event)
-        self._note_goal_skip(flow_id, event)
+        self._advance(flow_id, event)
         if flow_id == self.selected_flow:
             self._apply_flow(event)
 
     def load_flow(self, flow_id: str, events: Sequence[Event]) -> None:
-        """The selected flow's past events; ignored if the selection moved on meanwhile."""
-        if flow_id != self.selected_flow or not events:
+        """The selected flow's past events (none: the engine has no such flow); ignored if
+        the selection moved on meanwhile."""
+        if flow_id != self.selected_flow:
+            return
+        if not events:
+            if self._flow is None:
+                self._dirty.add("flow_missing")
             return
         self._flow = fold_flow(events)
         self._flow_events = list(events)
         self.stale_flow = False
         self._dirty |= {"flow", "flow_events"}
+        self.load_progress(FlowID(flow_id), events)
+
+    def load_progress(self, flow_id: FlowID, events: Sequence[Event]) -> None:
+        """A flow's progress from its past events, unless the feed has already gone further."""
+        progress = fold_progress(events)
+        current = self._progress.get(flow_id)
+        if progress is not None and (current is None or progress.version >= current.version):
+            self._progress[flow_id] = progress
+            self._dirty.add("flows")
+
+    @property
+    def progress_unknown(self) -> bool:
+        """Whether a listed flow's progress is waiting to be read back."""
+        return bool(self._unknown)
+
+    def next_unknown(self) -> FlowID | None:
+        """The next listed flow whose progress must be read back (newest first), if any."""
+        while self._unknown:
+            flow_id = next(iter(self._unknown))
+            del self._unknown[flow_id]
+            if flow_id in self._summaries:
+                return flow_id
+        return None
 
     @property
     def pending(self) -> bool:
@@ -310,12 +328,16 @@ class DashboardModel(param.Parameterized):
             changes["catalog"] = self._catalog
         if "flows" in dirty:
             changes["flows"], changes["counts"] = self._flow_list()
+            changes["progress"] = dict(self._progress)
             changes["skipped_goals"] = {
-                flow_id: GoalSkips(self._goals.get(flow_id, ()), dict(reasons))
-                for flow_id, reasons in self._skips.items()
+                flow_id: skips
+                for flow_id, progress in self._progress.items()
+                if (skips := progress.skips) is not None
             }
         if "flow" in dirty:
             changes["flow"] = self._flow
+        if "flow" in dirty or "flow_missing" in dirty:
+            changes["flow_missing"] = self._flow is None and "flow_missing" in dirty
         if "flow_events" in dirty:
             changes["flow_events"] = list(self._flow_events)
         if "recent" in dirty:
@@ -337,12 +359,18 @@ class DashboardModel(param.Parameterized):
             self._summaries[flow_id] = summary
             self._dirty.add("flows")
 
-    def _note_goal_skip(self, flow_id: FlowID, event: Event) -> None:
-        data = event.data
-        if isinstance(data, FlowStarted):
-            self._goals[flow_id] = data.plan.goals
-        elif isinstance(data, StepSkipped) and data.step_id in self._goals.get(flow_id, ()):
-            self._skips.setdefault(flow_id, {})[data.step_id] = data.reason
+    def _advance(self, flow_id: FlowID, event: Event) -> None:
+        """Fold the event into the flow's progress; a listed flow with a gap is read back."""
+        current = self._progress.get(flow_id)
+        if event.type != FlowStarted.type and (current is None or event.seq > current.version + 1):
+            if flow_id in self._summaries:
+                self._unknown[flow_id] = None
+            return
+        progress = advance(current, event)
+        if progress is None or progress is current:
+            return
+        self._progress[flow_id] = progress
+        if current is None or replace(current, version=progress.version) != progress:
             self._dirty.add("flows")
 
     def _apply_flow(self, event: Event) -> None:
@@ -365,8 +393,7 @@ class DashboardModel(param.Parameterized):
         if len(newest) > MAX_FLOWS:
             newest = newest[:MAX_FLOWS]
             self._summaries = {summary.id: summary for summary in newest}
-            self._goals = {k: v for k, v in self._goals.items() if k in self._summaries}
-            self._skips = {k: v for k, v in self._skips.items() if k in self._summaries}
+            self._progress = {k: v for k, v in self._progress.items() if k in self._summaries}
         counts = dict.fromkeys((status.value for status in FlowStatus), 0)
         for summary in newest:
             counts[summary.status.value] += 1
@@ -378,9 +405,8 @@ class DashboardModel(param.Parameterized):
     def _forget_flow(self) -> None:
         self._flow, self._flow_events = None, []
         self.stale_flow = bool(self.selected_flow)
-        self._dirty.discard("flow")
-        self._dirty.discard("flow_events")
-        self.param.update(flow=None, flow_events=[])
+        self._dirty -= {"flow", "flow_events", "flow_missing"}
+        self.param.update(flow=None, flow_events=[], flow_missing=False)
 
     @param.depends("goals", "init", "catalog", watch=True, on_init=True)
     def _replan(self) -> None:

@@ -21,7 +21,7 @@ from bokeh.settings import settings as bokeh_settings
 from panel.io.server import Server, get_server
 from tornado.web import Application
 
-from argyll.demo import DemoService, install_demo
+from argyll.demo import DEMO_PRESETS, DemoService, install_demo
 from argyll.server.app import DEFAULT_MAX_BODY_SIZE, base_url_of, free_port
 from argyll.server.handlers import NoRouteHandler
 from argyll.ui.feed import EngineSource, Feed
@@ -81,7 +81,7 @@ async def serve_dashboard(
     service = DemoService() if demo else None
     patterns = [*extra_patterns, *(service.routes() if service else [])]
     feeds: set[Feed] = set()
-    server = _bokeh_server(engine, host, port, patterns, title, feeds, max_body_size)
+    server = _bokeh_server(engine, host, port, patterns, title, feeds, max_body_size, demo)
     server.start()
     running = DashboardServer(server, url, service, feeds)
     if service is not None:
@@ -92,7 +92,7 @@ async def serve_dashboard(
 DISCONNECTED = "Connection lost: the dashboard's server stopped. Reload once it is back."
 
 
-def _page(engine: EngineSource, feeds: set[Feed]) -> Any:
+def _page(engine: EngineSource, feeds: set[Feed], demo: bool) -> Any:
     """One session's page; if the browser loses this server, the page says so.
 
     The engine's connection state is in the page's header; this covers the other
@@ -102,7 +102,7 @@ def _page(engine: EngineSource, feeds: set[Feed]) -> Any:
     """
     pn.config.notifications = True
     pn.config.disconnect_notification = DISCONNECTED
-    return dashboard(engine, feeds=feeds)
+    return dashboard(engine, feeds=feeds, presets=DEMO_PRESETS if demo else ())
 
 
 def _bokeh_server(
@@ -113,6 +113,7 @@ def _bokeh_server(
     title: str,
     feeds: set[Feed],
     max_body_size: int,
+    demo: bool,
 ) -> Server:
     """The Panel server, with resources served locally and the loop's SIGINT handler kept."""
     bokeh_settings.resources.set_value("server")
@@ -120,7 +121,7 @@ def _bokeh_server(
     previous = signal.getsignal(signal.SIGINT)
     try:
         server = get_server(
-            {"/": lambda: _page(engine, feeds)},
+            {"/": lambda: _page(engine, feeds, demo)},
             port=port,
             address=host,
             websocket_origin=origins,

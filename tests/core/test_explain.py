@@ -1,11 +1,44 @@
 """Explain: why each planned step is where it is, from the flow's events (and the catalog)."""
 
 from test_decide import Flow
-from test_operate import A, B, C, cancel, failed_at_b, pause, retry
 
-from argyll.decide import NotCompleted, Succeeded, on_skip_step
+from argyll.decide import (
+    Failed,
+    NotCompleted,
+    Redrive,
+    Succeeded,
+    on_cancel,
+    on_pause,
+    on_retry,
+    on_skip_step,
+)
 from argyll.explain import describe, explain
 from argyll.testing import catalog_of, script_step
+
+A = script_step("a", "1", outputs=["x"], types={"x": "number"})
+B = script_step("b", "1", requires=["x"], outputs=["y"])
+C = script_step("c", "1", requires=["y"], outputs=["z"])
+
+
+def pause(flow: Flow) -> None:
+    flow.take(on_pause(flow.state, "ann", None, flow.context()))
+
+
+def cancel(flow: Flow) -> None:
+    flow.take(on_cancel(flow.state, "ann", None, flow.context()))
+
+
+def retry(flow: Flow, **redrive) -> None:
+    flow.take(on_retry(flow.state, Redrive(**redrive), "ann", None, flow.context()))
+
+
+def failed_at_b() -> Flow:
+    flow = Flow(A, B, C, goals=["c"])
+    (run_a,) = flow.runs()
+    flow.outcome(run_a, Succeeded({"x": 1}))
+    (run_b,) = flow.runs()
+    flow.outcome(run_b, Failed("bad"))
+    return flow
 
 
 def reasons(flow: Flow, *extra) -> dict[str, str]:

@@ -315,10 +315,15 @@ def test_an_async_step_without_its_webhook_in_time_is_retried_under_its_token():
 # ----------------------------------------------------------------- takeover
 
 
-@pytest.mark.parametrize("operate", [pause, cancel])
-def test_a_dead_instances_work_is_not_taken_over_unless_the_flow_is_active(operate):
+def test_a_dead_instances_work_in_a_paused_flow_waits_for_the_resume():
+    flow = Flow(A, goals=["a"])
+    pause(flow)
+    assert flow.take(on_takeover(flow.state, flow.context("other"), lambda owner: True)) == []
+
+
+def test_a_dead_instances_work_is_not_taken_over_after_a_cancel():
     flow = chain()
-    operate(flow)
+    cancel(flow)
     decision = on_takeover(flow.state, flow.context("heir"), lambda owner: owner == "me")
     assert decision.events == [] and decision.effects == []
 

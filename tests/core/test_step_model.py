@@ -107,6 +107,8 @@ def test_nested_attribute_form_means_the_same():
         ({"labels": []}, "labels"),
         ({"work_config": {"backoff_type": "random"}}, "work_config.backoff_type"),
         ({"work_config": {"parallelism": 0}}, "work_config.parallelism"),
+        ({"work_config": {"concurrency": 0}}, "work_config.concurrency"),
+        ({"work_config": {"concurrency": "2"}}, "work_config.concurrency"),
         ({"work_config": {"max_retries": -2}}, "work_config.max_retries"),
         ({"work_config": {"init_backoff": 500, "max_backoff": 100}}, "work_config.max_backoff"),
         ({"attributes": {"a": {"role": "input"}}}, "attributes.a.role"),
@@ -212,6 +214,7 @@ FULL_HTTP = {
         "max_backoff": 5000,
         "backoff_type": "linear",
         "parallelism": 4,
+        "concurrency": 8,
     },
 }
 FULL_SCRIPT = {
@@ -328,8 +331,8 @@ PART_2_FIELDS = [
     ),
     ({"predicate": {"language": "ale", "script": "1", "mode": "x"}}, ["predicate.mode"]),
     (
-        {"work_config": {"concurrency": 2, "deadline": 1}},
-        ["work_config.concurrency", "work_config.deadline"],
+        {"work_config": {"rate_limit": 2, "deadline": 1}},
+        ["work_config.rate_limit", "work_config.deadline"],
     ),
     ({"labels": {"a": "b"}, "timeout": 5, "deadline": 9}, ["timeout", "deadline"]),
 ]

@@ -16,11 +16,12 @@ CELL_TIMEOUT = 120
 KERNEL = "python3"
 
 
-def test_the_three_notebooks_are_there() -> None:
+def test_the_four_notebooks_are_there() -> None:
     assert [path.name for path in NOTEBOOKS] == [
         "01-quickstart.ipynb",
         "02-http-steps.ipynb",
         "03-event-sourcing.ipynb",
+        "04-operating-flows.ipynb",
     ]
 
 

@@ -1,4 +1,5 @@
-"""The engine's parts that need no store: the flow cache, the snapshot rule, background tasks."""
+"""The engine's parts that need no store: the flow cache, the snapshot rule, background tasks,
+the open work a takeover looks at."""
 
 from __future__ import annotations
 
@@ -9,19 +10,30 @@ from datetime import UTC, datetime
 
 import pytest
 
+from argyll.events import (
+    Event,
+    EventData,
+    FlowCanceled,
+    FlowPaused,
+    FlowResumed,
+    FlowStarted,
+    WorkStarted,
+    WorkSucceeded,
+)
 from argyll.flow_index import summary_of
-from argyll.model import FlowID, FlowState, FlowStatus, Plan
+from argyll.model import FlowID, FlowState, FlowStatus, Plan, StepID, Token
 from argyll.runtime import flows
 from argyll.runtime.flows import FlowCache
+from argyll.runtime.leases import OpenWork
 from argyll.runtime.snapshots import SNAPSHOT_EVERY, snapshot_due
 from argyll.runtime.tasks import BackgroundTasks
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+EMPTY_PLAN = Plan(goals=(), required=(), steps={}, attributes={})
 
 
 def flow(ident: str, status: FlowStatus = FlowStatus.ACTIVE, version: int = 1) -> FlowState:
-    plan = Plan(goals=(), required=(), steps={}, attributes={})
-    return FlowState(FlowID(ident), plan, {}, NOW, status=status, version=version)
+    return FlowState(FlowID(ident), EMPTY_PLAN, {}, NOW, status=status, version=version)
 
 
 def test_an_active_flow_is_cached_and_summarised() -> None:
@@ -102,3 +114,43 @@ async def test_background_failures_are_logged_and_close_cancels_the_rest(
     await asyncio.wait_for(tasks.cancel_all(), timeout=1)
     assert cancelled.is_set()
     assert "background work failed" in caplog.text
+
+
+class Feed:
+    """Events of flow ``f`` handed to an ``OpenWork`` one by one, numbered in order."""
+
+    def __init__(self) -> None:
+        self.open_work, self.seq = OpenWork(), 0
+        self.f = FlowID("f")
+
+    def __call__(self, *events: EventData) -> set[FlowID]:
+        """Observe ``events``; the flows a sweep by "me", with "gone" dead, would take over."""
+        for data in events:
+            self.seq += 1
+            self.open_work.observe(Event("flow:f", self.seq, NOW, data))
+        return set(self.open_work.orphaned("me", {"me"}, NOW, ttl=60))
+
+
+def work(token: str, instance: str = "gone") -> WorkStarted:
+    return WorkStarted(FlowID("f"), StepID("s"), Token(token), 0, instance)
+
+
+def done(token: str) -> WorkSucceeded:
+    return WorkSucceeded(FlowID("f"), StepID("s"), Token(token), {})
+
+
+@pytest.mark.parametrize("stop", [FlowPaused(FlowID("f")), FlowCanceled(FlowID("f"))])
+def test_a_late_result_in_a_paused_or_ended_flow_opens_nothing_to_take_over(
+    stop: EventData,
+) -> None:
+    feed = Feed()
+    assert feed(FlowStarted(feed.f, EMPTY_PLAN, {}), work("t1"), work("t2", "me")) == {feed.f}
+    assert feed(stop) == set()
+    assert feed(done("t2")) == set()
+
+
+def test_a_resumed_flow_is_looked_at_once_whoever_holds_its_work() -> None:
+    feed = Feed()
+    feed(FlowStarted(feed.f, EMPTY_PLAN, {}), work("t1", "me"), FlowPaused(feed.f))
+    assert feed(FlowResumed(feed.f)) == {feed.f}
+    assert feed() == set()

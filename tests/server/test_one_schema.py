@@ -35,6 +35,7 @@ EVERY_FIELD = {
         "max_backoff": 900,
         "backoff_type": "fixed",
         "parallelism": 3,
+        "concurrency": 2,
     },
 }
 EVERY_SCRIPT_FIELD = {
@@ -89,8 +90,8 @@ async def test_a_step_read_back_registers_as_the_same_step_in_either_form(
             {"attributes.name.required.collect"},
         ),
         (
-            {"work_config": {"deadline": 5, "concurrency": 1}},
-            {"work_config.deadline", "work_config.concurrency"},
+            {"work_config": {"deadline": 5, "rate_limit": 1}},
+            {"work_config.deadline", "work_config.rate_limit"},
         ),
     ],
 )
@@ -107,7 +108,7 @@ async def test_unknown_step_fields_are_400_naming_each_and_change_nothing(
 @pytest.mark.parametrize(
     ("path", "request_body", "unknown"),
     [
-        ("/engine/flow", {"labels": {"a": "b"}, "parent": "x"}, {"labels", "parent"}),
+        ("/engine/flow", {"parent": "x", "tags": []}, {"parent", "tags"}),
         ("/engine/flow", {"wait": 1}, {"wait"}),
         ("/engine/plan", {"id": "f"}, {"id"}),
         ("/engine/plan", {"labels": {}}, {"labels"}),

@@ -238,7 +238,8 @@ async def test_a_failing_flow_shows_the_failed_step(session: Session) -> None:
     page = session.page
     await expect(page.locator(".status-failed").first).to_be_visible()
     await session.click_card("stock-reservation")
-    await expect(page.get_by_text(re.compile("only 120 Widget in stock"))).to_be_visible()
+    detail = page.locator(".argyll-flow-detail")
+    await expect(detail.get_by_text(re.compile("only 120 Widget in stock"))).to_be_visible()
     await page.get_by_role("button", name="failed").click()
     await expect(page.locator(".tabulator-row .status-completed")).to_have_count(0)
     await session.shoot("6-flow-failed")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
@@ -11,16 +10,11 @@ from argyll import Engine
 from argyll.errors import ConflictError, ValidationError
 from argyll.events import Event, StepStarted, flow_aggregate
 from argyll.model import (
-    Execution,
     FlowID,
     FlowState,
     FlowStatus,
     FlowSummary,
     StepID,
-    StepStatus,
-    Token,
-    WorkItem,
-    WorkStatus,
 )
 from argyll.planner import plan
 from argyll.testing import catalog_of, script_step
@@ -29,21 +23,22 @@ from argyll.ui.format import (
     clock_text,
     errors_html,
     event_frame,
-    execution_html,
     field_of,
     flow_frame,
-    flow_html,
     header_html,
     legend_html,
+    local_text,
     plan_html,
     problems_of,
     recent_frame,
     seconds_between,
     timeline_data,
     utc_text,
+    zone_of,
 )
 from argyll.ui.graph import ROLE_COLORS, STATUS_COLORS
-from argyll.ui.model import Bar, DashboardModel, GoalSkips
+from argyll.ui.model import Bar, DashboardModel
+from argyll.ui.progress import FlowFilter, FlowProgress, RootCause
 
 START = datetime(2026, 1, 1, 12, 3, 4, 567000, tzinfo=UTC)
 STEPS = [
@@ -120,13 +115,61 @@ def test_the_flow_table_filters_by_status_and_is_indexed_by_flow() -> None:
         FlowSummary(FlowID("f2"), FlowStatus.FAILED, START, START + timedelta(seconds=2), "boom"),
         FlowSummary(FlowID("f1"), FlowStatus.COMPLETED, START, START + timedelta(seconds=1)),
     ]
-    frame = flow_frame(flows, "all")
-    assert list(frame.columns) == ["flow", "status", "started (UTC)", "duration (s)", "error"]
+    frame = flow_frame(flows)
+    assert list(frame.columns) == [
+        "flow",
+        "goals",
+        "status",
+        "progress",
+        "started",
+        "duration (s)",
+        "error",
+        "utc",
+    ]
     assert list(frame.index) == ["f2", "f1"]
-    assert frame.loc["f2"].tolist() == ["f2", "failed", "2026-01-01 12:03:04", 2.0, "boom"]
+    assert frame.loc["f2"].tolist() == [
+        "f2",
+        "",
+        "failed",
+        "",
+        "2026-01-01 12:03:04 UTC",
+        2.0,
+        "boom",
+        "2026-01-01 12:03:04 UTC",
+    ]
     assert frame.loc["f1", "error"] == ""
-    assert list(flow_frame(flows, "failed").index) == ["f2"]
-    assert flow_frame(flows, "active").empty
+    assert list(flow_frame(flows, keep=FlowFilter(status="failed")).index) == ["f2"]
+    assert flow_frame(flows, keep=FlowFilter(status="active")).empty
+
+
+def test_start_times_are_the_viewers_with_utc_beside_them() -> None:
+    flows = [FlowSummary(FlowID("f1"), FlowStatus.ACTIVE, START)]
+    frame = flow_frame(flows, zone=zone_of("America/New_York"))
+    assert frame.loc["f1", "started"] == "2026-01-01 07:03:04 EST"
+    assert frame.loc["f1", "utc"] == "2026-01-01 12:03:04 UTC"
+    assert local_text(START, zone_of("Asia/Kolkata")) == "2026-01-01 17:33:04 IST"
+    assert zone_of(None) is zone_of("no/such-zone") is zone_of("../etc") is UTC
+
+
+def test_a_row_shows_goals_progress_and_the_root_cause_of_a_failure() -> None:
+    done = START + timedelta(seconds=1)
+    flows = [
+        FlowSummary(FlowID("bad"), FlowStatus.FAILED, START, done, "goal step 'g' failed: x"),
+        FlowSummary(FlowID("old"), FlowStatus.FAILED, START, done, "goal step 'g' failed: x"),
+    ]
+    cause = RootCause(StepID("deep"), "only 3 in stock")
+    progress = {"bad": FlowProgress((StepID("g"),), 4, frozenset({StepID("deep")}), cause, {}, 7)}
+    frame = flow_frame(flows, progress)
+    assert frame.loc["bad", ["goals", "progress", "error"]].tolist() == [
+        "g",
+        "1 / 4",
+        "deep: only 3 in stock",
+    ]
+    assert frame.loc["old", ["goals", "progress", "error"]].tolist() == [
+        "",
+        "",
+        "goal step 'g' failed: x",
+    ]
 
 
 def test_a_completed_flow_that_skipped_its_goals_says_so_and_why() -> None:
@@ -134,11 +177,13 @@ def test_a_completed_flow_that_skipped_its_goals_says_so_and_why() -> None:
     flows = [
         FlowSummary(FlowID(f), FlowStatus.COMPLETED, START, done) for f in ("all", "some", "none")
     ]
-    skips = {
-        "all": GoalSkips((StepID("g"),), {StepID("g"): "predicate false"}),
-        "some": GoalSkips((StepID("g"), StepID("h")), {StepID("h"): "no input"}),
+    g, h = StepID("g"), StepID("h")
+    progress = {
+        "all": FlowProgress((g,), 1, frozenset({g}), None, {g: "predicate false"}),
+        "some": FlowProgress((g, h), 2, frozenset({g, h}), None, {h: "no input"}),
+        "none": FlowProgress((g,), 1, frozenset({g})),
     }
-    frame = flow_frame(flows, "completed", skips)
+    frame = flow_frame(flows, progress, FlowFilter(status="completed"))
     assert frame["status"].tolist() == [
         "completed · goals skipped",
         "completed · some goals skipped",
@@ -149,51 +194,6 @@ def test_a_completed_flow_that_skipped_its_goals_says_so_and_why() -> None:
         "goal h skipped: no input",
         "",
     ]
-
-
-def test_an_execution_shows_its_io_and_each_work_item() -> None:
-    execution = Execution(
-        StepStatus.COMPLETED,
-        START,
-        START + timedelta(milliseconds=250),
-        inputs={"a": "<1>"},
-        outputs={"c": 2},
-        work_items={
-            Token("0123456789"): WorkItem({}, WorkStatus.SUCCEEDED, retry_count=2),
-            Token("t2"): WorkItem({}, WorkStatus.ACTIVE),
-        },
-    )
-    text = execution_html("add", execution)
-    assert text.startswith('<h4>Step <code>add</code></h4><table class="kv">')
-    assert f"<tr><th>status</th><td>{badge('completed')}</td></tr>" in text
-    assert "<tr><th>duration</th><td>250 ms</td></tr>" in text
-    assert '<span class="value">{&quot;a&quot;: &quot;&lt;1&gt;&quot;}</span>' in text
-    assert "<tr><th>item 01234567</th><td>succeeded, 2 retries</td></tr>" in text
-    assert "<tr><th>item t2</th><td>active</td></tr>" in text
-    assert "error" not in text and "reason" not in text
-
-
-async def test_a_flow_shows_its_facts_attributes_and_the_chosen_step() -> None:
-    flow = await ran("add", {"n": 2})
-    text = flow_html(flow, flow.id, "add")
-    assert f'<h3>Flow <code class="flow-id">{flow.id}</code></h3>' in text
-    assert f"<tr><th>status</th><td>{badge('completed')}</td></tr>" in text
-    assert "<tr><th>goals</th><td>add</td></tr>" in text
-    assert '<td class="value">3</td><td class="muted">add</td>' in text
-    assert '<td class="value">2</td><td class="muted">init</td>' in text
-    assert text.endswith(execution_html("add", flow.executions["add"]))
-    assert "<h4>Step" not in flow_html(flow, flow.id, "")
-
-
-async def test_a_failed_flow_shows_its_error() -> None:
-    flow = await ran("broken", {"n": 2})
-    assert flow.status is FlowStatus.FAILED and flow.error
-    assert f'<span class="error">{html.escape(flow.error)}</span>' in flow_html(flow, flow.id, "")
-
-
-def test_no_flow_selected_or_not_loaded_yet_says_so() -> None:
-    assert "Select a flow" in flow_html(None, "", "")
-    assert "Loading flow <code>&lt;f&gt;</code>" in flow_html(None, "<f>", "")
 
 
 def test_timeline_columns_are_ms_since_the_start_and_open_bars_run_to_now() -> None:

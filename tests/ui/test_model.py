@@ -30,7 +30,6 @@ from argyll.ui.feed import Feed, RemoteEngine, Throttle
 from argyll.ui.model import (
     DashboardModel,
     StepRole,
-    attribute_rows,
     init_template,
     placeholders_in,
     step_role,
@@ -207,17 +206,6 @@ async def test_a_click_while_following_a_flow_picks_the_step_and_keeps_the_flow(
     assert set(statuses.values()) == {"completed"}
     model.select_step("double")
     assert model.goals == [] and model.selected_step == "" and model.selected_flow == flow_id
-
-
-async def test_attributes_name_the_step_that_produced_them(engine: Engine) -> None:
-    flow_id = await run_flow(engine, "add", {"n": 1})
-    rows = attribute_rows(await engine.get_flow(flow_id))
-    assert rows == [
-        {"name": "a", "value": "1", "from": "seed"},
-        {"name": "b", "value": "2", "from": "double"},
-        {"name": "c", "value": "3", "from": "add"},
-        {"name": "n", "value": "1", "from": "init"},
-    ]
 
 
 def test_timeline_shows_every_attempt_and_backoff_of_a_retried_item() -> None:

@@ -65,3 +65,18 @@ async def test_every_events_call_gets_every_event_and_the_catalog_follows(
     assert one == two and one[0] == "step_registered" and "flow_started" in one
     assert "late" in remote.catalog.steps
     assert [event["type"] for event in await remote.flow_events(flow_id)][-1] == "flow_completed"
+
+
+async def test_a_step_deleted_through_it_leaves_the_engine_and_its_catalog(
+    local: LocalEngine, remote: RemoteEngine
+) -> None:
+    events = remote.events()
+    await remote.unregister_step("add")
+    assert "add" not in local.engine.catalog.steps
+    async with asyncio.timeout(10):
+        async for event in events:
+            if event.type == "step_unregistered":
+                break
+    assert "add" not in remote.catalog.steps
+    with pytest.raises(NotFoundError):
+        await remote.unregister_step("add")

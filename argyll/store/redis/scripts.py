@@ -35,4 +35,19 @@ READ_FEED = _script("read_feed")
 HEAD = _script("head")
 HEARTBEAT = _script("heartbeat")
 LIVE = _script("live")
-SCRIPTS = (APPEND, READ_STREAM, READ_FEED, HEAD, HEARTBEAT, LIVE)
+SLOT_ACQUIRE = _script("slot_acquire")
+SLOT_RELEASE = _script("slot_release")
+SLOT_LIST = _script("slot_list")
+SLOT_REAP = _script("slot_reap")
+SCRIPTS = (
+    APPEND,
+    READ_STREAM,
+    READ_FEED,
+    HEAD,
+    HEARTBEAT,
+    LIVE,
+    SLOT_ACQUIRE,
+    SLOT_RELEASE,
+    SLOT_LIST,
+    SLOT_REAP,
+)

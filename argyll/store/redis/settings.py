@@ -10,6 +10,10 @@ slot and one Lua script can touch all of it::
     <prefix>{sk}:flows                hash: flow id -> its index row (JSON)
     <prefix>{sk}:flows:<set>          sorted sets all/active/completed/failed, by creation time
     <prefix>{s0}:meta, <prefix>{s0}:instances
+    <prefix>{s0}:slots:held:<step>    hash: item (flow \x1f token) -> instance holding its slot
+    <prefix>{s0}:slots:queue:<step>   sorted set: items waiting for a slot, by arrival
+    <prefix>{s0}:slots:waiting:<step> hash: waiting item -> instance
+    <prefix>{s0}:slots:steps, <prefix>{s0}:slots:arrivals   steps with slot keys; a counter
 
 An aggregate belongs to shard ``crc32(name) % shards``; a flow's index row lives
 in the shard of ``flow:<id>`` (so a flow's start, end and index row share a slot).
@@ -97,6 +101,14 @@ class Keys:
         self.feeds = [tag + "feed" for tag in self.tags]
         self.clocks = [tag + "clock" for tag in self.tags]
         self.instances = self.tags[0] + "instances"
+        self.slots = self.tags[0] + "slots:"
+        """Slot keys share the instances' hash tag, so reaping sees both in one script."""
+        self.slot_steps = self.slots + "steps"
+        self.slot_arrivals = self.slots + "arrivals"
+
+    def step_slots(self, step_id: str) -> list[str]:
+        """The step's slot keys (held, queue, waiting), in the order the slot scripts take them."""
+        return [f"{self.slots}{part}:{step_id}" for part in ("held", "queue", "waiting")]
 
     def shard(self, aggregate: str) -> int:
         return zlib.crc32(aggregate.encode()) % self.shards

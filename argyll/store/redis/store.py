@@ -1,4 +1,4 @@
-"""``RedisEventStore``: streams, the flow index, snapshots and leases on Redis.
+"""``RedisEventStore``: streams, the flow index, snapshots, leases and slots on Redis.
 
 One Lua script, called by SHA, checks an append's expected version against the
 aggregate stream's length and writes the batch to the feed, the aggregate
@@ -30,15 +30,25 @@ from redis.exceptions import RedisError
 
 from argyll.codec import decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import Event, EventData, FlowFailed, flow_aggregate
+from argyll.events import Event, EventData, FlowFailed, FlowStarted, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, index_change
 from argyll.model import FlowID, FlowStatus, FlowSummary
-from argyll.store.base import ClosesOnExit
+from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.redis.feed import RedisFeed, feed_event, format_id, parse_id
 from argyll.store.redis.guard import Guard
 from argyll.store.redis.packing import pack_with_hiredis
 from argyll.store.redis.pipeliner import Client, Pipeliner
-from argyll.store.redis.scripts import APPEND, HEARTBEAT, LIVE, READ_STREAM, SCRIPTS
+from argyll.store.redis.scripts import (
+    APPEND,
+    HEARTBEAT,
+    LIVE,
+    READ_STREAM,
+    SCRIPTS,
+    SLOT_ACQUIRE,
+    SLOT_LIST,
+    SLOT_REAP,
+    SLOT_RELEASE,
+)
 from argyll.store.redis.settings import (
     CLUSTER_SHARDS,
     SERVER_SHARDS,
@@ -49,6 +59,8 @@ from argyll.store.redis.settings import (
 )
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ITEM_SEPARATOR = "\x1f"
+"""Between flow and token in a slot key's item (ids and tokens never hold it)."""
 MICROSECOND = timedelta(microseconds=1)
 
 
@@ -137,7 +149,9 @@ class RedisEventStore(ClosesOnExit):
                 )
             error = data.error if isinstance(data, FlowFailed) else ""
             change, status = index_change(data)
+            labels = json.dumps(dict(data.labels)) if isinstance(data, FlowStarted) else ""
             args += (change.value, status.value, data.flow_id, _micros(timestamp), stamp, error)
+            args.append(labels)
         return args
 
     def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
@@ -194,9 +208,19 @@ class RedisEventStore(ClosesOnExit):
     # ------------------------------------------------------------- flow index
 
     async def list_flows(
-        self, status: FlowStatus | None = None, limit: int | None = None
+        self,
+        status: FlowStatus | None = None,
+        limit: int | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        """Newest first; flows created at the same moment come in descending id order."""
+        """Newest first; flows created at the same moment come in descending id order.
+
+        A label filter reads every row of the status and filters here (label queries
+        with an index of their own come with paging).
+        """
+        if labels:
+            every = await self.list_flows(status)
+            return [flow for flow in every if flow.has_labels(labels)][:limit]
         with self._guard.translating():
             if limit is not None and limit <= 0:
                 return []
@@ -276,6 +300,40 @@ class RedisEventStore(ClosesOnExit):
         with self._guard.translating():
             await self._pipeliner.execute("ZREM", self._keys.instances, instance)
 
+    # ------------------------------------------------------------------ slots
+
+    async def acquire_slot(self, holder: SlotHolder, limit: int, join: bool = True) -> SlotAnswer:
+        keys = self._keys.step_slots(holder.step_id)
+        keys += (self._keys.slot_steps, self._keys.slot_arrivals)
+        args = [_item(holder), holder.instance, limit, int(join), holder.step_id]
+        with self._guard.translating():
+            answer = await self._pipeliner.script(SLOT_ACQUIRE, keys, args)
+        return SlotAnswer(answer.decode())
+
+    async def release_slot(self, holder: SlotHolder, limit: int) -> list[SlotHolder]:
+        keys = self._keys.step_slots(holder.step_id)
+        with self._guard.translating():
+            pairs = await self._pipeliner.script(SLOT_RELEASE, keys, [_item(holder), limit])
+        return _holders(holder.step_id, pairs)
+
+    async def slot_holders(self, step_id: str) -> list[SlotHolder]:
+        return sorted(await self._slots(step_id, held=True), key=lambda h: (h.flow_id, h.token))
+
+    async def slot_waiters(self, step_id: str) -> list[SlotHolder]:
+        return await self._slots(step_id, held=False)
+
+    async def _slots(self, step_id: str, held: bool) -> list[SlotHolder]:
+        keys = self._keys.step_slots(step_id)
+        with self._guard.translating():
+            pairs = await self._pipeliner.script(SLOT_LIST, keys, [int(held)])
+        return _holders(step_id, pairs)
+
+    async def reap_slots(self) -> int:
+        keys = [self._keys.instances, self._keys.slot_steps]
+        with self._guard.translating():
+            freed: int = await self._pipeliner.script(SLOT_REAP, keys, [self._keys.slots])
+        return freed
+
     # -------------------------------------------------------------- lifecycle
 
     async def aclose(self) -> None:
@@ -287,6 +345,19 @@ class RedisEventStore(ClosesOnExit):
         await self._pipeliner.drain()
         await self._feed.stop_watching()
         await self._client.aclose()
+
+
+def _item(holder: SlotHolder) -> str:
+    return f"{holder.flow_id}{ITEM_SEPARATOR}{holder.token}"
+
+
+def _holders(step_id: str, pairs: list[bytes]) -> list[SlotHolder]:
+    """Holders from a slot script's reply: item, instance, item, instance, ..."""
+    holders = []
+    for item, instance in zip(pairs[::2], pairs[1::2], strict=True):
+        flow_id, _, token = item.decode().partition(ITEM_SEPARATOR)
+        holders.append(SlotHolder(instance.decode(), flow_id, step_id, token))
+    return holders
 
 
 def _micros(moment: datetime) -> int:
@@ -304,6 +375,7 @@ def _summary(flow_id: str, raw: bytes) -> FlowSummary:
         decode_time(row["created"]),
         None if completed is None else decode_time(completed),
         row.get("error"),
+        json.loads(row.get("labels") or "{}"),
     )
 
 

@@ -1,38 +1,155 @@
-"""The flow detail panel: the selected flow and the clicked step's execution."""
+"""The detail drawer beside the graph: the selected flow, the clicked step, their events.
+
+Attributes, inputs, outputs, step definitions and event data are JSON
+documents (``json_view``): folded or open, pretty-printed, each with Copy.
+"""
 
 from __future__ import annotations
 
-from argyll.ui.format import flow_html
+from collections.abc import Sequence
+from typing import Any
+
+from argyll.events import Event
+from argyll.model import Execution, FlowState, Step
+from argyll.ui.format import badge, escape, seconds_between, utc_text
 from argyll.ui.model import DashboardModel
-from argyll.ui.views.panes import CSS, ScrolledHTML, card
+from argyll.ui.views.json_view import JSON_CSS, DocumentsHTML, json_html
+from argyll.ui.views.panes import CSS, card
+
+MAX_EVENTS = 200
+"""The newest events listed in the drawer; the Event log tab has them all."""
+
+
+def _facts(rows: Sequence[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table class="kv">{body}</table>'
+
+
+def flow_facts(flow: FlowState) -> str:
+    """The flow's id, status, goals, times and error."""
+    facts = [
+        ("status", badge(flow.status.value)),
+        ("goals", escape(", ".join(flow.plan.goals))),
+        ("started", utc_text(flow.created_at) + " UTC"),
+        ("duration", f"{seconds_between(flow.created_at, flow.completed_at)} s"),
+    ]
+    if flow.labels:
+        facts.append(("labels", escape(", ".join(f"{k}={v}" for k, v in flow.labels.items()))))
+    if flow.error:
+        facts.append(("error", f'<span class="error">{escape(flow.error)}</span>'))
+    return f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>{_facts(facts)}'
+
+
+def flow_attributes(flow: FlowState) -> str:
+    """The flow's attributes as a document, and where each came from (folded)."""
+    values = {name: attr.value for name, attr in sorted(flow.attributes.items())}
+    sources = {name: attr.step or "init" for name, attr in sorted(flow.attributes.items())}
+    return json_html("attributes", values, key="flow/attributes") + json_html(
+        "where each attribute came from", sources, key="flow/sources", open_depth=0
+    )
+
+
+def execution_section(step_id: str, execution: Execution) -> str:
+    """How the step ran in the flow: status, times, error, inputs and outputs, work items."""
+    facts = [("status", badge(execution.status.value))]
+    if execution.duration_ms is not None:
+        facts.append(("duration", f"{execution.duration_ms} ms"))
+    for label, value in (("error", execution.error), ("reason", execution.reason)):
+        if value:
+            facts.append((label, f'<span class="error">{escape(value)}</span>'))
+    for token, item in execution.work_items.items():
+        retries = f", {item.retry_count} retries" if item.retry_count else ""
+        facts.append((f"item {escape(token[:8])}", f"{escape(item.status.value)}{retries}"))
+    return (
+        _facts(facts)
+        + json_html("inputs", execution.inputs or {}, key=f"step/{step_id}/inputs")
+        + json_html("outputs", execution.outputs or {}, key=f"step/{step_id}/outputs")
+    )
+
+
+def events_section(events: Sequence[Event], step_id: str) -> str:
+    """The newest events (of the step, if one is selected), each a folded document."""
+    if step_id:
+        events = [e for e in events if getattr(e.data, "step_id", None) == step_id]
+    shown = events[-MAX_EVENTS:]
+    more = f" (the newest {len(shown)} of {len(events)})" if len(events) > len(shown) else ""
+    docs = "".join(
+        json_html(
+            f"#{event.seq} {event.type} · {utc_text(event.timestamp)}",
+            event.to_dict(),
+            key=f"event/{event.seq}",
+            open_depth=0,
+        )
+        for event in reversed(shown)
+    )
+    whose = f"<code>{escape(step_id)}</code>" if step_id else "the flow"
+    return f"<h4>Events of {whose}{more}</h4>{docs}"
+
+
+def step_section(step: Step | None, step_id: str, flow: FlowState | None) -> str:
+    head = f'<h4 data-reveal="">Step <code>{escape(step_id)}</code></h4>'
+    execution = flow.executions.get(step_id) if flow is not None else None
+    body = execution_section(step_id, execution) if execution is not None else ""
+    if flow is not None and execution is None:
+        body = '<p class="muted">Not part of this flow.</p>'
+    if step is not None:
+        folded = 1 if flow is None else 0
+        key = f"step/{step_id}/definition"
+        body += json_html("definition", step.to_dict(), key=key, open_depth=folded)
+    return head + body
+
+
+def detail_html(model: DashboardModel) -> str:
+    """Everything the drawer shows for the model's selection."""
+    flow_id, step_id, flow = model.selected_flow, model.selected_step, model.flow
+    step = model.catalog.steps.get(step_id) if step_id else None
+    parts = []
+    if flow_id and flow is None and model.flow_missing:
+        parts.append(
+            f'<p class="error">The engine has no flow <code>{escape(flow_id)}</code> '
+            "(a link to a flow of another store, or a typo).</p>"
+        )
+    elif flow_id and flow is None:
+        parts.append(f'<p class="muted">Loading flow <code>{escape(flow_id)}</code>…</p>')
+    elif flow is not None:
+        parts.append(flow_facts(flow))
+    if step_id:
+        parts.append(step_section(step, step_id, flow))
+    if flow is not None:
+        parts += [flow_attributes(flow), events_section(model.flow_events, step_id)]
+    if not parts:
+        return (
+            '<p class="muted">Select a flow in the table to follow it here, '
+            "or a step (its card, or the list of steps) to see its definition.</p>"
+        )
+    return "".join(parts)
 
 
 class FlowDetail:
-    """The selected flow: status, attributes with provenance, the clicked step's execution.
+    """The drawer: the selected flow, the clicked step's execution or definition, their events.
 
-    Selecting a flow or a step brings the panel into view; live updates do not.
+    ``above``: panels shown at the top of the drawer (the flow's Operate buttons).
+
+    Selecting a flow or a step brings the step (else the drawer) into view;
+    live updates do not.
     """
 
-    def __init__(self, model: DashboardModel) -> None:
+    def __init__(self, model: DashboardModel, *above: Any) -> None:
         self.model = model
-        self.body = ScrolledHTML(
-            object=self._html(),
+        self.body = DocumentsHTML(
+            object=detail_html(model),
             sizing_mode="stretch_width",
-            stylesheets=[CSS],
+            stylesheets=[CSS, JSON_CSS],
             css_classes=["argyll-flow-detail"],
         )
-        self.panel = card(self.body, sizing_mode="stretch_width")
-        model.param.watch(self._redraw, "flow")
+        self.panel = card(*above, self.body, scroll=True)
+        model.param.watch(self._redraw, ["flow", "flow_events", "catalog", "flow_missing"])
         model.param.watch(self._selected, ["selected_flow", "selected_step"])
 
     def _redraw(self, *_: object) -> None:
-        self.body.object = self._html()
+        self.body.object = detail_html(self.model)
 
     def _selected(self, *_: object) -> None:
         self._redraw()
-        if self.model.selected_flow:
+        if self.model.selected_flow or self.model.selected_step:
             self.body.reveal += 1
-
-    def _html(self) -> str:
-        model = self.model
-        return flow_html(model.flow, model.selected_flow, model.selected_step)

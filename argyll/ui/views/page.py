@@ -8,29 +8,53 @@ inside ``pn.io.hold`` so a flush reaches the browser as one message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableSet
+from collections.abc import MutableSet, Sequence
 from typing import Any
 
 import panel as pn
 from bokeh.document import Document
 
+from argyll.demo import Preset
 from argyll.ui.feed import EngineSource, Feed, Schedule, run_now
 from argyll.ui.format import header_html
 from argyll.ui.model import DashboardModel
+from argyll.ui.views.deep_link import DeepLink
 from argyll.ui.views.events import EventLog, LiveFeed
+from argyll.ui.views.explain_view import ExplainView
+from argyll.ui.views.flow_actions import FlowActions
 from argyll.ui.views.flow_detail import FlowDetail
 from argyll.ui.views.flows import FlowsView
 from argyll.ui.views.graph import GraphView
-from argyll.ui.views.panes import CSS, HeaderHTML
+from argyll.ui.views.panes import CSS, HeaderHTML, card
 from argyll.ui.views.plan import PlanView
+from argyll.ui.views.presets import PresetsView
+from argyll.ui.views.step_actions import StepActions
 from argyll.ui.views.step_form import StepForm
+from argyll.ui.views.step_list import StepList
+from argyll.ui.views.tab_roles import TabRoles
+from argyll.ui.views.theme import ThemeDesign, ThemeToggle, theme_plot, var
 from argyll.ui.views.timeline import TimelineView
+
+STEP_LIST_WIDTH = 230
+DETAIL_WIDTH = 480
+GRAPH_CHROME = 150
+"""Pixels of the graph's card above its plot (goal picker, legend)."""
 
 
 class Dashboard:
-    """Every view of one page over one model."""
+    """Every view of one page over one model.
 
-    def __init__(self, model: DashboardModel, engine: EngineSource, schedule: Schedule) -> None:
+    The graph sits between the list of steps (left) and the detail drawer
+    (right), so what a click selects shows beside where it was clicked.
+    """
+
+    def __init__(
+        self,
+        model: DashboardModel,
+        engine: EngineSource,
+        schedule: Schedule,
+        presets: Sequence[Preset] = (),
+    ) -> None:
         self.model = model
         self.header = HeaderHTML(
             object=header_html(model), sizing_mode="stretch_width", stylesheets=[CSS]
@@ -38,26 +62,58 @@ class Dashboard:
         model.param.watch(
             lambda *_: setattr(self.header, "object", header_html(model)), ["version", "connection"]
         )
-        graph = GraphView(model)
+        self.theme = ThemeToggle(margin=(10, 10), align="center")
+        self.graph = GraphView(model)
+        self.timeline = TimelineView(model)
         tabs = pn.Tabs(
             ("Flows", FlowsView(model).panel),
-            ("Timeline", TimelineView(model).panel),
+            ("Timeline", self.timeline.panel),
             ("Event log", EventLog(model).panel),
             ("Live events", LiveFeed(model).panel),
+            ("Explain", ExplainView(model).panel),
             ("Register / edit step", StepForm(model, engine, schedule).panel),
             dynamic=True,
             sizing_mode="stretch_width",
             name="views",
+            css_classes=["argyll-views"],
         )
-        side = pn.Column(PlanView(model, engine, schedule).panel, width=440, margin=(0, 5))
+        side = pn.Column(
+            PlanView(model, engine, schedule).panel,
+            StepActions(model, engine, schedule).panel,
+            PresetsView(model, engine, schedule, presets).panel,
+            width=440,
+            margin=(0, 5),
+        )
+        self.steps = card(StepList(model).panel, width=STEP_LIST_WIDTH, scroll=True)
+        operate = FlowActions(model, engine, schedule).panel
+        self.detail = FlowDetail(model, operate).panel
+        self.detail.param.update(width=DETAIL_WIDTH, sizing_mode="fixed")
         self.layout = pn.Column(
-            self.header,
-            graph.panel,
-            FlowDetail(model).panel,
+            pn.Row(self.header, self.theme, sizing_mode="stretch_width"),
+            pn.Row(
+                self.steps,
+                self.graph.panel,
+                self.detail,
+                sizing_mode="stretch_width",
+            ),
             pn.Row(tabs, side, sizing_mode="stretch_width"),
+            TabRoles(target="argyll-views", label="Dashboard views", margin=0),
             sizing_mode="stretch_width",
-            styles={"background": "#f1f5f9", "padding": "8px"},
+            design=ThemeDesign,
+            styles={"background": var("page"), "padding": "8px"},
         )
+        model.param.watch(lambda *_: self._fit(), "catalog")
+        self.theme.param.watch(lambda e: self._themed(e.new), "theme")
+        self._fit()
+
+    def _fit(self) -> None:
+        """The list and the drawer as tall as the graph's card; each scrolls inside."""
+        height = self.graph.chart.height + GRAPH_CHROME
+        self.steps.height = self.detail.height = height
+
+    def _themed(self, theme: str) -> None:
+        self.graph.graph.set_theme(theme)
+        theme_plot(self.timeline.figure, theme)
 
     def flush(self, doc: Document | None = None) -> None:
         """Publish the model's pending changes as one batch of browser messages."""
@@ -88,21 +144,31 @@ def _scheduler(doc: Document | None) -> Schedule:
 
 
 def dashboard(
-    engine: EngineSource, *, feeds: MutableSet[Feed] | None = None
+    engine: EngineSource,
+    *,
+    feeds: MutableSet[Feed] | None = None,
+    presets: Sequence[Preset] = (),
 ) -> pn.viewable.Viewable:
     """The whole dashboard for ``engine``, live; show it in Jupyter or serve it.
+
+    Served, the page's URL names the selected flow and step (``/?flow=…&step=…``).
 
     Args:
         engine: a started ``Engine`` (or anything with the ``EngineSource`` methods).
         feeds: where the page's feed is kept while it runs, so a server can stop it.
+        presets: flows to start in one click (``argyll.demo.DEMO_PRESETS``).
     """
     doc = pn.state.curdoc
     held = doc if doc is not None and doc.session_context is not None else None
     schedule = _scheduler(held)
+    if held is not None:
+        pn.config.design = ThemeDesign
     model = DashboardModel(catalog=engine.catalog)
-    page = Dashboard(model, engine, schedule)
+    page = Dashboard(model, engine, schedule, presets)
     if held is None:
         page.push_to_notebook()
+    elif pn.state.location is not None:
+        DeepLink(model, pn.state.location)
     feed = Feed(engine, model, flush=lambda: page.flush(held), schedule=schedule)
     _run(feed, feeds)
     return page.layout

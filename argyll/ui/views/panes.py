@@ -9,46 +9,65 @@ import param
 from bokeh.models.widgets.tables import HTMLTemplateFormatter
 from panel.custom import JSComponent
 
-CSS = """
-:host { --argyll-ink: #0f172a; --argyll-muted: #64748b; }
-.argyll-header { display: flex; align-items: center; gap: 18px; font-family: sans-serif; }
-.argyll-header h1 { font-size: 22px; margin: 0; color: var(--argyll-ink); }
-.pill { display: inline-block; padding: 2px 10px; border-radius: 999px; font-size: 13px;
-  background: #f1f5f9; color: #334155; margin-right: 6px; }
-.status { padding: 1px 8px; border-radius: 999px; color: #fff; font-size: 12px; }
-.status-active { background: #3b82f6; } .status-completed { background: #16a34a; }
-.status-failed { background: #dc2626; } .status-pending { background: #94a3b8; }
-.status-skipped { background: #a8a29e; }
-.legend { font: 13px sans-serif; color: #334155; display: flex; flex-wrap: wrap; gap: 14px;
-  align-items: center; }
-.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px;
-  margin-right: 4px; vertical-align: -1px; }
-.edge { display: inline-block; width: 26px; border-top: 2px solid #475569;
-  margin-right: 4px; vertical-align: 3px; }
-.edge.dashed { border-top-style: dashed; }
-table.kv { border-collapse: collapse; font: 13px sans-serif; width: 100%; }
-table.kv td, table.kv th { text-align: left; padding: 3px 6px; border-bottom: 1px solid #f1f5f9;
-  vertical-align: top; }
-table.kv td.value { font-family: monospace; word-break: break-all; }
-.muted { color: #64748b; } .error { color: #b91c1c; font-size: 13px; }
-.ok { color: #15803d; font-size: 13px; }
-code { font-size: 12px; }
-.connection { font-size: 13px; color: #64748b; }
-.connection-reconnecting, .connection-lost { color: #fff; padding: 2px 10px;
-  border-radius: 999px; font-weight: bold; }
-.connection-reconnecting { background: #b45309; } .connection-lost { background: #b91c1c; }
+from argyll.ui.views.theme import var
+
+BADGE_COLORS = {
+    "active": "#1d4ed8",
+    "completed": "#15803d",
+    "failed": "#b91c1c",
+    "pending": "#475569",
+    "skipped": "#57534e",
+    "paused": "#6d28d9",
+    "canceled": "#44403c",
+    "completed-goals-skipped": "#b45309",
+    "completed-some-goals-skipped": "#b45309",
+}
+"""Status badges: white text on each is readable (contrast at least 4.5) in both themes."""
+
+BADGE_CSS = "".join(
+    f".status-{status} {{ background: {color}; }}" for status, color in BADGE_COLORS.items()
+)
+
+CSS = f"""
+.argyll-header {{ display: flex; align-items: center; gap: 18px; font-family: sans-serif;
+  color: {var("ink")}; }}
+.argyll-header h1 {{ font-size: 22px; margin: 0; color: {var("ink")}; }}
+.pill {{ display: inline-block; padding: 2px 10px; border-radius: 999px; font-size: 13px;
+  background: {var("raised")}; color: {var("soft")}; margin-right: 6px;
+  border: 1px solid {var("border")}; }}
+.status {{ padding: 1px 8px; border-radius: 999px; color: #fff; font-size: 12px; }}
+{BADGE_CSS}
+h1, h2, h3, h4, th, td, p, li {{ color: {var("ink")}; }}
+.legend {{ font: 13px sans-serif; color: {var("soft")}; display: flex; flex-wrap: wrap;
+  gap: 14px; align-items: center; }}
+.legend b {{ color: {var("ink")}; }}
+.swatch {{ display: inline-block; width: 12px; height: 12px; border-radius: 3px;
+  margin-right: 4px; vertical-align: -1px; }}
+.edge {{ display: inline-block; width: 26px; border-top: 2px solid {var("edge")};
+  margin-right: 4px; vertical-align: 3px; }}
+.edge.dashed {{ border-top-style: dashed; }}
+table.kv {{ border-collapse: collapse; font: 13px sans-serif; width: 100%; }}
+table.kv td, table.kv th {{ text-align: left; padding: 3px 6px;
+  border-bottom: 1px solid {var("border")}; vertical-align: top; }}
+table.kv td.value {{ font-family: monospace; overflow-wrap: anywhere; }}
+.muted, td.muted {{ color: {var("muted")}; }}
+.error, .error li, .error b {{ color: {var("error")}; font-size: 13px; }}
+.ok, p.ok {{ color: {var("ok")}; font-size: 13px; }}
+code {{ font-size: 12px; color: {var("code")}; }}
+.connection {{ font-size: 13px; color: {var("muted")}; }}
+.connection-reconnecting, .connection-lost {{ color: #fff; padding: 2px 10px;
+  border-radius: 999px; font-weight: bold; }}
+.connection-reconnecting {{ background: #b45309; }} .connection-lost {{ background: #b91c1c; }}
 """
-TABLE_CSS = """
-.status { padding: 1px 8px; border-radius: 999px; color: #fff; font-size: 12px; }
-.status-active { background: #3b82f6; } .status-completed { background: #16a34a; }
-.status-failed { background: #dc2626; }
-.status-completed-goals-skipped, .status-completed-some-goals-skipped { background: #b45309; }
+TABLE_CSS = f"""
+.status {{ padding: 1px 8px; border-radius: 999px; color: #fff; font-size: 12px; }}
+{BADGE_CSS}
 """
 
 
 CARD_STYLES = {
-    "background": "#ffffff",
-    "border": "1px solid #e2e8f0",
+    "background": var("surface"),
+    "border": f"1px solid {var('border')}",
     "border-radius": "10px",
     "box-shadow": "0 1px 2px rgba(15, 23, 42, 0.06)",
     "padding": "4px 8px",
@@ -72,26 +91,11 @@ def status_formatter() -> HTMLTemplateFormatter:
     )
 
 
-class ScrolledHTML(JSComponent):
-    """HTML that the browser scrolls into view each time ``reveal`` is bumped.
-
-    What a click shows must be seen; an ordinary pane updates wherever it is,
-    which may be below the fold. Live updates change ``object`` only, so they
-    never move the page under the user.
-    """
-
-    object = param.String(default="", doc="The HTML to show (already escaped).")
-    reveal = param.Integer(default=0, doc="Bump to scroll the pane into view.")
-
-    _esm = """
-    export function render({ model, el }) {
-      const body = document.createElement("div")
-      body.innerHTML = model.object
-      model.on("object", () => { body.innerHTML = model.object })
-      model.on("reveal", () => el.scrollIntoView({ block: "nearest" }))
-      return body
-    }
-    """
+def title_formatter(column: str) -> HTMLTemplateFormatter:
+    """A cell's text, wrapped, with its row's ``column`` on hover (a start time's UTC, say)."""
+    return HTMLTemplateFormatter(
+        template=f'<span style="white-space: normal" title="<%- {column} %>"><%- value %></span>'
+    )
 
 
 class HeaderHTML(JSComponent):
