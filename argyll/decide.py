@@ -325,10 +325,12 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
     A running item whose owner is dead is claimed with a new ``work_started`` under
     the same token (the append is the claim: of several survivors only one wins) and
     run again; a retry it had scheduled gets a wake-up here. Then the flow moves on.
+    Only an active flow's work is taken on: nothing starts in a paused flow (its
+    work is taken on after the resume) or in one that has ended.
     """
     builder = _Builder(flow, context, flow.version)
-    if flow.status is FlowStatus.PAUSED:
-        return builder.done()  # taken on once resumed: nothing starts while paused
+    if flow.status is not FlowStatus.ACTIVE:
+        return builder.done()  # a paused flow's work is taken on once resumed
     for step_id, execution in flow.executions.items():
         step = flow.plan.steps[step_id]
         for token, item in execution.work_items.items():

@@ -13,13 +13,12 @@ the dashboard show.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from argyll.decide import CANCELED_REASON
-from argyll.events import Event, StepCompleted, StepSkipped, WorkStarted
+from argyll.events import Event, FlowRetried, StepCompleted, StepSkipped, WorkStarted
 from argyll.model import (
     Catalog,
     Execution,
@@ -94,20 +93,31 @@ class Explanation:
 
 @dataclass(slots=True)
 class _History:
-    """What the events say that the state does not: attempts, and who acted by hand."""
+    """What the events say that the state does not: attempts, and who acted by hand.
 
-    attempts: Counter[StepID] = field(default_factory=Counter)
+    Both count from the step's latest (re)start: a retry that runs a step again
+    forgets its earlier attempts and resolution, as its state does.
+    """
+
+    attempts: dict[StepID, int] = field(default_factory=dict)
     by_hand: dict[StepID, tuple[str, str | None]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> _History:
         history = cls()
-        for event in events:
+        attempts, by_hand = history.attempts, history.by_hand
+        for event in events:  # by exact type: this loop runs for every event of the flow
             data = event.data
-            if isinstance(data, WorkStarted):
-                history.attempts[data.step_id] += 1
-            elif isinstance(data, StepCompleted | StepSkipped) and data.actor is not None:
-                history.by_hand[data.step_id] = (data.actor, data.reason)
+            kind = type(data)
+            if kind is WorkStarted:
+                attempts[data.step_id] = attempts.get(data.step_id, 0) + 1
+            elif kind is StepCompleted or kind is StepSkipped:
+                if data.actor is not None:
+                    by_hand[data.step_id] = (data.actor, data.reason)
+            elif kind is FlowRetried:
+                for step_id in data.steps:
+                    attempts.pop(step_id, None)
+                    by_hand.pop(step_id, None)
         return history
 
 
@@ -122,7 +132,7 @@ def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
     execution = flow.executions[step_id]
     step = flow.plan.steps[step_id]
     status = execution.status
-    attempts = history.attempts[step_id]
+    attempts = history.attempts.get(step_id, 0)
     if step_id in history.by_hand and status in (StepStatus.COMPLETED, StepStatus.SKIPPED):
         actor, why = history.by_hand[step_id]
         return Reason(status, MANUAL, _present(actor=actor, reason=why))

@@ -312,7 +312,27 @@ def test_an_async_step_without_its_webhook_in_time_is_retried_under_its_token():
     assert flow.outcome(run, Succeeded({"x": 1})) == []  # a webhook for the given-up attempt
 
 
+# ----------------------------------------------------------------- takeover
+
+
 def test_a_dead_instances_work_in_a_paused_flow_waits_for_the_resume():
     flow = Flow(A, goals=["a"])
     pause(flow)
     assert flow.take(on_takeover(flow.state, flow.context("other"), lambda owner: True)) == []
+
+
+def test_a_dead_instances_work_is_not_taken_over_after_a_cancel():
+    flow = chain()
+    cancel(flow)
+    decision = on_takeover(flow.state, flow.context("heir"), lambda owner: owner == "me")
+    assert decision.events == [] and decision.effects == []
+
+
+def test_a_resumed_flow_takes_over_a_dead_instances_work():
+    flow = chain()
+    (run_a,) = flow.runs()
+    pause(flow)
+    resume(flow)
+    types = flow.take(on_takeover(flow.state, flow.context("heir"), lambda owner: owner == "me"))
+    assert types == ["work_started"]
+    assert [run.token for run in flow.runs()] == [run_a.token]
