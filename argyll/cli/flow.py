@@ -64,6 +64,28 @@ init_option = click.option(
 goals_argument = click.argument("goals", nargs=-1, required=True, metavar="GOAL...")
 
 
+def parse_labels(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    """``--label NAME=VALUE``, repeated: one label each."""
+    labels = {}
+    for given in value:
+        name, equals, text = given.partition("=")
+        if not name or not equals:
+            raise click.BadParameter(f"must be NAME=VALUE, got {given!r}")
+        labels[name] = text
+    return labels
+
+
+def label_option(help_text: str) -> Any:
+    return click.option(
+        "--label",
+        "labels",
+        multiple=True,
+        metavar="NAME=VALUE",
+        callback=parse_labels,
+        help=help_text,
+    )
+
+
 @click.command(short_help="Plan goals without starting a flow.")
 @goals_argument
 @init_option
@@ -95,6 +117,7 @@ def flow() -> None:
     metavar="MS",
     help="fail the flow, saying it timed out, if it has not ended within MS milliseconds",
 )
+@label_option("a label the flow carries, to find it by (repeat for several)")
 @click.option(
     "--wait",
     is_flag=True,
@@ -108,11 +131,12 @@ def start_flow(
     init: dict[str, Any] | None,
     flow_id: str | None,
     timeout: int | None,
+    labels: dict[str, str],
     wait: bool,
 ) -> None:
     """Start a flow for GOAL... and print its id."""
     with settings.remote() as remote:
-        answer = remote.send(protocol.submit_flow(goals, init, flow_id, timeout))
+        answer = remote.send(protocol.submit_flow(goals, init, flow_id, timeout, labels))
         if not wait:
             render.reply(answer, settings.as_json, render.message)
             return
@@ -131,11 +155,14 @@ def start_flow(
     help="only flows with this status (active, paused, completed, failed, canceled)",
 )
 @click.option("--limit", type=int, help="at most this many flows, newest first")
+@label_option("only flows with this label (repeat: all of them)")
 @shared_options
 @pass_settings
-def list_flows(settings: Settings, status: str | None, limit: int | None) -> None:
+def list_flows(
+    settings: Settings, status: str | None, limit: int | None, labels: dict[str, str]
+) -> None:
     """Flows, newest first."""
-    render.fetched(settings, protocol.list_flows(status, limit), render.flows)
+    render.fetched(settings, protocol.list_flows(status, limit, labels), render.flows)
 
 
 @flow.command("get")

@@ -141,7 +141,7 @@ def plan(data: Mapping[str, Any]) -> list[Table]:
 
 
 def flows(data: Mapping[str, Any]) -> Table:
-    grid = table("ID", "STATUS", "CREATED", "COMPLETED", "ERROR")
+    grid = table("ID", "STATUS", "CREATED", "COMPLETED", "LABELS", "ERROR")
     for flow in data["flows"]:
         add_row(
             grid,
@@ -149,15 +149,24 @@ def flows(data: Mapping[str, Any]) -> Table:
             flow["status"],
             flow["created_at"],
             flow.get("completed_at"),
+            labels_text(flow.get("labels", {})),
             flow.get("error"),
         )
     return grid
 
 
+def labels_text(labels: Mapping[str, str]) -> str | None:
+    return ", ".join(f"{name}={value}" for name, value in labels.items()) or None
+
+
 def flow(state: Mapping[str, Any]) -> list[Table]:
     """A flow's state: its summary, its steps' executions, its attributes."""
-    summary = dict(state, goals=", ".join(state["plan"]["goals"]))
-    names = ("id", "status", "goals", "created_at", "completed_at", "error")
+    summary = dict(
+        state,
+        goals=", ".join(state["plan"]["goals"]),
+        labels=labels_text(state.get("labels", {})),
+    )
+    names = ("id", "status", "goals", "labels", "created_at", "completed_at", "error")
     executions = table("STEP", "STATUS", "STARTED", "MS", "ERROR", title="steps")
     for step_id, execution in state["executions"].items():
         add_row(

@@ -15,12 +15,14 @@ are left to answer, and their results are recorded.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from argyll import decide
+from argyll.errors import NotFoundError
 from argyll.model import FlowID, FlowState, StepType
 from argyll.runtime.clock import Clock
 from argyll.runtime.metrics import Metrics
@@ -29,6 +31,8 @@ from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.timers import Timers
 from argyll.runtime.work import WorkRunner
 from argyll.store.base import Slots
+
+log = logging.getLogger("argyll.engine")
 
 Rule = Callable[[FlowState, decide.Context], decide.Decision]
 Record = Callable[[FlowID, Rule], Awaitable[None]]
@@ -103,13 +107,21 @@ class Dispatcher:
     async def _run_work(self, effect: decide.RunWork) -> None:
         begun = time.perf_counter()
         outcome = await self._work.run(effect)
-        if outcome is not None:
-            self._metrics.observe_work(effect.step.id, time.perf_counter() - begun)
+        if outcome is None:
+            return
+        self._metrics.observe_work(effect.step.id, time.perf_counter() - begun)
+        try:
             await self._record(
                 effect.flow_id,
                 lambda state, context: decide.on_work_outcome(
                     state, effect.step.id, effect.token, outcome, context
                 ),
+            )
+        except NotFoundError:
+            # A retry gave the step fresh tokens while this attempt ran: nothing to record on.
+            log.info(
+                "result of a replaced attempt dropped",
+                extra={"flow_id": effect.flow_id, "step_id": effect.step.id},
             )
 
     async def _start_granted(self, effect: decide.AcquireSlot) -> bool:

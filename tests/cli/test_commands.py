@@ -430,3 +430,21 @@ def test_every_command_has_help() -> None:
     ):
         shown = ok(runner.invoke(cli, [*args, "--help"]))
         assert shown.startswith("Usage: ") and "``" not in shown, args
+
+
+def test_flows_started_with_labels_are_listed_by_them(engine_url: str) -> None:
+    register(engine_url, *chain("lb"))
+    init = '{"lbname": "Di"}'
+    start = ("flow", "start", "lb-shout", "--init", init)
+    ok(argyll(engine_url, *start, "--id", "lb-1", "--label", "team=ops", "--label", "env=prod"))
+    ok(argyll(engine_url, *start, "--id", "lb-2", "--label", "team=web"))
+    ended_flow(engine_url, "lb-1")
+
+    listed = ok(argyll(engine_url, "flow", "ls", "--label", "team=ops"))
+    assert "lb-1" in listed and "team=ops, env=prod" in listed and "lb-2" not in listed
+    as_json = ok(argyll(engine_url, "-o", "json", "flow", "ls", "--label", "env=prod"))
+    assert as_json == printed(httpx.get(f"{engine_url}/engine/flow", params={"label": "env=prod"}))
+    assert "team=ops" in ok(argyll(engine_url, "flow", "get", "lb-1"))
+
+    wrong = argyll(engine_url, "flow", "ls", "--label", "team")
+    assert wrong.exit_code == 2 and "must be NAME=VALUE" in wrong.stderr
