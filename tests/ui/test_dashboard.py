@@ -61,15 +61,27 @@ else:
     Browser = Page = object
 
 # Page coordinates of a step card's centre, from the Bokeh plot's own scales.
-CARD_CENTRE = """(stepId) => {
-  const doc = Bokeh.documents[0];
-  const plot = doc.get_model_by_name("argyll-graph");
-  const cards = doc.get_model_by_name("argyll-cards");
-  const view = Bokeh.index.find_one(plot);
-  const i = cards.data.id.indexOf(stepId);
-  const box = view.canvas_view.el.getBoundingClientRect();
-  return [box.left + view.frame.x_scale.compute(cards.data.x[i]),
-          box.top + view.frame.y_scale.compute(cards.data.y[i])];
+CARD_CENTRE = """async (stepId) => {
+  // Page coordinates of the card's centre, once the layout has stopped moving it.
+  const centre = () => {
+    const doc = Bokeh.documents[0];
+    const plot = doc.get_model_by_name("argyll-graph");
+    const cards = doc.get_model_by_name("argyll-cards");
+    const view = Bokeh.index.find_one(plot);
+    const i = cards.data.id.indexOf(stepId);
+    const box = view.canvas_view.el.getBoundingClientRect();
+    return [box.left + view.frame.x_scale.compute(cards.data.x[i]),
+            box.top + view.frame.y_scale.compute(cards.data.y[i])];
+  };
+  const frame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 50)));
+  let last = centre();
+  for (let tries = 0; tries < 40; tries++) {
+    await frame();
+    const now = centre();
+    if (now[0] === last[0] && now[1] === last[1]) { return now; }
+    last = now;
+  }
+  return last;
 }"""
 GRAPH_DRAWN = """() => Bokeh.index.find_one(
   Bokeh.documents[0].get_model_by_name("argyll-graph")) != null"""
