@@ -16,7 +16,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import click
 from tornado.web import Application
@@ -24,6 +24,8 @@ from tornado.web import Application
 from argyll import logs
 from argyll.errors import ArgyllError
 from argyll.events import Event, FlowStarted
+from argyll.outbound import ALLOW_ALL, OutboundPolicy, parse_policy
+from argyll.redaction import redact_url
 from argyll.runtime.engine import Engine
 from argyll.server.app import (
     DEFAULT_MAX_BODY_SIZE,
@@ -85,6 +87,14 @@ class ServeOptions:
     log_level: str = "warning"
     log_format: str = "text"
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    allow_hosts: OutboundPolicy = ALLOW_ALL
+
+
+def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> OutboundPolicy:
+    try:
+        return parse_policy(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command(help=HELP)
@@ -134,6 +144,16 @@ class ServeOptions:
     metavar="BYTES",
     help="largest request body accepted",
 )
+@click.option(
+    "--allow-hosts",
+    multiple=True,
+    metavar="ENTRIES",
+    envvar="ARGYLL_ALLOW_HOSTS",
+    callback=_policy,
+    help="where HTTP steps and health checks may call: host names, *.domain (its "
+    "subdomains) and CIDR networks, comma-separated, repeatable "
+    "(default: $ARGYLL_ALLOW_HOSTS, else anywhere)",
+)
 def serve(**flags: Any) -> None:
     options = ServeOptions(**flags)
     logs.configure(options.log_level, options.log_format)
@@ -153,16 +173,11 @@ def webhook_base_url(options: ServeOptions, served_url: str) -> str:
 
 def engine_options(options: ServeOptions, served_url: str) -> dict[str, Any]:
     """The keyword arguments ``Engine`` is built with for ``argyll serve``."""
-    return {"store": store_url(options), "webhook_base_url": webhook_base_url(options, served_url)}
-
-
-def redact(url: str) -> str:
-    """``url`` with any password masked, fit for a log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return {
+        "store": store_url(options),
+        "webhook_base_url": webhook_base_url(options, served_url),
+        "outbound": options.allow_hosts,
+    }
 
 
 def kv(**fields: object) -> str:
@@ -217,7 +232,7 @@ async def run(options: ServeOptions) -> int:
         return 1
     engine, server = started
     watcher = asyncio.create_task(log_events(engine), name="argyll-event-log")
-    print(f"argyll serving on {server.url} store={redact(engine.store.url)}", flush=True)
+    print(f"argyll serving on {server.url} store={redact_url(engine.store.url)}", flush=True)
     await stop.wait()
     log.info("%s", kv(event="stopping", url=server.url))
     await server.aclose()

@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any, Self
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from argyll import catalog as catalog_rules
 from argyll import decide
@@ -62,12 +61,13 @@ from argyll.model import (
     json_text,
     parse_step,
 )
+from argyll.outbound import ALLOW_ALL, OutboundPolicy, step_problems
 from argyll.planner import plan as make_plan
 from argyll.runtime.clock import Clock, SystemClock
 from argyll.runtime.dispatch import Dispatcher, Rule
 from argyll.runtime.flows import FlowCache
 from argyll.runtime.health import HealthMonitor, store_health
-from argyll.runtime.http import HttpCaller
+from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
 from argyll.runtime.scripts import ScriptRunner, check_scripts
@@ -103,6 +103,7 @@ class Engine:
         store: a store URL (``memory://``, ``sqlite:///path``) or an open ``EventStore``.
         policy: engine-wide defaults (retries) that steps may override.
         clock: where time comes from (tests pass a fake one).
+        outbound: where HTTP steps and health checks may call (default: anywhere).
     """
 
     def __init__(
@@ -118,6 +119,7 @@ class Engine:
         lease_ttl: float = 5.0,
         heartbeat_interval: float = 1.0,
         instance_id: str | None = None,
+        outbound: OutboundPolicy = ALLOW_ALL,
     ) -> None:
         self._store_spec = store
         self.policy = policy or decide.Policy()
@@ -129,8 +131,9 @@ class Engine:
         self.metrics = Metrics()
         self._new_token = token_factory
         self._scripts = ScriptRunner()
-        self._http_client = httpx.AsyncClient(transport=AiohttpTransport(limits=HTTP_LIMITS))
-        self._http = HttpCaller(self._http_client, webhook_base_url)
+        self.outbound = outbound
+        self._http_client = make_client(outbound, HTTP_LIMITS)
+        self._http = HttpCaller(self._http_client, webhook_base_url, outbound)
         self._work = work or WorkRunner(self._scripts, self._http)
         self.catalog = Catalog()
         self._flows = FlowCache()
@@ -242,7 +245,7 @@ class Engine:
             step = definition
         else:
             step = parse_step(definition, step_id)
-        problems = check_scripts(step)
+        problems = [*check_scripts(step), *step_problems(self.outbound, step)]
         if problems:
             raise ValidationError(problems)
         return step

@@ -22,6 +22,7 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from argyll import wire
+from argyll.redaction import redact_path
 from argyll.runtime.engine import Engine
 from argyll.runtime.metrics import UNMATCHED_ROUTE
 from argyll.server import handlers as h
@@ -109,7 +110,8 @@ def _pattern(template: str) -> str:
 
 def log_request(handler: RequestHandler) -> None:
     """Count the request by its route template, then one access line: debug when fine, info
-    for 4xx, error for 5xx (the path only: never a header, a query or a body)."""
+    for 4xx, error for 5xx (the path only, a webhook's token masked: never a header, a query
+    or a body)."""
     status = handler.get_status()
     settings = handler.settings
     route = settings["argyll_routes"].get(type(handler), UNMATCHED_ROUTE)
@@ -121,7 +123,7 @@ def log_request(handler: RequestHandler) -> None:
             level,
             "request method=%s path=%s status=%d duration_ms=%.1f",
             request.method,
-            request.path,
+            redact_path(request.path),
             status,
             request.request_time() * 1000,
         )
