@@ -54,7 +54,8 @@ NOTABLE_EVENTS = {
     "step_failed": logging.WARNING,
     "work_retry_scheduled": logging.WARNING,
 }
-_EVENT_FIELDS = ("flow_id", "step_id", "token", "retry_count", "next_retry_at", "error")
+# Never a work item's token: it is the receipt token that completes the work by webhook.
+_EVENT_FIELDS = ("flow_id", "step_id", "retry_count", "next_retry_at", "error")
 
 HELP = """Serve the REST API, WebSocket, webhooks and the dashboard (at /).
 
