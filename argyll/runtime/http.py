@@ -185,7 +185,7 @@ class HttpCaller:
 
     async def call(self, effect: RunWork) -> Outcome | None:
         step = effect.step
-        assert step.http is not None
+        assert step.http is not None  # noqa: S101 — narrows the type: only HTTP steps come here
         try:
             url = fill_endpoint(step.http.endpoint, effect.inputs)
         except KeyError as exc:
