@@ -27,6 +27,7 @@ from argyll.events import Event, FlowStarted
 from argyll.outbound import ALLOW_ALL, OutboundPolicy, parse_policy
 from argyll.redaction import redact_url
 from argyll.runtime.engine import Engine
+from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits
 from argyll.server.app import (
     DEFAULT_MAX_BODY_SIZE,
     base_url,
@@ -36,6 +37,7 @@ from argyll.server.app import (
     make_app,
 )
 from argyll.server.app import serve as serve_api
+from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT
 from argyll.store import default_sqlite_url
 from argyll.wire import CLOSE_GOING_AWAY, METRICS_PATH
 
@@ -89,6 +91,11 @@ class ServeOptions:
     log_format: str = "text"
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     allow_hosts: OutboundPolicy = ALLOW_ALL
+    ws_max_clients: int = DEFAULT_MAX_CLIENTS
+    ws_queue_size: int = DEFAULT_QUEUE_LIMIT
+    ale_steps: int = DEFAULT_LIMITS.ale_steps
+    lua_instructions: int = DEFAULT_LIMITS.lua_instructions
+    lua_memory: int = DEFAULT_LIMITS.lua_memory
 
 
 def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> OutboundPolicy:
@@ -155,6 +162,43 @@ def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
     "subdomains) and CIDR networks, comma-separated, repeatable "
     "(default: $ARGYLL_ALLOW_HOSTS, else anywhere)",
 )
+@click.option(
+    "--ws-max-clients",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CLIENTS,
+    show_default=True,
+    help="WebSocket clients connected at once (one more is refused with 503)",
+)
+@click.option(
+    "--ws-queue-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_QUEUE_LIMIT,
+    show_default=True,
+    metavar="EVENTS",
+    help="events a WebSocket client may fall behind before it is closed (1013)",
+)
+@click.option(
+    "--ale-steps",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMITS.ale_steps,
+    show_default=True,
+    help="evaluation steps one run of an Ale script may take",
+)
+@click.option(
+    "--lua-instructions",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMITS.lua_instructions,
+    show_default=True,
+    help="VM instructions one run of a Lua script may execute",
+)
+@click.option(
+    "--lua-memory",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMITS.lua_memory,
+    show_default=True,
+    metavar="BYTES",
+    help="memory one run of a Lua script may allocate",
+)
 def serve(**flags: Any) -> None:
     options = ServeOptions(**flags)
     logs.configure(options.log_level, options.log_format)
@@ -178,6 +222,18 @@ def engine_options(options: ServeOptions, served_url: str) -> dict[str, Any]:
         "store": store_url(options),
         "webhook_base_url": webhook_base_url(options, served_url),
         "outbound": options.allow_hosts,
+        "script_limits": ScriptLimits(
+            options.ale_steps, options.lua_instructions, options.lua_memory
+        ),
+    }
+
+
+def server_options(options: ServeOptions) -> dict[str, Any]:
+    """The keyword arguments the API application is made with for ``argyll serve``."""
+    return {
+        "max_body_size": options.max_body_size,
+        "ws_queue_limit": options.ws_queue_size,
+        "ws_max_clients": options.ws_max_clients,
     }
 
 
@@ -267,7 +323,7 @@ async def start(options: ServeOptions) -> tuple[Engine, Serving] | None:
         return None
     try:
         if options.no_dashboard:
-            api = await serve_api(engine, sockets=sockets, max_body_size=options.max_body_size)
+            api = await serve_api(engine, sockets=sockets, **server_options(options))
             return engine, api
         return engine, await serve_with_dashboard(engine, options, port)
     except OSError as exc:
@@ -284,7 +340,7 @@ async def serve_with_dashboard(engine: Engine, options: ServeOptions, port: int)
     """One Bokeh/Panel server: the dashboard at /, the API (and ``/metrics``) mounted beside it."""
     from argyll.ui.serve import mount, serve_dashboard
 
-    api = make_app(engine, max_body_size=options.max_body_size)
+    api = make_app(engine, **server_options(options))
     dashboard = await serve_dashboard(
         engine,
         host=options.host,

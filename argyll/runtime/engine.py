@@ -70,7 +70,7 @@ from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
-from argyll.runtime.scripts import ScriptRunner, check_scripts
+from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.takeover import IsDead, LeaseKeeper
 from argyll.runtime.tasks import BackgroundTasks
@@ -104,6 +104,7 @@ class Engine:
         policy: engine-wide defaults (retries) that steps may override.
         clock: where time comes from (tests pass a fake one).
         outbound: where HTTP steps and health checks may call (default: anywhere).
+        script_limits: what one script run may spend (Ale steps, Lua instructions, memory).
     """
 
     def __init__(
@@ -120,6 +121,7 @@ class Engine:
         heartbeat_interval: float = 1.0,
         instance_id: str | None = None,
         outbound: OutboundPolicy = ALLOW_ALL,
+        script_limits: ScriptLimits = DEFAULT_LIMITS,
     ) -> None:
         self._store_spec = store
         self.policy = policy or decide.Policy()
@@ -130,7 +132,7 @@ class Engine:
         self._open_work = OpenWork()
         self.metrics = Metrics()
         self._new_token = token_factory
-        self._scripts = ScriptRunner()
+        self._scripts = ScriptRunner(limits=script_limits)
         self.outbound = outbound
         self._http_client = make_client(outbound, HTTP_LIMITS)
         self._http = HttpCaller(self._http_client, webhook_base_url, outbound)

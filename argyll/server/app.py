@@ -27,7 +27,7 @@ from argyll.runtime.engine import Engine
 from argyll.runtime.metrics import UNMATCHED_ROUTE
 from argyll.server import handlers as h
 from argyll.server.openapi import openapi_document
-from argyll.server.ws import DEFAULT_QUEUE_LIMIT, EventSocket
+from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT, EventSocket
 from argyll.wire import CLOSE_GOING_AWAY
 
 DEFAULT_MAX_BODY_SIZE = h.DEFAULT_MAX_BODY_SIZE
@@ -41,6 +41,7 @@ def make_app(
     *,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ws_queue_limit: int = DEFAULT_QUEUE_LIMIT,
+    ws_max_clients: int = DEFAULT_MAX_CLIENTS,
     extra_routes: Sequence[Any] = (),
 ) -> Application:
     """The application serving ``engine``.
@@ -49,11 +50,17 @@ def make_app(
         engine: a started ``Engine``.
         max_body_size: the largest request body accepted, in bytes (larger: 413).
         ws_queue_limit: how many events a WebSocket client may fall behind before it is closed.
+        ws_max_clients: how many WebSocket clients may be connected at once (more: 503).
         extra_routes: Tornado rules matched before the API's (the dashboard takes ``/`` this way).
     """
     api = {"engine": engine, "max_body_size": max_body_size}
     sockets: set[EventSocket] = set()
-    socket_args = {"engine": engine, "sockets": sockets, "queue_limit": ws_queue_limit}
+    socket_args = {
+        "engine": engine,
+        "sockets": sockets,
+        "queue_limit": ws_queue_limit,
+        "max_clients": ws_max_clients,
+    }
     templates: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [
         ("/", h.IndexHandler, api),
         (wire.HEALTH_PATH, h.ServiceHealthHandler, api),
@@ -158,6 +165,7 @@ async def serve(
     sockets: list[socket.socket] | None = None,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ws_queue_limit: int = DEFAULT_QUEUE_LIMIT,
+    ws_max_clients: int = DEFAULT_MAX_CLIENTS,
     extra_routes: Sequence[Any] = (),
 ) -> Server:
     """Serve ``engine`` on the running loop and return at once; the port is bound on return.
@@ -166,12 +174,13 @@ async def serve(
         engine: a started ``Engine``.
         host, port: where to listen (port 0: a free port; see ``Server.url``).
         sockets: already bound sockets to serve on instead of ``host``/``port``.
-        max_body_size, ws_queue_limit, extra_routes: as for ``make_app``.
+        max_body_size, ws_queue_limit, ws_max_clients, extra_routes: as for ``make_app``.
     """
     app = make_app(
         engine,
         max_body_size=max_body_size,
         ws_queue_limit=ws_queue_limit,
+        ws_max_clients=ws_max_clients,
         extra_routes=extra_routes,
     )
     http = HTTPServer(app, max_body_size=max_body_size)
