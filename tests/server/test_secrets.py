@@ -114,3 +114,19 @@ async def test_a_store_that_cannot_be_opened_hides_its_password(redis_url: str) 
     assert process.returncode == 1
     assert b"rediss://default:***@127.0.0.1:1/0" in err
     assert password.encode() not in out + err
+
+
+async def test_the_dashboard_server_logs_no_query_token() -> None:
+    """Bokeh's own access lines show the whole URI; the log handler masks what they hold."""
+    process = await spawn("--store", "memory://", "--log-level", "debug")
+    assert process.stdout is not None
+    async with asyncio.timeout(60):
+        match = READY.search((await process.stdout.readline()).decode())
+    assert match
+    secret = uuid.uuid4().hex
+    async with httpx.AsyncClient(base_url=match.group(1), timeout=30) as client:
+        assert (await client.get(f"/?token={secret}")).status_code == 200
+        await client.post(f"/webhook/f1/s1/{secret}", json={})
+    logs = await stop(process)
+    assert "GET /?token=*** " in logs
+    assert secret not in logs
