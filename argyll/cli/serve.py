@@ -64,7 +64,13 @@ HELP = """Serve the REST API, WebSocket, webhooks and the dashboard (at /).
 \b
 Store URLs: sqlite:///PATH (durable; the default lives under $ARGYLL_HOME,
 default ~/.argyll), memory:// (gone at exit), redis://HOST:PORT/DB (shared by
-any number of engine instances).
+any number of engine instances; rediss:// over TLS, user:password@ to log in:
+the password is shown as *** everywhere).
+
+--allow-hosts limits where HTTP steps and health checks may call: host names,
+*.domain and CIDR networks; the addresses a name resolves to are checked again
+before each connection. The limits (body size, WebSocket clients and queues,
+script budgets) are refused or failed with a message naming them.
 
 Logs go to stderr as key=value lines, or with --log-format json one JSON
 object a line (time, level, logger, message, flow_id and step_id where known).
