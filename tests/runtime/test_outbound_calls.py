@@ -137,3 +137,15 @@ async def test_redirects_are_not_followed():
     assert state.status is FlowStatus.FAILED
     assert state.executions["s"].error.startswith("HTTP 302")
     assert target.calls == []
+
+
+async def test_a_step_registered_before_the_policy_is_held_to_it(tmp_path):
+    store = f"sqlite:///{tmp_path / 'argyll.db'}"
+    async with StepService(lambda call: (200, {"y": 1})) as svc:
+        async with Engine(store) as engine:
+            await engine.register_step(http_step("s", svc.url + "/run"))
+        async with Engine(store, outbound=parse_policy(["*.svc.local"])) as engine:
+            state = await engine.wait_flow(await engine.start_flow(["s"]), timeout=10)
+    assert svc.calls == []
+    assert state.status is FlowStatus.FAILED
+    assert "host '127.0.0.1' is not allowed" in state.executions["s"].error
