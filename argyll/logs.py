@@ -3,7 +3,8 @@
 The engine and the server pass ``flow_id`` and ``step_id`` to their log calls as
 ``extra``; the JSON format gives them their own fields (docs/metrics.md), so a
 log pipeline can select one flow's lines without parsing messages. Only what a
-call logs is written: no request headers or bodies ever reach a record.
+call logs is written: no request headers or bodies ever reach a record, and
+every line, whoever logged it, passes ``redact_text`` on its way out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from argyll.redaction import redact_text
 
 TEXT_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 LOG_FORMATS = ("text", "json")
@@ -40,6 +43,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class RedactingFilter(logging.Filter):
+    """Masks secrets in every record's message (other libraries' access lines show URIs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
 def _utc(created: float) -> str:
     moment = datetime.fromtimestamp(created, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -52,4 +66,5 @@ def configure(level: str = "warning", log_format: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(RedactingFilter())
     logging.basicConfig(level=level.upper(), handlers=[handler])

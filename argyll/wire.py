@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 FLOW_ID_HEADER = "Argyll-Flow-ID"
 STEP_ID_HEADER = "Argyll-Step-ID"
-RECEIPT_TOKEN_HEADER = "Argyll-Receipt-Token"
+RECEIPT_TOKEN_HEADER = "Argyll-Receipt-Token"  # noqa: S105 — a header's name, not a secret
 WEBHOOK_URL_HEADER = "Argyll-Webhook-URL"
 """Headers the engine sends with every call of an HTTP step (the last one to async steps)."""
 

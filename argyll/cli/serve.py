@@ -16,7 +16,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import click
 from tornado.web import Application
@@ -24,7 +24,10 @@ from tornado.web import Application
 from argyll import logs
 from argyll.errors import ArgyllError
 from argyll.events import Event, FlowStarted
+from argyll.outbound import ALLOW_ALL, OutboundPolicy, parse_policy
+from argyll.redaction import redact_url
 from argyll.runtime.engine import Engine
+from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits
 from argyll.server.app import (
     DEFAULT_MAX_BODY_SIZE,
     base_url,
@@ -34,6 +37,7 @@ from argyll.server.app import (
     make_app,
 )
 from argyll.server.app import serve as serve_api
+from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT
 from argyll.store import default_sqlite_url
 from argyll.wire import CLOSE_GOING_AWAY, METRICS_PATH
 
@@ -52,14 +56,21 @@ NOTABLE_EVENTS = {
     "step_failed": logging.WARNING,
     "work_retry_scheduled": logging.WARNING,
 }
-_EVENT_FIELDS = ("flow_id", "step_id", "token", "retry_count", "next_retry_at", "error")
+# Never a work item's token: it is the receipt token that completes the work by webhook.
+_EVENT_FIELDS = ("flow_id", "step_id", "retry_count", "next_retry_at", "error")
 
 HELP = """Serve the REST API, WebSocket, webhooks and the dashboard (at /).
 
 \b
 Store URLs: sqlite:///PATH (durable; the default lives under $ARGYLL_HOME,
 default ~/.argyll), memory:// (gone at exit), redis://HOST:PORT/DB (shared by
-any number of engine instances).
+any number of engine instances; rediss:// over TLS, user:password@ to log in:
+the password is shown as *** everywhere).
+
+--allow-hosts limits where HTTP steps and health checks may call: host names,
+*.domain and CIDR networks; the addresses a name resolves to are checked again
+before each connection. The limits (body size, WebSocket clients and queues,
+script budgets) are refused or failed with a message naming them.
 
 Logs go to stderr as key=value lines, or with --log-format json one JSON
 object a line (time, level, logger, message, flow_id and step_id where known).
@@ -85,6 +96,19 @@ class ServeOptions:
     log_level: str = "warning"
     log_format: str = "text"
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    allow_hosts: OutboundPolicy = ALLOW_ALL
+    ws_max_clients: int = DEFAULT_MAX_CLIENTS
+    ws_queue_size: int = DEFAULT_QUEUE_LIMIT
+    ale_steps: int = DEFAULT_LIMITS.ale_steps
+    lua_instructions: int = DEFAULT_LIMITS.lua_instructions
+    lua_memory: int = DEFAULT_LIMITS.lua_memory
+
+
+def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> OutboundPolicy:
+    try:
+        return parse_policy(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command(help=HELP)
@@ -134,6 +158,53 @@ class ServeOptions:
     metavar="BYTES",
     help="largest request body accepted",
 )
+@click.option(
+    "--allow-hosts",
+    multiple=True,
+    metavar="ENTRIES",
+    envvar="ARGYLL_ALLOW_HOSTS",
+    callback=_policy,
+    help="where HTTP steps and health checks may call: host names, *.domain (its "
+    "subdomains) and CIDR networks, comma-separated, repeatable "
+    "(default: $ARGYLL_ALLOW_HOSTS, else anywhere)",
+)
+@click.option(
+    "--ws-max-clients",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CLIENTS,
+    show_default=True,
+    help="WebSocket clients connected at once (one more is refused with 503)",
+)
+@click.option(
+    "--ws-queue-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_QUEUE_LIMIT,
+    show_default=True,
+    metavar="EVENTS",
+    help="events a WebSocket client may fall behind before it is closed (1013)",
+)
+@click.option(
+    "--ale-steps",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMITS.ale_steps,
+    show_default=True,
+    help="evaluation steps one run of an Ale script may take",
+)
+@click.option(
+    "--lua-instructions",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMITS.lua_instructions,
+    show_default=True,
+    help="VM instructions one run of a Lua script may execute",
+)
+@click.option(
+    "--lua-memory",
+    type=click.IntRange(min=1),
+    default=DEFAULT_LIMITS.lua_memory,
+    show_default=True,
+    metavar="BYTES",
+    help="memory one run of a Lua script may allocate",
+)
 def serve(**flags: Any) -> None:
     options = ServeOptions(**flags)
     logs.configure(options.log_level, options.log_format)
@@ -153,16 +224,23 @@ def webhook_base_url(options: ServeOptions, served_url: str) -> str:
 
 def engine_options(options: ServeOptions, served_url: str) -> dict[str, Any]:
     """The keyword arguments ``Engine`` is built with for ``argyll serve``."""
-    return {"store": store_url(options), "webhook_base_url": webhook_base_url(options, served_url)}
+    return {
+        "store": store_url(options),
+        "webhook_base_url": webhook_base_url(options, served_url),
+        "outbound": options.allow_hosts,
+        "script_limits": ScriptLimits(
+            options.ale_steps, options.lua_instructions, options.lua_memory
+        ),
+    }
 
 
-def redact(url: str) -> str:
-    """``url`` with any password masked, fit for a log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+def server_options(options: ServeOptions) -> dict[str, Any]:
+    """The keyword arguments the API application is made with for ``argyll serve``."""
+    return {
+        "max_body_size": options.max_body_size,
+        "ws_queue_limit": options.ws_queue_size,
+        "ws_max_clients": options.ws_max_clients,
+    }
 
 
 def kv(**fields: object) -> str:
@@ -217,7 +295,7 @@ async def run(options: ServeOptions) -> int:
         return 1
     engine, server = started
     watcher = asyncio.create_task(log_events(engine), name="argyll-event-log")
-    print(f"argyll serving on {server.url} store={redact(engine.store.url)}", flush=True)
+    print(f"argyll serving on {server.url} store={redact_url(engine.store.url)}", flush=True)
     await stop.wait()
     log.info("%s", kv(event="stopping", url=server.url))
     await server.aclose()
@@ -251,7 +329,7 @@ async def start(options: ServeOptions) -> tuple[Engine, Serving] | None:
         return None
     try:
         if options.no_dashboard:
-            api = await serve_api(engine, sockets=sockets, max_body_size=options.max_body_size)
+            api = await serve_api(engine, sockets=sockets, **server_options(options))
             return engine, api
         return engine, await serve_with_dashboard(engine, options, port)
     except OSError as exc:
@@ -268,7 +346,7 @@ async def serve_with_dashboard(engine: Engine, options: ServeOptions, port: int)
     """One Bokeh/Panel server: the dashboard at /, the API (and ``/metrics``) mounted beside it."""
     from argyll.ui.serve import mount, serve_dashboard
 
-    api = make_app(engine, max_body_size=options.max_body_size)
+    api = make_app(engine, **server_options(options))
     dashboard = await serve_dashboard(
         engine,
         host=options.host,

@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import Any, Self
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from argyll import catalog as catalog_rules
 from argyll import decide
@@ -62,15 +61,16 @@ from argyll.model import (
     json_text,
     parse_step,
 )
+from argyll.outbound import ALLOW_ALL, OutboundPolicy, step_problems
 from argyll.planner import plan as make_plan
 from argyll.runtime.clock import Clock, SystemClock
 from argyll.runtime.dispatch import Dispatcher, Rule
 from argyll.runtime.flows import FlowCache
 from argyll.runtime.health import HealthMonitor, store_health
-from argyll.runtime.http import HttpCaller
+from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
-from argyll.runtime.scripts import ScriptRunner, check_scripts
+from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.takeover import IsDead, LeaseKeeper
 from argyll.runtime.tasks import BackgroundTasks
@@ -103,6 +103,8 @@ class Engine:
         store: a store URL (``memory://``, ``sqlite:///path``) or an open ``EventStore``.
         policy: engine-wide defaults (retries) that steps may override.
         clock: where time comes from (tests pass a fake one).
+        outbound: where HTTP steps and health checks may call (default: anywhere).
+        script_limits: what one script run may spend (Ale steps, Lua instructions, memory).
     """
 
     def __init__(
@@ -118,6 +120,8 @@ class Engine:
         lease_ttl: float = 5.0,
         heartbeat_interval: float = 1.0,
         instance_id: str | None = None,
+        outbound: OutboundPolicy = ALLOW_ALL,
+        script_limits: ScriptLimits = DEFAULT_LIMITS,
     ) -> None:
         self._store_spec = store
         self.policy = policy or decide.Policy()
@@ -128,9 +132,10 @@ class Engine:
         self._open_work = OpenWork()
         self.metrics = Metrics()
         self._new_token = token_factory
-        self._scripts = ScriptRunner()
-        self._http_client = httpx.AsyncClient(transport=AiohttpTransport(limits=HTTP_LIMITS))
-        self._http = HttpCaller(self._http_client, webhook_base_url)
+        self._scripts = ScriptRunner(limits=script_limits)
+        self.outbound = outbound
+        self._http_client = make_client(outbound, HTTP_LIMITS)
+        self._http = HttpCaller(self._http_client, webhook_base_url, outbound)
         self._work = work or WorkRunner(self._scripts, self._http)
         self.catalog = Catalog()
         self._flows = FlowCache()
@@ -252,7 +257,7 @@ class Engine:
             step = definition
         else:
             step = parse_step(definition, step_id)
-        problems = check_scripts(step)
+        problems = [*check_scripts(step), *step_problems(self.outbound, step)]
         if problems:
             raise ValidationError(problems)
         return step
@@ -336,7 +341,7 @@ class Engine:
         self, flow_id: FlowID, goals: list[str], init: dict, labels: dict
     ) -> None:
         first = (await self.store.read(flow_aggregate(flow_id)))[0].data
-        assert isinstance(first, FlowStarted)
+        assert isinstance(first, FlowStarted)  # noqa: S101 — narrows the type: a flow's first event is its start
         same = (list(first.plan.goals), dict(first.init), dict(first.labels))
         if same != (goals, init, labels):
             raise ConflictError(f"flow {flow_id!r} already exists with a different request")
@@ -558,7 +563,7 @@ class Engine:
             else:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
         self._dispatch.perform(decision)
-        assert decision.state is not None
+        assert decision.state is not None  # noqa: S101 — narrows the type: the loop only breaks with a state
         return decision.state
 
     async def _take_over(self, flow_id: FlowID, dead: IsDead) -> None:

@@ -1,4 +1,10 @@
-"""Calling HTTP steps (docs/steps.md) and probing their health, over one pooled httpx client."""
+"""Calling HTTP steps (docs/steps.md) and probing their health, over one pooled httpx client.
+
+Every call obeys the outbound policy twice: the URL's host before the request,
+and each address DNS gives for it inside the connector (``PolicyResolver``), so
+the address connected to is one that was checked, however the name resolves
+later. Redirects are never followed: a 3xx reply fails the attempt.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+from httpx_aiohttp import AiohttpTransport
 
 from argyll.decide import Failed, NotCompleted, Outcome, RunWork, Succeeded
 from argyll.model import HealthStatus, HttpMethod, Step, StepType
+from argyll.outbound import ALLOW_ALL, OutboundPolicy
 from argyll.problems import problem_text
 from argyll.wire import (
     FLOW_ID_HEADER,
@@ -41,6 +51,58 @@ def fill_endpoint(endpoint: str, inputs: Mapping[str, Any]) -> str:
 
 def webhook_url(base: str, flow_id: str, step_id: str, token: str) -> str:
     return base.rstrip("/") + fill_path(WEBHOOK_PATH, flow_id=flow_id, step_id=step_id, token=token)
+
+
+class OutboundRefused(OSError):
+    """A connection the outbound policy does not allow (raised before connecting)."""
+
+
+class PolicyResolver(AbstractResolver):
+    """DNS answers with every address outside the policy's networks left out."""
+
+    def __init__(self, policy: OutboundPolicy, resolver: AbstractResolver | None = None) -> None:
+        self._policy = policy
+        self._resolver = resolver or aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._resolver.resolve(host, port, family)
+        allowed = [answer for answer in answers if self._policy.address_allowed(answer["host"])]
+        if not allowed:
+            addresses = ", ".join(sorted({answer["host"] for answer in answers}))
+            raise OutboundRefused(
+                f"{host} resolves to {addresses}, outside the outbound policy (--allow-hosts)"
+            )
+        return allowed
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def make_client(policy: OutboundPolicy, limits: httpx.Limits) -> httpx.AsyncClient:
+    """An httpx client over aiohttp whose connections all pass the policy's resolver.
+
+    httpx's ``follow_redirects`` stays False and the transport never follows them either.
+    """
+    transport = AiohttpTransport(limits=limits)
+
+    def session() -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=limits.max_connections or 0,
+            keepalive_timeout=limits.keepalive_expiry,
+            ssl=transport.ssl_context,
+            resolver=PolicyResolver(policy),
+        )
+        return aiohttp.ClientSession(connector=connector)
+
+    transport.client = session
+    return httpx.AsyncClient(transport=transport, follow_redirects=False)
+
+
+def refusal(exc: BaseException) -> str | None:
+    """The outbound policy's reason, when that is what stopped a request."""
+    return next((str(cause) for cause in _causes(exc) if isinstance(cause, OutboundRefused)), None)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -113,16 +175,24 @@ def classify(response: httpx.Response, step: Step) -> Outcome | None:
 class HttpCaller:
     """Makes one attempt of an HTTP work item."""
 
-    def __init__(self, client: httpx.AsyncClient, webhook_base_url: str) -> None:
-        self._client, self._webhook_base = client, webhook_base_url
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        webhook_base_url: str,
+        outbound: OutboundPolicy = ALLOW_ALL,
+    ) -> None:
+        self._client, self._webhook_base, self._outbound = client, webhook_base_url, outbound
 
     async def call(self, effect: RunWork) -> Outcome | None:
         step = effect.step
-        assert step.http is not None
+        assert step.http is not None  # noqa: S101 — narrows the type: only HTTP steps come here
         try:
             url = fill_endpoint(step.http.endpoint, effect.inputs)
         except KeyError as exc:
             return Failed(f"endpoint placeholder {exc.args[0]!r} has no input")
+        refused = self._outbound.url_problem(url)
+        if refused is not None:
+            return Failed(refused)
         headers = {
             FLOW_ID_HEADER: effect.flow_id,
             STEP_ID_HEADER: step.id,
@@ -142,15 +212,22 @@ class HttpCaller:
                 timeout=step.http.timeout / 1000,
             )
         except httpx.HTTPError as exc:
+            refused = refusal(exc)
+            if refused is not None:
+                return Failed(refused)
             return NotCompleted(transport_error(exc, url, step.http.timeout))
         return classify(response, step)
 
     async def probe(self, url: str) -> tuple[HealthStatus, str | None]:
         """One health check: healthy on a 2xx within the short timeout."""
+        refused = self._outbound.url_problem(url)
+        if refused is not None:
+            return HealthStatus.UNHEALTHY, refused
         try:
             response = await self._client.get(url, timeout=HEALTH_TIMEOUT_S)
         except httpx.HTTPError as exc:
-            return HealthStatus.UNHEALTHY, transport_error(exc, url, int(HEALTH_TIMEOUT_S * 1000))
+            reason = refusal(exc) or transport_error(exc, url, int(HEALTH_TIMEOUT_S * 1000))
+            return HealthStatus.UNHEALTHY, reason
         if response.is_success:
             return HealthStatus.HEALTHY, None
         return HealthStatus.UNHEALTHY, f"HTTP {response.status_code}: {problem_detail(response)}"

@@ -19,10 +19,23 @@ from argyll.model import Language, ScriptConfig
 from argyll.script import ale, lua
 
 
-async def run_isolated(config: ScriptConfig, bindings: Mapping[str, Any], seconds: float) -> Any:
-    """The script's value; ScriptLimitError("seconds") when the child had to be killed."""
+async def run_isolated(
+    config: ScriptConfig,
+    bindings: Mapping[str, Any],
+    seconds: float,
+    limits: Mapping[str, int] | None = None,
+) -> Any:
+    """The script's value; ScriptLimitError("seconds") when the child had to be killed.
+
+    ``limits``: the keyword arguments of the program's ``run`` (its own defaults if None).
+    """
     request = json.dumps(
-        {"language": config.language.value, "source": config.script, "bindings": bindings}
+        {
+            "language": config.language.value,
+            "source": config.script,
+            "bindings": bindings,
+            "limits": dict(limits or {}),
+        }
     )
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -60,7 +73,7 @@ def _serve(request: Mapping[str, Any]) -> dict[str, Any]:
     language, source = Language(request["language"]), request["source"]
     program = ale.compile_ale(source) if language is Language.ALE else lua.compile_lua(source)
     try:
-        return {"value": program.run(request["bindings"])}
+        return {"value": program.run(request["bindings"], **request.get("limits", {}))}
     except ScriptLimitError as error:
         return {"limit": error.limit, "amount": error.value}
     except ScriptError as error:

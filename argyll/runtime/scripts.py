@@ -14,6 +14,7 @@ import asyncio
 import functools
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from argyll.errors import ScriptError, ScriptLimitError
@@ -28,6 +29,25 @@ INLINE_PATTERN_SUBJECT = 256
 WALL_CLOCK_LIMIT = 2.0
 """Seconds a script may run off the loop; only C code the budgets can't see gets near it."""
 _SLICE_LIMITS = frozenset({"steps", "instructions"})
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptLimits:
+    """What one run of a script may spend (``argyll serve --ale-steps`` and the Lua flags)."""
+
+    ale_steps: int = ale.DEFAULT_BUDGET
+    lua_instructions: int = lua.DEFAULT_INSTRUCTION_LIMIT
+    lua_memory: int = lua.DEFAULT_MEMORY_LIMIT
+    """Bytes a Lua run may allocate beyond what its sandbox already holds."""
+
+    def full(self, language: Language) -> dict[str, int]:
+        """The keyword arguments of a run with the whole budget."""
+        if language is Language.ALE:
+            return {"budget": self.ale_steps}
+        return {"instruction_limit": self.lua_instructions, "memory_limit": self.lua_memory}
+
+
+DEFAULT_LIMITS = ScriptLimits()
 
 
 class Program(Protocol):
@@ -55,28 +75,31 @@ def check_scripts(step: Step) -> list[tuple[str, str]]:
     return problems
 
 
-def _limits(language: Language, inline: bool) -> dict[str, int]:
-    """Budgets for a run on the loop (``inline``) or on a worker thread.
+def _limits(limits: ScriptLimits, language: Language, inline: bool) -> dict[str, int]:
+    """Budgets for a run on the loop (``inline``: the smaller slice) or on a worker thread.
 
     Lua pattern subjects are capped in both: the thread could not be stopped either.
     """
+    full = limits.full(language)
     if language is Language.ALE:
-        return {"budget": INLINE_ALE_STEPS if inline else ale.DEFAULT_BUDGET}
-    limit = INLINE_LUA_INSTRUCTIONS if inline else lua.DEFAULT_INSTRUCTION_LIMIT
-    return {"instruction_limit": limit, "pattern_limit": INLINE_PATTERN_SUBJECT}
+        return {"budget": min(INLINE_ALE_STEPS, full["budget"])} if inline else full
+    if inline:
+        full["instruction_limit"] = min(INLINE_LUA_INSTRUCTIONS, full["instruction_limit"])
+    return {**full, "pattern_limit": INLINE_PATTERN_SUBJECT}
 
 
 class ScriptRunner:
     """Runs compiled scripts: inline first, then on a worker thread, or in a child process."""
 
-    def __init__(self, workers: int = 4) -> None:
+    def __init__(self, workers: int = 4, limits: ScriptLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="argyll-script")
 
     async def run(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
         program = compile_script(config.language, config.script)
         try:
             try:
-                return program.run(bindings, **_limits(config.language, inline=True))
+                return program.run(bindings, **_limits(self.limits, config.language, inline=True))
             except ScriptLimitError as exc:
                 if exc.limit not in _SLICE_LIMITS:
                     raise
@@ -84,12 +107,15 @@ class ScriptRunner:
         except ScriptLimitError as exc:
             if exc.limit != "pattern subject":
                 raise
-        return await run_isolated(config, bindings, WALL_CLOCK_LIMIT)
+        return await run_isolated(
+            config, bindings, WALL_CLOCK_LIMIT, self.limits.full(config.language)
+        )
 
     async def _on_thread(
         self, program: Program, language: Language, bindings: Mapping[str, Any]
     ) -> Any:
-        full = functools.partial(program.run, bindings, **_limits(language, inline=False))
+        limits = _limits(self.limits, language, inline=False)
+        full = functools.partial(program.run, bindings, **limits)
         running = asyncio.get_running_loop().run_in_executor(self._pool, full)
         try:
             async with asyncio.timeout(WALL_CLOCK_LIMIT):

@@ -20,7 +20,7 @@ class WorkRunner:
         step = effect.step
         if step.type is not StepType.SCRIPT:
             return await self._http.call(effect)
-        assert step.script is not None
+        assert step.script is not None  # noqa: S101 — narrows the type: a script step has a script
         try:
             value = await self._scripts.run(step.script, effect.inputs)
         except ScriptError as exc:
@@ -29,7 +29,7 @@ class WorkRunner:
 
     async def check_predicate(self, effect: EvaluatePredicate) -> tuple[bool, str | None]:
         """(passed, error): an error in the predicate fails the step."""
-        assert effect.step.predicate is not None
+        assert effect.step.predicate is not None  # noqa: S101 — narrows the type: only steps with one
         try:
             value = await self._scripts.run(effect.step.predicate, effect.inputs)
         except ScriptError as exc:

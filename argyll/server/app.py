@@ -22,11 +22,12 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from argyll import wire
+from argyll.redaction import redact_path
 from argyll.runtime.engine import Engine
 from argyll.runtime.metrics import UNMATCHED_ROUTE
 from argyll.server import handlers as h
 from argyll.server.openapi import openapi_document
-from argyll.server.ws import DEFAULT_QUEUE_LIMIT, EventSocket
+from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT, EventSocket
 from argyll.wire import CLOSE_GOING_AWAY
 
 DEFAULT_MAX_BODY_SIZE = h.DEFAULT_MAX_BODY_SIZE
@@ -40,6 +41,7 @@ def make_app(
     *,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ws_queue_limit: int = DEFAULT_QUEUE_LIMIT,
+    ws_max_clients: int = DEFAULT_MAX_CLIENTS,
     extra_routes: Sequence[Any] = (),
 ) -> Application:
     """The application serving ``engine``.
@@ -48,11 +50,17 @@ def make_app(
         engine: a started ``Engine``.
         max_body_size: the largest request body accepted, in bytes (larger: 413).
         ws_queue_limit: how many events a WebSocket client may fall behind before it is closed.
+        ws_max_clients: how many WebSocket clients may be connected at once (more: 503).
         extra_routes: Tornado rules matched before the API's (the dashboard takes ``/`` this way).
     """
     api = {"engine": engine, "max_body_size": max_body_size}
     sockets: set[EventSocket] = set()
-    socket_args = {"engine": engine, "sockets": sockets, "queue_limit": ws_queue_limit}
+    socket_args = {
+        "engine": engine,
+        "sockets": sockets,
+        "queue_limit": ws_queue_limit,
+        "max_clients": ws_max_clients,
+    }
     templates: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [
         ("/", h.IndexHandler, api),
         (wire.HEALTH_PATH, h.ServiceHealthHandler, api),
@@ -109,7 +117,8 @@ def _pattern(template: str) -> str:
 
 def log_request(handler: RequestHandler) -> None:
     """Count the request by its route template, then one access line: debug when fine, info
-    for 4xx, error for 5xx (the path only: never a header, a query or a body)."""
+    for 4xx, error for 5xx (the path only, a webhook's token masked: never a header, a query
+    or a body)."""
     status = handler.get_status()
     settings = handler.settings
     route = settings["argyll_routes"].get(type(handler), UNMATCHED_ROUTE)
@@ -121,7 +130,7 @@ def log_request(handler: RequestHandler) -> None:
             level,
             "request method=%s path=%s status=%d duration_ms=%.1f",
             request.method,
-            request.path,
+            redact_path(request.path),
             status,
             request.request_time() * 1000,
         )
@@ -156,6 +165,7 @@ async def serve(
     sockets: list[socket.socket] | None = None,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ws_queue_limit: int = DEFAULT_QUEUE_LIMIT,
+    ws_max_clients: int = DEFAULT_MAX_CLIENTS,
     extra_routes: Sequence[Any] = (),
 ) -> Server:
     """Serve ``engine`` on the running loop and return at once; the port is bound on return.
@@ -164,12 +174,13 @@ async def serve(
         engine: a started ``Engine``.
         host, port: where to listen (port 0: a free port; see ``Server.url``).
         sockets: already bound sockets to serve on instead of ``host``/``port``.
-        max_body_size, ws_queue_limit, extra_routes: as for ``make_app``.
+        max_body_size, ws_queue_limit, ws_max_clients, extra_routes: as for ``make_app``.
     """
     app = make_app(
         engine,
         max_body_size=max_body_size,
         ws_queue_limit=ws_queue_limit,
+        ws_max_clients=ws_max_clients,
         extra_routes=extra_routes,
     )
     http = HTTPServer(app, max_body_size=max_body_size)

@@ -12,7 +12,8 @@ reads the feed as fast as it comes and never waits for the client, and a
 sender that writes to the client. Between them is a bounded ``Outbox``; a client
 that falls ``queue_limit`` events behind is closed with 1013 (try again later)
 and should reconnect with ``flow_id`` to catch up. A slow client therefore never
-slows the engine or the other clients.
+slows the engine or the other clients. At most ``max_clients`` are connected at
+once; one more is refused before the handshake with a 503 problem.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from argyll.wire import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_
 log = logging.getLogger("argyll.server")
 
 DEFAULT_QUEUE_LIMIT = 1000
+DEFAULT_MAX_CLIENTS = 1000
 
 
 class Outbox:
@@ -60,11 +62,15 @@ class Outbox:
 
 class EventSocket(WebSocketHandler):
     def initialize(
-        self, engine: Engine, sockets: set[EventSocket], queue_limit: int = DEFAULT_QUEUE_LIMIT
+        self,
+        engine: Engine,
+        sockets: set[EventSocket],
+        queue_limit: int = DEFAULT_QUEUE_LIMIT,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
     ) -> None:
         self.engine = engine
         self.sockets = sockets
-        self.queue_limit = queue_limit
+        self.queue_limit, self.max_clients = queue_limit, max_clients
         self._head = ""
         self._aggregate: str | None = None
         self._past: list[dict[str, Any]] = []
@@ -83,6 +89,16 @@ class EventSocket(WebSocketHandler):
             self._aggregate = flow_aggregate(flow_id)
             self._past = await _past_events(self.engine, flow_id)
             self._last_past_seq = self._past[-1]["seq"] if self._past else 0
+        self._check_room()
+
+    def _check_room(self) -> None:
+        """Refuse a client over ``max_clients``; no await follows this check before ``open``."""
+        if len(self.sockets) >= self.max_clients:
+            raise HTTPError(
+                503,
+                "%d WebSocket clients are connected, the most this server takes (--ws-max-clients)",
+                self.max_clients,
+            )
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         """Refuse a plain GET with problem+json rather than Tornado's text page."""

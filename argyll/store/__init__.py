@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from argyll.errors import ValidationError
+from argyll.redaction import redact_url
 from argyll.store.base import EventStore
 from argyll.store.memory import MemoryEventStore
 from argyll.store.redis import SCHEMES as REDIS_SCHEMES
@@ -68,7 +69,8 @@ class _OpenStore:
         scheme = urlsplit(url).scheme
         if scheme not in _OPENERS:
             schemes = ", ".join(f"{name}://" for name in _OPENERS)
-            raise ValidationError([("store", f"{url!r}: unknown scheme, use one of {schemes}")])
+            shown = redact_url(url)
+            raise ValidationError([("store", f"{shown!r}: unknown scheme, use one of {schemes}")])
         self._url = url
         self._opener = _OPENERS[scheme]
         self._store: EventStore | None = None

@@ -113,12 +113,12 @@ _INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _LAST_POSITION = "SELECT last_insert_rowid()"
-_READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"
-_READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+_READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"  # noqa: S608 — only this module's column lists are interpolated
+_READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"  # noqa: S608 — only this module's column lists are interpolated
 _HEAD = "SELECT coalesce(max(position), 0) FROM events"
 _FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels"
-_FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"
-_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+_FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"  # noqa: S608 — only this module's column lists are interpolated
+_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608 — only this module's column lists are interpolated
 _SAVE_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (aggregate, version, state) VALUES (?, ?, ?)"
 _SNAPSHOT = "SELECT version, state FROM snapshots WHERE aggregate = ?"
 _HEARTBEAT = "INSERT OR REPLACE INTO instances (id, expires) VALUES (?, ?)"
@@ -222,7 +222,7 @@ class _Database:
                     return [self._write(append) for append in group]
             except sqlite3.OperationalError:
                 raise  # the database is at fault (locked, full, ...), so every append fails
-            except Exception:
+            except Exception:  # noqa: S110 — not swallowed: each append is retried alone below
                 pass  # one append is at fault: writing each alone finds which
         return [self._write_alone(append) for append in group]
 
@@ -287,7 +287,7 @@ class _Database:
             conditions.append(_HAS_LABEL)
             parameters += (f"$.{json.dumps(key)}", value)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        query = f"SELECT {_FLOW_COLUMNS} FROM flows {where} {_NEWEST_FIRST}"
+        query = f"SELECT {_FLOW_COLUMNS} FROM flows {where} {_NEWEST_FIRST}"  # noqa: S608 — fixed clauses only; values are bound
         rows = self._connection.execute(query, (*parameters, -1 if limit is None else limit))
         return [_flow_summary(row) for row in rows]
 

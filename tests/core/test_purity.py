@@ -24,6 +24,8 @@ CORE = (
     "argyll.errors",
     "argyll.problems",
     "argyll.wire",
+    "argyll.outbound",
+    "argyll.redaction",
     "argyll.script.ale",
     "argyll.script.result",
 )

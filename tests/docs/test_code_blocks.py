@@ -20,8 +20,9 @@ for the next.
   is registered with the file's server and must be answered 201 or 200.
 - ``yaml`` blocks must parse.
 - ``ale`` blocks are examples checked one by one (see ``test_ale_example``).
-- ``redis://127.0.0.1:6379/N`` becomes the test Redis under a key prefix of the block's
-  own (deleted after); ``redis+cluster://127.0.0.1:7000`` the tests' local cluster.
+- ``redis://[user:password@]127.0.0.1:6379/N`` becomes the test Redis under a key prefix
+  of the block's own (deleted after), with the same credentials;
+  ``redis+cluster://127.0.0.1:7000`` the tests' local cluster.
 - ``<!-- skip: reason -->`` before a block: not run; ``<!-- exit: N -->``: a bash block
   ends with status N.
 
@@ -63,8 +64,9 @@ STATUS_TAG = "argyll-docs-http-status"
 USER_PORT = "8080"
 _HOST_PORT = re.compile(r"(?<=localhost:|127\.0\.0\.1:)(80[0-9]{2})\b")
 _ANY_PORT = re.compile(r"(?:(?<=:)|(?<=--port )|(?<=port=))(80[0-9]{2})\b")
-_REDIS = re.compile(r"redis://(?:127\.0\.0\.1|localhost):6379(?:/[0-9]+)?(\?)?")
-_CLUSTER = re.compile(r"redis\+cluster://(?:127\.0\.0\.1|localhost):7000(\?)?")
+_USER = r"(?P<user>[^@/\s'\"]+@)?"
+_REDIS = re.compile(rf"redis://{_USER}(?:127\.0\.0\.1|localhost):6379(?:/[0-9]+)?(?P<query>\?)?")
+_CLUSTER = re.compile(rf"redis\+cluster://{_USER}(?:127\.0\.0\.1|localhost):7000(?P<query>\?)?")
 _CALLED = re.compile(r"\((?:\(|\s)*([^\s()\[\]{}\"';]+)")
 _NOTEBOOK_CELL = """\
 import ast, asyncio, sys
@@ -266,8 +268,14 @@ def _localized(text: str, server: str, redis: dict[str, str]) -> str:
 
 
 def _with_query(url: str) -> Callable[[re.Match[str]], str]:
-    """A replacement keeping the query the reader's URL went on with (``?x=`` → ``&x=``)."""
-    return lambda match: url + ("&" if match.group(1) else "")
+    """A replacement keeping the reader's ``user:password@`` and the query the URL went on
+    with (``?x=`` → ``&x=``)."""
+
+    def replace(match: re.Match[str]) -> str:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://{match['user'] or ''}{rest}" + ("&" if match["query"] else "")
+
+    return replace
 
 
 # ----------------------------------------------------------------- the languages

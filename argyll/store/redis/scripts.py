@@ -26,7 +26,7 @@ def _lua(name: str) -> str:
 
 def _script(name: str) -> Script:
     text = _lua("ids") + _lua(name)
-    return Script(text, hashlib.sha1(text.encode()).hexdigest())
+    return Script(text, hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest())
 
 
 APPEND = _script("append")

@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from argyll.errors import ValidationError
 from argyll.model import FlowStatus
+from argyll.redaction import redact_url
 
 DEFAULT_PREFIX = "argyll:"
 SERVER_SHARDS = 1
@@ -59,7 +60,8 @@ def redis_settings(url: str) -> RedisSettings:
     parts = urlsplit(url)
     if parts.scheme not in _SCHEMES:
         schemes = ", ".join(f"{scheme}://" for scheme in SCHEMES)
-        raise ValidationError([("store", f"{url!r} is not a Redis URL: use {schemes}")])
+        shown = redact_url(url)
+        raise ValidationError([("store", f"{shown!r} is not a Redis URL: use {schemes}")])
     scheme, cluster = _SCHEMES[parts.scheme]
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     prefix = query.pop("prefix", DEFAULT_PREFIX)
@@ -75,16 +77,8 @@ def redis_settings(url: str) -> RedisSettings:
         raise ValidationError(problems)
     client_url = urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), ""))
     return RedisSettings(
-        client_url, cluster, prefix, None if shards is None else int(shards), _shown(url)
+        client_url, cluster, prefix, None if shards is None else int(shards), redact_url(url)
     )
-
-
-def _shown(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def meta_key(prefix: str) -> str:
