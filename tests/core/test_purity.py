@@ -24,6 +24,7 @@ CORE = (
     "argyll.errors",
     "argyll.problems",
     "argyll.wire",
+    "argyll.access",
     "argyll.script.ale",
     "argyll.script.result",
 )
