@@ -23,9 +23,10 @@ Stamp = tuple[int, int, int]
 
 
 def tokens_format(path: Path, text: str) -> str:
-    """``json`` for a ``.json`` file or one that starts with ``[``; TOML otherwise."""
-    suffix = path.suffix.lower()
-    if suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("[")):
+    """``json`` for a ``.json`` file, or one that starts with ``[`` but not TOML's ``[[``;
+    TOML otherwise."""
+    suffix, start = path.suffix.lower(), text.lstrip()[:2]
+    if suffix == ".json" or (suffix != ".toml" and start[:1] == "[" and start != "[["):
         return "json"
     return "toml"
 
