@@ -19,6 +19,7 @@ from argyll.cli.health import health
 from argyll.cli.options import shared_options
 from argyll.cli.remote import CommandError, ExitCode
 from argyll.cli.step import step
+from argyll.cli.token import token
 
 SERVE = "serve"
 
@@ -62,6 +63,7 @@ cli.add_command(step)
 cli.add_command(plan)
 cli.add_command(flow)
 cli.add_command(health)
+cli.add_command(token)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -21,11 +21,16 @@ from bokeh.settings import settings as bokeh_settings
 from panel.io.server import Server, get_server
 from tornado.web import Application
 
+from argyll.access import OPEN
 from argyll.demo import DEMO_PRESETS, DemoService, install_demo
+from argyll.runtime.engine import Engine
 from argyll.server.app import DEFAULT_MAX_BODY_SIZE, base_url_of, free_port
 from argyll.server.handlers import NoRouteHandler
+from argyll.server.tokens import TokenFile
+from argyll.ui.auth import EXCLUDED_HEADERS, ActingEngine, TokenAuth, caller
 from argyll.ui.feed import EngineSource, Feed
 from argyll.ui.views import dashboard
+from argyll.wire import TOKEN_COOKIE
 
 TITLE = "Argyll"
 API_PATHS = r"/(?:engine|health|webhook)(?:/.*)?"
@@ -63,6 +68,7 @@ async def serve_dashboard(
     demo: bool = False,
     title: str = TITLE,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    tokens: TokenFile | None = None,
 ) -> DashboardServer:
     """Start serving at once on the running loop; returns when the port is bound.
 
@@ -75,13 +81,17 @@ async def serve_dashboard(
         demo: also serve the demo step services under ``/demo`` and register the demo catalog.
         title: the browser tab's title.
         max_body_size: the largest request body the server reads.
+        tokens: who may open the dashboard (``?token=`` once, then a cookie), and what
+            each page may do (an ``Engine`` only; None: anyone, everything).
     """
     port = port or free_port(host)
     url = base_url_of(host, port)
     service = DemoService() if demo else None
     patterns = [*extra_patterns, *(service.routes() if service else [])]
     feeds: set[Feed] = set()
-    server = _bokeh_server(engine, host, port, patterns, title, feeds, max_body_size, demo)
+    server = _bokeh_server(
+        engine, host, port, patterns, title, feeds, max_body_size, demo, _auth_options(tokens)
+    )
     server.start()
     running = DashboardServer(server, url, service, feeds)
     if service is not None:
@@ -102,7 +112,21 @@ def _page(engine: EngineSource, feeds: set[Feed], demo: bool) -> Any:
     """
     pn.config.notifications = True
     pn.config.disconnect_notification = DISCONNECTED
-    return dashboard(engine, feeds=feeds, presets=DEMO_PRESETS if demo else ())
+    who = caller(pn.state.curdoc.session_context.request) if pn.state.curdoc else OPEN
+    if who is not OPEN and isinstance(engine, Engine):
+        engine = ActingEngine(engine, who)
+    return dashboard(engine, feeds=feeds, presets=DEMO_PRESETS if demo else (), caller=who)
+
+
+def _auth_options(tokens: TokenFile | None) -> dict[str, Any]:
+    """The Bokeh server's options for ``tokens``: its auth provider, and no token in a page."""
+    if tokens is None:
+        return {}
+    return {
+        "auth_provider": TokenAuth(tokens),
+        "exclude_headers": list(EXCLUDED_HEADERS),
+        "exclude_cookies": [TOKEN_COOKIE],
+    }
 
 
 def _bokeh_server(
@@ -114,6 +138,7 @@ def _bokeh_server(
     feeds: set[Feed],
     max_body_size: int,
     demo: bool,
+    auth: dict[str, Any],
 ) -> Server:
     """The Panel server, with resources served locally and the loop's SIGINT handler kept."""
     bokeh_settings.resources.set_value("server")
@@ -131,6 +156,7 @@ def _bokeh_server(
             extra_patterns=patterns,
             http_server_kwargs={"max_body_size": max_body_size},
             default_handler_class=NoRouteHandler,
+            **auth,
         )
     finally:
         with contextlib.suppress(ValueError):

@@ -14,6 +14,7 @@ from typing import Any
 import panel as pn
 from bokeh.document import Document
 
+from argyll.access import OPEN, Scope, Token
 from argyll.demo import Preset
 from argyll.ui.feed import EngineSource, Feed, Schedule, run_now
 from argyll.ui.format import header_html
@@ -42,6 +43,7 @@ class Dashboard:
         engine: EngineSource,
         schedule: Schedule,
         presets: Sequence[Preset] = (),
+        caller: Token = OPEN,
     ) -> None:
         self.model = model
         self.header = HeaderHTML(
@@ -51,29 +53,34 @@ class Dashboard:
             lambda *_: setattr(self.header, "object", header_html(model)), ["version", "connection"]
         )
         graph = GraphView(model)
-        tabs = pn.Tabs(
+        runs, administers = caller.allows(Scope.RUN), caller.allows(Scope.ADMIN)
+        views = [
             ("Flows", FlowsView(model).panel),
             ("Timeline", TimelineView(model).panel),
             ("Event log", EventLog(model).panel),
             ("Live events", LiveFeed(model).panel),
             ("Explain", ExplainView(model).panel),
-            ("Register / edit step", StepForm(model, engine, schedule).panel),
+        ]
+        if administers:
+            views.append(("Register / edit step", StepForm(model, engine, schedule).panel))
+        tabs = pn.Tabs(
+            *views,
             dynamic=True,
             sizing_mode="stretch_width",
             name="views",
         )
-        side = pn.Column(
-            PlanView(model, engine, schedule).panel,
-            StepActions(model, engine, schedule).panel,
-            PresetsView(model, engine, schedule, presets).panel,
-            width=440,
-            margin=(0, 5),
-        )
+        plan = PlanView(model, engine, schedule)
+        plan.start.visible = runs
+        side = pn.Column(plan.panel, width=440, margin=(0, 5))
+        if administers:
+            side.append(StepActions(model, engine, schedule).panel)
+        if runs:
+            side.append(PresetsView(model, engine, schedule, presets).panel)
         self.layout = pn.Column(
             self.header,
             graph.panel,
             FlowDetail(model).panel,
-            FlowActions(model, engine, schedule).panel,
+            *([FlowActions(model, engine, schedule).panel] if runs else []),
             pn.Row(tabs, side, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
             styles={"background": "#f1f5f9", "padding": "8px"},
@@ -112,6 +119,7 @@ def dashboard(
     *,
     feeds: MutableSet[Feed] | None = None,
     presets: Sequence[Preset] = (),
+    caller: Token = OPEN,
 ) -> pn.viewable.Viewable:
     """The whole dashboard for ``engine``, live; show it in Jupyter or serve it.
 
@@ -121,12 +129,14 @@ def dashboard(
         engine: a started ``Engine`` (or anything with the ``EngineSource`` methods).
         feeds: where the page's feed is kept while it runs, so a server can stop it.
         presets: flows to start in one click (``argyll.demo.DEMO_PRESETS``).
+        caller: who opened the page: without ``run`` it has no controls that start or
+            operate flows, without ``admin`` none that register, edit or delete steps.
     """
     doc = pn.state.curdoc
     held = doc if doc is not None and doc.session_context is not None else None
     schedule = _scheduler(held)
     model = DashboardModel(catalog=engine.catalog)
-    page = Dashboard(model, engine, schedule, presets)
+    page = Dashboard(model, engine, schedule, presets, caller)
     if held is None:
         page.push_to_notebook()
     elif pn.state.location is not None:
