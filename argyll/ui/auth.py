@@ -2,11 +2,12 @@
 
 ``TokenAuth`` is the Bokeh server's auth provider. A browser gives its token
 once, as ``/?token=…``; the answer sets it as an HttpOnly, SameSite=Strict
-cookie, which every later request (the page's own WebSocket included) sends.
-A request with neither gets the login page: a 401 saying how to open the
-dashboard. The token is never put in the page's session (Bokeh embeds the
-request's cookies and headers there, which scripts could read): the provider
-leaves the entry it found on the request, and ``caller`` reads it from there.
+cookie, which every later request (the page's own WebSocket included) sends,
+and sends the browser back to the address without the token. A request with
+neither gets the login page: a 401 saying how to open the dashboard. The token
+is never put in the page's session (Bokeh embeds the request's cookies and
+headers there, which scripts could read): the provider leaves the entry it
+found on the request, and ``caller`` reads it from there.
 
 ``ActingEngine`` is the engine as one token uses it from the page: every change
 carries the token's name as ``actor``, and what its scopes do not allow is
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bokeh.server.auth_provider import AuthProvider
 from tornado.web import RequestHandler
@@ -47,19 +49,46 @@ An operator mints tokens with <code>argyll token new NAME --scopes read</code>.<
 
 
 class TokenRequired(RequestHandler):
-    """Where a request without a valid token is sent: a 401 that says how to get in."""
+    """Where Bokeh sends a request it did not let in (``?next=`` the address asked for).
+
+    With a valid cookie (the hop after ``?token=``), back to that address without its
+    token; otherwise a 401 page that says how to get in.
+    """
+
+    tokens: TokenFile
 
     def get(self) -> None:
+        secret = self.get_cookie(TOKEN_COOKIE)
+        if secret and self.tokens.current().find(secret) is not None:
+            self.redirect(without_token(self.get_query_argument("next", "/")))
+            return
         self.set_status(401)
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.finish(LOGIN_PAGE)
 
 
+def without_token(address: str) -> str:
+    """``address`` (a path on this server) with no ``token`` in its query; ``/`` for
+    anything else, so the hop never leads off this server."""
+    parts = urlsplit(address)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return "/"
+    query = [(key, value) for key, value in parse_qsl(parts.query) if key != TOKEN_QUERY]
+    return urlunsplit(("", "", parts.path, urlencode(query), ""))
+
+
 class TokenAuth(AuthProvider):
-    """Bokeh's hooks for a dashboard behind the tokens of ``tokens``."""
+    """Bokeh's hooks for a dashboard behind the tokens of ``tokens``.
+
+    A request with ``?token=`` is never let in as it is: a valid token becomes the
+    cookie (an invalid one clears it), and the login hop sends the browser back to the
+    same address without the token, so it stays out of the address bar, the history
+    and the page's session.
+    """
 
     def __init__(self, tokens: TokenFile) -> None:
         self.tokens = tokens
+        self._login = type("TokenRequired", (TokenRequired,), {"tokens": tokens})
         super().__init__()
 
     @property
@@ -72,24 +101,32 @@ class TokenAuth(AuthProvider):
 
     @property
     def login_handler(self) -> type[RequestHandler]:
-        return TokenRequired
+        return self._login
 
     def _user(self, handler: RequestHandler) -> str | None:
         given = handler.get_query_argument(TOKEN_QUERY, None)
-        secret = given or handler.get_cookie(TOKEN_COOKIE)
+        if given is not None:
+            self._keep(handler, given)
+            return None
+        secret = handler.get_cookie(TOKEN_COOKIE)
         token = self.tokens.current().find(secret) if secret else None
         if token is None:
             return None
-        if given:
-            handler.set_cookie(
-                TOKEN_COOKIE,
-                given,
-                httponly=True,
-                samesite="Strict",
-                secure=handler.request.protocol == "https",
-            )
         handler.request.argyll_token = token  # type: ignore[attr-defined]
         return token.name
+
+    def _keep(self, handler: RequestHandler, given: str) -> None:
+        """The cookie of a valid ``?token=``; an invalid one clears any cookie kept."""
+        if self.tokens.current().find(given) is None:
+            handler.clear_cookie(TOKEN_COOKIE)
+            return
+        handler.set_cookie(
+            TOKEN_COOKIE,
+            given,
+            httponly=True,
+            samesite="Strict",
+            secure=handler.request.protocol == "https",
+        )
 
 
 def caller(request: Any) -> Token:

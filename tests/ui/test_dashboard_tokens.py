@@ -99,6 +99,11 @@ async def test_without_a_valid_token_the_dashboard_says_how_to_get_in(
         await expect(page.get_by_text("A token is required")).to_be_visible()
         assert "Bokeh" not in await page.content()
     assert await context.cookies() == []
+    await page.goto(f"{served.url}/?token={SECRETS['reader']}&flow=f-1")
+    assert page.url == f"{served.url}/?flow=f-1"
+    await page.goto(f"{served.url}/?token=wrong")
+    assert await context.cookies() == []
+    await expect(page.get_by_text("A token is required")).to_be_visible()
     await context.close()
     async with httpx.AsyncClient(base_url=served.url) as client:
         assert (await client.get("/ws")).status_code in (401, 403)
@@ -110,6 +115,7 @@ async def test_a_read_only_token_sees_a_read_only_dashboard(
 ) -> None:
     session = await open_page(browser, f"{served.url}/?token={SECRETS['reader']}")
     page = session.page
+    assert "token" not in page.url
     (cookie,) = await page.context.cookies()
     assert (cookie["name"], cookie["value"]) == (TOKEN_COOKIE, SECRETS["reader"])
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -120,7 +126,7 @@ async def test_a_read_only_token_sees_a_read_only_dashboard(
         assert await page.get_by_role("button", name=re.compile(control)).count() == 0
     assert await page.locator(".bk-tab", has_text="Register / edit step").count() == 0
     await page.goto(served.url)
-    await page.wait_for_function(GRAPH_DRAWN)
+    await session.wait_cards("health", dict.fromkeys(DEMO_IDS, "healthy"))
     assert SECRETS["reader"] not in await page.content()
     session.assert_clean()
     await page.context.close()
