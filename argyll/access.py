@@ -132,6 +132,9 @@ def parse_tokens(text: str, fmt: str) -> Tokens:
     entries = [_entry(item, f"tokens[{index}]", problems) for index, item in enumerate(raw)]
     names = [entry.name for entry in entries if entry is not None]
     problems += [("tokens", f"the name {json.dumps(n)} is given twice") for n in _twice(names)]
+    digests = [entry.token_sha256 for entry in entries if entry is not None]
+    if _twice(digests):
+        problems.append(("tokens", "the same token_sha256 is given to two names"))
     if problems:
         raise ValidationError(problems)
     return Tokens(tuple(entry for entry in entries if entry is not None))
