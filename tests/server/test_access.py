@@ -18,9 +18,11 @@ from tornado.websocket import websocket_connect
 
 from argyll import Engine
 from argyll.access import PUBLIC, ROUTE_SCOPES, Scope, Token, entry_toml, token_sha256
+from argyll.errors import ForbiddenError, UnauthorizedError
 from argyll.server.app import make_app
 from argyll.server.openapi import openapi_document
 from argyll.server.tokens import TokenFile
+from argyll.ui.feed import RemoteEngine
 from argyll.wire import TOKEN_COOKIE
 
 SECRETS = {"reader": "read-secret-1", "runner": "run-secret-2", "boss": "admin-secret-3"}
@@ -223,3 +225,22 @@ def test_the_table_says_what_the_scopes_allow() -> None:
         "/engine/step",
         "/engine/step/{step_id}",
     }
+
+
+async def test_the_dashboards_remote_engine_sends_its_token(guarded: Api) -> None:
+    await guarded.engine.register_step(HELLO)
+    anonymous = RemoteEngine(guarded.url)
+    with pytest.raises(UnauthorizedError):
+        await anonymous.start()
+    await anonymous.aclose()
+    remote = RemoteEngine(guarded.url, token=SECRETS["runner"])
+    await remote.start()
+    try:
+        assert "hello" in remote.catalog.steps
+        flow_id = await remote.start_flow(["hello"], {"name": "Ada"})
+        events = await remote.flow_events(flow_id)
+        assert events[0]["data"]["actor"] == "runner"
+        with pytest.raises(ForbiddenError):
+            await remote.unregister_step("hello")
+    finally:
+        await remote.aclose()
