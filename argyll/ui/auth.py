@@ -25,7 +25,7 @@ from tornado.web import RequestHandler
 
 from argyll.access import OPEN, Scope, Token
 from argyll.errors import ForbiddenError
-from argyll.events import Event
+from argyll.events import ANONYMOUS, Event
 from argyll.model import Catalog, FlowID, FlowSummary, Step
 from argyll.runtime.engine import Engine
 from argyll.server.tokens import TokenFile
@@ -129,10 +129,17 @@ class TokenAuth(AuthProvider):
         )
 
 
-def caller(request: Any) -> Token:
-    """Who opened the page of ``request`` (a session's request); ``OPEN`` without tokens."""
+NOBODY = Token(ANONYMOUS, "", frozenset())
+"""Who a page behind tokens stands for if its request names no token: no scope at all."""
+
+
+def caller(request: Any, guarded: bool) -> Token:
+    """Who opened the page of ``request`` (a session's request): the token ``TokenAuth``
+    found; without tokens (not ``guarded``) ``OPEN``, and ``NOBODY`` if none is found."""
     found = getattr(request, "argyll_token", None)
-    return found if isinstance(found, Token) else OPEN
+    if isinstance(found, Token):
+        return found
+    return NOBODY if guarded else OPEN
 
 
 class ActingEngine:

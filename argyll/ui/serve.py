@@ -102,7 +102,7 @@ async def serve_dashboard(
 DISCONNECTED = "Connection lost: the dashboard's server stopped. Reload once it is back."
 
 
-def _page(engine: EngineSource, feeds: set[Feed], demo: bool) -> Any:
+def _page(engine: EngineSource, feeds: set[Feed], demo: bool, guarded: bool) -> Any:
     """One session's page; if the browser loses this server, the page says so.
 
     The engine's connection state is in the page's header; this covers the other
@@ -112,7 +112,9 @@ def _page(engine: EngineSource, feeds: set[Feed], demo: bool) -> Any:
     """
     pn.config.notifications = True
     pn.config.disconnect_notification = DISCONNECTED
-    who = caller(pn.state.curdoc.session_context.request) if pn.state.curdoc else OPEN
+    doc = pn.state.curdoc
+    context = doc.session_context if doc is not None else None
+    who = caller(context.request if context is not None else None, guarded)
     if who is not OPEN and isinstance(engine, Engine):
         engine = ActingEngine(engine, who)
     return dashboard(engine, feeds=feeds, presets=DEMO_PRESETS if demo else (), caller=who)
@@ -146,7 +148,7 @@ def _bokeh_server(
     previous = signal.getsignal(signal.SIGINT)
     try:
         server = get_server(
-            {"/": lambda: _page(engine, feeds, demo)},
+            {"/": lambda: _page(engine, feeds, demo, bool(auth))},
             port=port,
             address=host,
             websocket_origin=origins,
