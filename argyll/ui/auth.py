@@ -16,6 +16,8 @@ refused, whatever the page shows.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -32,6 +34,7 @@ from argyll.server.tokens import TokenFile
 from argyll.wire import TOKEN_COOKIE, TOKEN_QUERY
 
 LOGIN_PATH = "/token-required"
+_TOKEN_IN_QUERY = re.compile(rf"([?&]{TOKEN_QUERY}=)[^&\s]*")
 EXCLUDED_HEADERS = ("Cookie", "Authorization")
 """What the page's session must not carry (see the module's docstring)."""
 
@@ -77,6 +80,25 @@ def without_token(address: str) -> str:
     return urlunsplit(("", "", parts.path, urlencode(query), ""))
 
 
+class HideTokenQuery(logging.Filter):
+    """Masks ``?token=…`` in the access lines of the dashboard's server (Tornado's own,
+    which log the query too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1***", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def hide_token_queries(logger: logging.Logger) -> None:
+    """Add ``HideTokenQuery`` to ``logger``, once."""
+    if not any(isinstance(f, HideTokenQuery) for f in logger.filters):
+        logger.addFilter(HideTokenQuery())
+
+
 class TokenAuth(AuthProvider):
     """Bokeh's hooks for a dashboard behind the tokens of ``tokens``.
 
@@ -89,6 +111,7 @@ class TokenAuth(AuthProvider):
     def __init__(self, tokens: TokenFile) -> None:
         self.tokens = tokens
         self._login = type("TokenRequired", (TokenRequired,), {"tokens": tokens})
+        hide_token_queries(logging.getLogger("tornado.access"))
         super().__init__()
 
     @property

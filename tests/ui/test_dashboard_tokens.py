@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 
@@ -149,3 +150,13 @@ async def test_an_admin_token_has_every_control(browser: Browser, served: Served
     await expect(session.page.locator(".bk-tab", has_text="Register / edit step")).to_be_visible()
     session.assert_clean()
     await session.page.context.close()
+
+
+async def test_a_token_in_the_address_stays_out_of_the_access_log(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tornado.access")
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        answer = await client.get(f"/?flow=f&token={SECRETS['reader']}")
+    assert answer.status_code == 302 and TOKEN_COOKIE in answer.headers["set-cookie"]
+    assert "token=***" in caplog.text and SECRETS["reader"] not in caplog.text
