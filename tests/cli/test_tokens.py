@@ -38,12 +38,12 @@ def mint(name: str, scopes: str) -> tuple[str, str]:
     return secret, rest.split("\n", 1)[1]
 
 
-def spawn(*flags: str) -> subprocess.Popen[bytes]:
+def spawn(*flags: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "argyll", "serve", "--no-dashboard", "--store", "memory://", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
     )
 
 
@@ -138,6 +138,20 @@ def test_serve_allows_anonymous_when_told_and_refuses_a_bad_tokens_file(tmp_path
     )
     assert done.returncode == 1
     assert "cannot use the tokens file" in done.stderr and "token_sha256" in done.stderr
+
+
+def test_serve_reads_the_tokens_file_from_the_environment(tokens_file: Path) -> None:
+    process = spawn(
+        "--host", "0.0.0.0", "--port", "0", env={"ARGYLL_TOKENS_FILE": str(tokens_file)}
+    )
+    try:
+        url = f"http://127.0.0.1:{ready_port(process)}"
+        with Client(url) as anonymous, pytest.raises(UnauthorizedError):
+            anonymous.list_steps()
+        with Client(url, token=SECRETS["reader"]) as reader:
+            assert reader.health().service == "argyll"
+    finally:
+        stop(process)
 
 
 def argyll(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:

@@ -62,6 +62,11 @@ def auth(name: str) -> dict[str, str]:
 
 def test_every_operation_of_the_document_has_an_explicit_scope() -> None:
     assert [op for op in OPERATIONS if op not in ROUTE_SCOPES] == []
+    paths = openapi_document()["paths"]
+    for method, template in OPERATIONS:
+        stated = paths[template][method.lower()].get("x-argyll-scope")
+        needed = ROUTE_SCOPES[(method, template)]
+        assert stated == (None if needed is PUBLIC else needed.value), (method, template)
 
 
 def test_every_route_the_server_answers_has_an_explicit_scope() -> None:
