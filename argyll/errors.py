@@ -8,6 +8,8 @@ ArgyllError
 ├── ConflictError            the request clashes with what exists
 │   └── VersionConflict      an optimistic append lost the race
 ├── BodyTooLargeError        a request body over the server's limit
+├── UnauthorizedError        no token, or one the server does not know
+├── ForbiddenError           a known token without the scope the call needs
 ├── TransitionError          an event makes a status move the transition tables forbid
 ├── ScriptError              a script failed while running
 │   ├── ScriptSyntaxError    a script does not compile (line, column)
@@ -69,6 +71,21 @@ class BodyTooLargeError(ArgyllError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"the request body is {size} bytes, over the limit of {limit} bytes")
         self.size, self.limit = size, limit
+
+
+class UnauthorizedError(ArgyllError):
+    """No token, or an unknown one: the message says so and nothing more."""
+
+    def __init__(self, message: str = "this call needs a valid token") -> None:
+        super().__init__(message)
+
+
+class ForbiddenError(ArgyllError):
+    """A known token whose scopes do not cover the call; ``scope`` is what it needs."""
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this call needs a token with the {scope!r} scope")
+        self.scope = scope
 
 
 class TransitionError(ArgyllError):

@@ -25,9 +25,11 @@ from argyll.errors import (
     ArgyllError,
     BodyTooLargeError,
     ConflictError,
+    ForbiddenError,
     MissingInputsError,
     NotFoundError,
     StoreError,
+    UnauthorizedError,
     UnknownGoalsError,
     ValidationError,
 )
@@ -88,6 +90,15 @@ def _not_found_fields(error: NotFoundError) -> Fields:
 
 def _body_too_large_fields(error: BodyTooLargeError) -> Fields:
     return {"size": error.size, "limit": error.limit}
+
+
+def _forbidden_fields(error: ForbiddenError) -> Fields:
+    return {"scope": error.scope}
+
+
+def _read_forbidden(body: Body, detail: str, where: str) -> ArgyllError:
+    scope = body.get("scope")
+    return ForbiddenError(scope if isinstance(scope, str) else "unknown")
 
 
 def _strings(body: Body, key: str) -> list[str] | None:
@@ -162,6 +173,24 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
         ("problems",),
         _validation_fields,
         _read_validation,
+    ),
+    ProblemType(
+        "unauthorized",
+        UnauthorizedError,
+        401,
+        "Unauthorized",
+        (),
+        _nothing,
+        _read_message(UnauthorizedError),
+    ),
+    ProblemType(
+        "forbidden",
+        ForbiddenError,
+        403,
+        "Forbidden",
+        ("scope",),
+        _forbidden_fields,
+        _read_forbidden,
     ),
     ProblemType(
         "not-found",

@@ -46,6 +46,10 @@ METRICS_PATH = "/metrics"
 WEBHOOK_PATH = "/webhook/{flow_id}/{step_id}/{token}"
 """Where an async step posts its result (docs/steps.md)."""
 
+TOKEN_QUERY = "token"  # noqa: S105 — a query parameter's name, not a secret
+TOKEN_COOKIE = "argyll_token"  # noqa: S105 — a cookie's name, not a secret
+"""Where a browser gives its token once (``?token=``) and then keeps it (an HttpOnly cookie)."""
+
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013

@@ -20,6 +20,7 @@ from argyll.cli.operate import COMMANDS as OPERATE_COMMANDS
 from argyll.cli.options import shared_options
 from argyll.cli.remote import CommandError, ExitCode
 from argyll.cli.step import step
+from argyll.cli.token import token
 
 SERVE = "serve"
 
@@ -65,6 +66,7 @@ for command in OPERATE_COMMANDS:
     flow.add_command(command)
 cli.add_command(flow)
 cli.add_command(health)
+cli.add_command(token)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

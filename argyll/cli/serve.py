@@ -8,6 +8,7 @@ store=URL``, whatever the log level, so scripts and tests can wait for it.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ import click
 from tornado.web import Application
 
 from argyll import logs
-from argyll.errors import ArgyllError
+from argyll.errors import ArgyllError, ValidationError
 from argyll.events import Event, FlowStarted
 from argyll.outbound import ALLOW_ALL, OutboundPolicy, parse_policy
 from argyll.redaction import redact_url
@@ -37,6 +38,7 @@ from argyll.server.app import (
     make_app,
 )
 from argyll.server.app import serve as serve_api
+from argyll.server.tokens import TokenFile
 from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT
 from argyll.store import default_sqlite_url
 from argyll.wire import CLOSE_GOING_AWAY, METRICS_PATH
@@ -76,7 +78,12 @@ Logs go to stderr as key=value lines, or with --log-format json one JSON
 object a line (time, level, logger, message, flow_id and step_id where known).
 The default level, warning, shows what needs attention (failed steps and flows,
 retries); info adds flows started and completed and refused requests; debug
-adds every request. Prometheus scrapes GET /metrics. SIGTERM or Ctrl-C
+adds every request. Prometheus scrapes GET /metrics.
+
+With --tokens FILE every call needs a token of that file (docs/security.md;
+mint one with `argyll token new NAME --scopes read|run|admin`); the file is
+read again when it changes, or on SIGHUP. Without tokens the server listens
+only on a loopback address, unless --allow-anonymous. SIGTERM or Ctrl-C
 stops accepting connections, closes the engine and exits 0; a server that
 cannot start (port in use, bad store) prints one line and exits 1.
 """
@@ -102,6 +109,8 @@ class ServeOptions:
     ale_steps: int = DEFAULT_LIMITS.ale_steps
     lua_instructions: int = DEFAULT_LIMITS.lua_instructions
     lua_memory: int = DEFAULT_LIMITS.lua_memory
+    tokens: str | None = None
+    allow_anonymous: bool = False
 
 
 def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> OutboundPolicy:
@@ -205,6 +214,18 @@ def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
     metavar="BYTES",
     help="memory one run of a Lua script may allocate",
 )
+@click.option(
+    "--tokens",
+    metavar="FILE",
+    envvar="ARGYLL_TOKENS_FILE",
+    help="the tokens file (TOML or JSON) every call is checked against "
+    "(default: $ARGYLL_TOKENS_FILE; none: open, on a loopback address only)",
+)
+@click.option(
+    "--allow-anonymous",
+    is_flag=True,
+    help="serve without tokens on a non-loopback address (anyone who reaches it may do anything)",
+)
 def serve(**flags: Any) -> None:
     options = ServeOptions(**flags)
     logs.configure(options.log_level, options.log_format)
@@ -234,12 +255,13 @@ def engine_options(options: ServeOptions, served_url: str) -> dict[str, Any]:
     }
 
 
-def server_options(options: ServeOptions) -> dict[str, Any]:
+def server_options(options: ServeOptions, tokens: TokenFile | None = None) -> dict[str, Any]:
     """The keyword arguments the API application is made with for ``argyll serve``."""
     return {
         "max_body_size": options.max_body_size,
         "ws_queue_limit": options.ws_queue_size,
         "ws_max_clients": options.ws_max_clients,
+        "tokens": tokens,
     }
 
 
@@ -290,7 +312,14 @@ async def run(options: ServeOptions) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    started = await start(options)
+    try:
+        tokens = access_tokens(options)
+    except AccessRefused as refused:
+        print(f"argyll: {refused}", file=sys.stderr)
+        return 1
+    if tokens is not None:
+        loop.add_signal_handler(signal.SIGHUP, tokens.reload)
+    started = await start(options, tokens)
     if started is None:
         return 1
     engine, server = started
@@ -305,7 +334,43 @@ async def run(options: ServeOptions) -> int:
     return 0
 
 
-async def start(options: ServeOptions) -> tuple[Engine, Serving] | None:
+class AccessRefused(Exception):
+    """Why ``argyll serve`` will not start with the access it was given."""
+
+
+def access_tokens(options: ServeOptions) -> TokenFile | None:
+    """The tokens file, read once now; None when there is none and that is safe.
+
+    Without tokens only a loopback address is served (or any, with ``--allow-anonymous``).
+    """
+    if options.tokens:
+        try:
+            return TokenFile(options.tokens)
+        except (OSError, ValidationError) as exc:
+            raise AccessRefused(f"cannot use the tokens file {options.tokens}: {exc}") from None
+    if options.allow_anonymous or is_loopback(options.host):
+        return None
+    raise AccessRefused(
+        f"refusing to serve on {options.host} without tokens: anyone who can reach it could "
+        "register steps (which call any URL) and run flows. Give --tokens FILE (or "
+        "ARGYLL_TOKENS_FILE; mint one with `argyll token new admin --scopes admin`), "
+        "listen on 127.0.0.1, or pass --allow-anonymous on a network you trust."
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``); a name or ``0.0.0.0`` is not."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def start(
+    options: ServeOptions, tokens: TokenFile | None = None
+) -> tuple[Engine, Serving] | None:
     """Start the engine (its webhook base is the served address), then serve it.
 
     None, after one line on stderr, when the port cannot be had or the store not opened.
@@ -329,9 +394,9 @@ async def start(options: ServeOptions) -> tuple[Engine, Serving] | None:
         return None
     try:
         if options.no_dashboard:
-            api = await serve_api(engine, sockets=sockets, **server_options(options))
+            api = await serve_api(engine, sockets=sockets, **server_options(options, tokens))
             return engine, api
-        return engine, await serve_with_dashboard(engine, options, port)
+        return engine, await serve_with_dashboard(engine, options, port, tokens)
     except OSError as exc:
         cannot_listen(options, exc)
         await engine.aclose()
@@ -342,11 +407,13 @@ def cannot_listen(options: ServeOptions, error: OSError) -> None:
     print(f"argyll: cannot listen on {options.host}:{options.port}: {error}", file=sys.stderr)
 
 
-async def serve_with_dashboard(engine: Engine, options: ServeOptions, port: int) -> Serving:
+async def serve_with_dashboard(
+    engine: Engine, options: ServeOptions, port: int, tokens: TokenFile | None = None
+) -> Serving:
     """One Bokeh/Panel server: the dashboard at /, the API (and ``/metrics``) mounted beside it."""
     from argyll.ui.serve import mount, serve_dashboard
 
-    api = make_app(engine, **server_options(options))
+    api = make_app(engine, **server_options(options, tokens))
     dashboard = await serve_dashboard(
         engine,
         host=options.host,
@@ -354,6 +421,7 @@ async def serve_with_dashboard(engine: Engine, options: ServeOptions, port: int)
         extra_patterns=[mount(api), mount(api, re.escape(METRICS_PATH))],
         demo=options.demo,
         max_body_size=options.max_body_size,
+        tokens=tokens,
     )
     return DashboardAndApi(dashboard, api)
 

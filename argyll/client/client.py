@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Self, TypeVar
 
 import httpx
-from tornado.httpclient import HTTPClientError
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from argyll.client import protocol
@@ -56,11 +56,20 @@ class Client:
     Args:
         base_url: where ``argyll serve`` listens.
         timeout: seconds for each request.
+        token: sent as ``Authorization: Bearer`` (a server with a tokens file needs one).
     """
 
-    def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        token: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, headers=auth_headers(token)
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -225,12 +234,22 @@ class AsyncClient:
     Args:
         base_url: where ``argyll serve`` listens.
         timeout: seconds for each request (and to open a WebSocket).
+        token: sent as ``Authorization: Bearer`` on every request and WebSocket.
     """
 
-    def __init__(self, base_url: str = DEFAULT_URL, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        token: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._headers = auth_headers(token)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, headers=self._headers
+        )
         self._streams: set[EventStream] = set()
 
     async def __aenter__(self) -> Self:
@@ -405,7 +424,14 @@ class AsyncClient:
         ``async with client.stream(...) as events`` to connect at once and close on exit.
         """
         url = protocol.stream_url(self.base_url, flow_id)
-        stream = EventStream(url, flow_id, self.timeout, self._streams, until_ended=until_ended)
+        stream = EventStream(
+            url,
+            flow_id,
+            self.timeout,
+            self._streams,
+            until_ended=until_ended,
+            headers=self._headers,
+        )
         self._streams.add(stream)
         return stream
 
@@ -428,8 +454,10 @@ class EventStream:
         owners: set[EventStream],
         *,
         until_ended: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.url, self.flow_id = url, flow_id
+        self._headers = dict(headers or {})
         self._ends_with_flow = until_ended and flow_id is not None
         self._connect_timeout = connect_timeout
         self._owners = owners
@@ -476,7 +504,7 @@ class EventStream:
         if self._closed:
             raise StopAsyncIteration
         if self._connection is None:
-            self._connection = await _open_socket(self.url, self._connect_timeout)
+            self._connection = await _open_socket(self.url, self._connect_timeout, self._headers)
         return self._connection
 
     def _after_close(self, connection: WebSocketClientConnection) -> None:
@@ -491,10 +519,19 @@ class EventStream:
         raise StopAsyncIteration
 
 
-async def _open_socket(url: str, timeout: float) -> WebSocketClientConnection:
+def auth_headers(token: str | None) -> dict[str, str]:
+    """The ``Authorization`` header of ``token`` (none without one)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+async def _open_socket(
+    url: str, timeout: float, headers: Mapping[str, str]
+) -> WebSocketClientConnection:
     """Connect; a refused handshake raises the typed error of its problem+json."""
     try:
-        return await websocket_connect(url, connect_timeout=timeout)
+        return await websocket_connect(
+            HTTPRequest(url, headers=dict(headers), connect_timeout=timeout)
+        )
     except HTTPClientError as error:
         body = error.response.body if error.response is not None else b""
         raise protocol.problem_error(error.code, body, url) from None

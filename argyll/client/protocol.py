@@ -50,7 +50,10 @@ FLOW_ENDED = FLOW_ENDED_TYPES
 
 @dataclass(frozen=True, slots=True)
 class ServiceHealth:
-    """``GET /health``: the service, its version, and whether its store answers."""
+    """``GET /health``: the service, its version, and whether its store answers.
+
+    Asked without a token of a server with tokens, only ``status`` is told (the rest empty).
+    """
 
     service: str
     version: str
@@ -359,10 +362,10 @@ def _time(text: str | None) -> datetime | None:
 
 def parse_service_health(data: Mapping[str, Any]) -> ServiceHealth:
     return ServiceHealth(
-        service=data["service"],
-        version=data["version"],
+        service=data.get("service", ""),
+        version=data.get("version", ""),
         status=data["status"],
-        store=data["store"],
+        store=data.get("store", ""),
         latency_ms=data.get("latency_ms"),
         error=data.get("error"),
     )

@@ -27,6 +27,7 @@ from argyll.runtime.engine import Engine
 from argyll.runtime.metrics import UNMATCHED_ROUTE
 from argyll.server import handlers as h
 from argyll.server.openapi import openapi_document
+from argyll.server.tokens import TokenFile
 from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT, EventSocket
 from argyll.wire import CLOSE_GOING_AWAY
 
@@ -43,6 +44,7 @@ def make_app(
     ws_queue_limit: int = DEFAULT_QUEUE_LIMIT,
     ws_max_clients: int = DEFAULT_MAX_CLIENTS,
     extra_routes: Sequence[Any] = (),
+    tokens: TokenFile | None = None,
 ) -> Application:
     """The application serving ``engine``.
 
@@ -52,6 +54,7 @@ def make_app(
         ws_queue_limit: how many events a WebSocket client may fall behind before it is closed.
         ws_max_clients: how many WebSocket clients may be connected at once (more: 503).
         extra_routes: Tornado rules matched before the API's (the dashboard takes ``/`` this way).
+        tokens: the tokens every call is checked against (None: none configured, all open).
     """
     api = {"engine": engine, "max_body_size": max_body_size}
     sockets: set[EventSocket] = set()
@@ -95,6 +98,7 @@ def make_app(
         argyll_openapi=openapi_document(),
         argyll_metrics=engine.metrics,
         argyll_routes=route_labels(templates, extra_routes),
+        argyll_tokens=tokens,
     )
 
 
@@ -167,6 +171,7 @@ async def serve(
     ws_queue_limit: int = DEFAULT_QUEUE_LIMIT,
     ws_max_clients: int = DEFAULT_MAX_CLIENTS,
     extra_routes: Sequence[Any] = (),
+    tokens: TokenFile | None = None,
 ) -> Server:
     """Serve ``engine`` on the running loop and return at once; the port is bound on return.
 
@@ -174,7 +179,7 @@ async def serve(
         engine: a started ``Engine``.
         host, port: where to listen (port 0: a free port; see ``Server.url``).
         sockets: already bound sockets to serve on instead of ``host``/``port``.
-        max_body_size, ws_queue_limit, ws_max_clients, extra_routes: as for ``make_app``.
+        max_body_size, ws_queue_limit, ws_max_clients, extra_routes, tokens: as for ``make_app``.
     """
     app = make_app(
         engine,
@@ -182,6 +187,7 @@ async def serve(
         ws_queue_limit=ws_queue_limit,
         ws_max_clients=ws_max_clients,
         extra_routes=extra_routes,
+        tokens=tokens,
     )
     http = HTTPServer(app, max_body_size=max_body_size)
     listening = sockets if sockets is not None else bind(host, port)

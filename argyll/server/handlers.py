@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from argyll import __version__
+from argyll.access import Token, authorize, bearer, scope_for
 from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import BodyTooLargeError, ValidationError
 from argyll.events import ANONYMOUS
@@ -55,8 +56,10 @@ class ApiHandler(RequestHandler):
         self.engine = engine
         self.max_body_size = max_body_size
         self._chunks: list[bytes] = []
+        self.caller: Token | None = None
 
     def prepare(self) -> None:
+        self.caller = caller_of(self, bearer(self.request.headers.get("Authorization")))
         length = self.request.headers.get("Content-Length", "")
         if _DIGITS.fullmatch(length) and int(length) > self.max_body_size:
             raise BodyTooLargeError(int(length), self.max_body_size)
@@ -77,8 +80,8 @@ class ApiHandler(RequestHandler):
 
     @property
     def actor(self) -> str:
-        """Who makes this call, as its events record it (tokens come with access control)."""
-        return ANONYMOUS
+        """Who makes this call, as its events record it: its token's name."""
+        return self.caller.name if self.caller is not None else ANONYMOUS
 
     def reply(self, data: Mapping[str, Any], status: int = 200) -> None:
         self.set_status(status)
@@ -106,6 +109,16 @@ class NoRouteHandler(RequestHandler):
 
     def log_exception(self, *exc_info: Any) -> None:
         """Silent: a 404 is an answer, not a fault."""
+
+
+def caller_of(handler: RequestHandler, secret: str | None) -> Token | None:
+    """Who calls ``handler``'s route with ``secret``, checked against its scope before
+    anything is looked up (``argyll.access.authorize``: raises 401 or 403)."""
+    settings = handler.settings
+    source = settings.get("argyll_tokens")
+    template = settings["argyll_routes"].get(type(handler))
+    needed = scope_for(handler.request.method or "", template)
+    return authorize(None if source is None else source.current(), secret, needed)
 
 
 # ------------------------------------------------------------------ parsing
@@ -188,14 +201,15 @@ def webhook_outcome(content_type: str, body: Mapping[str, Any]) -> Outcome:
 
 
 class ServiceHealthHandler(ApiHandler):
+    """Anyone may ask; a caller without a token (when tokens are configured) learns only
+    the ``status``."""
+
     async def get(self) -> None:
-        self.reply(
-            {
-                "service": "argyll",
-                "version": __version__,
-                **await self.engine.store_health(),
-            }
-        )
+        health = await self.engine.store_health()
+        if self.caller is None:
+            self.reply({"status": health["status"]})
+            return
+        self.reply({"service": "argyll", "version": __version__, **health})
 
 
 class EngineHandler(ApiHandler):

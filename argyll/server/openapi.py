@@ -14,6 +14,7 @@ import functools
 from typing import Any
 
 from argyll import __version__, wire
+from argyll.access import scope_for
 from argyll.explain import NOT_NEEDED, REASONS, SATISFIED_BY_INIT
 from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
 from argyll.model import schema as model_schema
@@ -51,6 +52,8 @@ def _json(schema: Schema, description: str = "OK") -> Schema:
 
 _ERRORS = {
     400: "Invalid request: the body, a parameter or the request made no sense",
+    401: "No token, or one the server does not know (when tokens are configured)",
+    403: "The token's scopes do not allow this call",
     404: "No such resource",
     409: "The request conflicts with what exists",
     413: "The request body is over the server's limit",
@@ -210,6 +213,7 @@ PROBLEM_FIELD_SCHEMAS: dict[str, Schema] = {
     "ident": {"type": "string", "description": "the id that names nothing"},
     "size": {"type": "integer", "description": "the body's size in bytes"},
     "limit": {"type": "integer", "description": "the server's limit in bytes"},
+    "scope": {"type": "string", "description": "the scope the call needs"},
 }
 """The schema of each structured field a row of ``argyll.problems`` adds to its body."""
 
@@ -241,7 +245,30 @@ def _components() -> Schema:
         "Problem": _problem_schema(),
         "Message": _obj(["message"], message={"type": "string"}),
     }
-    return {"schemas": schemas, "responses": responses}
+    bearer = {"type": "http", "scheme": "bearer", "description": "a token of the tokens file"}
+    return {"schemas": schemas, "responses": responses, "securitySchemes": {"bearer": bearer}}
+
+
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def _secured(paths: Schema) -> Schema:
+    """Each operation with the scope it needs (``argyll.access``) as ``x-argyll-scope``, and
+    its 401 and 403. No ``security`` requirement: a server without tokens is open, and
+    the document describes both."""
+    for template, item in paths.items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            needed = scope_for(method, template)
+            if needed is None:
+                continue
+            operation["x-argyll-scope"] = needed.value
+            for status in (401, 403):
+                ref = {"$ref": f"#/components/responses/Problem{status}"}
+                operation["responses"].setdefault(str(status), ref)
+    return paths
 
 
 # -------------------------------------------------------------------- paths
@@ -541,12 +568,14 @@ def openapi_document() -> Schema:
             "description": "A goal-driven, event-sourced orchestrator. Errors are RFC 9457 "
             "problem details (application/problem+json).",
         },
-        "paths": {
-            **_service_paths(),
-            **_step_paths(),
-            **_flow_paths(),
-            **_operate_paths(),
-            **_push_paths(),
-        },
+        "paths": _secured(
+            {
+                **_service_paths(),
+                **_step_paths(),
+                **_flow_paths(),
+                **_operate_paths(),
+                **_push_paths(),
+            }
+        ),
         "components": _components(),
     }

@@ -15,7 +15,7 @@ from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
 
-from argyll.errors import BodyTooLargeError
+from argyll.errors import BodyTooLargeError, UnauthorizedError
 from argyll.problems import INTERNAL, problem_body, problem_type_of, status_problem
 from argyll.wire import PROBLEM_CONTENT_TYPE
 
@@ -41,6 +41,8 @@ def write_problem(handler: RequestHandler, status_code: int, exc_info: Any) -> N
     handler.set_status(problem["status"])
     if isinstance(error, BodyTooLargeError):
         handler.set_header("Connection", "close")
+    if isinstance(error, UnauthorizedError):
+        handler.set_header("WWW-Authenticate", 'Bearer realm="argyll"')
     handler.set_header("Content-Type", PROBLEM_CONTENT_TYPE)
     handler.finish(json.dumps(problem) + "\n")
 

@@ -26,12 +26,20 @@ from typing import Any
 from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from argyll.access import bearer
 from argyll.errors import ArgyllError, NotFoundError, ValidationError
 from argyll.events import Event, flow_aggregate
 from argyll.model import ID_PATTERN, json_text
 from argyll.runtime.engine import Engine
+from argyll.server.handlers import caller_of
 from argyll.server.problem import write_problem
-from argyll.wire import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER
+from argyll.wire import (
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_TRY_AGAIN_LATER,
+    TOKEN_COOKIE,
+    TOKEN_QUERY,
+)
 
 log = logging.getLogger("argyll.server")
 
@@ -78,7 +86,9 @@ class EventSocket(WebSocketHandler):
         self._tasks: list[asyncio.Task[None]] = []
 
     async def prepare(self) -> None:
-        """Fix the feed position (and read the flow's past) before the handshake answers."""
+        """Check the token, then fix the feed position (and read the flow's past), all before
+        the handshake answers: a refused client gets a 401 or 403, never a socket."""
+        caller_of(self, self._secret())
         flow_id = self.get_query_argument("flow_id", None)
         if flow_id is not None and not ID_PATTERN.fullmatch(flow_id):
             raise ValidationError(
@@ -99,6 +109,14 @@ class EventSocket(WebSocketHandler):
                 "%d WebSocket clients are connected, the most this server takes (--ws-max-clients)",
                 self.max_clients,
             )
+
+    def _secret(self) -> str | None:
+        """The token: ``Authorization: Bearer``, else ``?token=``, else the dashboard's cookie."""
+        return (
+            bearer(self.request.headers.get("Authorization"))
+            or self.get_query_argument(TOKEN_QUERY, None)
+            or self.get_cookie(TOKEN_COOKIE)
+        )
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         """Refuse a plain GET with problem+json rather than Tornado's text page."""

@@ -290,8 +290,10 @@ class RemoteEngine:
     are the client's: the engine's own error classes with their fields.
     """
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.client = AsyncClient(url, timeout=timeout)
+    def __init__(
+        self, url: str, timeout: float = DEFAULT_TIMEOUT, token: str | None = None
+    ) -> None:
+        self.client = AsyncClient(url, timeout=timeout, token=token)
         self.url = self.client.base_url
         self.catalog = Catalog()
         self.timeout = timeout

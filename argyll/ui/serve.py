@@ -21,11 +21,16 @@ from bokeh.settings import settings as bokeh_settings
 from panel.io.server import Server, get_server
 from tornado.web import Application
 
+from argyll.access import OPEN
 from argyll.demo import DEMO_PRESETS, DemoService, install_demo
+from argyll.runtime.engine import Engine
 from argyll.server.app import DEFAULT_MAX_BODY_SIZE, base_url_of, free_port
 from argyll.server.handlers import NoRouteHandler
+from argyll.server.tokens import TokenFile
+from argyll.ui.auth import EXCLUDED_HEADERS, ActingEngine, TokenAuth, caller
 from argyll.ui.feed import EngineSource, Feed
 from argyll.ui.views import dashboard
+from argyll.wire import TOKEN_COOKIE
 
 TITLE = "Argyll"
 API_PATHS = r"/(?:engine|health|webhook)(?:/.*)?"
@@ -63,6 +68,7 @@ async def serve_dashboard(
     demo: bool = False,
     title: str = TITLE,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    tokens: TokenFile | None = None,
 ) -> DashboardServer:
     """Start serving at once on the running loop; returns when the port is bound.
 
@@ -75,13 +81,17 @@ async def serve_dashboard(
         demo: also serve the demo step services under ``/demo`` and register the demo catalog.
         title: the browser tab's title.
         max_body_size: the largest request body the server reads.
+        tokens: who may open the dashboard (``?token=`` once, then a cookie), and what
+            each page may do (an ``Engine`` only; None: anyone, everything).
     """
     port = port or free_port(host)
     url = base_url_of(host, port)
     service = DemoService() if demo else None
     patterns = [*extra_patterns, *(service.routes() if service else [])]
     feeds: set[Feed] = set()
-    server = _bokeh_server(engine, host, port, patterns, title, feeds, max_body_size, demo)
+    server = _bokeh_server(
+        engine, host, port, patterns, title, feeds, max_body_size, demo, _auth_options(tokens)
+    )
     server.start()
     running = DashboardServer(server, url, service, feeds)
     if service is not None:
@@ -92,7 +102,7 @@ async def serve_dashboard(
 DISCONNECTED = "Connection lost: the dashboard's server stopped. Reload once it is back."
 
 
-def _page(engine: EngineSource, feeds: set[Feed], demo: bool) -> Any:
+def _page(engine: EngineSource, feeds: set[Feed], demo: bool, guarded: bool) -> Any:
     """One session's page; if the browser loses this server, the page says so.
 
     The engine's connection state is in the page's header; this covers the other
@@ -102,7 +112,23 @@ def _page(engine: EngineSource, feeds: set[Feed], demo: bool) -> Any:
     """
     pn.config.notifications = True
     pn.config.disconnect_notification = DISCONNECTED
-    return dashboard(engine, feeds=feeds, presets=DEMO_PRESETS if demo else ())
+    doc = pn.state.curdoc
+    context = doc.session_context if doc is not None else None
+    who = caller(context.request if context is not None else None, guarded)
+    if who is not OPEN and isinstance(engine, Engine):
+        engine = ActingEngine(engine, who)
+    return dashboard(engine, feeds=feeds, presets=DEMO_PRESETS if demo else (), caller=who)
+
+
+def _auth_options(tokens: TokenFile | None) -> dict[str, Any]:
+    """The Bokeh server's options for ``tokens``: its auth provider, and no token in a page."""
+    if tokens is None:
+        return {}
+    return {
+        "auth_provider": TokenAuth(tokens),
+        "exclude_headers": list(EXCLUDED_HEADERS),
+        "exclude_cookies": [TOKEN_COOKIE],
+    }
 
 
 def _bokeh_server(
@@ -114,6 +140,7 @@ def _bokeh_server(
     feeds: set[Feed],
     max_body_size: int,
     demo: bool,
+    auth: dict[str, Any],
 ) -> Server:
     """The Panel server, with resources served locally and the loop's SIGINT handler kept."""
     bokeh_settings.resources.set_value("server")
@@ -121,7 +148,7 @@ def _bokeh_server(
     previous = signal.getsignal(signal.SIGINT)
     try:
         server = get_server(
-            {"/": lambda: _page(engine, feeds, demo)},
+            {"/": lambda: _page(engine, feeds, demo, bool(auth))},
             port=port,
             address=host,
             websocket_origin=origins,
@@ -131,6 +158,7 @@ def _bokeh_server(
             extra_patterns=patterns,
             http_server_kwargs={"max_body_size": max_body_size},
             default_handler_class=NoRouteHandler,
+            **auth,
         )
     finally:
         with contextlib.suppress(ValueError):

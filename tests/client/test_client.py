@@ -478,9 +478,9 @@ async def test_a_stream_that_falls_behind_reconnects_without_gaps_or_repeats(
     opened: list[str] = []
     open_socket = client_module._open_socket
 
-    async def counting(url: str, timeout: float) -> Any:
+    async def counting(url: str, *args: Any) -> Any:
         opened.append(url)
-        return await open_socket(url, timeout)
+        return await open_socket(url, *args)
 
     monkeypatch.setattr(client_module, "_open_socket", counting)
     async with await serve_engine() as local:

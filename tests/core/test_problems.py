@@ -10,10 +10,12 @@ from argyll.errors import (
     ArgyllError,
     BodyTooLargeError,
     ConflictError,
+    ForbiddenError,
     MissingInputsError,
     NotFoundError,
     ScriptError,
     StoreError,
+    UnauthorizedError,
     UnknownGoalsError,
     ValidationError,
     VersionConflict,
@@ -29,7 +31,7 @@ from argyll.problems import (
     status_problem,
 )
 
-FIELDS = ("problems", "inputs", "goals", "kind", "ident")
+FIELDS = ("problems", "inputs", "goals", "kind", "ident", "scope")
 
 
 def fields(error: BaseException) -> dict[str, Any]:
@@ -46,6 +48,8 @@ def fields(error: BaseException) -> dict[str, Any]:
         NotFoundError("work item", "f/s/it's 'quoted' not found"),
         ConflictError("step 'a' is already registered"),
         StoreError("redis://x: connection refused"),
+        UnauthorizedError(),
+        ForbiddenError("run"),
     ],
 )
 def test_an_error_comes_back_as_its_class_with_its_fields(error: ArgyllError) -> None:
@@ -76,6 +80,8 @@ def test_each_type_is_one_row_with_one_status() -> None:
         "missing-inputs": 400,
         "unknown-goals": 400,
         "validation": 400,
+        "unauthorized": 401,
+        "forbidden": 403,
         "not-found": 404,
         "conflict": 409,
         "body-too-large": 413,

@@ -26,6 +26,7 @@ CORE = (
     "argyll.wire",
     "argyll.outbound",
     "argyll.redaction",
+    "argyll.access",
     "argyll.script.ale",
     "argyll.script.result",
 )

@@ -62,5 +62,6 @@ def test_compose_runs_two_instances_on_one_redis() -> None:
         assert command[command.index("--store") + 1] == "redis://redis:6379/0"
         assert service["build"] == "."
         assert "redis" in service["depends_on"]
-    published = sorted(service["ports"][0].split(":")[0] for service in instances)
-    assert published == ["8080", "8081"]
+    published = sorted(service["ports"][0].split(":")[:2] for service in instances)
+    assert published == [["127.0.0.1", "8080"], ["127.0.0.1", "8081"]]
+    assert all("--allow-anonymous" in service["command"] for service in instances)

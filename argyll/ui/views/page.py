@@ -14,6 +14,7 @@ from typing import Any
 import panel as pn
 from bokeh.document import Document
 
+from argyll.access import OPEN, Scope, Token
 from argyll.demo import Preset
 from argyll.ui.feed import EngineSource, Feed, Schedule, run_now
 from argyll.ui.format import header_html
@@ -54,6 +55,7 @@ class Dashboard:
         engine: EngineSource,
         schedule: Schedule,
         presets: Sequence[Preset] = (),
+        caller: Token = OPEN,
     ) -> None:
         self.model = model
         self.header = HeaderHTML(
@@ -65,28 +67,33 @@ class Dashboard:
         self.theme = ThemeToggle(margin=(10, 10), align="center")
         self.graph = GraphView(model)
         self.timeline = TimelineView(model)
-        tabs = pn.Tabs(
+        runs, administers = caller.allows(Scope.RUN), caller.allows(Scope.ADMIN)
+        views = [
             ("Flows", FlowsView(model).panel),
             ("Timeline", self.timeline.panel),
             ("Event log", EventLog(model).panel),
             ("Live events", LiveFeed(model).panel),
             ("Explain", ExplainView(model).panel),
-            ("Register / edit step", StepForm(model, engine, schedule).panel),
+        ]
+        if administers:
+            views.append(("Register / edit step", StepForm(model, engine, schedule).panel))
+        tabs = pn.Tabs(
+            *views,
             dynamic=True,
             sizing_mode="stretch_width",
             name="views",
             css_classes=["argyll-views"],
         )
-        side = pn.Column(
-            PlanView(model, engine, schedule).panel,
-            StepActions(model, engine, schedule).panel,
-            PresetsView(model, engine, schedule, presets).panel,
-            width=440,
-            margin=(0, 5),
-        )
+        plan = PlanView(model, engine, schedule)
+        plan.start.visible = runs
+        side = pn.Column(plan.panel, width=440, margin=(0, 5))
+        if administers:
+            side.append(StepActions(model, engine, schedule).panel)
+        if runs:
+            side.append(PresetsView(model, engine, schedule, presets).panel)
         self.steps = card(StepList(model).panel, width=STEP_LIST_WIDTH, scroll=True)
-        operate = FlowActions(model, engine, schedule).panel
-        self.detail = FlowDetail(model, operate).panel
+        above = [FlowActions(model, engine, schedule).panel] if runs else []
+        self.detail = FlowDetail(model, *above).panel
         self.detail.param.update(width=DETAIL_WIDTH, sizing_mode="fixed")
         self.layout = pn.Column(
             pn.Row(self.header, self.theme, sizing_mode="stretch_width"),
@@ -148,6 +155,7 @@ def dashboard(
     *,
     feeds: MutableSet[Feed] | None = None,
     presets: Sequence[Preset] = (),
+    caller: Token = OPEN,
 ) -> pn.viewable.Viewable:
     """The whole dashboard for ``engine``, live; show it in Jupyter or serve it.
 
@@ -157,6 +165,8 @@ def dashboard(
         engine: a started ``Engine`` (or anything with the ``EngineSource`` methods).
         feeds: where the page's feed is kept while it runs, so a server can stop it.
         presets: flows to start in one click (``argyll.demo.DEMO_PRESETS``).
+        caller: who opened the page: without ``run`` it has no controls that start or
+            operate flows, without ``admin`` none that register, edit or delete steps.
     """
     doc = pn.state.curdoc
     held = doc if doc is not None and doc.session_context is not None else None
@@ -164,7 +174,7 @@ def dashboard(
     if held is not None:
         pn.config.design = ThemeDesign
     model = DashboardModel(catalog=engine.catalog)
-    page = Dashboard(model, engine, schedule, presets)
+    page = Dashboard(model, engine, schedule, presets, caller)
     if held is None:
         page.push_to_notebook()
     elif pn.state.location is not None:
