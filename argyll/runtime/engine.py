@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -93,6 +94,11 @@ HTTP_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64)
 
 
 def new_token() -> str:
+    """A receipt token: 192 random bits, URL-safe. It alone authorises a webhook."""
+    return secrets.token_urlsafe(24)
+
+
+def new_flow_id() -> str:
     return str(uuid.uuid4())
 
 
@@ -323,7 +329,7 @@ class Engine:
         _check_flow_id(flow_id)
         _check_timeout(timeout)
         _check_labels(labels)
-        ident = FlowID(flow_id or new_token())
+        ident = FlowID(flow_id or new_flow_id())
         plan = make_plan(self.catalog, goal_list, init)
         context = self._context()
         decision = decide.on_start(

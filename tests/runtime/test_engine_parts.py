@@ -4,6 +4,7 @@ the open work a takeover looks at."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from argyll.events import (
 from argyll.flow_index import summary_of
 from argyll.model import FlowID, FlowState, FlowStatus, Plan, StepID, Token
 from argyll.runtime import flows
+from argyll.runtime.engine import new_token
 from argyll.runtime.flows import FlowCache
 from argyll.runtime.leases import OpenWork
 from argyll.runtime.snapshots import SNAPSHOT_EVERY, snapshot_due
@@ -154,3 +156,9 @@ def test_a_resumed_flow_is_looked_at_once_whoever_holds_its_work() -> None:
     feed(FlowStarted(feed.f, EMPTY_PLAN, {}), work("t1", "me"), FlowPaused(feed.f))
     assert feed(FlowResumed(feed.f)) == {feed.f}
     assert feed() == set()
+
+
+def test_receipt_tokens_carry_at_least_128_random_bits() -> None:
+    tokens = {new_token() for _ in range(1000)}
+    assert len(tokens) == 1000
+    assert all(len(base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))) * 8 >= 128 for t in tokens)

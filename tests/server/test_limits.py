@@ -32,6 +32,7 @@ def test_the_flags_reach_the_engine_and_the_server() -> None:
         "max_body_size": 2048,
         "ws_queue_limit": 7,
         "ws_max_clients": 3,
+        "tokens": None,
     }
     defaults = parse(["serve"])
     assert engine_options(defaults, "http://x:1")["script_limits"] == DEFAULT_LIMITS

@@ -122,7 +122,7 @@ async def test_the_url_names_the_selection_survives_a_reload_and_can_be_shared(
         await context.close()
     stale, context = await open_page(browser, f"{served.url}/?flow=no-such-flow")
     try:
-        missing = stale.page.locator(".argyll-flow-detail .error")
+        missing = stale.page.locator(".argyll-flow-detail .fact-error")
         await expect(missing).to_contain_text("The engine has no flow no-such-flow")
         stale.assert_clean()
     finally:

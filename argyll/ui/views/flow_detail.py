@@ -36,7 +36,7 @@ def flow_facts(flow: FlowState) -> str:
     if flow.labels:
         facts.append(("labels", escape(", ".join(f"{k}={v}" for k, v in flow.labels.items()))))
     if flow.error:
-        facts.append(("error", f'<span class="error">{escape(flow.error)}</span>'))
+        facts.append(("error", f'<span class="fact-error">{escape(flow.error)}</span>'))
     return f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>{_facts(facts)}'
 
 
@@ -56,7 +56,7 @@ def execution_section(step_id: str, execution: Execution) -> str:
         facts.append(("duration", f"{execution.duration_ms} ms"))
     for label, value in (("error", execution.error), ("reason", execution.reason)):
         if value:
-            facts.append((label, f'<span class="error">{escape(value)}</span>'))
+            facts.append((label, f'<span class="fact-error">{escape(value)}</span>'))
     for token, item in execution.work_items.items():
         retries = f", {item.retry_count} retries" if item.retry_count else ""
         facts.append((f"item {escape(token[:8])}", f"{escape(item.status.value)}{retries}"))
@@ -106,7 +106,7 @@ def detail_html(model: DashboardModel) -> str:
     parts = []
     if flow_id and flow is None and model.flow_missing:
         parts.append(
-            f'<p class="error">The engine has no flow <code>{escape(flow_id)}</code> '
+            f'<p class="fact-error">The engine has no flow <code>{escape(flow_id)}</code> '
             "(a link to a flow of another store, or a typo).</p>"
         )
     elif flow_id and flow is None:

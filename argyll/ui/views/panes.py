@@ -52,6 +52,7 @@ table.kv td, table.kv th {{ text-align: left; padding: 3px 6px;
 table.kv td.value {{ font-family: monospace; overflow-wrap: anywhere; }}
 .muted, td.muted {{ color: {var("muted")}; }}
 .error, .error li, .error b {{ color: {var("error")}; font-size: 13px; }}
+.fact-error {{ color: {var("error")}; font-size: 13px; }}
 .ok, p.ok {{ color: {var("ok")}; font-size: 13px; }}
 code {{ font-size: 12px; color: {var("code")}; }}
 .connection {{ font-size: 13px; color: {var("muted")}; }}
