@@ -9,12 +9,14 @@ each test ends by asserting there were none. Screenshots of each view go to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -148,19 +150,24 @@ async def served() -> AsyncIterator[Served]:
             await server.aclose()
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def browser() -> AsyncIterator[Browser]:
+@contextlib.asynccontextmanager
+async def launched() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, with the flags this machine's closed network needs."""
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
         )
-        yield chromium
-        await chromium.close()
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def session(browser: Browser, served: Served) -> AsyncIterator[Session]:
-    context = await browser.new_context(viewport={"width": 1500, "height": 1000})
+async def watched_page(browser: Browser, url: str, **context_options: Any) -> Session:
+    """A page in a context of its own at ``url``; it records console errors and refuses
+    every request that would leave loopback (``Session.assert_clean`` checks both)."""
+    options = {"viewport": {"width": 1500, "height": 1000}, **context_options}
+    context = await browser.new_context(**options)
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     current = Session(page)
@@ -175,11 +182,28 @@ async def session(browser: Browser, served: Served) -> AsyncIterator[Session]:
             await route.abort()
 
     await page.route("**/*", only_loopback)
-    await page.goto(served.url)
-    await current.wait_cards("health", dict.fromkeys(DEMO_IDS, "healthy"))
-    await page.wait_for_function(GRAPH_DRAWN)
+    await page.goto(url)
+    return current
+
+
+async def demo_drawn(session: Session) -> None:
+    """Wait until the page shows the demo's graph, every step healthy."""
+    await session.wait_cards("health", dict.fromkeys(DEMO_IDS, "healthy"))
+    await session.page.wait_for_function(GRAPH_DRAWN)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with launched() as chromium:
+        yield chromium
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def session(browser: Browser, served: Served) -> AsyncIterator[Session]:
+    current = await watched_page(browser, served.url)
+    await demo_drawn(current)
     yield current
-    await context.close()
+    await current.page.context.close()
 
 
 async def start_from_page(session: Session, goal: str, init: str) -> str:

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
 from test_dashboard import (
     DEMO_IDS,
-    GRAPH_DRAWN,
-    LOOPBACK,
     REASON,
-    TIMEOUT_MS,
     Session,
     browser,
+    demo_drawn,
     served,
+    watched_page,
 )
 
 from argyll.model import FlowStatus
@@ -45,30 +43,9 @@ ZONE = "America/New_York"
 
 async def open_page(browser: Browser, url: str) -> tuple[Session, object]:
     """A page in its own context (New York time) at ``url``, the demo's graph drawn."""
-    context = await browser.new_context(viewport={"width": 1500, "height": 1000}, timezone_id=ZONE)
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    current = Session(page)
-    page.on("console", lambda m: m.type == "error" and current.errors.append(m.text))
-    page.on("pageerror", lambda error: current.errors.append(str(error)))
-
-    async def only_loopback(route) -> None:
-        if urlsplit(route.request.url).hostname in LOOPBACK | {"::1"}:
-            await route.continue_()
-        else:
-            current.offsite.append(route.request.url)
-            await route.abort()
-
-    await page.route("**/*", only_loopback)
-    await page.goto(url)
-    await drawn(current)
-    return current, context
-
-
-async def drawn(session: Session) -> None:
-    """Wait until the page shows the demo's graph, every step healthy."""
-    await session.wait_cards("health", dict.fromkeys(DEMO_IDS, "healthy"))
-    await session.page.wait_for_function(GRAPH_DRAWN)
+    current = await watched_page(browser, url, timezone_id=ZONE)
+    await demo_drawn(current)
+    return current, current.page.context
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -98,7 +75,7 @@ async def test_the_url_names_the_selection_survives_a_reload_and_can_be_shared(
     await page.wait_for_url(re.compile(rf"\?flow={flow_id}&step=order-creator$"))
 
     await page.reload()
-    await drawn(session)
+    await demo_drawn(session)
     detail = page.locator(".argyll-flow-detail")
     await expect(detail.locator(".flow-id")).to_have_text(flow_id)
     await expect(detail.get_by_text("Step order-creator")).to_be_visible()
@@ -173,6 +150,8 @@ PROBE = script_step("ui-delete-probe", "{:probe_out 1}", outputs=["probe_out"])
 
 async def test_a_step_is_deleted_after_a_confirmation(session: Session, served) -> None:
     await served.engine.register_step(PROBE)
+    await session.page.reload()  # the step was registered after this page opened
+    await demo_drawn(session)
     await session.wait_cards("id", {PROBE["id"]: PROBE["id"]})
     page = session.page
     await session.click_card(PROBE["id"])

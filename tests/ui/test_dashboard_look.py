@@ -10,19 +10,17 @@ import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
 
 import pytest
 import test_dashboard as dashboard
 from test_dashboard import (
     DEMO_IDS,
-    GRAPH_DRAWN,
-    LOOPBACK,
     REASON,
-    TIMEOUT_MS,
     Served,
     Session,
+    demo_drawn,
     start_from_page,
+    watched_page,
 )
 
 browser, served, session = dashboard.browser, dashboard.served, dashboard.session
@@ -116,30 +114,12 @@ GRAPH_BACKGROUND = """() => Bokeh.documents[0].get_model_by_name("argyll-graph")
 @asynccontextmanager
 async def themed_session(browser: Browser, url: str, scheme: str) -> AsyncIterator[Session]:
     """A page like the ``session`` fixture's, in a browser that prefers ``scheme``."""
-    context = await browser.new_context(
-        viewport={"width": 1500, "height": 1000}, color_scheme=scheme
-    )
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    current = Session(page)
-    page.on("console", lambda m: m.type == "error" and current.errors.append(m.text))
-    page.on("pageerror", lambda error: current.errors.append(str(error)))
-
-    async def only_loopback(route) -> None:
-        if urlsplit(route.request.url).hostname in LOOPBACK:
-            await route.continue_()
-        else:
-            current.offsite.append(route.request.url)
-            await route.abort()
-
-    await page.route("**/*", only_loopback)
-    await page.goto(url)
-    await current.wait_cards("health", dict.fromkeys(DEMO_IDS, "healthy"))
-    await page.wait_for_function(GRAPH_DRAWN)
+    current = await watched_page(browser, url, color_scheme=scheme)
     try:
+        await demo_drawn(current)
         yield current
     finally:
-        await context.close()
+        await current.page.context.close()
 
 
 def detail(session: Session):

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import pytest_asyncio
 from test_dashboard import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     GRAPH_DRAWN,
-    LOOPBACK,
     REASON,
     TIMEOUT_MS,
     Served,
     Session,
+    launched,
     pytestmark,  # noqa: F401  (the browser marks apply here too)
+    watched_page,
 )
 
 from argyll import Engine
@@ -31,7 +29,7 @@ from argyll.testing import StepService, script_step, wait_until
 from argyll.ui.serve import free_port, mount, serve_dashboard
 
 if REASON is None:
-    from playwright.async_api import Browser, async_playwright, expect
+    from playwright.async_api import Browser, expect
 else:
     Browser = object
 
@@ -67,36 +65,17 @@ async def served() -> AsyncIterator[Served]:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
+    async with launched() as chromium:
         yield chromium
-        await chromium.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def session(browser: Browser, served: Served) -> AsyncIterator[Session]:
-    context = await browser.new_context(viewport={"width": 1500, "height": 1100})
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    current = Session(page)
-    page.on("console", lambda m: m.type == "error" and current.errors.append(m.text))
-    page.on("pageerror", lambda error: current.errors.append(str(error)))
-
-    async def only_loopback(route) -> None:
-        if urlsplit(route.request.url).hostname in LOOPBACK | {"::1"}:
-            await route.continue_()
-        else:
-            current.offsite.append(route.request.url)
-            await route.abort()
-
-    await page.route("**/*", only_loopback)
-    await page.goto(served.url)
-    await page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
-    await page.wait_for_function(GRAPH_DRAWN)
+    current = await watched_page(browser, served.url, viewport={"width": 1500, "height": 1100})
+    await current.page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
+    await current.page.wait_for_function(GRAPH_DRAWN)
     yield current
-    await context.close()
+    await current.page.context.close()
 
 
 async def follow(session: Session, served: Served) -> str:

@@ -11,15 +11,14 @@ import httpx
 import pytest
 import pytest_asyncio
 from test_dashboard import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DEMO_IDS,
-    GRAPH_DRAWN,
     REASON,
-    TIMEOUT_MS,
     Served,
     Session,
+    demo_drawn,
+    launched,
     start_from_page,
+    watched_page,
 )
 
 from argyll import Engine
@@ -36,7 +35,7 @@ pytestmark = [
 ]
 
 if REASON is None:
-    from playwright.async_api import Browser, async_playwright, expect
+    from playwright.async_api import Browser, expect
 else:
     Browser = object
 
@@ -68,24 +67,13 @@ async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
+    async with launched() as chromium:
         yield chromium
-        await chromium.close()
 
 
 async def open_page(browser: Browser, url: str) -> Session:
-    context = await browser.new_context(viewport={"width": 1500, "height": 1000})
-    page = await context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    session = Session(page)
-    page.on("console", lambda m: m.type == "error" and session.errors.append(m.text))
-    page.on("pageerror", lambda error: session.errors.append(str(error)))
-    await page.goto(url)
-    await session.wait_cards("health", dict.fromkeys(DEMO_IDS, "healthy"))
-    await page.wait_for_function(GRAPH_DRAWN)
+    session = await watched_page(browser, url)
+    await demo_drawn(session)
     return session
 
 
