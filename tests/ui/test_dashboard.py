@@ -9,6 +9,7 @@ each test ends by asserting there were none. Screenshots of each view go to
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -75,7 +76,7 @@ CARD_CENTRE = """async (stepId) => {
     return [box.left + view.frame.x_scale.compute(cards.data.x[i]),
             box.top + view.frame.y_scale.compute(cards.data.y[i])];
   };
-  const frame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 50)));
+  const frame = () => new Promise((done) => setTimeout(done, 50));
   let last = centre();
   for (let tries = 0; tries < 40; tries++) {
     await frame();
@@ -129,7 +130,9 @@ class Session:
         )
 
     async def click_card(self, step_id: str) -> None:
-        x, y = await self.page.evaluate(CARD_CENTRE, step_id)
+        # page.evaluate has no timeout of its own: a page that stops answering must fail here.
+        async with asyncio.timeout(TIMEOUT_MS / 1000):
+            x, y = await self.page.evaluate(CARD_CENTRE, step_id)
         await self.page.mouse.click(x, y)
 
     async def shoot(self, name: str) -> None:
