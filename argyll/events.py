@@ -287,27 +287,27 @@ class FlowFailed(EventData):
 
 
 @dataclass(frozen=True, slots=True)
-class FlowPaused(EventData):
+class _FlowOperated(EventData):
+    """An operator's call on a whole flow: who made it and, if given, why."""
+
+    flow_id: FlowID
+    actor: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPaused(_FlowOperated):
     type: ClassVar[str] = "flow_paused"
-    flow_id: FlowID
-    actor: str | None = None
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class FlowResumed(EventData):
+class FlowResumed(_FlowOperated):
     type: ClassVar[str] = "flow_resumed"
-    flow_id: FlowID
-    actor: str | None = None
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class FlowCanceled(EventData):
+class FlowCanceled(_FlowOperated):
     type: ClassVar[str] = "flow_canceled"
-    flow_id: FlowID
-    actor: str | None = None
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
