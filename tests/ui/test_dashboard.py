@@ -396,8 +396,6 @@ async def _pick_for_edit(session: Session, step_id: str) -> None:
 async def test_editing_every_field_of_a_step_round_trips(session: Session, served: Served):
     await served.engine.register_step(RICH_STEP)
     assert await _rest_step(served, RICH_STEP["id"]) == RICH_STEP
-    await session.page.reload()  # the step was registered after this page opened
-    await demo_drawn(session)
     page = session.page
     await _pick_for_edit(session, RICH_STEP["id"])
     for name in ("name", "version"):

@@ -150,8 +150,6 @@ PROBE = script_step("ui-delete-probe", "{:probe_out 1}", outputs=["probe_out"])
 
 async def test_a_step_is_deleted_after_a_confirmation(session: Session, served) -> None:
     await served.engine.register_step(PROBE)
-    await session.page.reload()  # the step was registered after this page opened
-    await demo_drawn(session)
     await session.wait_cards("id", {PROBE["id"]: PROBE["id"]})
     page = session.page
     await session.click_card(PROBE["id"])

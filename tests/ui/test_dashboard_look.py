@@ -166,8 +166,6 @@ async def test_json_documents_fold_and_never_break_a_word(session: Session, serv
         "script": {"language": "ale", "script": "{:look_text " + json.dumps(long_text) + "}"},
     }
     await served.engine.register_step(step)
-    await session.page.reload()  # the step was registered after this page opened
-    await demo_drawn(session)
     try:
         flow_id = await served.engine.start_flow(["look-long-output"], {})
         page = session.page

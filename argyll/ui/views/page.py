@@ -1,8 +1,8 @@
 """One dashboard page: every view over one model, and the feed that keeps it live.
 
 ``dashboard(engine)`` builds the page. Views never poll: each watches the
-model's parameters, and the feed flushes the model at most ten times a second
-inside ``pn.io.hold`` so a flush reaches the browser as one message.
+model's parameters, and the feed flushes the model at most ten times a second,
+holding the document's lock.
 """
 
 from __future__ import annotations
@@ -123,12 +123,13 @@ class Dashboard:
         theme_plot(self.timeline.figure, theme)
 
     def flush(self, doc: Document | None = None) -> None:
-        """Publish the model's pending changes as one batch of browser messages."""
-        if doc is None:
-            self.model.flush()
-            return
-        with pn.io.hold(doc):
-            self.model.flush()
+        """Publish the model's pending changes (in the server, ``doc``'s lock is held).
+
+        Not inside ``pn.io.hold``: held while the browser's connection was still being
+        set up, a page was left showing its first state for good (a step registered a
+        moment after the page opened never reached it).
+        """
+        self.model.flush()
 
     def push_to_notebook(self) -> None:
         """Outside a server, send what the views changed on their raw Bokeh models.
