@@ -17,17 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from argyll.apply import FLOW_APPLIERS, new_flow
-from argyll.errors import ConflictError, MissingInputsError, NotFoundError, ValidationError
+from argyll.errors import MissingInputsError, NotFoundError, ValidationError
 from argyll.events import (
     AttributeSet,
     Event,
     EventData,
-    FlowCanceled,
     FlowCompleted,
     FlowFailed,
-    FlowPaused,
-    FlowResumed,
-    FlowRetried,
     FlowStarted,
     StepCompleted,
     StepFailed,
@@ -55,10 +51,8 @@ from argyll.model import (
     WorkConfig,
     WorkItem,
     WorkStatus,
-    json_text,
     matches_type,
 )
-from argyll.model.validation import Problem
 from argyll.transitions import WORK_TRANSITIONS, can_transition
 
 NewToken = Callable[[], str]
@@ -172,7 +166,7 @@ class Decision:
     state: FlowState | None = None
 
 
-class _Builder:
+class Builder:
     """Folds each decided event at once, so later rules see the new state."""
 
     def __init__(self, flow: FlowState, context: Context, expected: int) -> None:
@@ -237,11 +231,11 @@ def on_start(
     deadline = context.now + timedelta(milliseconds=timeout_ms) if timeout_ms else None
     started = FlowStarted(flow_id, plan, dict(init), deadline, actor, dict(labels or {}))
     flow = new_flow(Event(flow_aggregate(flow_id), 1, context.now, started))
-    builder = _Builder(flow, context, expected=0)
+    builder = Builder(flow, context, expected=0)
     builder.decision.events.append(started)
     if deadline is not None:
         builder.effect(ScheduleWake(flow_id, deadline))
-    _advance(builder)
+    advance(builder)
     return builder.done()
 
 
@@ -257,7 +251,7 @@ def on_work_outcome(
     item = _item_of(execution, token) if execution else None
     if execution is None or item is None:
         raise NotFoundError("work item", f"{flow.id}/{step_id}/{token}")
-    builder = _Builder(flow, context, flow.version)
+    builder = Builder(flow, context, flow.version)
     step = flow.plan.steps[StepID(step_id)]
     if execution.status is not StepStatus.ACTIVE:
         _record_late(builder, step, Token(token), item, outcome)
@@ -271,7 +265,7 @@ def on_work_outcome(
             _not_completed(builder, step, Token(token), item, error)
         case _:
             return builder.done()
-    _advance(builder)
+    advance(builder)
     return builder.done()
 
 
@@ -289,7 +283,7 @@ def _item_of(execution: Execution, token: str) -> WorkItem | None:
 
 
 def _record_late(
-    builder: _Builder, step: Step, token: Token, item: WorkItem, outcome: Outcome
+    builder: Builder, step: Step, token: Token, item: WorkItem, outcome: Outcome
 ) -> None:
     """A result for a step that ended meanwhile (by hand, or skipped by a cancel): recorded
     for the audit, acted on never (no attribute, no retry, nothing starts)."""
@@ -311,7 +305,7 @@ def on_predicate(
     context: Context,
 ) -> Decision:
     """Start, skip or fail a ready step by what its predicate said."""
-    builder = _Builder(flow, context, flow.version)
+    builder = Builder(flow, context, flow.version)
     execution = flow.executions[StepID(step_id)]
     if flow.status is not FlowStatus.ACTIVE or execution.status is not StepStatus.PENDING:
         return builder.done()  # paused or ended meanwhile: a resume asks again
@@ -322,14 +316,14 @@ def on_predicate(
         builder.emit(StepSkipped(flow.id, step.id, "predicate returned false"))
     else:
         _start_step(builder, step, _inputs(builder.flow, step))
-    _advance(builder)
+    advance(builder)
     return builder.done()
 
 
 def on_wake(flow: FlowState, context: Context) -> Decision:
     """A timer fired: start the retries that are due and carry the flow on."""
-    builder = _Builder(flow, context, flow.version)
-    _advance(builder)
+    builder = Builder(flow, context, flow.version)
+    advance(builder)
     return builder.done()
 
 
@@ -342,7 +336,7 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
     Only an active flow's work is taken on: nothing starts in a paused flow (its
     work is taken on after the resume) or in one that has ended.
     """
-    builder = _Builder(flow, context, flow.version)
+    builder = Builder(flow, context, flow.version)
     if flow.status is not FlowStatus.ACTIVE:
         return builder.done()  # a paused flow's work is taken on once resumed
     for step_id, execution in flow.executions.items():
@@ -354,110 +348,7 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
                 _run(builder, step, token, item)
             elif item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None:
                 builder.effect(ScheduleWake(flow.id, item.next_retry_at))
-    _advance(builder)
-    return builder.done()
-
-
-# ------------------------------------------------------- operating a flow
-
-
-def on_pause(flow: FlowState, actor: str, reason: str | None, context: Context) -> Decision:
-    """Nothing new starts until a resume; running work finishes and is recorded."""
-    _require(flow, "paused", FlowStatus.ACTIVE)
-    builder = _Builder(flow, context, flow.version)
-    builder.emit(FlowPaused(flow.id, actor, reason))
-    return builder.done()
-
-
-def on_resume(flow: FlowState, actor: str, reason: str | None, context: Context) -> Decision:
-    """Carry on where the flow stood: what became ready meanwhile starts now."""
-    _require(flow, "resumed", FlowStatus.PAUSED)
-    builder = _Builder(flow, context, flow.version)
-    builder.emit(FlowResumed(flow.id, actor, reason))
-    _advance(builder)
-    _wake_for_timers(builder)
-    return builder.done()
-
-
-def on_cancel(flow: FlowState, actor: str, reason: str | None, context: Context) -> Decision:
-    """End the flow: every step that has not ended is skipped, running scripts stop."""
-    if flow.status.ended:
-        raise ConflictError(f"flow {flow.id!r} is already {flow.status.value}")
-    builder = _Builder(flow, context, flow.version)
-    builder.emit(FlowCanceled(flow.id, actor, reason))
-    for step_id, execution in flow.executions.items():
-        if not execution.status.ended:
-            builder.emit(StepSkipped(flow.id, step_id, CANCELED_REASON))
-    builder.effect(StopWork(flow.id))
-    return builder.done()
-
-
-@dataclass(frozen=True, slots=True)
-class Redrive:
-    """What a retry asks: steps to run again (default: what failed), steps resolved first."""
-
-    steps: tuple[str, ...] = ()
-    complete: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    skip: tuple[str, ...] = ()
-
-
-def on_retry(
-    flow: FlowState, redrive: Redrive, actor: str, reason: str | None, context: Context
-) -> Decision:
-    """Run a failed or canceled flow again from where it stopped; completed steps stay."""
-    if flow.status not in (FlowStatus.FAILED, FlowStatus.CANCELED):
-        raise ConflictError(
-            f"flow {flow.id!r} is {flow.status.value}; only a failed or canceled flow is retried"
-        )
-    _check_redrive(flow, redrive)
-    again = _rerun(flow, redrive)
-    builder = _Builder(flow, context, flow.version)
-    builder.emit(FlowRetried(flow.id, again, actor, reason))
-    problems = [
-        problem
-        for step_id, outputs in redrive.complete.items()
-        for problem in _output_problems(
-            flow.plan.steps[StepID(step_id)], outputs, f"complete.{step_id}"
-        )
-    ]
-    problems += _unresolvable(builder.flow, redrive)
-    if problems:
-        raise ValidationError(problems)
-    for step_id, outputs in redrive.complete.items():
-        _complete_by_hand(builder, StepID(step_id), outputs, actor, reason)
-    for step_id in redrive.skip:
-        builder.emit(StepSkipped(flow.id, StepID(step_id), reason or SKIPPED_BY_HAND, actor))
-    _advance(builder)
-    return builder.done()
-
-
-def on_complete_step(
-    flow: FlowState,
-    step_id: str,
-    outputs: Mapping[str, Any],
-    actor: str,
-    reason: str | None,
-    context: Context,
-) -> Decision:
-    """Resolve a step by hand with ``outputs``; the flow goes on as if the step had done it."""
-    step = _open_step(flow, step_id)
-    problems = _output_problems(step, outputs, "outputs")
-    if problems:
-        raise ValidationError(problems)
-    builder = _Builder(flow, context, flow.version)
-    _complete_by_hand(builder, step.id, outputs, actor, reason)
-    _advance(builder)
-    return builder.done()
-
-
-def on_skip_step(
-    flow: FlowState, step_id: str, actor: str, reason: str | None, context: Context
-) -> Decision:
-    """Skip a step by hand; what needs its outputs is then skipped as unreachable."""
-    step = _open_step(flow, step_id)
-    builder = _Builder(flow, context, flow.version)
-    builder.emit(StepSkipped(flow.id, step.id, reason or SKIPPED_BY_HAND, actor))
-    _advance(builder)
+    advance(builder)
     return builder.done()
 
 
@@ -470,7 +361,7 @@ def on_slot_granted(
     claimed it, its flow ended) or would exceed the step's ``parallelism``; the
     runtime then gives the slot back.
     """
-    builder = _Builder(flow, context, flow.version)
+    builder = Builder(flow, context, flow.version)
     execution = flow.executions.get(StepID(step_id))
     item = execution.work_items.get(Token(token)) if execution else None
     if flow.status is not FlowStatus.ACTIVE or execution is None or item is None:
@@ -489,139 +380,7 @@ def on_slot_granted(
 # ---------------------------------------------------------------- internals
 
 
-def _require(flow: FlowState, done: str, status: FlowStatus) -> None:
-    if flow.status is not status:
-        raise ConflictError(
-            f"flow {flow.id!r} is {flow.status.value}; only {_a(status.value)} flow can be {done}"
-        )
-
-
-def _a(word: str) -> str:
-    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
-
-
-def _open_step(flow: FlowState, step_id: str) -> Step:
-    """A step of the plan that has not ended, in a flow that has not ended."""
-    step = flow.plan.steps.get(StepID(step_id))
-    if step is None:
-        raise NotFoundError("step", f"{flow.id}/{step_id}")
-    if flow.status.ended:
-        raise ConflictError(f"flow {flow.id!r} is already {flow.status.value}")
-    status = flow.executions[step.id].status
-    if status.ended:
-        raise ConflictError(f"step {step_id!r} of flow {flow.id!r} is already {status.value}")
-    return step
-
-
-def _output_problems(step: Step, outputs: Mapping[str, Any], where: str) -> list[Problem]:
-    """What is wrong with outputs given by hand: names the step does not output, wrong types."""
-    declared = step.outputs
-    problems = []
-    for name, value in outputs.items():
-        spec = step.attributes.get(name)
-        if name not in declared or spec is None:
-            expected = ", ".join(map(json_text, declared)) or "none"
-            problems.append((f"{where}.{name}", f"is not an output of the step ({expected})"))
-        elif not matches_type(value, spec.type):
-            problems.append((f"{where}.{name}", f"must be of type {spec.type}"))
-    return problems
-
-
-def _complete_by_hand(
-    builder: _Builder, step_id: StepID, outputs: Mapping[str, Any], actor: str, reason: str | None
-) -> None:
-    flow_id = builder.flow.id
-    for name, value in outputs.items():
-        if name not in builder.flow.attributes:
-            builder.emit(AttributeSet(flow_id, step_id, name, value))
-    builder.emit(StepCompleted(flow_id, step_id, dict(outputs), actor, reason))
-
-
-def _check_redrive(flow: FlowState, redrive: Redrive) -> None:
-    """Every step a retry names must be in the plan; what it runs again must not have completed."""
-    problems = []
-    named = [
-        *((f"steps[{n}]", s) for n, s in enumerate(redrive.steps)),
-        *((f"complete.{s}", s) for s in redrive.complete),
-        *((f"skip[{n}]", s) for n, s in enumerate(redrive.skip)),
-    ]
-    for where, step_id in named:
-        if StepID(step_id) not in flow.plan.steps:
-            problems.append((where, f"unknown step {json_text(step_id)}: not in the flow's plan"))
-    for n, step_id in enumerate(redrive.steps):
-        execution = flow.executions.get(StepID(step_id))
-        if execution is not None and execution.status is StepStatus.COMPLETED:
-            problems.append(
-                (f"steps[{n}]", f"step {json_text(step_id)} completed; it never runs again")
-            )
-    if problems:
-        raise ValidationError(problems)
-
-
-def _rerun(flow: FlowState, redrive: Redrive) -> tuple[StepID, ...]:
-    """The steps a retry returns to pending: the named (or failed) ones and what ended by them.
-
-    Without ``steps``: the failed steps, and in a canceled flow the steps the cancel
-    stopped. Then every step downstream of those that ended without completing.
-    """
-    if redrive.steps:
-        roots = {StepID(s) for s in redrive.steps}
-    else:
-        roots = {
-            step_id
-            for step_id, execution in flow.executions.items()
-            if execution.status is StepStatus.FAILED
-            or (execution.status is StepStatus.SKIPPED and execution.reason == CANCELED_REASON)
-        }
-    again = set(roots)
-    frontier = list(roots)
-    while frontier:
-        step = flow.plan.steps[frontier.pop()]
-        for name in step.outputs:
-            for consumer in _consumers(flow.plan, name):
-                status = flow.executions[consumer].status
-                if consumer not in again and status in (StepStatus.FAILED, StepStatus.SKIPPED):
-                    again.add(consumer)
-                    frontier.append(consumer)
-    return tuple(s for s in flow.plan.steps if s in again and flow.executions[s].status.ended)
-
-
-def _consumers(plan: Plan, name: str) -> tuple[StepID, ...]:
-    edges = plan.attributes.get(name)
-    return tuple(edges.consumers) if edges is not None else ()
-
-
-def _unresolvable(flow: FlowState, redrive: Redrive) -> list[Problem]:
-    """Steps a retry completes or skips by hand that have ended and do not run again."""
-    named = [
-        *((f"complete.{s}", s) for s in redrive.complete),
-        *(("skip", s) for s in redrive.skip),
-    ]
-    return [
-        (where, f"step {json_text(s)} is already {flow.executions[StepID(s)].status.value}")
-        for where, s in named
-        if flow.executions[StepID(s)].status.ended
-    ]
-
-
-def _wake_for_timers(builder: _Builder) -> None:
-    """Wake-ups for what is due later: retries, webhooks' deadlines, the flow's deadline.
-
-    A resumed flow may be carried on by another instance than the one whose timers
-    were set, so the resuming one sets its own (a wake-up with nothing due decides nothing).
-    """
-    flow = builder.flow
-    for step_id, execution in flow.executions.items():
-        step = flow.plan.steps[step_id]
-        for item in execution.work_items.values():
-            due = item.next_retry_at or _webhook_deadline(step, item)
-            if due is not None and due > builder.now:
-                builder.effect(ScheduleWake(flow.id, due))
-    if flow.deadline is not None and not flow.status.ended:
-        builder.effect(ScheduleWake(flow.id, flow.deadline))
-
-
-def _webhook_deadline(step: Step, item: WorkItem) -> datetime | None:
+def webhook_deadline(step: Step, item: WorkItem) -> datetime | None:
     """When an async attempt that is still waiting for its webhook is given up."""
     timeout = step.http.callback_timeout if step.http is not None else None
     if (
@@ -634,20 +393,20 @@ def _webhook_deadline(step: Step, item: WorkItem) -> datetime | None:
     return item.started_at + timedelta(milliseconds=timeout)
 
 
-def _give_up_waiting(builder: _Builder) -> None:
+def _give_up_waiting(builder: Builder) -> None:
     """Async attempts whose webhook did not come in time: not completed, retried as usual."""
     for step_id, execution in builder.flow.executions.items():
         if execution.status is not StepStatus.ACTIVE:
             continue
         step = builder.flow.plan.steps[step_id]
         for token, item in execution.work_items.items():
-            due = _webhook_deadline(step, item)
+            due = webhook_deadline(step, item)
             if due is not None and due <= builder.now:
                 timeout = step.http.callback_timeout  # type: ignore[union-attr]
                 _not_completed(builder, step, token, item, f"no webhook within {timeout} ms")
 
 
-def _timed_out(builder: _Builder) -> bool:
+def _timed_out(builder: Builder) -> bool:
     """Fail a flow that is still running at its deadline."""
     flow = builder.flow
     if flow.deadline is None or flow.status.ended or builder.now < flow.deadline:
@@ -663,7 +422,7 @@ def _takes(item: WorkItem, status: WorkStatus) -> bool:
     return can_transition(WORK_TRANSITIONS, item.status, status)
 
 
-def _succeed(builder: _Builder, step: Step, token: Token, outputs: Mapping[str, Any]) -> None:
+def _succeed(builder: Builder, step: Step, token: Token, outputs: Mapping[str, Any]) -> None:
     flow_id = builder.flow.id
     wrong = [
         f"output {name!r} must be of type {spec.type}"
@@ -676,7 +435,7 @@ def _succeed(builder: _Builder, step: Step, token: Token, outputs: Mapping[str, 
         builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs)))
 
 
-def _not_completed(builder: _Builder, step: Step, token: Token, item: WorkItem, error: str) -> None:
+def _not_completed(builder: Builder, step: Step, token: Token, item: WorkItem, error: str) -> None:
     flow_id = builder.flow.id
     builder.emit(WorkNotCompleted(flow_id, step.id, token, error))
     config = step.work_config
@@ -698,7 +457,7 @@ def _retries(count: int) -> str:
     return f"{count} retr{'y' if count == 1 else 'ies'}"
 
 
-def _advance(builder: _Builder) -> None:
+def advance(builder: Builder) -> None:
     """Apply every rule that can fire until none can; then hand out runnable work.
 
     A paused flow only settles the steps whose work has ended; it neither starts
@@ -726,7 +485,7 @@ def _advance(builder: _Builder) -> None:
                 _dispatch(builder, step_id, execution)
 
 
-def _settle(builder: _Builder, step_id: StepID) -> bool:
+def _settle(builder: Builder, step_id: StepID) -> bool:
     """End an active step whose work items have all ended (or one has failed)."""
     execution = builder.flow.executions[step_id]
     items = execution.work_items.values()
@@ -763,7 +522,7 @@ def _step_outputs(step: Step, execution: Execution) -> dict[str, Any]:
     }
 
 
-def _consider(builder: _Builder, step_id: StepID) -> bool:
+def _consider(builder: Builder, step_id: StepID) -> bool:
     """Start, or end as unreachable, a pending step; False while it must wait."""
     flow, step = builder.flow, builder.flow.plan.steps[step_id]
     for name in step.required_inputs:
@@ -801,7 +560,7 @@ def _inputs(flow: FlowState, step: Step) -> dict[str, Any]:
     return inputs
 
 
-def _start_step(builder: _Builder, step: Step, inputs: dict[str, Any]) -> bool:
+def _start_step(builder: Builder, step: Step, inputs: dict[str, Any]) -> bool:
     fan = [name for name in step.for_each_inputs if name in inputs]
     not_arrays = [name for name in fan if not isinstance(inputs[name], list)]
     if not_arrays:
@@ -817,7 +576,7 @@ def _start_step(builder: _Builder, step: Step, inputs: dict[str, Any]) -> bool:
     return True
 
 
-def _dispatch(builder: _Builder, step_id: StepID, execution: Execution) -> None:
+def _dispatch(builder: Builder, step_id: StepID, execution: Execution) -> None:
     """Start due retries and pending items, keeping at most ``parallelism`` running."""
     step = builder.flow.plan.steps[step_id]
     waiting: list[tuple[Token, WorkItem]] = []
@@ -844,7 +603,7 @@ def _due(item: WorkItem, now: datetime) -> bool:
     return item.next_retry_at is not None and item.next_retry_at <= now
 
 
-def _run(builder: _Builder, step: Step, token: Token, item: WorkItem) -> None:
+def _run(builder: Builder, step: Step, token: Token, item: WorkItem) -> None:
     """Run the item now, or, for a step with a concurrency limit, once a slot is granted."""
     if step.work_config.concurrency is not None:
         claim_from = item.owner if item.status is WorkStatus.ACTIVE else ""
@@ -853,17 +612,17 @@ def _run(builder: _Builder, step: Step, token: Token, item: WorkItem) -> None:
         _start_work(builder, step, token, item)
 
 
-def _start_work(builder: _Builder, step: Step, token: Token, item: WorkItem) -> None:
+def _start_work(builder: Builder, step: Step, token: Token, item: WorkItem) -> None:
     instance = builder.context.instance
     builder.emit(WorkStarted(builder.flow.id, step.id, token, item.retry_count, instance))
     builder.effect(RunWork(builder.flow.id, step, token, item.inputs, item.retry_count))
     started = builder.flow.executions[step.id].work_items[token]
-    due = _webhook_deadline(step, started)
+    due = webhook_deadline(step, started)
     if due is not None:
         builder.effect(ScheduleWake(builder.flow.id, due))
 
 
-def _finish(builder: _Builder) -> bool:
+def _finish(builder: Builder) -> bool:
     """End the flow: failed as soon as a goal fails, completed when every goal has ended."""
     flow = builder.flow
     statuses = {goal: flow.executions[goal] for goal in flow.plan.goals}

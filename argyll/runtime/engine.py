@@ -26,7 +26,7 @@ from typing import Any, Self
 import httpx
 
 from argyll import catalog as catalog_rules
-from argyll import decide
+from argyll import decide, operate
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -409,19 +409,19 @@ class Engine:
         self, flow_id: str, reason: str | None = None, *, actor: str = ANONYMOUS
     ) -> FlowState:
         """Start nothing new in the flow until it is resumed (409 unless it is active)."""
-        return await self._operate(flow_id, decide.on_pause, actor, reason)
+        return await self._operate(flow_id, operate.on_pause, actor, reason)
 
     async def resume_flow(
         self, flow_id: str, reason: str | None = None, *, actor: str = ANONYMOUS
     ) -> FlowState:
         """Carry a paused flow on from where it stood (409 unless it is paused)."""
-        return await self._operate(flow_id, decide.on_resume, actor, reason)
+        return await self._operate(flow_id, operate.on_resume, actor, reason)
 
     async def cancel_flow(
         self, flow_id: str, reason: str | None = None, *, actor: str = ANONYMOUS
     ) -> FlowState:
         """End the flow: nothing more starts, running scripts stop (409 once it has ended)."""
-        return await self._operate(flow_id, decide.on_cancel, actor, reason)
+        return await self._operate(flow_id, operate.on_cancel, actor, reason)
 
     async def retry_flow(
         self,
@@ -438,10 +438,10 @@ class Engine:
         The failed steps (or ``steps``) and what ended because of them run again;
         ``complete`` and ``skip`` resolve steps by hand first; completed steps never rerun.
         """
-        redrive = decide.Redrive(tuple(steps), dict(complete or {}), tuple(skip))
+        redrive = operate.Redrive(tuple(steps), dict(complete or {}), tuple(skip))
         return await self._operate(
             flow_id,
-            lambda state, who, why, context: decide.on_retry(state, redrive, who, why, context),
+            lambda state, who, why, context: operate.on_retry(state, redrive, who, why, context),
             actor,
             reason,
         )
@@ -458,7 +458,7 @@ class Engine:
         """Resolve a step by hand with its outputs; the flow goes on as if the step had."""
         return await self._operate(
             flow_id,
-            lambda state, who, why, context: decide.on_complete_step(
+            lambda state, who, why, context: operate.on_complete_step(
                 state, step_id, outputs, who, why, context
             ),
             actor,
@@ -471,7 +471,9 @@ class Engine:
         """Skip a step by hand; steps that needed its outputs are skipped in turn."""
         return await self._operate(
             flow_id,
-            lambda state, who, why, context: decide.on_skip_step(state, step_id, who, why, context),
+            lambda state, who, why, context: operate.on_skip_step(
+                state, step_id, who, why, context
+            ),
             actor,
             reason,
         )

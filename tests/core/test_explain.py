@@ -5,14 +5,16 @@ from test_decide import Flow
 from argyll.decide import (
     Failed,
     NotCompleted,
-    Redrive,
     Succeeded,
+)
+from argyll.explain import describe, explain
+from argyll.operate import (
+    Redrive,
     on_cancel,
     on_pause,
     on_retry,
     on_skip_step,
 )
-from argyll.explain import describe, explain
 from argyll.testing import catalog_of, script_step
 
 A = script_step("a", "1", outputs=["x"], types={"x": "number"})

@@ -9,23 +9,25 @@ from argyll.decide import (
     CANCELED_REASON,
     Failed,
     NotCompleted,
-    Redrive,
     RunWork,
     ScheduleWake,
     StopWork,
     Succeeded,
-    on_cancel,
-    on_complete_step,
-    on_pause,
-    on_resume,
-    on_retry,
-    on_skip_step,
     on_start,
     on_takeover,
     on_wake,
 )
 from argyll.errors import ConflictError, NotFoundError, ValidationError
 from argyll.model import FlowStatus, StepStatus, WorkStatus
+from argyll.operate import (
+    Redrive,
+    on_cancel,
+    on_complete_step,
+    on_pause,
+    on_resume,
+    on_retry,
+    on_skip_step,
+)
 from argyll.testing import script_step
 
 A = script_step("a", "1", outputs=["x"], types={"x": "number"})

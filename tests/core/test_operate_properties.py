@@ -28,20 +28,22 @@ from test_transition_properties import Driver, flows
 from argyll.apply import FLOW_APPLIERS, fold, fold_flow
 from argyll.decide import (
     CANCELED_REASON,
-    Redrive,
     RunWork,
-    on_cancel,
-    on_complete_step,
-    on_pause,
-    on_resume,
-    on_retry,
-    on_skip_step,
     on_start,
 )
 from argyll.errors import ConflictError, NotFoundError, ValidationError
 from argyll.events import FlowRetried, StepCompleted, StepSkipped
 from argyll.explain import MANUAL, REASONS, explain
 from argyll.model import FlowStatus, StepStatus, WorkStatus
+from argyll.operate import (
+    Redrive,
+    on_cancel,
+    on_complete_step,
+    on_pause,
+    on_resume,
+    on_retry,
+    on_skip_step,
+)
 from argyll.planner import plan
 from argyll.testing import FakeClock, catalog_of, counter_tokens, script_step
 
