@@ -1,41 +1,19 @@
-"""The store contract: pytest suites, one per role of ``argyll.store.base``, for any backend.
+"""The suites of the stream, feed, flow index, snapshot, lease and lifecycle roles."""
 
-A backend runs the roles it implements by subclassing their suites in a test
-module (the class name must start with ``Test``) and opening a fresh, empty
-store, either in ``open_store`` or by overriding the ``store`` fixture (to
-parametrize it, or to use other fixtures)::
-
-    from argyll.store.contract import StoreContract
-
-    class TestMyStore(StoreContract):          # or (StreamsContract, FeedContract, ...)
-        async def open_store(self) -> EventStore:
-            return await MyEventStore.open("my://localhost/test")
-
-``StoreContract`` is every role together, which the engine needs. Every suite but
-``StreamsContract``, ``LeasesContract`` and ``SlotsContract`` appends to set up what
-it checks, so each needs the streams role too; ``SlotsContract`` needs the leases
-role (slots are reaped by lease). The suites need pytest and pytest-asyncio (the
-``dev`` extras); ``tests/contract/test_store.py`` runs them on the memory, SQLite,
-Redis and Redis Cluster stores.
-"""
-
-# ruff: noqa: S101, S106, S107 — pytest suites: a failed assert is how a backend fails the contract; "token" arguments are work-item names, not passwords
+# ruff: noqa: S101 — pytest suites: a failed assert is how a backend fails the contract; "token" arguments are work-item names, not passwords
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
-import pytest_asyncio
 
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import (
     CATALOG,
     Event,
-    EventData,
     FlowCanceled,
     FlowCompleted,
     FlowFailed,
@@ -44,99 +22,28 @@ from argyll.events import (
     FlowRetried,
     FlowStarted,
     StepHealthChanged,
-    StepSkipped,
-    StepStarted,
-    WorkRetryScheduled,
     flow_aggregate,
 )
-from argyll.model import FlowID, FlowStatus, FlowSummary, Plan, StepID, Token, parse_step
-from argyll.store.base import EventStore, SlotAnswer, SlotHolder
-
-NOW = datetime(2024, 5, 1, 12, 30, 15, 123000, tzinfo=UTC)
-EMPTY_PLAN = Plan(goals=(), required=(), steps={}, attributes={})
-WAIT = 5.0
-"""Seconds any single wait in these tests may take before it counts as a hang."""
-
-
-def started(flow_id: str, **init: object) -> FlowStarted:
-    return FlowStarted(FlowID(flow_id), EMPTY_PLAN, init)
-
-
-def skipped(flow_id: str, reason: str = "not needed", step_id: str = "s") -> StepSkipped:
-    return StepSkipped(FlowID(flow_id), StepID(step_id), reason)
-
-
-def at(seconds: float) -> datetime:
-    return NOW + timedelta(seconds=seconds)
-
-
-async def append_to(
-    store: EventStore, aggregate: str, events: Sequence[EventData], timestamp: datetime = NOW
-) -> list[Event]:
-    """Append at the aggregate's current version."""
-    return await store.append(aggregate, await store.version(aggregate), events, timestamp)
-
-
-async def take(events: AsyncIterator[Event], count: int) -> list[Event]:
-    """The next ``count`` events of a subscription, within WAIT seconds."""
-    taken: list[Event] = []
-    async with asyncio.timeout(WAIT):
-        async for event in events:
-            taken.append(event)
-            if len(taken) == count:
-                break
-    return taken
-
-
-def stale_batch() -> list[EventData]:
-    """A batch appended at a stale version of ``flow:a``: it would have ended the flow."""
-    return [skipped("a", "late"), FlowCompleted(FlowID("a"))]
-
-
-def rich_events() -> list[EventData]:
-    """Events whose data has every JSON shape: nesting, unicode, floats, null, quotes."""
-    step = parse_step(
-        {
-            "id": "greet",
-            "type": "sync",
-            "http": {"endpoint": "http://localhost:9/greet"},
-            "attributes": {
-                "name": {"role": "required", "type": "string"},
-                "greeting": {"role": "output"},
-            },
-        }
-    )
-    plan = Plan(goals=(step.id,), required=("name",), steps={step.id: step}, attributes={})
-    nested = {"list": [1, 2.5, None, True, {"deep": ["x"]}], "text": "héllo, 世界 🌍", "n": -3}
-    return [
-        FlowStarted(FlowID("r"), plan, {"name": "Zoë", "nested": nested}),
-        StepStarted(FlowID("r"), step.id, {"name": "Zoë"}, {Token("t1"): {"name": "Zoë"}}),
-        WorkRetryScheduled(FlowID("r"), step.id, Token("t1"), 2, at(0.5)),
-        StepSkipped(FlowID("r"), StepID("other"), 'predicate said "no"\n'),
-    ]
-
-
-class _Suite:
-    """Opens a fresh store per test: implement ``open_store`` or override ``store``."""
-
-    pytestmark = pytest.mark.asyncio
-
-    async def open_store(self) -> EventStore:
-        raise NotImplementedError(f"{type(self).__name__}: open the store under test here")
-
-    @pytest_asyncio.fixture
-    async def store(self) -> AsyncIterator[EventStore]:
-        opened = await self.open_store()
-        try:
-            yield opened
-        finally:
-            await opened.aclose()
-
+from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
+from argyll.store.base import EventStore
+from argyll.store.contract.support import (
+    EMPTY_PLAN,
+    NOW,
+    WAIT,
+    Suite,
+    append_to,
+    at,
+    rich_events,
+    skipped,
+    stale_batch,
+    started,
+    take,
+)
 
 # ------------------------------------------------------------------- streams
 
 
-class StreamsContract(_Suite):
+class StreamsContract(Suite):
     """append, read, version: optimistic, atomic, gapless per aggregate."""
 
     async def test_append_returns_envelopes_numbered_after_expected(
@@ -265,7 +172,7 @@ class StreamsContract(_Suite):
 # ---------------------------------------------------------------------- feed
 
 
-class FeedContract(_Suite):
+class FeedContract(Suite):
     """read_all, subscribe, head: one order over every aggregate, history then live."""
 
     async def test_the_feed_orders_events_across_aggregates(self, store: EventStore) -> None:
@@ -369,7 +276,7 @@ class FeedContract(_Suite):
 # ---------------------------------------------------------------- flow index
 
 
-class FlowIndexContract(_Suite):
+class FlowIndexContract(Suite):
     """list_flows, flow_summary: rows made by ``argyll.flow_index.summarize`` as flows go."""
 
     async def test_the_flow_index_follows_a_flow_to_completion(self, store: EventStore) -> None:
@@ -477,7 +384,7 @@ class FlowIndexContract(_Suite):
 # ----------------------------------------------------------------- snapshots
 
 
-class SnapshotsContract(_Suite):
+class SnapshotsContract(Suite):
     """save_snapshot, load_snapshot: the latest state saved per aggregate, as JSON values."""
 
     async def test_a_snapshot_is_read_back_and_a_newer_one_replaces_it(
@@ -497,7 +404,7 @@ class SnapshotsContract(_Suite):
 # -------------------------------------------------------------------- leases
 
 
-class LeasesContract(_Suite):
+class LeasesContract(Suite):
     """heartbeat, live_instances, retire: who is alive, by heartbeats that lapse."""
 
     async def test_an_instance_is_live_while_its_heartbeat_lasts(self, store: EventStore) -> None:
@@ -527,148 +434,10 @@ class LeasesContract(_Suite):
         assert await store.live_instances() == {"engine-2"}
 
 
-# --------------------------------------------------------------------- slots
-
-GRANTED, WAITING = SlotAnswer.GRANTED, SlotAnswer.WAITING
-
-
-def holder(flow: str, instance: str = "engine-1", step: str = "s", token: str = "t") -> SlotHolder:
-    return SlotHolder(instance, flow, step, token)
-
-
-class SlotsContract(_Suite):
-    """acquire_slot, release_slot, slot_holders, slot_waiters, reap_slots: a step's limit."""
-
-    async def ask_all(self, store: EventStore, flows: str, limit: int) -> list[SlotAnswer]:
-        return [await store.acquire_slot(holder(flow), limit) for flow in flows]
-
-    async def test_slots_are_granted_up_to_the_limit_and_the_rest_wait_in_order(
-        self, store: EventStore
-    ) -> None:
-        assert await self.ask_all(store, "abcde", 2) == [GRANTED] * 2 + [WAITING] * 3
-
-        assert await store.slot_holders("s") == [holder("a"), holder("b")]
-        assert await store.slot_waiters("s") == [holder("c"), holder("d"), holder("e")]
-        assert await store.slot_holders("other") == []
-        assert await store.slot_waiters("other") == []
-
-    async def test_asking_again_keeps_the_slot_or_the_place_in_line(
-        self, store: EventStore
-    ) -> None:
-        await self.ask_all(store, "abc", 1)
-
-        assert await self.ask_all(store, "cba", 1) == [WAITING, WAITING, GRANTED]
-        assert await store.slot_holders("s") == [holder("a")]
-        assert await store.slot_waiters("s") == [holder("b"), holder("c")]
-
-    async def test_a_freed_slot_goes_to_the_first_in_line(self, store: EventStore) -> None:
-        await self.ask_all(store, "abcde", 2)
-
-        assert await store.release_slot(holder("a"), 2) == [holder("c")]
-        assert await self.ask_all(store, "edc", 2) == [WAITING, WAITING, GRANTED]
-        assert await store.release_slot(holder("b"), 2) == [holder("d")]
-        assert await store.acquire_slot(holder("d"), 2, join=False) is GRANTED
-        assert await store.slot_holders("s") == [holder("c"), holder("d")]
-        assert await store.slot_waiters("s") == [holder("e")]
-
-    async def test_a_release_fills_every_free_slot_in_order(self, store: EventStore) -> None:
-        await store.heartbeat("engine-1", 60.0)
-        await store.heartbeat("dead", 0.0)
-        await store.acquire_slot(holder("a", instance="dead"), 1)
-        await self.ask_all(store, "bcde", 1)
-        await store.reap_slots()  # a slot freed without a grant
-
-        granted = await store.release_slot(holder("never-asked"), 3)
-
-        assert granted == [holder("b"), holder("c"), holder("d")]
-        assert await store.slot_waiters("s") == [holder("e")]
-
-    async def test_a_released_waiter_leaves_the_line_and_a_poll_does_not_rejoin(
-        self, store: EventStore
-    ) -> None:
-        await self.ask_all(store, "abc", 1)
-        assert await store.release_slot(holder("b", instance="another engine"), 1) == []
-        assert await store.release_slot(holder("never-asked", step="unknown"), 1) == []
-
-        assert await store.acquire_slot(holder("b"), 1, join=False) is SlotAnswer.ABSENT
-        assert await store.slot_waiters("s") == [holder("c")]
-        assert await store.release_slot(holder("a"), 1) == [holder("c")]
-        assert await store.acquire_slot(holder("c"), 1, join=False) is GRANTED
-
-    async def test_an_item_asked_for_by_another_instance_is_elsewhere(
-        self, store: EventStore
-    ) -> None:
-        await self.ask_all(store, "ab", 1)
-
-        for flow in "ab":
-            other = holder(flow, instance="engine-2")
-            assert await store.acquire_slot(other, 1) is SlotAnswer.ELSEWHERE
-        assert await store.slot_holders("s") == [holder("a")]
-        assert await store.slot_waiters("s") == [holder("b")]
-
-    async def test_items_are_told_apart_by_step_and_token(self, store: EventStore) -> None:
-        assert await store.acquire_slot(holder("a", step="x"), 1) is GRANTED
-        assert await store.acquire_slot(holder("a", step="y"), 1) is GRANTED
-        assert await store.acquire_slot(holder("a", step="x", token="u"), 1) is WAITING
-
-        assert await store.release_slot(holder("a", step="y"), 1) == []
-        assert await store.slot_holders("x") == [holder("a", step="x")]
-        assert await store.slot_holders("y") == []
-
-    async def test_a_lower_limit_holds_back_new_grants(self, store: EventStore) -> None:
-        await self.ask_all(store, "abc", 3)
-
-        assert await store.acquire_slot(holder("d"), 1) is WAITING
-        assert await store.release_slot(holder("a"), 1) == []
-        assert await store.release_slot(holder("b"), 1) == []
-        assert await store.acquire_slot(holder("d"), 1) is WAITING
-        assert await store.release_slot(holder("c"), 1) == [holder("d")]
-        assert await store.acquire_slot(holder("d"), 1) is GRANTED
-
-    async def test_racing_askers_never_get_more_slots_than_the_limit(
-        self, store: EventStore
-    ) -> None:
-        askers = [holder(f"f{n}", instance=f"engine-{n % 3}") for n in range(30)]
-
-        async with asyncio.timeout(WAIT):
-            answers = await asyncio.gather(*(store.acquire_slot(h, 4) for h in askers))
-
-        granted = [h for h, answer in zip(askers, answers, strict=True) if answer is GRANTED]
-        assert len(granted) == 4
-        assert sorted(await store.slot_holders("s"), key=str) == sorted(granted, key=str)
-        assert len(await store.slot_waiters("s")) == 26
-
-    async def test_reaping_frees_what_instances_with_a_lapsed_lease_held(
-        self, store: EventStore
-    ) -> None:
-        await store.heartbeat("alive", 60.0)
-        await store.heartbeat("dead", 0.0)  # lapses as it is given
-        for flow in "ab":
-            await store.acquire_slot(holder(flow, instance="dead"), 2)
-        for flow, instance in [("c", "dead"), ("d", "alive"), ("e", "never-seen")]:
-            await store.acquire_slot(holder(flow, instance=instance), 2)
-        await store.acquire_slot(holder("a", instance="dead", step="other"), 2)
-
-        assert await store.reap_slots() == 5
-        assert await store.reap_slots() == 0
-        assert await store.slot_holders("s") == []
-        assert await store.slot_holders("other") == []
-        assert await store.slot_waiters("s") == [holder("d", instance="alive")]
-        assert await store.acquire_slot(holder("d", instance="alive"), 2) is GRANTED
-
-    async def test_a_retired_instance_s_slots_are_reaped(self, store: EventStore) -> None:
-        await store.heartbeat("engine-1", 60.0)
-        await self.ask_all(store, "ab", 1)
-        await store.retire("engine-1")
-
-        assert await store.reap_slots() == 2
-        assert await store.slot_holders("s") == []
-
-
 # ----------------------------------------------------------------- lifecycle
 
 
-class LifecycleContract(_Suite):
+class LifecycleContract(Suite):
     """aclose: subscriptions end, later calls raise StoreError."""
 
     async def test_closing_the_store_ends_its_subscriptions(self, store: EventStore) -> None:
@@ -702,15 +471,3 @@ class LifecycleContract(_Suite):
             await store.read_all()
         with pytest.raises(StoreError):
             await store.flow_summary("a")
-
-
-class StoreContract(
-    StreamsContract,
-    FeedContract,
-    FlowIndexContract,
-    SnapshotsContract,
-    LeasesContract,
-    SlotsContract,
-    LifecycleContract,
-):
-    """Every role: what a store must do for the engine to run on it."""
