@@ -111,6 +111,12 @@ class ScriptRunner:
             config, bindings, WALL_CLOCK_LIMIT, self.limits.full(config.language)
         )
 
+    def evaluate(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
+        """Run a small script (a mapping, a match gate) on the loop, with the inline budget:
+        these are meant to be small, and one that spends it fails instead of moving off."""
+        program = compile_script(config.language, config.script)
+        return program.run(bindings, **_limits(self.limits, config.language, inline=True))
+
     async def _on_thread(
         self, program: Program, language: Language, bindings: Mapping[str, Any]
     ) -> Any:
