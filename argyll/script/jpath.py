@@ -23,7 +23,8 @@ every regex call spends from (``regex`` stops a match that outlives its timeout)
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import Enum
 from typing import Any, Final
@@ -121,8 +122,13 @@ class JPathProgram:
         return self.matches(dict(bindings), time_limit=time_limit)
 
     def matches(self, document: Any, *, time_limit: int = DEFAULT_TIME_LIMIT) -> bool:
-        """Whether the query selects at least one node of ``document`` (null ones count)."""
-        return bool(self.select(document, time_limit=time_limit))
+        """Whether the query selects at least one node of ``document`` (null ones count).
+
+        Stops at the first node: a shorthand filter on ``$`` would give the same
+        answer for every member of the document.
+        """
+        with _limited(time_limit):
+            return next(iter(self._query.finditer(document)), None) is not None
 
     def query(self, document: Any, *, time_limit: int = DEFAULT_TIME_LIMIT) -> Any:
         """A mapping's value: NOTHING, the one value selected, or the list of them all."""
@@ -133,30 +139,44 @@ class JPathProgram:
 
     def select(self, document: Any, *, time_limit: int = DEFAULT_TIME_LIMIT) -> list[Any]:
         """The values of every node the query selects, in the order RFC 9535 gives them."""
-        token = _deadline.set(time.monotonic() + time_limit / 1000)
-        try:
+        with _limited(time_limit):
             return [node.value for node in self._query.finditer(document)]
-        except _OverTime:
-            raise ScriptLimitError("milliseconds", time_limit) from None
-        except rfc9535.JSONPathRecursionError:
-            depth = _ENVIRONMENT.max_recursion_depth
-            raise ScriptError(f"'..' went deeper than {depth} levels into the document") from None
-        finally:
-            _deadline.reset(token)
+
+
+@contextmanager
+def _limited(time_limit: int) -> Iterator[None]:
+    """One run: its regex deadline set, and the library's run-time errors made ours."""
+    token = _deadline.set(time.monotonic() + time_limit / 1000)
+    try:
+        yield
+    except _OverTime:
+        raise ScriptLimitError("milliseconds", time_limit) from None
+    except rfc9535.JSONPathRecursionError:
+        depth = _ENVIRONMENT.max_recursion_depth
+        raise ScriptError(f"'..' went deeper than {depth} levels into the document") from None
+    finally:
+        _deadline.reset(token)
 
 
 def compile_jpath(source: str) -> JPathProgram:
-    """Compile a query, or a bare filter expression; raises ScriptSyntaxError with its place."""
+    """Compile a query, or a bare filter expression; raises ScriptSyntaxError with its place.
+
+    Whitespace around the query is dropped first: RFC 9535 refuses it, and the
+    shorthand would accept it, so ``"$.a\\n"`` (a YAML block's last newline)
+    would quietly mean ``$[?$.a]`` instead of ``$.a``.
+    """
+    query = source.strip()
+    lead = len(source) - len(source.lstrip())
     try:
-        return JPathProgram(source, _ENVIRONMENT.compile(source))
+        return JPathProgram(source, _ENVIRONMENT.compile(query))
     except rfc9535.JSONPathError as error:
         as_path = error
     try:
-        return JPathProgram(source, _shorthand(source))
+        return JPathProgram(source, _shorthand(query))
     except rfc9535.JSONPathError as error:
         as_filter = error
     message, pos = max(_place(as_path, 0), _place(as_filter, _SHORTHAND_OFFSET), key=_offset)
-    raise ScriptSyntaxError(message, *position(source, pos)) from None
+    raise ScriptSyntaxError(message, *position(source, lead + pos)) from None
 
 
 def _shorthand(source: str) -> rfc9535.JSONPathQuery:

@@ -196,3 +196,19 @@ def test_a_descent_deeper_than_the_library_allows_fails_with_a_clear_error() -> 
         inner = inner["a"]
     with pytest.raises(ScriptError, match=r"'\.\.' went deeper than 100"):
         compile_jpath("$..a").select(document)
+
+
+def test_whitespace_around_a_query_does_not_turn_it_into_a_filter() -> None:
+    program = compile_jpath("  $.data.total\n")
+    assert program.query({"data": {"total": 7}}) == 7
+
+
+def test_a_place_counts_the_whitespace_before_the_query() -> None:
+    with pytest.raises(ScriptSyntaxError) as caught:
+        compile_jpath("  $..[")
+    assert (caught.value.line, caught.value.column) == (1, 7)
+
+
+def test_a_match_stops_at_the_first_node() -> None:
+    program = compile_jpath("$[?match(@, '(a|aa)+b')]")
+    assert program.matches(["ab", "a" * 60], time_limit=50) is True
