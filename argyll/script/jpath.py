@@ -15,9 +15,11 @@ What ``$`` is depends on the use: a predicate queries the step's inputs as one
 object (``run``); a mapping and a match query the value itself (``query`` and
 ``matches``).
 
-Nothing in a query can loop, but the regular expressions of ``match()`` and
-``search()`` can backtrack for a long time, so each run has a time limit that
-every regex call spends from (``regex`` stops a match that outlives its timeout).
+A query cannot loop: its cost grows with the document (polynomially when
+filters nest ``..`` queries, and the library stops a ``..`` 100 levels down). The
+regular expressions of ``match()`` and ``search()`` can backtrack for a long time,
+though, so each run has a time limit that every regex call spends from (``regex``
+stops a match that outlives its timeout).
 """
 
 from __future__ import annotations
