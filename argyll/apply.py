@@ -213,6 +213,7 @@ def _flow_started(flow: FlowState | None, event: Event, data: FlowStarted) -> Fl
         version=event.seq,
         deadline=data.deadline,
         labels=data.labels,
+        parent=data.parent,
     )
 
 

@@ -42,6 +42,7 @@ from argyll.model import (
     FlowID,
     FlowState,
     FlowStatus,
+    ParentRef,
     Plan,
     ScriptConfig,
     Step,
@@ -238,10 +239,12 @@ def on_start(
     timeout_ms: int | None = None,
     labels: Mapping[str, str] | None = None,
     actor: str | None = None,
+    parent: ParentRef | None = None,
 ) -> Decision:
+    """Open a flow (``parent``: a child flow's sub-flow step) and carry it as far as it goes."""
     check_init(plan, init)
     deadline = context.now + timedelta(milliseconds=timeout_ms) if timeout_ms else None
-    started = FlowStarted(flow_id, plan, dict(init), deadline, actor, dict(labels or {}))
+    started = FlowStarted(flow_id, plan, dict(init), deadline, actor, dict(labels or {}), parent)
     flow = new_flow(Event(flow_aggregate(flow_id), 1, context.now, started))
     builder = Builder(flow, context, expected=0)
     builder.decision.events.append(started)

@@ -17,11 +17,13 @@ from typing import Any, ClassVar
 
 from argyll.model import (
     FlowID,
+    ParentRef,
     Plan,
     Step,
     StepID,
     Token,
     iso,
+    parent_from_dict,
     parse_step,
     parse_time,
     plan_from_dict,
@@ -135,6 +137,8 @@ class FlowStarted(EventData):
     deadline: datetime | None = None
     actor: str | None = None
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    parent: ParentRef | None = None
+    """Set on a child flow: the parent flow, its sub-flow step and the work item's token."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {"flow_id": self.flow_id, "plan": self.plan.to_dict(), "init": dict(self.init)}
@@ -142,6 +146,8 @@ class FlowStarted(EventData):
             out["deadline"] = iso(self.deadline)
         if self.labels:
             out["labels"] = dict(self.labels)
+        if self.parent is not None:
+            out["parent"] = self.parent.to_dict()
         out["actor"] = self.actor
         return _without_unset(out)
 
@@ -155,6 +161,7 @@ class FlowStarted(EventData):
             parse_time(deadline) if deadline else None,
             data.get("actor"),
             dict(data.get("labels", {})),
+            parent_from_dict(data["parent"]) if data.get("parent") else None,
         )
 
 

@@ -212,7 +212,7 @@ def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState
         version=version,
         deadline=_maybe_time(data.get("deadline")),
         labels=dict(data.get("labels", {})),
-        parent=_parent(data["parent"]) if data.get("parent") else None,
+        parent=parent_from_dict(data["parent"]) if data.get("parent") else None,
         deactivated_at=_maybe_time(data.get("deactivated_at")),
     )
 
@@ -225,5 +225,6 @@ def _attribute_value(data: Mapping[str, Any]) -> AttributeValue:
     )
 
 
-def _parent(data: Mapping[str, Any]) -> ParentRef:
+def parent_from_dict(data: Mapping[str, Any]) -> ParentRef:
+    """A child flow's ``parent`` (``ParentRef.to_dict``'s inverse)."""
     return ParentRef(FlowID(data["flow_id"]), StepID(data["step_id"]), Token(data["token"]))

@@ -26,7 +26,7 @@ from typing import Any, Self
 import httpx
 
 from argyll import catalog as catalog_rules
-from argyll import decide, operate
+from argyll import decide, operate, subflow
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -73,6 +73,7 @@ from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
+from argyll.runtime.subflows import SubflowRunner
 from argyll.runtime.takeover import IsDead, LeaseKeeper
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.work import WorkRunner
@@ -142,12 +143,15 @@ class Engine:
         self.outbound = outbound
         self._http_client = make_client(outbound, HTTP_LIMITS)
         self._http = HttpCaller(self._http_client, webhook_base_url, outbound)
-        self._work = work or WorkRunner(self._scripts, self._http)
         self.catalog = Catalog()
         self._flows = FlowCache()
         self._locks: dict[FlowID, asyncio.Lock] = {}
         self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
         self._tasks = BackgroundTasks()
+        self._subflows = SubflowRunner(
+            self.get_flow, self._start_child, self.wait_flow, self._cancel_child, self._tasks
+        )
+        self._work = work or WorkRunner(self._scripts, self._http, self._subflows)
         self._dispatch = Dispatcher(
             self._work,
             self.clock,
@@ -192,13 +196,16 @@ class Engine:
         await self._leases.renew(self.store)
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
+        running = []
         for status in (FlowStatus.ACTIVE, FlowStatus.PAUSED):
             for summary in await self.store.list_flows(status):
                 state = await self.get_flow(summary.id)
+                running.append(state)
                 self._open_work.seed(state)
                 if state.deadline is not None:
                     self._dispatch.schedule(state.id, state.deadline)
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
+        await self._subflows.cancel_orphans(running)
         await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
@@ -342,6 +349,24 @@ class Engine:
             return FlowStart(ident, created=False)
         self._dispatch.perform(decision)
         return FlowStart(ident, created=True)
+
+    async def _start_child(self, child: subflow.ChildFlow) -> None:
+        """Start a flow step's child flow; one already started for the same item is kept."""
+        context = self._context()
+        decision = decide.on_start(
+            child.flow_id, child.plan, child.init, context, parent=child.parent
+        )
+        try:
+            await self._append(child.flow_id, decision, context.now)
+        except VersionConflict:
+            first = (await self.store.read(flow_aggregate(child.flow_id)))[0].data
+            if not isinstance(first, FlowStarted) or first.parent != child.parent:
+                raise ConflictError(f"flow {child.flow_id!r} exists, not as this child") from None
+            return
+        self._dispatch.perform(decision)
+
+    async def _cancel_child(self, flow_id: FlowID, reason: str, actor: str) -> None:
+        await self.cancel_flow(flow_id, reason, actor=actor)
 
     async def _check_same_start(
         self, flow_id: FlowID, goals: list[str], init: dict, labels: dict
@@ -578,6 +603,7 @@ class Engine:
             else:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
         self._dispatch.perform(decision)
+        self._subflows.stop_children(decision)
         assert decision.state is not None  # noqa: S101 — narrows the type: the loop only breaks with a state
         return decision.state
 
