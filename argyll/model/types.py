@@ -634,6 +634,8 @@ class FlowSummary:
     completed_at: datetime | None = None
     error: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    parent: FlowID | None = None
+    """A child flow's parent flow."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -647,6 +649,8 @@ class FlowSummary:
             out["error"] = self.error
         if self.labels:
             out["labels"] = dict(self.labels)
+        if self.parent is not None:
+            out["parent"] = self.parent
         return out
 
     def has_labels(self, wanted: Mapping[str, str]) -> bool:

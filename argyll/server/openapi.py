@@ -139,6 +139,7 @@ def _flow_schemas() -> dict[str, Schema]:
             completed_at=_TIME,
             error={"type": "string"},
             labels=model_schema.LABELS,
+            parent={"type": "string", "description": "a child flow's parent flow"},
         ),
         "WorkItem": work_item,
         "Execution": execution,
@@ -161,6 +162,15 @@ def _flow_schemas() -> dict[str, Schema]:
             error={"type": "string"},
             deadline={**_TIME, "description": "when an unfinished flow fails (its timeout)"},
             labels=model_schema.LABELS,
+            parent={
+                **_obj(
+                    ["flow_id", "step_id", "token"],
+                    flow_id={"type": "string"},
+                    step_id={"type": "string"},
+                    token={"type": "string"},
+                ),
+                "description": "a child flow's parent: the flow, its sub-flow step, the item",
+            },
             plan=_ref("Plan"),
             init=_OBJECT,
             attributes=_map(_obj(["value", "step"], value={}, step={"type": ["string", "null"]})),

@@ -25,7 +25,7 @@ column without rewriting the table) and its rows decode as version 1; a column
 rather than a key inside the JSON keeps the payload exactly the event's fields.
 Version 3 added the flows' ``labels`` column; version 4 the ``slots`` table: each
 step's concurrency slots, and the queue for them, each grant decided in one
-transaction.
+transaction; version 5 the flows' ``parent`` column (a child flow's parent flow).
 """
 
 from __future__ import annotations
@@ -103,6 +103,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX slots_by_step ON slots (step, held, arrival)",
     ),
+    (  # to version 5: a child flow's row names its parent flow
+        "ALTER TABLE flows ADD COLUMN parent TEXT",
+    ),
 )
 """The statements that take the database from version n to n + 1, at index n."""
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -116,9 +119,9 @@ _LAST_POSITION = "SELECT last_insert_rowid()"
 _READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"  # noqa: S608 — only this module's column lists are interpolated
 _READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"  # noqa: S608 — only this module's column lists are interpolated
 _HEAD = "SELECT coalesce(max(position), 0) FROM events"
-_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels"
+_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels, parent"
 _FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"  # noqa: S608 — only this module's column lists are interpolated
-_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608 — only this module's column lists are interpolated
+_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 — only this module's column lists are interpolated
 _SAVE_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (aggregate, version, state) VALUES (?, ?, ?)"
 _SNAPSHOT = "SELECT version, state FROM snapshots WHERE aggregate = ?"
 _HEARTBEAT = "INSERT OR REPLACE INTO instances (id, expires) VALUES (?, ?)"
@@ -368,11 +371,12 @@ def _flow_row(summary: FlowSummary) -> Row:
         completed_at,
         summary.error,
         json.dumps(dict(summary.labels)),
+        summary.parent,
     )
 
 
 def _flow_summary(row: Row) -> FlowSummary:
-    flow_id, status, created_at, completed_at, error, labels = row
+    flow_id, status, created_at, completed_at, error, labels, parent = row
     return FlowSummary(
         FlowID(flow_id),
         FlowStatus(status),
@@ -380,6 +384,7 @@ def _flow_summary(row: Row) -> FlowSummary:
         None if completed_at is None else decode_time(completed_at),
         error,
         json.loads(labels),
+        None if parent is None else FlowID(parent),
     )
 
 

@@ -150,8 +150,9 @@ class RedisEventStore(ClosesOnExit):
             error = data.error if isinstance(data, FlowFailed) else ""
             change, status = index_change(data)
             labels = json.dumps(dict(data.labels)) if isinstance(data, FlowStarted) else ""
+            parent = data.parent if isinstance(data, FlowStarted) else None
             args += (change.value, status.value, data.flow_id, _micros(timestamp), stamp, error)
-            args.append(labels)
+            args += (labels, parent.flow_id if parent is not None else "")
         return args
 
     def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
@@ -376,6 +377,7 @@ def _summary(flow_id: str, raw: bytes) -> FlowSummary:
         None if completed is None else decode_time(completed),
         row.get("error"),
         json.loads(row.get("labels") or "{}"),
+        row.get("parent"),
     )
 
 
