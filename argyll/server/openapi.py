@@ -34,6 +34,22 @@ _STRINGS = {"type": "array", "items": {"type": "string"}}
 _OBJECT = {"type": "object"}
 
 
+def _excluded_schema() -> Schema:
+    """Steps the goals reached but the plan left out, each with the attribute names why."""
+    groups = {
+        "missing": "required inputs that cannot be satisfied (another provider was chosen)",
+        "satisfied": "outputs init already holds",
+        "blocked": "collect: none inputs init gives a value",
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            name: {**_map(_STRINGS), "description": why} for name, why in groups.items()
+        },
+    }
+
+
 def _ref(name: str) -> Schema:
     return {"$ref": _COMPONENTS + name}
 
@@ -130,6 +146,11 @@ def _flow_schemas() -> dict[str, Schema]:
             attributes=_map(
                 _obj(["providers", "consumers"], providers=_STRINGS, consumers=_STRINGS)
             ),
+            children={
+                **_map(_ref("Plan")),
+                "description": "each sub-flow step's child plan, by step id",
+            },
+            excluded=_excluded_schema(),
         ),
         "FlowSummary": _obj(
             ["id", "status", "created_at"],
