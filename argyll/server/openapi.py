@@ -15,7 +15,7 @@ from typing import Any
 
 from argyll import __version__, wire
 from argyll.access import scope_for
-from argyll.explain import NOT_NEEDED, REASONS, SATISFIED_BY_INIT
+from argyll.explain import LEFT_OUT_REASONS, REASONS
 from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
 from argyll.model import schema as model_schema
 from argyll.model.schema import NOT_DOTS, enum_schema, id_schema
@@ -211,7 +211,7 @@ def _explanation_schema() -> Schema:
     entry["properties"]["detail"] = _OBJECT
     left_out = _obj(
         ["reason", "detail"],
-        reason={"enum": [SATISFIED_BY_INIT, NOT_NEEDED]},
+        reason={"enum": list(LEFT_OUT_REASONS)},
         detail=_OBJECT,
     )
     return _obj(
