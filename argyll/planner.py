@@ -34,6 +34,7 @@ from argyll.model import (
     Role,
     Step,
     StepID,
+    json_text,
 )
 
 
@@ -273,7 +274,7 @@ def _check_outputs(step: Step, child: Plan) -> None:
     problems = [
         (
             f"steps.{step.id}.attributes.{name}",
-            f"the child flow (goals {goals}) produces no {inner!r}",
+            f"the child flow (goals {goals}) produces no {json_text(inner)}",
         )
         for name, spec in step.attributes.items()
         if spec.role is Role.OUTPUT and (inner := spec.inner_name or name) not in produced

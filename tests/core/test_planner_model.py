@@ -115,7 +115,7 @@ def test_an_output_the_child_cannot_produce_refuses_the_plan():
     with pytest.raises(ValidationError) as caught:
         plan(catalog, ["sub"], {"qty": 1})
     assert caught.value.problems == [
-        ("steps.sub.attributes.total", "the child flow (goals price) produces no 'tax'")
+        ("steps.sub.attributes.total", 'the child flow (goals price) produces no "tax"')
     ]
 
 
