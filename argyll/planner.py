@@ -19,12 +19,23 @@ reaches a child flow.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
 from argyll.errors import UnknownGoalsError, ValidationError
-from argyll.model import AttributeEdges, Catalog, Collect, Excluded, Plan, Role, Step, StepID
+from argyll.model import (
+    AttributeEdges,
+    AttributeSpec,
+    Catalog,
+    Collect,
+    Excluded,
+    Plan,
+    Role,
+    Step,
+    StepID,
+    json_text,
+)
 
 
 def plan(catalog: Catalog, goals: Iterable[str], init: Mapping[str, Any]) -> Plan:
@@ -35,7 +46,7 @@ def plan(catalog: Catalog, goals: Iterable[str], init: Mapping[str, Any]) -> Pla
         raise UnknownGoalsError(unknown)
     if not goal_ids:
         raise ValidationError([("goals", "name at least one goal step")])
-    return _Walk(catalog, frozenset(init), {}, ()).plan(goal_ids)
+    return _Walk(_Shared(catalog), frozenset(init), ()).plan(goal_ids)
 
 
 def child_init(step: Step) -> frozenset[str]:
@@ -63,21 +74,37 @@ _RUNS = _Verdict()
 
 
 @dataclass
-class _Walk:
-    """One plan's walk: the catalog, the names init holds, and what was learnt on the way.
-
-    ``children`` is shared with the child walks: a flow step's child plan depends on
-    the step alone, so it is planned once however often the step is reached.
-    """
+class _Shared:
+    """What a plan and its child plans share: a flow step's child plan depends on the
+    step alone, so it is planned once however often the step is reached; and each
+    step's inputs are looked up once (``Step.inputs`` builds a new dict)."""
 
     catalog: Catalog
+    children: dict[StepID, Plan] = field(default_factory=dict)
+    known_inputs: dict[StepID, Mapping[str, AttributeSpec]] = field(default_factory=dict)
+
+    def inputs(self, step: Step) -> Mapping[str, AttributeSpec]:
+        found = self.known_inputs.get(step.id)
+        if found is None:
+            found = self.known_inputs[step.id] = step.inputs
+        return found
+
+
+@dataclass
+class _Walk:
+    """One plan's walk: the names init holds, and what was learnt on the way."""
+
+    shared: _Shared
     have: Set[str]
-    children: dict[StepID, Plan]
     ancestry: tuple[StepID, ...]
     verdicts: dict[StepID, _Verdict] = field(default_factory=dict)
     included: dict[StepID, Step] = field(default_factory=dict)
     reached: dict[StepID, None] = field(default_factory=dict)
     required: dict[str, None] = field(default_factory=dict)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.shared.catalog
 
     def plan(self, goals: tuple[StepID, ...]) -> Plan:
         queue = deque(goals)
@@ -86,12 +113,13 @@ class _Walk:
             if step.id not in self.included:
                 self.included[step.id] = step
                 queue.extend(self._include(step))
-        children = {sid: self.children[sid] for sid in self.included if sid in self.children}
+        known = self.shared.children
+        children = {sid: known[sid] for sid in self.included if sid in known}
         return Plan(
             goals,
             tuple(sorted(self.required)),
             self.included,
-            _edges(self.included),
+            _edges(self.included, self.shared.inputs),
             children,
             self._excluded(),
         )
@@ -105,7 +133,7 @@ class _Walk:
             _check_outputs(step, child)
             self.required.update(dict.fromkeys(child.required))
         wanted: list[StepID] = []
-        for name, spec in step.inputs.items():
+        for name, spec in self.shared.inputs(step).items():
             providers = self.catalog.providers.get(name, ())
             self.reached.update(dict.fromkeys(providers))
             if name in self.have and spec.collect in (Collect.FIRST, Collect.NONE):
@@ -135,7 +163,7 @@ class _Walk:
             raise ValidationError(
                 [(f"steps.{step.id}.flow", f"recursive composition: {cycle} -> {step.id}")]
             )
-        if step.id not in self.children:
+        if step.id not in self.shared.children:
             goals = tuple(dict.fromkeys(step.flow.goals if step.flow else ()))
             unknown = [g for g in goals if g not in self.catalog.steps]
             if unknown or not goals:
@@ -143,52 +171,61 @@ class _Walk:
                     "names no registered step: " + ", ".join(unknown) if unknown else "is empty"
                 )
                 raise ValidationError([(f"steps.{step.id}.flow.goals", reason)])
-            walk = _Walk(self.catalog, child_init(step), self.children, (*self.ancestry, step.id))
-            self.children[step.id] = walk.plan(goals)
-        return self.children[step.id]
+            walk = _Walk(self.shared, child_init(step), (*self.ancestry, step.id))
+            self.shared.children[step.id] = walk.plan(goals)
+        return self.shared.children[step.id]
 
     # ------------------------------------------------------------- verdicts
 
     def _verdict(self, root: StepID) -> _Verdict:
-        """Whether ``root`` can run, deciding its providers first (without recursion)."""
+        """Whether ``root`` can run, deciding its providers first (without recursion).
+
+        ``visiting`` holds each step on the way down with its needs; a provider met
+        again while it is still on the way down (a cycle) counts as unable to run.
+        """
+        known = self.verdicts.get(root)
+        if known is not None:
+            return known
         stack = [root]
-        visiting: set[StepID] = set()
+        visiting: dict[StepID, list[str]] = {}
         while stack:
             sid = stack[-1]
             if sid in self.verdicts:
                 stack.pop()
                 continue
             step = self.catalog.steps[sid]
-            pending = [
-                p
-                for name in self._needs(step)
-                for p in self.catalog.providers.get(name, ())
-                if p not in self.verdicts and p not in visiting
-            ]
-            if pending and sid not in visiting:
-                visiting.add(sid)
-                stack.extend(pending)
-                continue
+            needs = visiting.get(sid)
+            if needs is None:
+                needs = visiting[sid] = self._needs(step)
+                pending = [
+                    p
+                    for name in needs
+                    for p in self.catalog.providers.get(name, ())
+                    if p not in self.verdicts and p not in visiting
+                ]
+                if pending:
+                    stack.extend(pending)
+                    continue
             stack.pop()
-            visiting.discard(sid)
-            self.verdicts[sid] = self._decide(step)
+            del visiting[sid]
+            self.verdicts[sid] = self._decide(step, needs)
         return self.verdicts[root]
 
     def _needs(self, step: Step) -> list[str]:
         """The required inputs that init does not hold and absence does not satisfy."""
         return [
             name
-            for name, spec in step.inputs.items()
+            for name, spec in self.shared.inputs(step).items()
             if spec.role is Role.REQUIRED
             and spec.collect is not Collect.NONE
             and name not in self.have
         ]
 
-    def _decide(self, step: Step) -> _Verdict:
-        blocked = _blocked(step, self.have)
+    def _decide(self, step: Step, needs: list[str]) -> _Verdict:
+        blocked = _blocked(self.shared.inputs(step), self.have)
         if blocked:
             return _Verdict(blocked=blocked)
-        missing = [name for name in self._needs(step) if not self._available(step, name)]
+        missing = [name for name in needs if not self._available(step, name)]
         if step.flow is not None:
             missing.extend(self._child(step).required)
         return _Verdict(missing=tuple(sorted(set(missing)))) if missing else _RUNS
@@ -197,7 +234,7 @@ class _Walk:
         """Some provider of ``name`` can run (every one, for ``collect: all``)."""
         providers = self.catalog.providers.get(name, ())
         runs = [p in self.verdicts and self.verdicts[p].runs for p in providers]
-        if step.inputs[name].collect is Collect.ALL:
+        if self.shared.inputs(step)[name].collect is Collect.ALL:
             return bool(runs) and all(runs)
         return any(runs)
 
@@ -219,10 +256,10 @@ class _Walk:
         return Excluded(missing, satisfied, blocked)
 
 
-def _blocked(step: Step, have: Set[str]) -> tuple[str, ...]:
+def _blocked(inputs: Mapping[str, AttributeSpec], have: Set[str]) -> tuple[str, ...]:
     """Inputs whose init value makes waiting for absence (``collect: none``) hopeless."""
     return tuple(
-        sorted(n for n, spec in step.inputs.items() if spec.collect is Collect.NONE and n in have)
+        sorted(n for n, spec in inputs.items() if spec.collect is Collect.NONE and n in have)
     )
 
 
@@ -237,7 +274,7 @@ def _check_outputs(step: Step, child: Plan) -> None:
     problems = [
         (
             f"steps.{step.id}.attributes.{name}",
-            f"the child flow (goals {goals}) produces no {inner!r}",
+            f"the child flow (goals {goals}) produces no {json_text(inner)}",
         )
         for name, spec in step.attributes.items()
         if spec.role is Role.OUTPUT and (inner := spec.inner_name or name) not in produced
@@ -246,13 +283,15 @@ def _check_outputs(step: Step, child: Plan) -> None:
         raise ValidationError(problems)
 
 
-def _edges(steps: Mapping[StepID, Step]) -> dict[str, AttributeEdges]:
+def _edges(
+    steps: Mapping[StepID, Step], inputs: Callable[[Step], Mapping[str, AttributeSpec]]
+) -> dict[str, AttributeEdges]:
     providers: dict[str, list[StepID]] = {}
     consumers: dict[str, list[StepID]] = {}
     for step in steps.values():
         for name in step.outputs:
             providers.setdefault(name, []).append(step.id)
-        for name in step.inputs:
+        for name in inputs(step):
             consumers.setdefault(name, []).append(step.id)
     return {
         name: AttributeEdges(tuple(providers.get(name, ())), tuple(consumers.get(name, ())))

@@ -1,10 +1,12 @@
 """The planner over the full step model: sub-flow child plans, provider choice, excluded."""
 
 import pytest
+from test_decide import Flow
 
 from argyll.catalog import on_register, on_update
 from argyll.decide import check_init
 from argyll.errors import MissingInputsError, ValidationError
+from argyll.explain import describe, explain
 from argyll.model import parse_step
 from argyll.planner import plan
 from argyll.testing import catalog_of, script_step
@@ -113,7 +115,7 @@ def test_an_output_the_child_cannot_produce_refuses_the_plan():
     with pytest.raises(ValidationError) as caught:
         plan(catalog, ["sub"], {"qty": 1})
     assert caught.value.problems == [
-        ("steps.sub.attributes.total", "the child flow (goals price) produces no 'tax'")
+        ("steps.sub.attributes.total", 'the child flow (goals price) produces no "tax"')
     ]
 
 
@@ -292,6 +294,25 @@ def test_plan_json_nests_children_and_excluded():
     child = data["children"]["sub"]
     assert child["excluded"] == {"missing": {"stuck": ["never"]}}
     assert set(child["steps"]) == {"fine", "g"}
+
+
+def test_explain_says_why_a_provider_was_passed_over():
+    steps = (
+        step("stuck", ["never"], ["x"]),
+        step("quiet", ["flag"], ["x"], collect={"flag": "none"}),
+        step("fine", outputs=["x"]),
+        step("g", ["x", "flag"]),
+    )
+    flow = Flow(*steps, goals=["g"], init={"flag": True})
+    answer = explain(flow.state, flow.log, catalog_of(*steps))
+    left_out = {sid: reason.to_dict() for sid, reason in answer.not_in_plan.items()}
+    assert left_out == {
+        "stuck": {"reason": "inputs_missing", "detail": {"attributes": ["x"], "inputs": ["never"]}},
+        "quiet": {"reason": "blocked_by_init", "detail": {"attributes": ["x"], "inputs": ["flag"]}},
+    }
+    assert describe("stuck", left_out["stuck"]) == (
+        "left out: it cannot get never, and another provider can run"
+    )
 
 
 # ----------------------------------------------------------- composition rule

@@ -1,5 +1,6 @@
 """Property: over random catalogs with sub-flows and rival providers, the plan is exactly
-what the goals need, judged by a direct recursive reading of docs/concepts.md's rules."""
+what the goals need, judged by a direct recursive reading of docs/concepts.md's rules,
+and its JSON (as flow_started stores it) reads back to the same plan."""
 
 from dataclasses import dataclass
 from functools import cache
@@ -7,6 +8,7 @@ from functools import cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from argyll.model.codec import plan_from_dict
 from argyll.planner import plan
 from argyll.testing import catalog_of, script_step
 
@@ -137,5 +139,6 @@ def test_random_catalogs_with_sub_flows_plan_exactly_what_the_goals_need(case):
     assert observed(result) == oracle(specs)(goals, have)
     assert needed_by_someone(result, have)
     assert not set(result.steps) & set(result.excluded.missing)
+    assert plan_from_dict(result.to_dict()) == result
     for sid, child in result.children.items():
         assert needed_by_someone(child, set(result.steps[sid].inputs))
