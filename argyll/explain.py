@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argyll import subflow
 from argyll.decide import CANCELED_REASON
 from argyll.events import Event, FlowRetried, StepCompleted, StepSkipped, WorkStarted
 from argyll.model import (
@@ -27,6 +28,7 @@ from argyll.model import (
     Step,
     StepID,
     StepStatus,
+    StepType,
     WorkStatus,
     iso,
     json_text,
@@ -152,7 +154,7 @@ def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
         case StepStatus.FAILED:
             return Reason(status, FAILED, {"error": execution.error, "attempts": attempts})
         case StepStatus.ACTIVE:
-            return _active(flow, execution, status, attempts)
+            return _with_children(flow, step, _active(flow, execution, status, attempts))
     return _pending(flow, step)
 
 
@@ -171,6 +173,14 @@ def _active(flow: FlowState, execution: Execution, status: StepStatus, attempts:
     if flow.status is FlowStatus.PAUSED:
         return Reason(status, PAUSED, {})
     return Reason(status, QUEUED, {"attempts": attempts})
+
+
+def _with_children(flow: FlowState, step: Step, reason: Reason) -> Reason:
+    """A running sub-flow step also names the child flows it waits for."""
+    if reason.reason != RUNNING or step.type is not StepType.FLOW:
+        return reason
+    detail = {**reason.detail, "child_flows": subflow.step_children(flow, step.id)}
+    return Reason(reason.status, RUNNING, detail)
 
 
 def _pending(flow: FlowState, step: Step) -> Reason:

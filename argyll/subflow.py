@@ -103,10 +103,18 @@ def _inner_outputs(step: Step) -> list[str]:
 def open_children(flow: FlowState) -> list[FlowID]:
     """The children the flow's flow steps may have running (items not ended)."""
     return [
+        child
+        for step_id, step in flow.plan.steps.items()
+        if step.type is StepType.FLOW
+        for child in step_children(flow, step_id)
+    ]
+
+
+def step_children(flow: FlowState, step_id: StepID) -> list[FlowID]:
+    """The children one flow step may have running: one per item that has not ended."""
+    return [
         child_flow_id(flow.id, step_id, token)
-        for step_id, execution in flow.executions.items()
-        if flow.plan.steps[step_id].type is StepType.FLOW
-        for token, item in execution.work_items.items()
+        for token, item in flow.executions[step_id].work_items.items()
         if item.status in _OPEN
     ]
 

@@ -109,6 +109,9 @@ async def test_canceling_the_parent_cancels_the_running_child():
         await engine.start_flow(["sub"], {"x": 4}, flow_id="p")
         child = await child_of(engine, "p")
         await wait_until(lambda: service.calls, "the child's step called")
+        explained = (await engine.explain_flow("p"))["steps"]["sub"]
+        assert explained["reason"] == "running"
+        assert explained["detail"]["child_flows"] == [child]
         await engine.cancel_flow("p", "changed my mind", actor="ann")
         canceled = await engine.wait_flow(child, timeout=10)
         log = await engine.flow_events(child)
