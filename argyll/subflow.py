@@ -150,12 +150,17 @@ def stop_reason(parent: FlowState) -> str:
     return f"parent flow {parent.id!r} {parent.status.value}"
 
 
-def orphaned(child: FlowState, parent: FlowState) -> bool:
-    """A running child whose parent failed or was canceled (and so should have canceled it).
+def stops_children(parent: FlowState) -> bool:
+    """Whether the parent's end cancels its children: it failed or was canceled.
 
     A parent that completed leaves its children be, as it leaves its other work.
     """
-    return not child.status.ended and parent.status in _STOPPED
+    return parent.status in _STOPPED
+
+
+def orphaned(child: FlowState, parent: FlowState) -> bool:
+    """A running child whose parent failed or was canceled (and so should have canceled it)."""
+    return not child.status.ended and stops_children(parent)
 
 
 _STOPPED = frozenset({FlowStatus.FAILED, FlowStatus.CANCELED})

@@ -54,6 +54,7 @@ class SubflowRunner:
             if isinstance(child, Failed):
                 return child
             await self._start(child)
+            await self._stop_if_parent_stopped(child)
             ended = await self._wait(child.flow_id)
         except (ValidationError, ConflictError) as exc:
             return Failed(f"child flow not started: {exc}")
@@ -81,6 +82,12 @@ class SubflowRunner:
                 continue
             if subflow.orphaned(child, parent):
                 await self._stop(child.id, subflow.stop_reason(parent), ANONYMOUS)
+
+    async def _stop_if_parent_stopped(self, child: subflow.ChildFlow) -> None:
+        """A parent that ended while its child was starting found no child to cancel then."""
+        parent = await self._load(child.parent.flow_id)
+        if subflow.stops_children(parent):
+            await self._stop(child.flow_id, subflow.stop_reason(parent), ANONYMOUS)
 
     async def _stop(self, child: FlowID, reason: str, actor: str) -> None:
         try:

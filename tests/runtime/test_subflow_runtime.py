@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,14 @@ from test_recovery import kill
 
 from argyll import Engine
 from argyll.apply import fold_flow
-from argyll.decide import Context, Succeeded, on_work_outcome
+from argyll.decide import Context, Failed, RunWork, Succeeded, on_work_outcome
 from argyll.events import flow_aggregate
-from argyll.model import FlowStatus, ParentRef, StepStatus, WorkStatus
+from argyll.model import FlowID, FlowState, FlowStatus, ParentRef, StepStatus, WorkStatus
 from argyll.operate import on_cancel
+from argyll.runtime.subflows import SubflowRunner
+from argyll.runtime.tasks import BackgroundTasks
 from argyll.store import EventStore, open_store
-from argyll.subflow import CHILD_CANCELED, child_flow_id
+from argyll.subflow import CHILD_CANCELED, ChildFlow, child_flow_id
 from argyll.testing import Call, StepService, script_step, wait_until
 
 WORKER = Path(__file__).with_name("subflow_process.py")
@@ -284,3 +287,35 @@ async def test_a_child_missing_what_the_flow_step_maps_out_fails_the_item():
     child = child_flow_id("p", "sub", token)
     assert parent.status is FlowStatus.FAILED
     assert parent.executions["sub"].error == f"child flow {child!r} did not produce 'y'"
+
+
+async def test_a_child_started_as_its_parent_was_canceled_is_canceled_too():
+    """The parent's cancel found no child to cancel (not started yet): the start does it."""
+    async with Engine() as engine:
+        for step in (DOUBLE, sub(["double"])):
+            await engine.register_step(step)
+        await engine.start_flow(["sub"], {"x": 4}, flow_id="p")
+        await engine.wait_flow("p", timeout=10)
+        done = await engine.get_flow("p")
+    (token,) = done.executions["sub"].work_items
+    canceled = replace(done, status=FlowStatus.CANCELED)
+    calls: list[tuple[str, ...]] = []
+
+    async def load(flow_id: str) -> FlowState:
+        return canceled
+
+    async def start(child: ChildFlow) -> None:
+        calls.append(("start", child.flow_id))
+
+    async def wait(flow_id: str) -> FlowState:
+        return replace(canceled, id=flow_id, status=FlowStatus.CANCELED)
+
+    async def cancel(flow_id: str, reason: str, actor: str) -> None:
+        calls.append(("cancel", flow_id, reason))
+
+    runner = SubflowRunner(load, start, wait, cancel, BackgroundTasks())
+    step = done.plan.steps["sub"]
+    outcome = await runner.run(RunWork(FlowID("p"), step, token, {"x": 4}))
+    child = child_flow_id("p", "sub", token)
+    assert calls == [("start", child), ("cancel", child, "parent flow 'p' canceled")]
+    assert outcome == Failed(CHILD_CANCELED)
