@@ -46,6 +46,10 @@ FLOW_CANCELED = "flow_canceled"
 FLOW_ENDED = "flow_ended"
 SATISFIED_BY_INIT = "satisfied_by_init"
 NOT_NEEDED = "not_needed"
+INPUTS_MISSING = "inputs_missing"
+BLOCKED_BY_INIT = "blocked_by_init"
+LEFT_OUT_REASONS = (SATISFIED_BY_INIT, NOT_NEEDED, INPUTS_MISSING, BLOCKED_BY_INIT)
+"""Why a provider of a planned step's input is not in the plan (``not_in_plan``)."""
 
 REASONS: Mapping[str, frozenset[StepStatus]] = {
     RAN: frozenset({StepStatus.COMPLETED}),
@@ -214,11 +218,18 @@ def _not_in_plan(flow: FlowState, catalog: Catalog) -> dict[StepID, Reason]:
                 if provider not in flow.plan.steps:
                     left_out.setdefault(StepID(provider), []).append(name)
     return {
-        step_id: _left_out(flow, sorted(set(names))) for step_id, names in sorted(left_out.items())
+        step_id: _left_out(flow, step_id, sorted(set(names)))
+        for step_id, names in sorted(left_out.items())
     }
 
 
-def _left_out(flow: FlowState, names: list[str]) -> Reason:
+def _left_out(flow: FlowState, step_id: StepID, names: list[str]) -> Reason:
+    """``names``: the planned steps' inputs it provides; the plan's ``excluded`` says why
+    a provider that could not run was passed over (``inputs``: what it lacked)."""
+    excluded = flow.plan.excluded
+    for reason, group in ((INPUTS_MISSING, excluded.missing), (BLOCKED_BY_INIT, excluded.blocked)):
+        if step_id in group:
+            return Reason(None, reason, {"attributes": names, "inputs": list(group[step_id])})
     given = [name for name in names if name in flow.init]
     if given:
         return Reason(None, SATISFIED_BY_INIT, {"attributes": given})
@@ -265,6 +276,12 @@ def describe(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | 
             return "left out: the flow's init gives " + ", ".join(detail["attributes"])
         case "not_needed":
             return "left out: not needed for " + ", ".join(detail["attributes"])
+        case "inputs_missing":
+            lacks = ", ".join(detail["inputs"])
+            return f"left out: it cannot get {lacks}, and another provider can run"
+        case "blocked_by_init":
+            given = ", ".join(detail["inputs"])
+            return f"left out: the flow's init gives {given}, which it needs absent"
     return entry["reason"]
 
 
