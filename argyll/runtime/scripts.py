@@ -21,6 +21,7 @@ from argyll.errors import ScriptError, ScriptLimitError
 from argyll.model import Language, ScriptConfig, Step
 from argyll.runtime.isolated import run_isolated
 from argyll.script import ale, jpath, lua
+from argyll.script.result import NOTHING
 
 INLINE_ALE_STEPS = 20_000
 INLINE_LUA_INSTRUCTIONS = 100_000
@@ -132,9 +133,17 @@ class ScriptRunner:
 
     def evaluate(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
         """Run a small script (a mapping, a match gate) on the loop, with the inline budget:
-        these are meant to be small, and one that spends it fails instead of moving off."""
+        these are meant to be small, and one that spends it fails instead of moving off.
+
+        Ale and Lua see ``bindings`` as variables; a jpath query takes ``bindings["value"]``
+        as its document and yields what it selects, ``NOTHING`` when it selects no node.
+        """
         program = compile_script(config.language, config.script)
-        return program.run(bindings, **_limits(self.limits, config.language, inline=True))
+        limits = _limits(self.limits, config.language, inline=True)
+        if isinstance(program, jpath.JPathProgram):
+            value = program.query(bindings.get("value"), **limits)
+            return NOTHING if value is jpath.NOTHING else value
+        return program.run(bindings, **limits)
 
     async def _on_thread(
         self, program: Program, language: Language, bindings: Mapping[str, Any]

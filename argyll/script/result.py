@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, Final
+
+
+class Nothing(Enum):
+    """What a script evaluated for its value yields when it has none (``None`` is JSON null)."""
+
+    NOTHING = "nothing"
+
+
+NOTHING: Final = Nothing.NOTHING
+"""A jpath mapping or match that selects no node: no value at all, not null."""
 
 
 def as_outputs(value: Any) -> dict[str, Any]:
