@@ -44,6 +44,7 @@ from argyll.mapping import (
     meta_values,
     service_inputs,
     step_outputs,
+    typed_by_flow,
 )
 from argyll.model import (
     BackoffType,
@@ -226,7 +227,7 @@ def check_init(plan: Plan, init: Mapping[str, Any]) -> None:
     for name, value in init.items():
         for step_id in plan.attributes[name].consumers if name in plan.attributes else ():
             spec = plan.steps[step_id].attributes[name]
-            if not matches_type(value, spec.type):
+            if typed_by_flow(spec) and not matches_type(value, spec.type):
                 problems.append((f"init.{name}", f"must be of type {spec.type}"))
                 break
     problems += const_problems(plan, init)

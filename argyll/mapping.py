@@ -27,6 +27,7 @@ from typing import Any
 
 from argyll.errors import ScriptError
 from argyll.model import (
+    AttributeSpec,
     Execution,
     FlowState,
     MetaKey,
@@ -71,23 +72,35 @@ def const_problems(plan: Plan, init: Mapping[str, Any]) -> list[tuple[str, str]]
     return problems
 
 
+def typed_by_flow(spec: AttributeSpec) -> bool:
+    """Whether an input's ``type`` is its flow value's: not when a script turns the value.
+
+    A script's result is what the type then describes (``"type": "number"`` with
+    ``$.order.total``), as in upstream's examples; renaming alone keeps the value. A
+    for_each input's type is always the flow's array (each element is what is mapped).
+    """
+    return spec.for_each or spec.mapping is None or spec.mapping.script is None
+
+
 def service_inputs(step: Step, inputs: Mapping[str, Any], evaluate: Evaluate) -> dict[str, Any]:
     """One work item's inputs as its service receives them: transformed, under inner names.
 
-    An input whose jpath mapping selects nothing is left out. Raises MappingFailed.
+    An input whose jpath mapping selects nothing is left out; a script's result must be
+    of the input's type. Raises MappingFailed.
     """
     sent: dict[str, Any] = {}
     for name, value in inputs.items():
         spec = step.attributes.get(name)
-        mapping = spec.mapping if spec is not None else None
-        if mapping is None:
+        if spec is None or spec.mapping is None:
             sent[name] = value
             continue
-        if mapping.script is not None:
-            value = _run(mapping.script, value, evaluate, f"input {name!r}")
+        if spec.mapping.script is not None:
+            value = _run(spec.mapping.script, value, evaluate, f"input {name!r}")
             if value is NOTHING:
                 continue
-        sent[mapping.name or name] = value
+            if not typed_by_flow(spec) and not matches_type(value, spec.type):
+                raise MappingFailed(f"input {name!r} as mapped must be of type {spec.type}")
+        sent[spec.mapping.name or name] = value
     return sent
 
 

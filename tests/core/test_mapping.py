@@ -126,22 +126,81 @@ def test_an_input_script_transforms_the_value_in_each_language(language, source)
     assert flow.data("step_started")[0].work_items[run.token] == {"sum": half}
 
 
-def test_upstreams_combined_rename_and_jpath_example():
-    """Upstream's example, typed as the flow's attribute is: ``type`` is the outer side's."""
-    step = http_step(
+UPSTREAM_EXAMPLES = [
+    # docs/concepts/steps.md, "Attribute Mappings": each as written there, with a flow value
+    # it fits and what the service then receives.
+    (
+        {
+            "user_email": {
+                "role": "required",
+                "type": "string",
+                "required": {"mapping": {"name": "email"}},
+            }
+        },
+        {"user_email": "ada@example.com"},
+        {"email": "ada@example.com"},
+    ),
+    (
+        {
+            "order_total": {
+                "role": "required",
+                "type": "number",
+                "required": {
+                    "mapping": {"script": {"language": "jpath", "script": "$.data.order.total"}}
+                },
+            }
+        },
+        {"order_total": {"data": {"order": {"total": 99.5}}}},
+        {"order_total": 99.5},
+    ),
+    (
         {
             "customer_id": {
                 "role": "required",
-                "type": "object",
+                "type": "string",
                 "required": {
-                    "mapping": {"name": "customerId", "script": script("jpath", "$.user.id")}
+                    "mapping": {
+                        "name": "customerId",
+                        "script": {"language": "jpath", "script": "$.user.id"},
+                    }
                 },
-            },
+            }
+        },
+        {"customer_id": {"user": {"id": "c-7"}}},
+        {"customerId": "c-7"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("attributes", "init", "sent"), UPSTREAM_EXAMPLES)
+def test_upstreams_mapping_examples_run(attributes, init, sent):
+    """A scripted input's ``type`` is what its script yields, as these examples take it."""
+    flow = Flow(http_step({**attributes, "ok": output()}), goals=["svc"], init=init)
+    assert flow.runs()[0].inputs == sent
+
+
+def test_a_scripted_input_of_the_wrong_type_fails_the_step():
+    mapping = {"script": script("jpath", "$.total")}
+    step = http_step(
+        {
+            "t": {"role": "required", "type": "number", "required": {"mapping": mapping}},
             "ok": output(),
         }
     )
-    flow = Flow(step, goals=["svc"], init={"customer_id": {"user": {"id": "c-7"}}})
-    assert flow.runs()[0].inputs == {"customerId": "c-7"}
+    flow = Flow(step, goals=["svc"], init={"t": {"total": "12"}})
+    assert flow.runs() == []
+    assert flow.state.executions["svc"].error == "input 't' as mapped must be of type number"
+
+
+def test_a_renamed_input_keeps_the_flows_type_check():
+    step = http_step(
+        {
+            "n": {"role": "required", "type": "number", "required": {"mapping": {"name": "m"}}},
+            "ok": output(),
+        }
+    )
+    with pytest.raises(ValidationError):
+        Flow(step, goals=["svc"], init={"n": "one"})
 
 
 def test_a_jpath_input_mapping_that_selects_nothing_leaves_the_input_out():
