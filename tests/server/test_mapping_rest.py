@@ -33,7 +33,7 @@ def pricing(service: StepService, **outputs: Any) -> dict[str, Any]:
         "attributes": {
             "item": {
                 "role": "required",
-                "type": "object",
+                "type": "string",  # what the script makes of the flow's item: its sku
                 "required": {
                     "mapping": {"name": "sku", "script": {"language": "jpath", "script": "$.sku"}}
                 },
