@@ -68,8 +68,9 @@ from argyll.transitions import WORK_TRANSITIONS, can_transition
 
 NewToken = Callable[[], str]
 Evaluate = Callable[[ScriptConfig, Mapping[str, Any]], Any]
-"""Runs a small script (a mapping, a match gate) to its value, within a small budget;
-raises ScriptError. The runtime hands in its compiled-script cache."""
+"""Runs a small script within a small budget; raises ScriptError. ``evaluate`` gives a
+mapping's value, ``test`` a match gate's truth (the runtime's ScriptRunner does both:
+Ale and Lua see the bindings, a jpath query's document is ``bindings["value"]``)."""
 
 
 def no_scripts(config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
@@ -174,6 +175,7 @@ class Context:
     instance: str = ""
     policy: Policy = Policy()
     evaluate: Evaluate = no_scripts
+    test: Evaluate = no_scripts
 
 
 @dataclass(slots=True)

@@ -544,7 +544,12 @@ class Engine:
 
     def _context(self) -> decide.Context:
         return decide.Context(
-            self.clock.now(), self._new_token, self.instance_id, self.policy, self._scripts.evaluate
+            self.clock.now(),
+            self._new_token,
+            self.instance_id,
+            self.policy,
+            self._scripts.evaluate,
+            self._scripts.test,
         )
 
     async def _trigger(self, flow_id: FlowID, rule: Rule, *, fresh: bool = False) -> FlowState:

@@ -21,7 +21,7 @@ from argyll.errors import ScriptError, ScriptLimitError
 from argyll.model import Language, ScriptConfig, Step
 from argyll.runtime.isolated import run_isolated
 from argyll.script import ale, jpath, lua
-from argyll.script.result import NOTHING
+from argyll.script.result import is_truthy
 
 INLINE_ALE_STEPS = 20_000
 INLINE_LUA_INSTRUCTIONS = 100_000
@@ -132,18 +132,24 @@ class ScriptRunner:
         )
 
     def evaluate(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
-        """Run a small script (a mapping, a match gate) on the loop, with the inline budget:
-        these are meant to be small, and one that spends it fails instead of moving off.
-
-        Ale and Lua see ``bindings`` as variables; a jpath query takes ``bindings["value"]``
-        as its document and yields what it selects, ``NOTHING`` when it selects no node.
-        """
+        """A mapping's value: a small script run on the loop with the inline budget (these are
+        meant to be small; one that spends it fails instead of moving off). Ale and Lua see
+        ``bindings``; a jpath query's document is ``bindings["value"]``, and a query that
+        selects nothing gives ``jpath.NOTHING``."""
         program = compile_script(config.language, config.script)
         limits = _limits(self.limits, config.language, inline=True)
         if isinstance(program, jpath.JPathProgram):
-            value = program.query(bindings.get("value"), **limits)
-            return NOTHING if value is jpath.NOTHING else value
+            return program.query(bindings.get("value"), **limits)
         return program.run(bindings, **limits)
+
+    def test(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> bool:
+        """A match gate's truth, as ``evaluate`` runs it: Ale and Lua by their value's truth,
+        jpath by whether the query selects any node of ``bindings["value"]``."""
+        program = compile_script(config.language, config.script)
+        limits = _limits(self.limits, config.language, inline=True)
+        if isinstance(program, jpath.JPathProgram):
+            return program.matches(bindings.get("value"), **limits)
+        return is_truthy(program.run(bindings, **limits))
 
     async def _on_thread(
         self, program: Program, language: Language, bindings: Mapping[str, Any]

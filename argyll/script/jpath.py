@@ -15,9 +15,11 @@ What ``$`` is depends on the use: a predicate queries the step's inputs as one
 object (``run``); a mapping and a match query the value itself (``query`` and
 ``matches``).
 
-Nothing in a query can loop, but the regular expressions of ``match()`` and
-``search()`` can backtrack for a long time, so each run has a time limit that
-every regex call spends from (``regex`` stops a match that outlives its timeout).
+A query cannot loop: its cost grows with the document (polynomially when
+filters nest ``..`` queries, and the library stops a ``..`` 100 levels down). The
+regular expressions of ``match()`` and ``search()`` can backtrack for a long time,
+though, so each run has a time limit that every regex call spends from (``regex``
+stops a match that outlives its timeout).
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from enum import Enum
-from typing import Any, Final
+from typing import Any
 
 import jsonpath_rfc9535 as rfc9535
 import regex
@@ -38,18 +39,12 @@ from jsonpath_rfc9535.selectors import FilterSelector
 
 from argyll.errors import ScriptError, ScriptLimitError, ScriptSyntaxError
 from argyll.script.ale.reader import position
+from argyll.script.result import NOTHING
 
 DEFAULT_TIME_LIMIT = 2_000
 """Milliseconds one run may spend in regular expressions."""
 
 
-class Nothing(Enum):
-    """What a mapping query that selects no node yields (``None`` is JSON null)."""
-
-    NOTHING = "nothing"
-
-
-NOTHING: Final = Nothing.NOTHING
 _SHORTHAND = "$[?{}]"
 _SHORTHAND_OFFSET = len("$[?")
 _deadline: ContextVar[float] = ContextVar("jpath_deadline")

@@ -13,7 +13,8 @@ class Nothing(Enum):
 
 
 NOTHING: Final = Nothing.NOTHING
-"""A jpath mapping or match that selects no node: no value at all, not null."""
+"""A jpath mapping that selects no node (``argyll.script.jpath`` answers it): no value at all,
+not null. Defined here, in the pure core, so the deciders can tell it from a value."""
 
 
 def as_outputs(value: Any) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -212,3 +215,18 @@ def test_a_place_counts_the_whitespace_before_the_query() -> None:
 def test_a_match_stops_at_the_first_node() -> None:
     program = compile_jpath("$[?match(@, '(a|aa)+b')]")
     assert program.matches(["ab", "a" * 60], time_limit=50) is True
+
+
+def test_jpath_loads_nothing_of_the_shell() -> None:
+    """The core's rule (test_purity), for a module that may load its query library."""
+    probe = (
+        "import json, sys; before = set(sys.modules); import argyll.script.jpath; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(json.loads(done.stdout))
+    assert loaded & {"asyncio", "socket", "sqlite3", "ssl", "selectors", "threading"} == set()
+    third_party = {name for name in loaded if name not in sys.stdlib_module_names}
+    assert third_party <= {"argyll", "jsonpath_rfc9535", "regex", "iregexp_check"}

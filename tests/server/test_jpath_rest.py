@@ -34,11 +34,13 @@ def notify(service: StepService, predicate: str) -> dict[str, Any]:
     }
 
 
-async def run(api: Api, flow_id: str, init: dict[str, Any]) -> dict[str, Any]:
+async def run(
+    api: Api, flow_id: str, init: dict[str, Any], status: str = "completed"
+) -> dict[str, Any]:
     body = {"id": flow_id, "goals": ["notify"], "init": init}
     started = await api.client.post("/engine/flow", json=body)
     assert started.status_code == 201, started.text
-    return await api.wait_flow(flow_id)
+    return await api.wait_flow(flow_id, status)
 
 
 async def test_a_jpath_predicate_skips_or_runs_the_step(api: Api, service: StepService) -> None:
@@ -94,3 +96,14 @@ async def test_a_script_step_in_jpath_is_refused(api: Api) -> None:
     }
     body = problem(await api.client.post("/engine/step", json=step), 400)
     assert [item["field"] for item in body["problems"]] == ["script.language"]
+
+
+async def test_a_backtracking_pattern_fails_the_step_at_the_time_limit(
+    api: Api, service: StepService
+) -> None:
+    """Over its slice on the loop, then over the wall-clock limit on a thread: a clear error."""
+    step = notify(service, "match($.order.code, '(a|aa)+b')")
+    assert (await api.client.post("/engine/step", json=step)).status_code == 201
+    state = await run(api, "slow", {"order": {"code": "a" * 80}}, "failed")
+    assert "limit" in state["executions"]["notify"]["error"]
+    assert service.calls == []
