@@ -19,6 +19,7 @@ CORE = (
     "argyll.planner",
     "argyll.catalog",
     "argyll.decide",
+    "argyll.mapping",
     "argyll.operate",
     "argyll.explain",
     "argyll.flow_index",
