@@ -21,6 +21,7 @@ CORE = (
     "argyll.decide",
     "argyll.operate",
     "argyll.explain",
+    "argyll.memo",
     "argyll.flow_index",
     "argyll.errors",
     "argyll.problems",
