@@ -52,15 +52,10 @@ class Memo:
 def memo_key(step: Step, inputs: Mapping[str, Any]) -> str:
     """The hex SHA-256 a work item of ``step`` with ``inputs`` is memoized under."""
     definition = {k: v for k, v in step.to_dict().items() if k not in NOT_IN_KEY}
-    meta = set(_meta_inputs(step))
+    meta = step.meta_inputs
     kept = {name: value for name, value in inputs.items() if name not in meta}
     text = _canonical_json(_canonical({"step": definition, "inputs": kept}))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _meta_inputs(step: Step) -> Iterable[str]:
-    """The step's inputs that carry a value of the call (its flow, its token), not data."""
-    return ()
 
 
 def _canonical(value: Any) -> Any:

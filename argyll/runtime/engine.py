@@ -522,17 +522,20 @@ class Engine:
             stored = await self._timed_append(aggregate, decision.expected, decision.events, now)
             self.metrics.appended(decision.events)
             if decision.state is not None:
-                await self._memoize(decision.state, stored)
+                await asyncio.shield(self._memoize(decision.state, stored))
         if decision.state is not None:
             self._cache(decision.state)
             if snapshot_due(decision.expected, decision.state.version):
                 self._tasks.spawn(save_snapshot(self.store, decision.state))
 
     async def _memoize(self, state: FlowState, stored: list[Event]) -> None:
-        """Keep the successes of memoizable steps just stored, before anyone sees them end.
+        """Keep the successes of memoizable steps just stored.
 
-        A store that cannot keep one only costs a later miss: logged, never raised (the
-        events are stored, and a retry of the decision would find nothing to do).
+        Shielded by the caller: an engine closing meanwhile does not drop a put already
+        sent, and the store's own order (one SQLite worker, one Redis pipeline queue)
+        puts it before any later lookup this engine sends. A store that cannot keep one
+        only costs a later miss: logged, never raised (the events are stored, and a retry
+        of the decision would find nothing to do).
         """
         for key, memo in memo_entries(state, stored):
             try:

@@ -114,3 +114,20 @@ def test_a_whole_float_is_the_integer_it_equals_at_any_depth():
     assert key(nested) == key(same)
     assert key({"amount": 100.5, "rate": 0.1}) != key({"amount": 100, "rate": 0.1})
 
+
+
+def test_meta_inputs_are_not_part_of_the_key_and_const_inputs_are():
+    attributes = {
+        **DEFINITION["attributes"],
+        "flow": {"role": "meta", "type": "string", "meta": {"key": "flow_id"}},
+        "receipt": {"role": "meta", "type": "string", "meta": {"key": "receipt_token"}},
+        "currency": {"role": "const", "type": "string", "const": {"value": '"EUR"'}},
+    }
+    with_meta = step(attributes=attributes)
+    first = memo_key(with_meta, {**INPUTS, "flow": "f-1", "receipt": "r-1", "currency": "EUR"})
+    second = memo_key(with_meta, {**INPUTS, "flow": "f-2", "receipt": "r-2", "currency": "EUR"})
+    other_currency = memo_key(with_meta, {**INPUTS, "flow": "f-1", "currency": "USD"})
+
+    assert first == second
+    assert first != other_currency
+    assert first == memo_key(with_meta, {**INPUTS, "currency": "EUR"})
