@@ -48,7 +48,7 @@ from argyll.events import (
     flow_aggregate,
 )
 from argyll.explain import explain
-from argyll.memo import memo_entries
+from argyll.memo import Memo, memo_entries
 from argyll.model import (
     ID_PATTERN,
     Catalog,
@@ -521,14 +521,16 @@ class Engine:
             aggregate = flow_aggregate(flow_id)
             stored = await self._timed_append(aggregate, decision.expected, decision.events, now)
             self.metrics.appended(decision.events)
-            if decision.state is not None:
-                await asyncio.shield(self._memoize(decision.state, stored))
+            state = decision.state
+            entries = memo_entries(state, stored) if state is not None else []
+            if entries:
+                await asyncio.shield(self._memoize(entries))
         if decision.state is not None:
             self._cache(decision.state)
             if snapshot_due(decision.expected, decision.state.version):
                 self._tasks.spawn(save_snapshot(self.store, decision.state))
 
-    async def _memoize(self, state: FlowState, stored: list[Event]) -> None:
+    async def _memoize(self, entries: list[tuple[str, Memo]]) -> None:
         """Keep the successes of memoizable steps just stored.
 
         Shielded by the caller: an engine closing meanwhile does not drop a put already
@@ -537,13 +539,12 @@ class Engine:
         only costs a later miss: logged, never raised (the events are stored, and a retry
         of the decision would find nothing to do).
         """
-        for key, memo in memo_entries(state, stored):
+        for key, memo in entries:
             try:
                 await self.store.memo_put(key, memo)
             except StoreError as error:
-                log.warning(
-                    "memo not kept: %s", error, extra={"flow_id": state.id, "step_id": memo.step_id}
-                )
+                where = {"flow_id": memo.flow_id, "step_id": memo.step_id}
+                log.warning("memo not kept: %s", error, extra=where)
 
     async def _timed_append(
         self, aggregate: str, expected: int, events: Sequence[EventData], now: datetime
