@@ -7,7 +7,8 @@ Figures, each beside its ceiling in the same run:
 - the work path: what the engine does for one work item of a memoizable step on a
   hit (key, store lookup, the outcome) vs what it does without one (the HTTP call,
   through the engine's own client), on the memory and SQLite stores;
-- one-step flows/s, start to end: every flow a hit vs every flow a call;
+- one-step flows/s, start to end: every flow a hit vs every flow a call, beside
+  the ceiling of flows whose one step does no work (an Ale step);
 - Redis: round trips (pipelines sent) and commands per ``memo_get``, hit and miss,
   counted at the store's client; and a lookup's p50 beside a bare PING's.
 
@@ -84,13 +85,27 @@ async def work_paths(url: str, store_url: str, concurrency: int, seconds: float)
     )
 
 
+NO_WORK = {
+    "id": "step",
+    "type": "script",
+    "attributes": {"x": {"role": "required"}, "y": {"role": "output"}},
+    "script": {"language": "ale", "script": '{:y "ok"}'},
+}
+"""The ceiling of a one-step flow: an Ale step that answers at once, nothing to look up."""
+
+
 async def flows(url: str, store_url: str, concurrency: int, seconds: float) -> None:
-    """One-step flows/s: a memoizable step whose every flow hits vs a step that is called."""
+    """One-step flows/s: a memoizable step whose every flow hits vs a step that is called,
+    beside flows whose one step does no work at all."""
     rates = []
-    for memoizable in (True, False):
-        fresh = store_url.replace(".db", f"-{concurrency}-{memoizable}.db")
+    for name, definition in (
+        ("hit", step_definition(url, memoizable=True)),
+        ("call", step_definition(url, memoizable=False)),
+        ("none", NO_WORK),
+    ):
+        fresh = store_url.replace(".db", f"-{concurrency}-{name}.db")
         async with Engine(fresh) as engine:
-            await engine.register_step(step_definition(url, memoizable))
+            await engine.register_step(definition)
             first = await engine.start_flow(["step"], {"x": 1})
             await engine.wait_flow(first, timeout=30)  # the memo every later flow hits
 
@@ -100,11 +115,12 @@ async def flows(url: str, store_url: str, concurrency: int, seconds: float) -> N
 
             rate, latencies = await closed_loop(run, concurrency, seconds)
             rates.append((rate, p50_ms(latencies)))
-    (hit, hit_p50), (call, call_p50) = rates
+    (hit, hit_p50), (call, call_p50), (ceiling, _) = rates
     store_name = store_url.split(":")[0]
     print(
         f"flows      {store_name:<7} c={concurrency:<3} hit {hit:>8.0f}/s p50 {hit_p50:.3f} ms"
         f"   call {call:>6.0f}/s p50 {call_p50:.3f} ms   ratio {hit / call:>6.1f}x"
+        f"   ceiling (no work) {ceiling:.0f}/s"
     )
 
 
