@@ -3,6 +3,8 @@
 Every step here is a real HTTP step on a loopback ``StepService`` that counts its calls.
 """
 
+import pytest
+
 from argyll import Engine
 from argyll.decide import Succeeded
 from argyll.errors import StoreError
@@ -189,7 +191,9 @@ async def test_memos_outlive_the_engine_on_sqlite(tmp_path):
     assert hit.data.memo is not None and hit.data.memo.flow_id == "before"
 
 
-async def test_a_result_computed_on_one_instance_is_a_hit_on_another(redis_url):
+@pytest.mark.parametrize("redis", ["redis_url", "redis_cluster_url"])
+async def test_a_result_computed_on_one_instance_is_a_hit_on_another(request, redis):
+    redis_url = request.getfixturevalue(redis)
     async with StepService(tenth) as service, Engine(redis_url) as a, Engine(redis_url) as b:
         await a.register_step(discount_step(service.url))
         await wait_until(lambda: "discount" in b.catalog.steps, "b sees the step", timeout=WAIT)
