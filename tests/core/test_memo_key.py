@@ -115,7 +115,6 @@ def test_a_whole_float_is_the_integer_it_equals_at_any_depth():
     assert key({"amount": 100.5, "rate": 0.1}) != key({"amount": 100, "rate": 0.1})
 
 
-
 def test_meta_inputs_are_not_part_of_the_key_and_const_inputs_are():
     attributes = {
         **DEFINITION["attributes"],
