@@ -25,6 +25,7 @@ from argyll.events import (
     FlowCompleted,
     FlowFailed,
     FlowStarted,
+    MemoSource,
     StepCompleted,
     StepFailed,
     StepSkipped,
@@ -156,7 +157,19 @@ class NotCompleted:
     error: str
 
 
-Outcome = Succeeded | Failed | NotCompleted
+@dataclass(frozen=True, slots=True)
+class Memoized:
+    """A memo hit: the outputs the ``work_succeeded`` at ``seq`` of flow ``flow_id`` recorded.
+
+    Nothing was called; the item succeeds with those outputs and names where they came from.
+    """
+
+    outputs: Mapping[str, Any]
+    flow_id: FlowID
+    seq: int
+
+
+Outcome = Succeeded | Memoized | Failed | NotCompleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,8 +293,8 @@ def on_work_outcome(
         _record_late(builder, step, Token(token), item, outcome)
         return builder.done()
     match outcome:
-        case Succeeded(outputs) if _takes(item, WorkStatus.SUCCEEDED):
-            _succeed(builder, step, Token(token), outputs)
+        case Succeeded(outputs) | Memoized(outputs) if _takes(item, WorkStatus.SUCCEEDED):
+            _succeed(builder, step, Token(token), outputs, _memo_source(outcome))
         case Failed(error) if _takes(item, WorkStatus.FAILED):
             builder.emit(WorkFailed(flow.id, step.id, Token(token), error))
         case NotCompleted(error) if _takes(item, WorkStatus.NOT_COMPLETED):
@@ -312,8 +325,9 @@ def _record_late(
     for the audit, acted on never (no attribute, no retry, nothing starts)."""
     flow_id = builder.flow.id
     match outcome:
-        case Succeeded(outputs) if _takes(item, WorkStatus.SUCCEEDED):
-            builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs)))
+        case Succeeded(outputs) | Memoized(outputs) if _takes(item, WorkStatus.SUCCEEDED):
+            memo = _memo_source(outcome)
+            builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs), memo))
         case Failed(error) if _takes(item, WorkStatus.FAILED):
             builder.emit(WorkFailed(flow_id, step.id, token, error))
         case NotCompleted(error) if item.status is WorkStatus.ACTIVE:
@@ -445,7 +459,19 @@ def _takes(item: WorkItem, status: WorkStatus) -> bool:
     return can_transition(WORK_TRANSITIONS, item.status, status)
 
 
-def _succeed(builder: Builder, step: Step, token: Token, outputs: Mapping[str, Any]) -> None:
+def _memo_source(outcome: Outcome) -> MemoSource | None:
+    if isinstance(outcome, Memoized):
+        return MemoSource(outcome.flow_id, outcome.seq)
+    return None
+
+
+def _succeed(
+    builder: Builder,
+    step: Step,
+    token: Token,
+    outputs: Mapping[str, Any],
+    memo: MemoSource | None = None,
+) -> None:
     """Record the service's response; its outputs, mapped, must be of their declared types."""
     flow_id = builder.flow.id
     try:
@@ -461,7 +487,7 @@ def _succeed(builder: Builder, step: Step, token: Token, outputs: Mapping[str, A
     if wrong:
         builder.emit(WorkFailed(flow_id, step.id, token, "; ".join(wrong)))
     else:
-        builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs)))
+        builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs), memo))
 
 
 def _not_completed(builder: Builder, step: Step, token: Token, item: WorkItem, error: str) -> None:

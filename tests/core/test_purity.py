@@ -22,6 +22,7 @@ CORE = (
     "argyll.mapping",
     "argyll.operate",
     "argyll.explain",
+    "argyll.memo",
     "argyll.flow_index",
     "argyll.errors",
     "argyll.problems",
