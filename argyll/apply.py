@@ -308,6 +308,7 @@ def _work_succeeded(flow: FlowState, event: Event, data: WorkSucceeded) -> FlowS
         status=WorkStatus.SUCCEEDED,
         outputs=data.outputs,
         error=None,
+        memo=None if data.memo is None else data.memo.to_dict(),
     )
 
 

@@ -185,12 +185,43 @@ class WorkStarted(EventData):
 
 
 @dataclass(frozen=True, slots=True)
+class MemoSource:
+    """Where a memo hit's outputs came from: the ``work_succeeded`` at ``seq`` of the flow."""
+
+    flow_id: FlowID
+    seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flow_id": self.flow_id, "seq": self.seq}
+
+
+@dataclass(frozen=True, slots=True)
 class WorkSucceeded(EventData):
+    """A work item's outputs; ``memo`` is set when they were a memo hit (nothing was called)."""
+
     type: ClassVar[str] = "work_succeeded"
     flow_id: FlowID
     step_id: StepID
     token: Token
     outputs: Mapping[str, Any]
+    memo: MemoSource | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "flow_id": self.flow_id,
+            "step_id": self.step_id,
+            "token": self.token,
+            "outputs": self.outputs,
+        }
+        if self.memo is not None:
+            out["memo"] = self.memo.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        memo = data.get("memo")
+        source = None if memo is None else MemoSource(memo["flow_id"], memo["seq"])
+        return cls(data["flow_id"], data["step_id"], data["token"], data["outputs"], source)
 
 
 @dataclass(frozen=True, slots=True)

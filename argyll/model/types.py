@@ -488,6 +488,8 @@ class WorkItem:
     """The engine instance running the current attempt (its lease)."""
     started_at: datetime | None = None
     """When the current attempt started."""
+    memo: Mapping[str, Any] | None = None
+    """``{flow_id, seq}``: the item's outputs were a memo hit of that ``work_succeeded``."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -505,6 +507,8 @@ class WorkItem:
             out["next_retry_at"] = iso(self.next_retry_at)
         if self.started_at is not None:
             out["started_at"] = iso(self.started_at)
+        if self.memo is not None:
+            out["memo"] = dict(self.memo)
         return out
 
 

@@ -48,6 +48,7 @@ from argyll.events import (
     flow_aggregate,
 )
 from argyll.explain import explain
+from argyll.memo import Memo, memo_entries
 from argyll.model import (
     ID_PATTERN,
     Catalog,
@@ -161,6 +162,7 @@ class Engine:
             lambda: self.store,
             self.instance_id,
             self._limited_steps,
+            lambda: self.store,
         )
         self._leases = LeaseKeeper(
             self.instance_id,
@@ -241,11 +243,24 @@ class Engine:
         self, step_id: str, definition: Mapping[str, Any] | Step, *, actor: str = ANONYMOUS
     ) -> Step:
         step = self._parse(definition, step_id)
-        await self._change_catalog(lambda cat: catalog_rules.on_update(cat, step, actor))
+        if await self._change_catalog(lambda cat: catalog_rules.on_update(cat, step, actor)):
+            await self._forget_memos(step.id)
         return step
 
     async def unregister_step(self, step_id: str, *, actor: str = ANONYMOUS) -> None:
         await self._change_catalog(lambda cat: catalog_rules.on_unregister(cat, step_id, actor))
+        await self._forget_memos(step_id)
+
+    async def _forget_memos(self, step_id: str) -> None:
+        """Drop a changed or removed step's memos; the change stands even if the store fails.
+
+        A memo the store could not drop is never hit by the changed step (its key holds
+        the definition); only the same definition registered again would find it.
+        """
+        try:
+            await self.store.memo_forget(step_id)
+        except StoreError as error:
+            log.warning("memos not forgotten: %s", error, extra={"step_id": step_id})
 
     async def store_health(self) -> dict[str, Any]:
         """Whether the store answers, and how fast: ``{status, store, latency_ms, error?}``."""
@@ -529,12 +544,32 @@ class Engine:
     async def _append(self, flow_id: FlowID, decision: decide.Decision, now: datetime) -> None:
         if decision.events:
             aggregate = flow_aggregate(flow_id)
-            await self._timed_append(aggregate, decision.expected, decision.events, now)
+            stored = await self._timed_append(aggregate, decision.expected, decision.events, now)
             self.metrics.appended(decision.events)
+            state = decision.state
+            entries = memo_entries(state, stored) if state is not None else []
+            if entries:
+                await asyncio.shield(self._memoize(entries))
         if decision.state is not None:
             self._cache(decision.state)
             if snapshot_due(decision.expected, decision.state.version):
                 self._tasks.spawn(save_snapshot(self.store, decision.state))
+
+    async def _memoize(self, entries: list[tuple[str, Memo]]) -> None:
+        """Keep the successes of memoizable steps just stored.
+
+        Shielded by the caller: an engine closing meanwhile does not drop a put already
+        sent, and the store's own order (one SQLite worker, one Redis pipeline queue)
+        puts it before any later lookup this engine sends. A store that cannot keep one
+        only costs a later miss: logged, never raised (the events are stored, and a retry
+        of the decision would find nothing to do).
+        """
+        for key, memo in entries:
+            try:
+                await self.store.memo_put(key, memo)
+            except StoreError as error:
+                where = {"flow_id": memo.flow_id, "step_id": memo.step_id}
+                log.warning("memo not kept: %s", error, extra=where)
 
     async def _timed_append(
         self, aggregate: str, expected: int, events: Sequence[EventData], now: datetime

@@ -123,6 +123,10 @@ def _flow_schemas() -> dict[str, Schema]:
         next_retry_at=_TIME,
         owner={"type": "string", "description": "the engine instance running the attempt"},
         started_at=_TIME,
+        memo={
+            **_obj(["flow_id", "seq"], flow_id={"type": "string"}, seq={"type": "integer"}),
+            "description": "the outputs were a memo hit: the work_succeeded that produced them",
+        },
     )
     execution = _obj(
         ["status", "inputs", "work_items"],

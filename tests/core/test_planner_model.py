@@ -1,5 +1,8 @@
 """The planner over the full step model: sub-flow child plans, provider choice, excluded."""
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 import pytest
 from test_decide import Flow
 
@@ -230,6 +233,40 @@ def test_const_and_meta_inputs_are_not_planned():
     result = plan(catalog, ["g"], {})
     assert set(result.steps) == {"g"}
     assert not result.excluded
+
+
+class Recording(Mapping):
+    """A catalog's steps that remember which ones were looked at."""
+
+    def __init__(self, steps):
+        self.steps, self.seen = steps, set()
+
+    def __getitem__(self, key):
+        self.seen.add(key)
+        return self.steps[key]
+
+    def __iter__(self):
+        raise AssertionError("the planner must not list the catalog")
+
+    def __len__(self):
+        raise AssertionError("the planner must not count the catalog")
+
+    def __contains__(self, key):
+        return key in self.steps
+
+
+def test_planning_looks_only_at_what_the_goals_reach():
+    unrelated = [step(f"u{i}", [f"q{i}"], [f"r{i}"]) for i in range(50)]
+    catalog = catalog_of(
+        *unrelated,
+        step("stuck", ["never"], ["total"]),
+        step("price", ["qty"], ["net"]),
+        flow("sub", ["price"], requires=["qty"], outputs=["total"], inner={"total": "net"}),
+        step("bill", ["total"]),
+    )
+    steps = Recording(catalog.steps)
+    plan(replace(catalog, steps=steps), ["bill"], {"qty": 1})
+    assert steps.seen == {"bill", "sub", "price", "stuck"}
 
 
 # ------------------------------------------------------------------- excluded
