@@ -319,3 +319,30 @@ async def test_a_child_started_as_its_parent_was_canceled_is_canceled_too():
     child = child_flow_id("p", "sub", token)
     assert calls == [("start", child), ("cancel", child, "parent flow 'p' canceled")]
     assert outcome == Failed(CHILD_CANCELED)
+
+
+async def test_inputs_and_outputs_are_mapped_by_their_child_names():
+    """The flow step's ``amount`` is the child's ``qty``, the child's ``net`` its ``total``;
+    a step after the flow step reads ``total`` (nothing else in the parent makes it)."""
+    price = script_step("price", "{:net (* qty 5)}", requires=["qty"], outputs=["net"])
+    pricing = {
+        "id": "pricing",
+        "type": "flow",
+        "flow": {"goals": ["price"]},
+        "attributes": {
+            "amount": {"role": "required", "required": {"mapping": {"name": "qty"}}},
+            "total": {"role": "output", "output": {"mapping": {"name": "net"}}},
+        },
+    }
+    after = script_step("after", "{:z (+ total 1)}", requires=["total"], outputs=["z"])
+    async with Engine() as engine:
+        for step in (price, pricing, after):
+            await engine.register_step(step)
+        await engine.start_flow(["after"], {"amount": 3}, flow_id="p")
+        parent = await engine.wait_flow("p", timeout=10)
+        (token,) = parent.executions["pricing"].work_items
+        child = await engine.get_flow(child_flow_id("p", "pricing", token))
+    assert sorted(parent.plan.steps) == ["after", "pricing"]
+    assert {n: a.value for n, a in parent.attributes.items()} == {"amount": 3, "total": 15, "z": 16}
+    assert child.init == {"qty": 3}
+    assert child.attributes["net"].value == 15
