@@ -12,8 +12,8 @@ its error the item's error.
 A parent that fails or is canceled cancels the children still running; a child
 whose parent failed or was canceled while no engine could cancel it is canceled
 when an engine starts and finds it (``orphaned``). Pausing a parent leaves its
-children running: their results wait in the parent, which settles them on resume
-like any work that ended meanwhile.
+children running: a child's end is recorded in the paused parent and settles its
+flow step, and nothing that needs it starts before the resume.
 """
 
 from __future__ import annotations
