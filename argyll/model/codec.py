@@ -179,6 +179,7 @@ def _work_item(data: Mapping[str, Any]) -> WorkItem:
         next_retry_at=_maybe_time(data.get("next_retry_at")),
         owner=data.get("owner", ""),
         started_at=_maybe_time(data.get("started_at")),
+        completed_seq=data.get("completed_seq"),
     )
 
 
