@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from argyll import decide
+from argyll.compensate import RunCompensation
 from argyll.errors import NotFoundError
 from argyll.model import FlowID, FlowState, StepType
 from argyll.runtime.clock import Clock
@@ -79,6 +80,8 @@ class Dispatcher:
                         self._tasks.spawn(self._evaluate(effect))
                 case decide.ScheduleWake(flow_id=flow_id, at=at):
                     self._timers.schedule(flow_id, at)
+                case RunCompensation():
+                    self._tasks.spawn(self._compensate(effect))
 
     def schedule(self, flow_id: FlowID, at: datetime) -> None:
         """Wake the flow at ``at`` (a deadline found at start-up)."""
@@ -123,6 +126,15 @@ class Dispatcher:
                 "result of a replaced attempt dropped",
                 extra={"flow_id": effect.flow_id, "step_id": effect.step.id},
             )
+
+    async def _compensate(self, effect: RunCompensation) -> None:
+        outcome = await self._work.compensate(effect)
+        await self._record(
+            effect.flow_id,
+            lambda state, context: decide.on_compensation(
+                state, effect.step.id, effect.token, outcome, context
+            ),
+        )
 
     async def _start_granted(self, effect: decide.AcquireSlot) -> bool:
         """Decide on an item granted a slot; whether that started it."""

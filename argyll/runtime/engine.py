@@ -50,6 +50,7 @@ from argyll.events import (
 from argyll.explain import explain
 from argyll.model import (
     ID_PATTERN,
+    UNDOING,
     Catalog,
     FlowID,
     FlowStart,
@@ -198,10 +199,22 @@ class Engine:
                 self._open_work.seed(state)
                 if state.deadline is not None:
                     self._dispatch.schedule(state.id, state.deadline)
+        await self._seed_compensations()
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
         await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
+
+    async def _seed_compensations(self) -> None:
+        """Failed and canceled flows not yet deactivated: their compensation is carried on.
+
+        The flow index does not tell which ended flows still compensate, so every
+        failed or canceled flow is read (see docs/steps.md, "Compensation").
+        """
+        for status in UNDOING:
+            for summary in await self.store.list_flows(status):
+                state = await self.get_flow(summary.id)
+                self._open_work.seed(state)
 
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""
