@@ -62,8 +62,12 @@ class Shop:
 
     async def register(self, engine: Engine) -> None:
         url = self.service.url
-        await engine.register_step(http_step("pay", url, "amount", "charge_id", "/refund/{charge_id}"))
-        await engine.register_step(http_step("hold", url, "charge_id", "hold_id", "/release/{hold_id}"))
+        await engine.register_step(
+            http_step("pay", url, "amount", "charge_id", "/refund/{charge_id}")
+        )
+        await engine.register_step(
+            http_step("hold", url, "charge_id", "hold_id", "/release/{hold_id}")
+        )
         await engine.register_step(http_step("reserve", url, "hold_id", "reservation"))
 
 
@@ -139,7 +143,9 @@ async def test_cancel_compensates_what_succeeded() -> None:
 
     async with StepService(answer) as service, Engine(token_factory=counter_tokens()) as engine:
         url = service.url
-        await engine.register_step(http_step("pay", url, "amount", "charge_id", "/refund/{charge_id}"))
+        await engine.register_step(
+            http_step("pay", url, "amount", "charge_id", "/refund/{charge_id}")
+        )
         await engine.register_step(http_step("hold", url, "charge_id", "hold_id"))
         flow_id = await engine.start_flow(["hold"], {"amount": 1})
         await wait_until(lambda: any(c.path == "/hold" for c in service.calls), "hold called")
