@@ -22,8 +22,9 @@ from argyll.decide import (
 )
 from argyll.errors import ConflictError
 from argyll.events import Event, flow_aggregate
-from argyll.model import FlowStatus, WorkStatus
+from argyll.model import FlowStatus, WorkStatus, parse_step
 from argyll.operate import Redrive, on_cancel, on_retry
+from argyll.outbound import parse_policy, step_problems
 from argyll.planner import plan
 from argyll.testing import FakeClock, catalog_of, counter_tokens
 
@@ -253,3 +254,10 @@ def test_a_dead_instances_compensation_is_made_again_a_live_ones_is_left():
     assert types == ["comp_started"]
     (call,) = flow.undoing()
     assert call.step.id == "hold" and flow.item("hold").owner == "other"
+
+
+def test_a_compensate_url_outside_the_outbound_policy_is_refused():
+    definition = step("pay", "amount", "charge")
+    definition["http"]["compensate"] = "http://elsewhere.example/undo"
+    problems = step_problems(parse_policy(["svc"]), parse_step(definition))
+    assert [field for field, _ in problems] == ["http.compensate"]
