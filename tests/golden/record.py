@@ -60,6 +60,7 @@ def http_step(step_id: str, url: str, requires: str, output: str, **http: Any) -
 
 async def record(directory: Path, only: Sequence[str] = ()) -> None:
     replies = iter([(503, {"detail": "busy"}), (500, None)])
+    refunds = iter([(503, {"detail": "bank busy"}), (200, {})])
     healthy = True
 
     def answer(call: Call) -> tuple[int, Any]:
@@ -67,6 +68,10 @@ async def record(directory: Path, only: Sequence[str] = ()) -> None:
             return (200, {}) if healthy else (503, {"detail": "database away"})
         if call.path == "/ack":
             return 202, None
+        if call.path in SHOP_REPLIES:
+            return SHOP_REPLIES[call.path]
+        if call.path.startswith("/refund"):
+            return next(refunds)
         total = sum(item["doubled"] for item in call.body["doubled"])
         return next(replies, (200, {"total": total}))
 
@@ -118,12 +123,14 @@ async def record(directory: Path, only: Sequence[str] = ()) -> None:
         await engine.wait_flow(failed, timeout=10)
 
         operated, redriven = await operate(engine, service.url)
+        compensated = await compensate(engine, service.url)
 
         for name, aggregate in (
             ("success", flow_aggregate(success)),
             ("failed", flow_aggregate(failed)),
             ("operated", flow_aggregate(operated)),
             ("redriven", flow_aggregate(redriven)),
+            ("compensated", flow_aggregate(compensated)),
         ):
             if not only or name in only:
                 events = await engine.store.read(aggregate)
@@ -157,6 +164,29 @@ async def operate(engine: Engine, url: str) -> tuple[str, str]:
     await engine.retry_flow(redriven, complete={"boom": {"x": 2}}, reason="x known")
     await engine.wait_flow(redriven, timeout=10)
     return held, redriven
+
+
+SHOP_REPLIES = {
+    "/pay": (200, {"charge": "ch-1"}),
+    "/hold": (200, {"hold": "h-1"}),
+    "/reserve": (409, {"detail": "out of stock"}),
+    "/release/h-1": (404, {"detail": "no such hold"}),
+}
+
+
+async def compensate(engine: Engine, url: str) -> str:
+    """A flow that fails at its last step: the hold's release is refused for good (4xx),
+    the payment's refund is retried once (5xx) and then done; the flow is deactivated."""
+    pay = http_step("pay", f"{url}/pay", "amount", "charge", compensate=f"{url}/refund/{{charge}}")
+    hold = http_step("hold", f"{url}/hold", "charge", "hold", compensate=f"{url}/release/{{hold}}")
+    for step in (pay, hold, http_step("reserve", f"{url}/reserve", "hold", "reservation")):
+        await engine.register_step(step)
+    flow_id = await engine.start_flow(["reserve"], {"amount": 5}, flow_id="golden-compensated")
+    for _ in range(500):
+        if (await engine.get_flow(flow_id)).deactivated_at is not None:
+            return flow_id
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the compensated flow did not settle")
 
 
 if __name__ == "__main__":
