@@ -180,3 +180,25 @@ async def test_a_restart_mid_compensation_carries_it_on(tmp_path: Path) -> None:
         "hold": [WorkStatus.COMPENSATED],
         "reserve": [WorkStatus.FAILED],
     }
+
+
+async def test_a_surviving_instance_takes_over_a_compensation_its_peer_left(
+    tmp_path: Path,
+) -> None:
+    shop = Shop()
+    shop.refund_gate = asyncio.Event()
+    store = f"sqlite:///{tmp_path / 'shared.db'}"
+    lease = {"lease_ttl": 0.5, "heartbeat_interval": 0.05}
+    async with shop.service, Engine(store, instance_id="survivor", **lease) as survivor:
+        async with Engine(
+            store, token_factory=counter_tokens(), instance_id="peer", **lease
+        ) as peer:
+            await shop.register(peer)
+            flow_id = await peer.start_flow(["reserve"], {"amount": 8})
+            await wait_until(lambda: len(shop.compensations()) == 2, "the peer's refund call")
+        shop.refund_gate.set()  # the peer is gone (its lease retired); its call is lost
+        state = await deactivated(survivor, flow_id)
+    refunds = [c for c in shop.compensations() if c.path.startswith("/refund")]
+    assert len(refunds) == 2
+    (item,) = state.executions["pay"].work_items.values()
+    assert (item.status, item.owner) == (WorkStatus.COMPENSATED, "survivor")
