@@ -20,6 +20,7 @@ CORE = (
     "argyll.catalog",
     "argyll.decide",
     "argyll.operate",
+    "argyll.compensate",
     "argyll.explain",
     "argyll.flow_index",
     "argyll.errors",
