@@ -43,6 +43,7 @@ from argyll.events import (
     Event,
     EventData,
     FlowCanceled,
+    FlowDeactivated,
     FlowFailed,
     FlowStarted,
     flow_aggregate,
@@ -208,13 +209,19 @@ class Engine:
     async def _seed_compensations(self) -> None:
         """Failed and canceled flows not yet deactivated: their compensation is carried on.
 
-        The flow index does not tell which ended flows still compensate, so every
-        failed or canceled flow is read (see docs/steps.md, "Compensation").
+        The flow index does not tell which ended flows still compensate, so each failed
+        or canceled flow's last event is read, and only a flow that does not end with
+        its deactivation is folded (see docs/steps.md, "Compensation").
         """
         for status in UNDOING:
             for summary in await self.store.list_flows(status):
-                state = await self.get_flow(summary.id)
-                self._open_work.seed(state)
+                aggregate = flow_aggregate(summary.id)
+                last = await self.store.read(
+                    aggregate, after=await self.store.version(aggregate) - 1
+                )
+                if last and isinstance(last[-1].data, FlowDeactivated):
+                    continue
+                self._open_work.seed(await self.get_flow(summary.id))
 
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""

@@ -171,6 +171,9 @@ async def test_a_restart_mid_compensation_carries_it_on(tmp_path: Path) -> None:
         shop.refund_gate.set()
         async with Engine(store, token_factory=counter_tokens("u")) as engine:
             state = await deactivated(engine, flow_id)
+            settled = await engine.flow_events(flow_id)
+        async with Engine(store) as engine:  # a settled flow is left as it is
+            assert await engine.flow_events(flow_id) == settled
     paths = [c.path for c in shop.compensations()]
     assert paths == ["/release/h-1", "/refund/ch-7", "/refund/ch-7"]
     tokens = {c.headers["Argyll-Receipt-Token"] for c in shop.compensations()[1:]}
