@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from argyll.apply import FLOW_APPLIERS, fold, fold_flow
 from argyll.compensate import RunCompensation
@@ -21,7 +23,7 @@ from argyll.decide import (
     on_work_outcome,
 )
 from argyll.errors import ConflictError
-from argyll.events import Event, flow_aggregate
+from argyll.events import CompStarted, Event, flow_aggregate
 from argyll.model import FlowStatus, WorkStatus, parse_step
 from argyll.operate import Redrive, on_cancel, on_retry
 from argyll.outbound import parse_policy, step_problems
@@ -261,3 +263,58 @@ def test_a_compensate_url_outside_the_outbound_policy_is_refused():
     definition["http"]["compensate"] = "http://elsewhere.example/undo"
     problems = step_problems(parse_policy(["svc"]), parse_step(definition))
     assert [field for field, _ in problems] == ["http.compensate"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_any_outcomes_undo_every_success_latest_first_and_one_at_a_time(data):
+    cards = list(range(data.draw(st.integers(1, 4))))
+    fan = step("charge", "cards", "receipt", for_each=True)
+    fan["work_config"] = {**BACKOFF, "parallelism": len(cards)}
+    flow = Flow(fan, goals=["charge"], init={"cards": cards})
+    runs = [e for e in flow.effects if isinstance(e, RunWork)]
+    for run in data.draw(st.permutations(runs)):
+        outcome = data.draw(
+            st.sampled_from([Succeeded({"receipt": run.token}), Failed("HTTP 402")])
+        )
+        flow.work(run, outcome)
+    outcomes = st.sampled_from([Succeeded({}), Failed("HTTP 400"), NotCompleted("HTTP 503")])
+    while (current := _compensating(flow)) is not None:
+        token, item = current
+        if item.next_retry_at is not None:
+            flow.clock.advance(1000)
+            flow.take(on_wake(flow.state, flow.context()))
+            continue
+        decision = on_compensation(flow.state, "charge", token, data.draw(outcomes), flow.context())
+        flow.take(decision)
+    _check_order(flow.log)
+    items = flow.state.executions["charge"].work_items.values()
+    left = {WorkStatus.SUCCEEDED} if flow.state.status is FlowStatus.FAILED else set()
+    assert not left & {item.status for item in items}
+    assert flow.state.deactivated_at is not None
+    assert fold_flow(flow.log) == flow.state
+
+
+def _compensating(flow):
+    items = flow.state.executions["charge"].work_items.items()
+    return next(((t, i) for t, i in items if i.status is WorkStatus.COMPENSATING), None)
+
+
+def _check_order(log):
+    """Each compensation starts alone, on the latest-completed item still to be undone."""
+    state = fold_flow(log[:1])
+    for event in log[1:]:
+        items = state.executions["charge"].work_items
+        if (
+            isinstance(event.data, CompStarted)
+            and items[event.data.token].status is WorkStatus.SUCCEEDED
+        ):
+            waiting = [i.completed_seq for i in items.values() if i.status is WorkStatus.SUCCEEDED]
+            assert items[event.data.token].completed_seq == max(waiting)
+        state = fold(state, [event], FLOW_APPLIERS)
+        busy = [
+            i
+            for i in state.executions["charge"].work_items.values()
+            if i.status is WorkStatus.COMPENSATING
+        ]
+        assert len(busy) <= 1
