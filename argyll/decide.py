@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from argyll import compensate
 from argyll.apply import FLOW_APPLIERS, new_flow
 from argyll.errors import MissingInputsError, NotFoundError, ScriptError, ValidationError
 from argyll.events import (
@@ -129,7 +130,9 @@ class StopWork:
     flow_id: FlowID
 
 
-Effect = RunWork | AcquireSlot | EvaluatePredicate | ScheduleWake | StopWork
+Effect = (
+    RunWork | AcquireSlot | EvaluatePredicate | ScheduleWake | StopWork | compensate.RunCompensation
+)
 
 CANCELED_REASON = "flow canceled"
 """Why the steps a cancel stopped were skipped (a retry of the canceled flow runs them)."""
@@ -218,7 +221,24 @@ class Builder:
     def effect(self, effect: Effect) -> None:
         self.decision.effects.append(effect)
 
+    @property
+    def instance(self) -> str:
+        return self.context.instance
+
+    def wake(self, at: datetime) -> None:
+        self.effect(ScheduleWake(self.flow.id, at))
+
+    def next_retry(self, config: WorkConfig, retry_count: int) -> tuple[int, datetime] | None:
+        """The number and time of the retry after ``retry_count`` ones, or None when used up."""
+        limit = config.max_retries or self.context.policy.max_retries
+        if limit >= 0 and retry_count >= limit:
+            return None
+        retry = retry_count + 1
+        return retry, self.now + timedelta(milliseconds=retry_delay_ms(config, retry))
+
     def done(self) -> Decision:
+        """The decision; an ended flow's compensation and deactivation come last."""
+        compensate.settle(self)
         self.decision.state = self.flow
         return self.decision
 
@@ -377,6 +397,8 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
     work is taken on after the resume) or in one that has ended.
     """
     builder = Builder(flow, context, flow.version)
+    if flow.status.ended:
+        compensate.take_over(builder, is_dead)
     if flow.status is not FlowStatus.ACTIVE:
         return builder.done()  # a paused flow's work is taken on once resumed
     for step_id, execution in flow.executions.items():
@@ -389,6 +411,16 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
             elif item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None:
                 builder.effect(ScheduleWake(flow.id, item.next_retry_at))
     advance(builder)
+    return builder.done()
+
+
+def on_compensation(
+    flow: FlowState, step_id: str, token: str, outcome: Outcome, context: Context
+) -> Decision:
+    """Record a compensation call's result (Succeeded: undone; NotCompleted: retried)."""
+    builder = Builder(flow, context, flow.version)
+    error = None if isinstance(outcome, Succeeded) else outcome.error
+    compensate.record(builder, step_id, token, error, transient=isinstance(outcome, NotCompleted))
     return builder.done()
 
 
@@ -496,16 +528,14 @@ def _succeed(
 def _not_completed(builder: Builder, step: Step, token: Token, item: WorkItem, error: str) -> None:
     flow_id = builder.flow.id
     builder.emit(WorkNotCompleted(flow_id, step.id, token, error))
-    config = step.work_config
-    limit = config.max_retries or builder.context.policy.max_retries
-    if limit >= 0 and item.retry_count >= limit:
+    retry = builder.next_retry(step.work_config, item.retry_count)
+    if retry is None:
         reason = f"{error} (gave up after {_retries(item.retry_count)})"
         builder.emit(WorkFailed(flow_id, step.id, token, reason))
         return
-    retry = item.retry_count + 1
-    due = builder.now + timedelta(milliseconds=retry_delay_ms(config, retry))
-    builder.emit(WorkRetryScheduled(flow_id, step.id, token, retry, due))
-    builder.effect(ScheduleWake(flow_id, due))
+    count, due = retry
+    builder.emit(WorkRetryScheduled(flow_id, step.id, token, count, due))
+    builder.wake(due)
 
 
 def _retries(count: int) -> str:

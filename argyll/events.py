@@ -368,6 +368,82 @@ class FlowRetried(EventData):
         return cls(data["flow_id"], steps, data.get("actor"), data.get("reason"))
 
 
+# -------------------------------------------------------------- compensation
+
+
+@dataclass(frozen=True, slots=True)
+class CompStarted(EventData):
+    """A succeeded item's compensation call is made (again, after a retry or a takeover)."""
+
+    type: ClassVar[str] = "comp_started"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    instance: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CompSucceeded(EventData):
+    type: ClassVar[str] = "comp_succeeded"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+
+
+@dataclass(frozen=True, slots=True)
+class CompRetryScheduled(EventData):
+    """A compensation call that did not complete (transport error, 5xx) is tried again."""
+
+    type: ClassVar[str] = "comp_retry_scheduled"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    retry_count: int
+    next_retry_at: datetime
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow_id": self.flow_id,
+            "step_id": self.step_id,
+            "token": self.token,
+            "retry_count": self.retry_count,
+            "next_retry_at": iso(self.next_retry_at),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        return cls(
+            data["flow_id"],
+            data["step_id"],
+            data["token"],
+            data["retry_count"],
+            parse_time(data["next_retry_at"]),
+            data["error"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompFailed(EventData):
+    """A compensation that failed for good (4xx, or its retries used up)."""
+
+    type: ClassVar[str] = "comp_failed"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowDeactivated(EventData):
+    """An ended flow has no work running and no compensation left: nothing more happens."""
+
+    type: ClassVar[str] = "flow_deactivated"
+    flow_id: FlowID
+    status: str
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.type: cls
     for cls in (
@@ -392,6 +468,11 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         FlowResumed,
         FlowCanceled,
         FlowRetried,
+        CompStarted,
+        CompSucceeded,
+        CompRetryScheduled,
+        CompFailed,
+        FlowDeactivated,
     )
 }
 

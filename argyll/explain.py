@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argyll import subflow
+from argyll.compensate import COMPENSATION_STATUSES
 from argyll.decide import CANCELED_REASON
 from argyll.events import Event, FlowRetried, StepCompleted, StepSkipped, WorkStarted
 from argyll.model import (
@@ -30,6 +31,7 @@ from argyll.model import (
     StepStatus,
     StepType,
     WorkStatus,
+    compensation_summary,
     iso,
     json_text,
 )
@@ -87,14 +89,19 @@ class Explanation:
     status: FlowStatus
     steps: Mapping[StepID, Reason]
     not_in_plan: Mapping[StepID, Reason]
+    compensation: Mapping[str, Any] | None = None
+    """How the flow's undoing stands (``model.compensation_summary``), once it began."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "flow_id": self.flow_id,
             "status": self.status.value,
             "steps": {step_id: r.to_dict() for step_id, r in self.steps.items()},
             "not_in_plan": {step_id: r.to_dict() for step_id, r in self.not_in_plan.items()},
         }
+        if self.compensation is not None:
+            out["compensation"] = dict(self.compensation)
+        return out
 
 
 @dataclass(slots=True)
@@ -130,8 +137,21 @@ class _History:
 def explain(state: FlowState, events: Iterable[Event], catalog: Catalog) -> Explanation:
     """Why each planned step is where it is, and which providers the plan left out."""
     history = _History.of(events)
-    steps = {step_id: _step(state, step_id, history) for step_id in state.plan.steps}
-    return Explanation(state.id, state.status, steps, _not_in_plan(state, catalog))
+    steps = {
+        step_id: _with_compensation(state, step_id, _step(state, step_id, history))
+        for step_id in state.plan.steps
+    }
+    compensation = compensation_summary(state)
+    return Explanation(state.id, state.status, steps, _not_in_plan(state, catalog), compensation)
+
+
+def _with_compensation(flow: FlowState, step_id: StepID, reason: Reason) -> Reason:
+    """A step whose work is being undone, or was, says so per item: ``detail.compensation``."""
+    items = flow.executions[step_id].work_items
+    undoing = {t: i.status.value for t, i in items.items() if i.status in COMPENSATION_STATUSES}
+    if not undoing:
+        return reason
+    return Reason(reason.status, reason.reason, {**reason.detail, "compensation": undoing})
 
 
 def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
@@ -258,6 +278,14 @@ def _present(**detail: Any) -> dict[str, Any]:
 
 def describe(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | None = None) -> str:
     """An explanation entry (``Reason.to_dict``) in plain words, for people."""
+    text = _described(step_id, entry, names)
+    undoing = entry.get("detail", {}).get("compensation")
+    if undoing:
+        text += "; undone: " + ", ".join(sorted(set(undoing.values())))
+    return text
+
+
+def _described(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | None) -> str:
     detail = entry.get("detail", {})
     names = names or {}
     attempts = detail.get("attempts", 0)

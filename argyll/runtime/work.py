@@ -3,6 +3,7 @@ did into an Outcome."""
 
 from __future__ import annotations
 
+from argyll.compensate import RunCompensation
 from argyll.decide import EvaluatePredicate, Failed, Outcome, RunWork, Succeeded
 from argyll.errors import ScriptError
 from argyll.model import StepType
@@ -30,6 +31,10 @@ class WorkRunner:
         except ScriptError as exc:
             return Failed(f"script error: {exc}")
         return Succeeded(as_outputs(value))
+
+    async def compensate(self, effect: RunCompensation) -> Outcome:
+        """Undo one succeeded item (only HTTP steps have a compensate URL)."""
+        return await self._http.compensate(effect)
 
     async def check_predicate(self, effect: EvaluatePredicate) -> tuple[bool, str | None]:
         """(passed, error): an error in the predicate fails the step."""

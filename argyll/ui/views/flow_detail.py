@@ -10,7 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from argyll.events import Event
-from argyll.model import Execution, FlowState, Step, StepID, StepType, Token
+from argyll.model import (
+    Execution,
+    FlowState,
+    Step,
+    StepID,
+    StepType,
+    Token,
+    compensation_summary,
+)
 from argyll.subflow import child_flow_id
 from argyll.ui.format import badge, escape, seconds_between, utc_text
 from argyll.ui.model import DashboardModel
@@ -42,7 +50,28 @@ def flow_facts(flow: FlowState) -> str:
         facts.append(("parent", f"{link} (step <code>{escape(flow.parent.step_id)}</code>)"))
     if flow.error:
         facts.append(("error", f'<span class="fact-error">{escape(flow.error)}</span>'))
+    facts += _compensation_facts(flow)
     return f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>{_facts(facts)}'
+
+
+def _compensation_facts(flow: FlowState) -> list[tuple[str, str]]:
+    """How the flow's undoing stands, each compensation that failed, and when it settled."""
+    facts = []
+    summary = compensation_summary(flow)
+    if summary is not None:
+        done, failed, left = (summary[key] for key in ("compensated", "failed", "pending"))
+        counts = f"{done} undone, {failed} failed, {left} left"
+        facts.append(("compensation", f"{badge(_badge_status(summary['status']))} {counts}"))
+        for failure in summary.get("failures", ()):
+            text = f"{failure['step_id']}: {failure['error']}"
+            facts.append(("not undone", f'<span class="fact-error">{escape(text)}</span>'))
+    if flow.deactivated_at is not None:
+        facts.append(("deactivated", utc_text(flow.deactivated_at) + " UTC"))
+    return facts
+
+
+def _badge_status(status: str) -> str:
+    return "compensation_failed" if status == "failed" else status
 
 
 def flow_attributes(flow: FlowState) -> str:
