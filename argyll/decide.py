@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from argyll import collect
 from argyll.apply import FLOW_APPLIERS, new_flow
 from argyll.errors import MissingInputsError, NotFoundError, ScriptError, ValidationError
 from argyll.events import (
@@ -57,7 +58,7 @@ from argyll.model import (
 from argyll.transitions import WORK_TRANSITIONS, can_transition
 
 NewToken = Callable[[], str]
-Evaluate = Callable[[ScriptConfig, Mapping[str, Any]], Any]
+Evaluate = collect.Evaluate
 """Runs a small script (a mapping, a match gate) to its value, within a small budget;
 raises ScriptError. The runtime hands in its compiled-script cache."""
 
@@ -324,8 +325,8 @@ def on_predicate(
         builder.emit(StepFailed(flow.id, step.id, f"predicate failed: {error}"))
     elif not result:
         builder.emit(StepSkipped(flow.id, step.id, "predicate returned false"))
-    else:
-        _start_step(builder, step, _inputs(builder.flow, step))
+    elif (inputs := _inputs(builder, step)) is not None:
+        _start_step(builder, step, inputs)
     advance(builder)
     return builder.done()
 
@@ -533,41 +534,31 @@ def _step_outputs(step: Step, execution: Execution) -> dict[str, Any]:
 
 
 def _consider(builder: Builder, step_id: StepID) -> bool:
-    """Start, or end as unreachable, a pending step; False while it must wait."""
+    """Start, or end as unreachable, a pending step; False while it must wait (argyll.collect)."""
     flow, step = builder.flow, builder.flow.plan.steps[step_id]
-    for name in step.required_inputs:
-        if name in flow.attributes:
-            continue
-        providers = flow.plan.providers(name)
-        if not all(flow.executions[p].status.ended for p in providers):
+    match collect.readiness(flow, step, builder.now, builder.context.evaluate):
+        case collect.Waiting(wake_at=at):
+            if at is not None and ScheduleWake(flow.id, at) not in builder.decision.effects:
+                builder.effect(ScheduleWake(flow.id, at))
             return False
-        failed = [p for p in providers if flow.executions[p].status is StepStatus.FAILED]
-        if failed:
-            error = f"required input {name!r} cannot be produced: step {failed[0]!r} failed"
-            builder.emit(StepFailed(flow.id, step_id, error))
-        else:
-            builder.emit(StepSkipped(flow.id, step_id, f"required input {name!r} not produced"))
-        return True
-    for name in step.optional_inputs:
-        if name not in flow.attributes and not all(
-            flow.executions[p].status.ended for p in flow.plan.providers(name)
-        ):
-            return False
-    inputs = _inputs(flow, step)
-    if step.predicate is not None:
-        builder.effect(EvaluatePredicate(flow.id, step, inputs))
-        return False
-    return _start_step(builder, step, inputs)
+        case collect.Unsatisfied(inputs=names, reason=reason, failed=failed):
+            if failed:
+                builder.emit(StepFailed(flow.id, step_id, reason, names))
+            else:
+                builder.emit(StepSkipped(flow.id, step_id, reason, unsatisfied=names))
+            return True
+        case collect.Ready(inputs=inputs):
+            if step.predicate is not None:
+                builder.effect(EvaluatePredicate(flow.id, step, inputs))
+                return False
+            return _start_step(builder, step, inputs)
+    return False
 
 
-def _inputs(flow: FlowState, step: Step) -> dict[str, Any]:
-    inputs: dict[str, Any] = {}
-    for name, spec in step.inputs.items():
-        if name in flow.attributes:
-            inputs[name] = flow.attributes[name].value
-        elif spec.default is not None:
-            inputs[name] = spec.default_value()
-    return inputs
+def _inputs(builder: Builder, step: Step) -> dict[str, Any] | None:
+    """The inputs the flow gives a step that is ready to start (None: it is not)."""
+    ready = collect.readiness(builder.flow, step, builder.now, builder.context.evaluate)
+    return ready.inputs if isinstance(ready, collect.Ready) else None
 
 
 def _start_step(builder: Builder, step: Step, inputs: dict[str, Any]) -> bool:
