@@ -348,6 +348,13 @@ def _inputs(step: Step, settled: Mapping[str, _Settled]) -> dict[str, Any]:
     return inputs
 
 
+def still_collecting(flow: FlowState, name: str, spec: AttributeSpec) -> bool:
+    """Whether an input may still take values from a provider that has not ended."""
+    if all(flow.executions[p].status.ended for p in flow.plan.providers(name)):
+        return False
+    return name not in flow.attributes or spec.collect is not Collect.FIRST or spec.match is not None
+
+
 def deadlines(flow: FlowState, now: datetime, evaluate: Evaluate) -> list[datetime]:
     """When the flow's pending steps stop waiting for optional inputs (wakes to keep)."""
     wakes = []
