@@ -352,7 +352,8 @@ def still_collecting(flow: FlowState, name: str, spec: AttributeSpec) -> bool:
     """Whether an input may still take values from a provider that has not ended."""
     if all(flow.executions[p].status.ended for p in flow.plan.providers(name)):
         return False
-    return name not in flow.attributes or spec.collect is not Collect.FIRST or spec.match is not None
+    settled_by_one = spec.collect is Collect.FIRST and spec.match is None
+    return name not in flow.attributes or not settled_by_one
 
 
 def deadlines(flow: FlowState, now: datetime, evaluate: Evaluate) -> list[datetime]:

@@ -126,7 +126,7 @@ def test_init_is_the_first_candidate():
         assert flow.inputs("c") == {"x": [0]}
 
 
-# ------------------------------------------------------- mode × outcomes
+# ------------------------------------------------------- each mode over outcomes
 
 OK, FAIL, NOTHING = Succeeded({"x": 1}), Failed("boom"), Succeeded({})
 TWO = Succeeded({"x": 2})
