@@ -26,7 +26,7 @@ from typing import Any, Self
 import httpx
 
 from argyll import catalog as catalog_rules
-from argyll import decide, operate
+from argyll import collect, decide, operate
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -198,6 +198,8 @@ class Engine:
                 self._open_work.seed(state)
                 if state.deadline is not None:
                     self._dispatch.schedule(state.id, state.deadline)
+                for at in collect.deadlines(state, self.clock.now(), self._scripts.evaluate):
+                    self._dispatch.schedule(state.id, at)
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
         await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from argyll.apply import FLOW_APPLIERS, fold, fold_flow
-from argyll.collect import Ready, Unsatisfied, Waiting, readiness
+from argyll.collect import Ready, Unsatisfied, Waiting, deadlines, readiness
 from argyll.decide import (
     Context,
     Failed,
@@ -409,3 +409,11 @@ def test_readiness_answers():
     answer = readiness(flow.state, step, flow.clock.now(), evaluate)
     assert isinstance(answer, Unsatisfied) and answer.inputs == ("x",)
     assert not isinstance(answer, Ready)
+
+
+def test_deadlines_lists_the_wakes_a_restart_must_keep():
+    flow = Flow(provider("p1"), late_optional())
+    due = flow.state.created_at + timedelta(milliseconds=1000)
+    assert deadlines(flow.state, flow.clock.now(), evaluate) == [due]
+    flow.wake(1000)
+    assert deadlines(flow.state, flow.clock.now(), evaluate) == []
