@@ -218,7 +218,7 @@ def check_init(plan: Plan, init: Mapping[str, Any]) -> None:
     for name, value in init.items():
         for step_id in plan.attributes[name].consumers if name in plan.attributes else ():
             spec = plan.steps[step_id].attributes[name]
-            if not matches_type(value, spec.type):
+            if not spec.collect.gathers and not matches_type(value, spec.type):
                 problems.append((f"init.{name}", f"must be of type {spec.type}"))
                 break
     if problems:

@@ -18,6 +18,7 @@ from argyll.decide import (
     on_wake,
     on_work_outcome,
 )
+from argyll.errors import ValidationError
 from argyll.events import Event, StepFailed, StepSkipped, decode_data, flow_aggregate
 from argyll.explain import explain
 from argyll.model import FlowStatus, ScriptConfig, StepStatus
@@ -417,3 +418,28 @@ def test_deadlines_lists_the_wakes_a_restart_must_keep():
     assert deadlines(flow.state, flow.clock.now(), evaluate) == [due]
     flow.wake(1000)
     assert deadlines(flow.state, flow.clock.now(), evaluate) == []
+
+
+# ------------------------------------------------------------- registration
+
+
+def typed(step, name, attr_type):
+    step["attributes"][name]["type"] = attr_type
+    return step
+
+
+def test_a_gathering_input_is_typed_as_its_array():
+    number_provider = typed(provider("p1"), "x", "number")
+    catalog = catalog_of(number_provider, typed(consumer("all"), "x", "array"))
+    assert catalog.attribute_type("x")[0].value == "number"
+
+
+def test_a_gathering_input_of_a_scalar_type_is_refused():
+    with pytest.raises(ValidationError) as refused:
+        catalog_of(typed(consumer("some"), "x", "number"))
+    assert [field for field, _ in refused.value.problems] == ["attributes.x.type"]
+
+
+def test_a_singleton_mode_keeps_the_attribute_type():
+    with pytest.raises(ValidationError):
+        catalog_of(typed(provider("p1"), "x", "number"), typed(consumer("last"), "x", "array"))
