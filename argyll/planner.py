@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from argyll.errors import UnknownGoalsError, ValidationError
-from argyll.model import AttributeEdges, Catalog, Plan, Role, Step, StepID
+from argyll.model import AttributeEdges, Catalog, Collect, Plan, Role, Step, StepID
 
 
 def plan(catalog: Catalog, goals: Iterable[str], init: Mapping[str, Any]) -> Plan:
@@ -34,7 +34,7 @@ def plan(catalog: Catalog, goals: Iterable[str], init: Mapping[str, Any]) -> Pla
             if not spec.is_input or name in init:
                 continue
             providers = catalog.providers.get(name, ())
-            if not providers and spec.role is Role.REQUIRED:
+            if not providers and spec.role is Role.REQUIRED and spec.collect is not Collect.NONE:
                 required[name] = None
             queue.extend(p for p in providers if p not in steps)
     return Plan(goal_ids, tuple(sorted(required)), steps, _edges(steps))

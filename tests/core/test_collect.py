@@ -443,3 +443,10 @@ def test_a_gathering_input_of_a_scalar_type_is_refused():
 def test_a_singleton_mode_keeps_the_attribute_type():
     with pytest.raises(ValidationError):
         catalog_of(typed(provider("p1"), "x", "number"), typed(consumer("last"), "x", "array"))
+
+
+def test_a_none_input_nothing_provides_is_not_missing_and_is_satisfied():
+    flow = Flow(consumer("none"))
+    assert flow.state.plan.required == ()
+    assert flow.status("c") is StepStatus.ACTIVE
+    assert flow.inputs("c") == {}
