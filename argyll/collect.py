@@ -36,6 +36,7 @@ from argyll.model import (
     AttributeValue,
     Collect,
     FlowState,
+    Role,
     ScriptConfig,
     Step,
     StepID,
@@ -269,16 +270,15 @@ def _at_cutoff(
 
 
 def _optional(
-    spec: AttributeSpec,
+    flow: FlowState,
     name: str,
-    found: Sequence[_Candidate],
-    providers: _Providers,
+    spec: AttributeSpec,
     anchor: datetime,
     now: datetime,
     evaluate: Evaluate,
 ) -> _Settled:
     """An optional input: settled, past its deadline (the best value then), or waiting."""
-    settled = _settle(spec, name, found, providers, evaluate)
+    settled = _input(flow, name, spec, evaluate)
     if spec.deadline is None or (settled.kind is _Kind.LOST and not settled.blocks):
         return settled  # lost: the default or nothing, whenever it was lost
     at = anchor + timedelta(milliseconds=spec.deadline)
@@ -286,7 +286,7 @@ def _optional(
         return settled
     if now < at:
         return _Settled(_Kind.WAIT, since=at)
-    return _at_cutoff(spec, name, found, at)
+    return _at_cutoff(spec, name, _found(flow, name), at)
 
 
 # ---------------------------------------------------------------- one step
@@ -301,30 +301,63 @@ def readiness(flow: FlowState, step: Step, now: datetime, evaluate: Evaluate) ->
 
 
 def _readiness(flow: FlowState, step: Step, now: datetime, evaluate: Evaluate) -> Readiness:
-    found = {name: _found(flow, name) for name in step.inputs}
-    providers = {name: _providers(flow, name) for name in step.inputs}
-    required = {
-        name: _settle(spec, name, found[name], providers[name], evaluate)
-        for name, spec in step.inputs.items()
-        if name in step.required_inputs
-    }
-    lost = {name: s for name, s in required.items() if s.kind is _Kind.LOST}
+    """Required inputs first, then the optional ones, which count deadlines from them.
+
+    A ``first`` input without a match (Part 1's kind) is settled once the flow holds it;
+    the others are looked at whole, so a gate can end the step while providers still run.
+    Part 1's kind still missing are then taken in order, stopping at the first that waits.
+    """
+    specs = step.inputs
+    attributes = flow.attributes
+    settled: dict[str, _Settled] = {}
+    missing: list[tuple[str, AttributeSpec]] = []
+    for name, spec in specs.items():
+        if spec.role is not Role.REQUIRED:
+            continue
+        if spec.collect is not Collect.FIRST or spec.match is not None:
+            settled[name] = _input(flow, name, spec, evaluate)
+        elif name not in attributes:
+            missing.append((name, spec))
+    lost = {name: s for name, s in settled.items() if s.kind is _Kind.LOST}
     if lost:
         return _unsatisfied(lost)
-    if any(s.kind is _Kind.WAIT for s in required.values()):
+    for name, spec in missing:
+        answer = _settle(spec, name, (), _providers(flow, name), evaluate)
+        if answer.kind is _Kind.LOST:
+            return _unsatisfied({name: answer})
         return Waiting()
-    anchor = max((s.since for s in required.values() if s.since), default=flow.created_at)
-    settled = dict(required)
-    for name in step.optional_inputs:
-        spec = step.attributes[name]
-        settled[name] = _optional(spec, name, found[name], providers[name], anchor, now, evaluate)
+    if any(s.kind is _Kind.WAIT for s in settled.values()):
+        return Waiting()
+    optional = {name: spec for name, spec in specs.items() if spec.role is Role.OPTIONAL}
+    if any(spec.deadline is not None for spec in optional.values()):
+        anchor = _anchor(flow, step, settled)
+    else:
+        anchor = flow.created_at
+    for name, spec in optional.items():
+        settled[name] = _optional(flow, name, spec, anchor, now, evaluate)
     blocked = {name: s for name, s in settled.items() if s.blocks}
     if blocked:
         return _unsatisfied(blocked)
-    waits = [s.since for s in settled.values() if s.kind is _Kind.WAIT and s.since]
-    if any(s.kind is _Kind.WAIT for s in settled.values()):
-        return Waiting(min(waits, default=None))
-    return Ready(_inputs(step, settled))
+    waits = [s for s in settled.values() if s.kind is _Kind.WAIT]
+    if waits:
+        return Waiting(min((s.since for s in waits if s.since), default=None))
+    return Ready(_inputs(flow, specs, settled))
+
+
+def _anchor(flow: FlowState, step: Step, settled: Mapping[str, _Settled]) -> datetime:
+    """When the step's required inputs were all satisfied (the flow's start if it has none)."""
+    times = [flow.created_at]
+    for name in step.required_inputs:
+        since = settled[name].since if name in settled else _arrived(flow, flow.attributes[name])
+        times.append(since or flow.created_at)
+    return max(times)
+
+
+def _input(flow: FlowState, name: str, spec: AttributeSpec, evaluate: Evaluate) -> _Settled:
+    attribute = flow.attributes.get(name)
+    if attribute is not None and spec.collect is Collect.FIRST and spec.match is None:
+        return _Settled(_Kind.VALUE, attribute.value, _arrived(flow, attribute))  # Part 1's case
+    return _settle(spec, name, _found(flow, name), _providers(flow, name), evaluate)
 
 
 def _found(flow: FlowState, name: str) -> list[_Candidate]:
@@ -337,12 +370,17 @@ def _unsatisfied(lost: Mapping[str, _Settled]) -> Unsatisfied:
     return Unsatisfied(tuple(sorted(lost)), first.why, failed)
 
 
-def _inputs(step: Step, settled: Mapping[str, _Settled]) -> dict[str, Any]:
+def _inputs(
+    flow: FlowState, specs: Mapping[str, AttributeSpec], settled: Mapping[str, _Settled]
+) -> dict[str, Any]:
     """Each input's value in the step's order: collected, else the default, else left out."""
     inputs: dict[str, Any] = {}
-    for name, spec in step.inputs.items():
-        if settled[name].kind is _Kind.VALUE:
-            inputs[name] = settled[name].value
+    for name, spec in specs.items():
+        answer = settled.get(name)
+        if answer is None:
+            inputs[name] = flow.attributes[name].value  # a required input of Part 1's kind
+        elif answer.kind is _Kind.VALUE:
+            inputs[name] = answer.value
         elif spec.default is not None:
             inputs[name] = spec.default_value()
     return inputs
