@@ -44,7 +44,8 @@ from argyll.model import (
 )
 from argyll.script.result import is_truthy
 
-Evaluate = Callable[[ScriptConfig, Mapping[str, Any]], Any]
+Test = Callable[[ScriptConfig, Mapping[str, Any]], Any]
+"""A match gate's truth for ``{"value": candidate}`` (the decider context's ``test``)."""
 
 
 # ------------------------------------------------------------------ answers
@@ -167,7 +168,7 @@ _WAIT = _Settled(_Kind.WAIT)
 
 
 def _matching(
-    spec: AttributeSpec, name: str, found: Sequence[_Candidate], evaluate: Evaluate
+    spec: AttributeSpec, name: str, found: Sequence[_Candidate], test: Test
 ) -> tuple[list[_Candidate], int]:
     """The candidates the input's match accepts, and how many it refused.
 
@@ -178,7 +179,7 @@ def _matching(
     matched, refused = [], 0
     for candidate in found:
         try:
-            accepted = is_truthy(evaluate(spec.match, {"value": candidate.value}))
+            accepted = is_truthy(test(spec.match, {"value": candidate.value}))
         except ScriptError as error:
             raise _MatchError(name, str(error)) from error
         if accepted:
@@ -205,10 +206,10 @@ def _settle(
     name: str,
     found: Sequence[_Candidate],
     providers: _Providers,
-    evaluate: Evaluate,
+    test: Test,
 ) -> _Settled:
     """The input as the flow stands: its value, if the mode can tell it yet."""
-    matched, refused = _matching(spec, name, found, evaluate)
+    matched, refused = _matching(spec, name, found, test)
     match spec.collect:
         case Collect.FIRST:
             if matched:
@@ -275,10 +276,10 @@ def _optional(
     spec: AttributeSpec,
     anchor: datetime,
     now: datetime,
-    evaluate: Evaluate,
+    test: Test,
 ) -> _Settled:
     """An optional input: settled, past its deadline (the best value then), or waiting."""
-    settled = _input(flow, name, spec, evaluate)
+    settled = _input(flow, name, spec, test)
     if spec.deadline is None or (settled.kind is _Kind.LOST and not settled.blocks):
         return settled  # lost: the default or nothing, whenever it was lost
     at = anchor + timedelta(milliseconds=spec.deadline)
@@ -292,15 +293,15 @@ def _optional(
 # ---------------------------------------------------------------- one step
 
 
-def readiness(flow: FlowState, step: Step, now: datetime, evaluate: Evaluate) -> Readiness:
+def readiness(flow: FlowState, step: Step, now: datetime, test: Test) -> Readiness:
     """Whether a pending step waits, can never run, or starts, and with which inputs."""
     try:
-        return _readiness(flow, step, now, evaluate)
+        return _readiness(flow, step, now, test)
     except _MatchError as error:
         return Unsatisfied((error.name,), str(error), failed=True)
 
 
-def _readiness(flow: FlowState, step: Step, now: datetime, evaluate: Evaluate) -> Readiness:
+def _readiness(flow: FlowState, step: Step, now: datetime, test: Test) -> Readiness:
     """Required inputs first, then the optional ones, which count deadlines from them.
 
     A ``first`` input without a match (Part 1's kind) is settled once the flow holds it;
@@ -315,14 +316,14 @@ def _readiness(flow: FlowState, step: Step, now: datetime, evaluate: Evaluate) -
         if spec.role is not Role.REQUIRED:
             continue
         if spec.collect is not Collect.FIRST or spec.match is not None:
-            settled[name] = _input(flow, name, spec, evaluate)
+            settled[name] = _input(flow, name, spec, test)
         elif name not in attributes:
             missing.append((name, spec))
     lost = {name: s for name, s in settled.items() if s.kind is _Kind.LOST}
     if lost:
         return _unsatisfied(lost)
     for name, spec in missing:
-        answer = _settle(spec, name, (), _providers(flow, name), evaluate)
+        answer = _settle(spec, name, (), _providers(flow, name), test)
         if answer.kind is _Kind.LOST:
             return _unsatisfied({name: answer})
         return Waiting()
@@ -334,7 +335,7 @@ def _readiness(flow: FlowState, step: Step, now: datetime, evaluate: Evaluate) -
     else:
         anchor = flow.created_at
     for name, spec in optional.items():
-        settled[name] = _optional(flow, name, spec, anchor, now, evaluate)
+        settled[name] = _optional(flow, name, spec, anchor, now, test)
     blocked = {name: s for name, s in settled.items() if s.blocks}
     if blocked:
         return _unsatisfied(blocked)
@@ -353,11 +354,11 @@ def _anchor(flow: FlowState, step: Step, settled: Mapping[str, _Settled]) -> dat
     return max(times)
 
 
-def _input(flow: FlowState, name: str, spec: AttributeSpec, evaluate: Evaluate) -> _Settled:
+def _input(flow: FlowState, name: str, spec: AttributeSpec, test: Test) -> _Settled:
     attribute = flow.attributes.get(name)
     if attribute is not None and spec.collect is Collect.FIRST and spec.match is None:
         return _Settled(_Kind.VALUE, attribute.value, _arrived(flow, attribute))  # Part 1's case
-    return _settle(spec, name, _found(flow, name), _providers(flow, name), evaluate)
+    return _settle(spec, name, _found(flow, name), _providers(flow, name), test)
 
 
 def _found(flow: FlowState, name: str) -> list[_Candidate]:
@@ -394,14 +395,14 @@ def still_collecting(flow: FlowState, name: str, spec: AttributeSpec) -> bool:
     return name not in flow.attributes or not settled_by_one
 
 
-def deadlines(flow: FlowState, now: datetime, evaluate: Evaluate) -> list[datetime]:
+def deadlines(flow: FlowState, now: datetime, test: Test) -> list[datetime]:
     """When the flow's pending steps stop waiting for optional inputs (wakes to keep)."""
     wakes = []
     for step_id, execution in flow.executions.items():
         step = flow.plan.steps[step_id]
         if execution.status is not StepStatus.PENDING or not _has_deadline(step):
             continue
-        answer = readiness(flow, step, now, evaluate)
+        answer = readiness(flow, step, now, test)
         if isinstance(answer, Waiting) and answer.wake_at is not None:
             wakes.append(answer.wake_at)
     return wakes

@@ -58,9 +58,10 @@ from argyll.model import (
 from argyll.transitions import WORK_TRANSITIONS, can_transition
 
 NewToken = Callable[[], str]
-Evaluate = collect.Evaluate
-"""Runs a small script (a mapping, a match gate) to its value, within a small budget;
-raises ScriptError. The runtime hands in its compiled-script cache."""
+Evaluate = Callable[[ScriptConfig, Mapping[str, Any]], Any]
+"""Runs a small script within a small budget; raises ScriptError. ``evaluate`` gives a
+mapping's value, ``test`` a match gate's truth (the runtime's ScriptRunner does both:
+Ale and Lua see the bindings, a jpath query's document is ``bindings["value"]``)."""
 
 
 def no_scripts(config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
@@ -165,6 +166,7 @@ class Context:
     instance: str = ""
     policy: Policy = Policy()
     evaluate: Evaluate = no_scripts
+    test: Evaluate = no_scripts
 
 
 @dataclass(slots=True)
@@ -536,7 +538,7 @@ def _step_outputs(step: Step, execution: Execution) -> dict[str, Any]:
 def _consider(builder: Builder, step_id: StepID) -> bool:
     """Start, or end as unreachable, a pending step; False while it must wait (argyll.collect)."""
     flow, step = builder.flow, builder.flow.plan.steps[step_id]
-    match collect.readiness(flow, step, builder.now, builder.context.evaluate):
+    match collect.readiness(flow, step, builder.now, builder.context.test):
         case collect.Waiting(wake_at=at):
             if at is not None and ScheduleWake(flow.id, at) not in builder.decision.effects:
                 builder.effect(ScheduleWake(flow.id, at))
@@ -557,7 +559,7 @@ def _consider(builder: Builder, step_id: StepID) -> bool:
 
 def _inputs(builder: Builder, step: Step) -> dict[str, Any] | None:
     """The inputs the flow gives a step that is ready to start (None: it is not)."""
-    ready = collect.readiness(builder.flow, step, builder.now, builder.context.evaluate)
+    ready = collect.readiness(builder.flow, step, builder.now, builder.context.test)
     return ready.inputs if isinstance(ready, collect.Ready) else None
 
 

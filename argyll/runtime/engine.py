@@ -198,7 +198,7 @@ class Engine:
                 self._open_work.seed(state)
                 if state.deadline is not None:
                     self._dispatch.schedule(state.id, state.deadline)
-                for at in collect.deadlines(state, self.clock.now(), self._scripts.evaluate):
+                for at in collect.deadlines(state, self.clock.now(), self._scripts.test):
                     self._dispatch.schedule(state.id, at)
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
         await self._leases.take_over_orphans(self.store)
@@ -546,7 +546,12 @@ class Engine:
 
     def _context(self) -> decide.Context:
         return decide.Context(
-            self.clock.now(), self._new_token, self.instance_id, self.policy, self._scripts.evaluate
+            self.clock.now(),
+            self._new_token,
+            self.instance_id,
+            self.policy,
+            self._scripts.evaluate,
+            self._scripts.test,
         )
 
     async def _trigger(self, flow_id: FlowID, rule: Rule, *, fresh: bool = False) -> FlowState:

@@ -23,12 +23,15 @@ from argyll.events import Event, StepFailed, StepSkipped, decode_data, flow_aggr
 from argyll.explain import explain
 from argyll.model import FlowStatus, ScriptConfig, StepStatus
 from argyll.planner import plan
-from argyll.runtime.scripts import compile_script
+from argyll.runtime.scripts import ScriptRunner
 from argyll.testing import FakeClock, catalog_of, counter_tokens, script_step
 
+RUNNER = ScriptRunner()
 
-def evaluate(config: ScriptConfig, bindings: Any) -> Any:
-    return compile_script(config.language, config.script).run(bindings)
+
+def evaluate(config: ScriptConfig, bindings: Any) -> bool:
+    """A match gate's truth, as the runtime tests it (Ale, Lua, jpath)."""
+    return RUNNER.test(config, bindings)
 
 
 def consumer(
@@ -64,7 +67,7 @@ class Flow:
         self.take(on_start("f1", plan(self.catalog, goals, init or {}), init or {}, self.context()))
 
     def context(self):
-        return Context(self.clock.now(), self.tokens, "me", Policy(), evaluate)
+        return Context(self.clock.now(), self.tokens, "me", Policy(), test=evaluate)
 
     def take(self, decision):
         first = self.state.version if self.state else 0
@@ -450,3 +453,12 @@ def test_a_none_input_nothing_provides_is_not_missing_and_is_satisfied():
     assert flow.state.plan.required == ()
     assert flow.status("c") is StepStatus.ACTIVE
     assert flow.inputs("c") == {}
+
+
+def test_a_jpath_match_sees_the_candidate_as_its_document():
+    gated = consumer("some")
+    gated["attributes"]["x"]["required"]["match"] = {"language": "jpath", "script": "$.price < 10"}
+    flow = Flow(provider("p1"), provider("p2"), gated)
+    flow.finish("p1", Succeeded({"x": {"price": 5}}))
+    flow.finish("p2", Succeeded({"x": {"price": 50}}))
+    assert flow.inputs("c") == {"x": [{"price": 5}]}

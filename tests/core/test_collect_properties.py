@@ -11,7 +11,7 @@ from argyll.decide import Context, Failed, Policy, RunWork, Succeeded, on_start,
 from argyll.events import Event, flow_aggregate
 from argyll.model import FlowStatus, ScriptConfig, StepStatus
 from argyll.planner import plan
-from argyll.runtime.scripts import compile_script
+from argyll.runtime.scripts import ScriptRunner
 from argyll.testing import FakeClock, catalog_of, counter_tokens, script_step
 
 MODES = ["first", "last", "some", "all", "none"]
@@ -19,8 +19,12 @@ OUTCOMES = {"ok": None, "fail": Failed("boom"), "nothing": Succeeded({})}
 ENDED_EARLY = (StepStatus.SKIPPED, StepStatus.FAILED)
 
 
-def evaluate(config: ScriptConfig, bindings: Any) -> Any:
-    return compile_script(config.language, config.script).run(bindings)
+RUNNER = ScriptRunner()
+
+
+def evaluate(config: ScriptConfig, bindings: Any) -> bool:
+    """A match gate's truth, as the runtime tests it (Ale, Lua, jpath)."""
+    return RUNNER.test(config, bindings)
 
 
 @st.composite
@@ -94,7 +98,7 @@ class Driver:
         self.take(on_start("f", plan(catalog, ["c"], {}), {}, self.context()))
 
     def context(self):
-        return Context(self.clock.now(), self.tokens, "me", Policy(), evaluate)
+        return Context(self.clock.now(), self.tokens, "me", Policy(), test=evaluate)
 
     def take(self, decision):
         first = self.state.version if self.state else 0
