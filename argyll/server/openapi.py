@@ -117,6 +117,7 @@ def _flow_schemas() -> dict[str, Schema]:
         outputs=_OBJECT,
         error={"type": "string"},
         reason={"type": "string"},
+        unsatisfied={**_STRINGS, "description": "the inputs that ended the step without running"},
         duration={"type": "integer", "description": "milliseconds"},
         work_items=_map(_ref("WorkItem")),
     )
@@ -163,7 +164,7 @@ def _flow_schemas() -> dict[str, Schema]:
             labels=model_schema.LABELS,
             plan=_ref("Plan"),
             init=_OBJECT,
-            attributes=_map(_obj(["value", "step"], value={}, step={"type": ["string", "null"]})),
+            attributes=_map(_attribute_value()),
             executions=_map(_ref("Execution")),
         ),
         "Operated": _obj(
@@ -182,6 +183,14 @@ def _flow_schemas() -> dict[str, Schema]:
             data=_OBJECT,
         ),
     }
+
+
+def _attribute_value() -> Schema:
+    """An attribute: its first value, its step, and every value once several steps gave one."""
+    step = {"type": ["string", "null"]}
+    candidate = _obj(["value", "step"], value={}, step=step)
+    values = {"type": "array", "items": candidate, "description": "in completion order"}
+    return _obj(["value", "step"], value={}, step=step, values=values)
 
 
 def _explanation_schema() -> Schema:
