@@ -118,12 +118,14 @@ async def record(directory: Path, only: Sequence[str] = ()) -> None:
         await engine.wait_flow(failed, timeout=10)
 
         operated, redriven = await operate(engine, service.url)
+        collected = await collect(engine)
 
         for name, aggregate in (
             ("success", flow_aggregate(success)),
             ("failed", flow_aggregate(failed)),
             ("operated", flow_aggregate(operated)),
             ("redriven", flow_aggregate(redriven)),
+            ("collected", flow_aggregate(collected)),
         ):
             if not only or name in only:
                 events = await engine.store.read(aggregate)
@@ -157,6 +159,23 @@ async def operate(engine: Engine, url: str) -> tuple[str, str]:
     await engine.retry_flow(redriven, complete={"boom": {"x": 2}}, reason="x known")
     await engine.wait_flow(redriven, timeout=10)
     return held, redriven
+
+
+async def collect(engine: Engine) -> str:
+    """A flow whose attribute two steps give (candidates) and whose gates skip (unsatisfied)."""
+    for step_id, bid in (("bid_a", 3), ("bid_b", 8)):
+        await engine.register_step(script_step(step_id, f"{{:bid {bid}}}", outputs=["bid"]))
+    gathers = script_step("pick", "{:picked bid}", outputs=["picked"])
+    gathers["attributes"]["bid"] = {"role": "required", "required": {"collect": "all"}}
+    await engine.register_step(gathers)
+    gated = script_step("cheap_only", "{:cheap true}", outputs=["cheap"])
+    match = {"language": "ale", "script": "(< value 5)"}
+    gate = {"collect": "all", "match": match}
+    gated["attributes"]["bid"] = {"role": "required", "required": gate}
+    await engine.register_step(gated)
+    flow = await engine.start_flow(["pick", "cheap_only"], {}, flow_id="golden-collected")
+    await engine.wait_flow(flow, timeout=10)
+    return flow
 
 
 if __name__ == "__main__":
