@@ -104,11 +104,10 @@ class _Candidate:
 
 
 def _arrived(flow: FlowState, value: AttributeValue) -> datetime:
-    """When a candidate arrived: its provider's completion, or the flow's start for init."""
-    if value.step is None:
-        return flow.created_at
-    completed = flow.executions[value.step].completed_at
-    return completed or flow.last_updated or flow.created_at
+    """When a candidate arrived: its provider's completion, or the flow's start for init (and
+    for a value whose provider a retry has reset: it was there before the retry)."""
+    execution = flow.executions.get(value.step) if value.step is not None else None
+    return (execution.completed_at if execution else None) or flow.created_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,27 +305,26 @@ def _readiness(flow: FlowState, step: Step, now: datetime, test: Test) -> Readin
 
     A ``first`` input without a match (Part 1's kind) is settled once the flow holds it;
     the others are looked at whole, so a gate can end the step while providers still run.
-    Part 1's kind still missing are then taken in order, stopping at the first that waits.
+    Of Part 1's kind still missing, the first decides: it waits, or it is lost.
     """
     specs = step.inputs
     attributes = flow.attributes
     settled: dict[str, _Settled] = {}
-    missing: list[tuple[str, AttributeSpec]] = []
+    missing: tuple[str, AttributeSpec] | None = None
     for name, spec in specs.items():
         if spec.role is not Role.REQUIRED:
             continue
         if spec.collect is not Collect.FIRST or spec.match is not None:
             settled[name] = _input(flow, name, spec, test)
-        elif name not in attributes:
-            missing.append((name, spec))
+        elif name not in attributes and missing is None:
+            missing = (name, spec)
     lost = {name: s for name, s in settled.items() if s.kind is _Kind.LOST}
     if lost:
         return _unsatisfied(lost)
-    for name, spec in missing:
+    if missing is not None:
+        name, spec = missing
         answer = _settle(spec, name, (), _providers(flow, name), test)
-        if answer.kind is _Kind.LOST:
-            return _unsatisfied({name: answer})
-        return Waiting()
+        return _unsatisfied({name: answer}) if answer.kind is _Kind.LOST else Waiting()
     if any(s.kind is _Kind.WAIT for s in settled.values()):
         return Waiting()
     optional = {name: spec for name, spec in specs.items() if spec.role is Role.OPTIONAL}
