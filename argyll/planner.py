@@ -11,7 +11,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from argyll.errors import UnknownGoalsError, ValidationError
-from argyll.model import AttributeEdges, Catalog, Collect, Plan, Role, Step, StepID
+from argyll.model import (
+    AttributeEdges,
+    AttributeSpec,
+    Catalog,
+    Collect,
+    Plan,
+    Role,
+    Step,
+    StepID,
+)
 
 
 def plan(catalog: Catalog, goals: Iterable[str], init: Mapping[str, Any]) -> Plan:
@@ -31,13 +40,18 @@ def plan(catalog: Catalog, goals: Iterable[str], init: Mapping[str, Any]) -> Pla
             continue
         steps[step.id] = step
         for name, spec in step.attributes.items():
-            if not spec.is_input or name in init:
-                continue
+            if not spec.is_input or (name in init and spec.collect is Collect.FIRST):
+                continue  # init settles a first input; the other modes still hear providers
             providers = catalog.providers.get(name, ())
-            if not providers and spec.role is Role.REQUIRED and spec.collect is not Collect.NONE:
+            if not providers and name not in init and _needs_a_value(spec):
                 required[name] = None
             queue.extend(p for p in providers if p not in steps)
     return Plan(goal_ids, tuple(sorted(required)), steps, _edges(steps))
+
+
+def _needs_a_value(spec: AttributeSpec) -> bool:
+    """A required input must come from init when nothing provides it (``none`` wants nothing)."""
+    return spec.role is Role.REQUIRED and spec.collect is not Collect.NONE
 
 
 def _edges(steps: Mapping[StepID, Step]) -> dict[str, AttributeEdges]:

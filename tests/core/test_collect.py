@@ -123,11 +123,9 @@ def test_a_second_value_becomes_a_candidate_the_first_stays_the_value():
 
 def test_init_is_the_first_candidate():
     flow = Flow(provider("p1"), consumer("some"), init={"x": 0})
-    if "p1" in flow.state.plan.steps:  # the planner may keep providers of non-first inputs
-        flow.finish("p1", Succeeded({"x": 1}))
-        assert flow.inputs("c") == {"x": [0, 1]}
-    else:
-        assert flow.inputs("c") == {"x": [0]}
+    flow.finish("p1", Succeeded({"x": 1}))
+    assert flow.inputs("c") == {"x": [0, 1]}
+    assert flow.state.attributes["x"].to_dict()["values"][0] == {"value": 0, "step": None}
 
 
 # ------------------------------------------------------- each mode over outcomes
@@ -462,3 +460,14 @@ def test_a_jpath_match_sees_the_candidate_as_its_document():
     flow.finish("p1", Succeeded({"x": {"price": 5}}))
     flow.finish("p2", Succeeded({"x": {"price": 50}}))
     assert flow.inputs("c") == {"x": [{"price": 5}]}
+
+
+def test_init_settles_a_first_input_but_the_other_modes_still_hear_providers():
+    steps = (provider("p1"), consumer("last"))
+    assert set(plan(catalog_of(*steps), ["c"], {"x": 0}).steps) == {"p1", "c"}
+    assert set(plan(catalog_of(provider("p1"), consumer()), ["c"], {"x": 0}).steps) == {"c"}
+    flow = Flow(*steps, init={"x": 0})
+    flow.finish("p1", Succeeded({"x": 7}))
+    assert flow.inputs("c") == {"x": 7}
+    alone = plan(catalog_of(consumer("all")), ["c"], {"x": 0})
+    assert alone.required == ()
