@@ -20,7 +20,7 @@ from argyll.decide import (
 )
 from argyll.errors import ValidationError
 from argyll.events import Event, StepFailed, StepSkipped, decode_data, flow_aggregate
-from argyll.explain import explain
+from argyll.explain import describe, explain
 from argyll.model import FlowStatus, ScriptConfig, StepStatus
 from argyll.planner import plan
 from argyll.runtime.scripts import ScriptRunner
@@ -471,3 +471,20 @@ def test_init_settles_a_first_input_but_the_other_modes_still_hear_providers():
     assert flow.inputs("c") == {"x": 7}
     alone = plan(catalog_of(consumer("all")), ["c"], {"x": 0})
     assert alone.required == ()
+
+
+def test_explain_says_a_collecting_step_waits_for_the_providers_still_running():
+    flow = two_providers("last")
+    flow.finish("p1", OK)
+    reason = explain(flow.state, flow.log, flow.catalog).steps["c"]
+    assert reason.reason == "waiting_for_inputs"
+    assert reason.detail["inputs"] == {"x": {"providers": {"p1": "completed", "p2": "active"}}}
+    flow.finish("p2", TWO)
+    assert explain(flow.state, flow.log, flow.catalog).steps["c"].reason == "running"
+
+
+def test_describe_gives_the_unsatisfied_reason_in_words():
+    flow = two_providers("none")
+    flow.finish("p1", OK)
+    entry = explain(flow.state, flow.log, flow.catalog).steps["c"].to_dict()
+    assert describe("c", entry) == "cannot run: input 'x' collects none but a value was produced"
