@@ -214,6 +214,7 @@ def _flow_started(flow: FlowState | None, event: Event, data: FlowStarted) -> Fl
         version=event.seq,
         deadline=data.deadline,
         labels=data.labels,
+        parent=data.parent,
     )
 
 
@@ -308,6 +309,7 @@ def _work_succeeded(flow: FlowState, event: Event, data: WorkSucceeded) -> FlowS
         status=WorkStatus.SUCCEEDED,
         outputs=data.outputs,
         error=None,
+        memo=None if data.memo is None else data.memo.to_dict(),
     )
 
 

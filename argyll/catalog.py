@@ -52,6 +52,9 @@ def _check_fits(catalog: Catalog, step: Step) -> None:
     cycle = find_cycle(catalog, step)
     if cycle:
         problems.append(("attributes", "dependency cycle: " + " ".join(cycle)))
+    composition = find_composition_cycle(catalog, step)
+    if composition:
+        problems.append(("flow.goals", "recursive composition: " + " -> ".join(composition)))
     if problems:
         raise ValidationError(problems)
 
@@ -114,6 +117,35 @@ def _path(
         hops.append(f"-[{attr}]-> {node}")
         node = parent
     return [start, *reversed(hops)]
+
+
+def find_composition_cycle(catalog: Catalog, step: Step) -> list[str]:
+    """A chain of sub-flows from ``step`` back to itself through their goals, else [].
+
+    The catalog had none before, so a new one passes through ``step``: only the
+    flow steps it reaches are visited. The chain reads ``flow a -> flow b -> a``.
+    """
+    steps = {**catalog.steps, step.id: step}
+    parents: dict[StepID, StepID] = {}
+    stack = [step.id]
+    while stack:
+        current = steps.get(stack.pop())
+        for goal in current.flow.goals if current is not None and current.flow else ():
+            if goal == step.id:
+                return _chain(parents, current.id, step.id)
+            if goal not in parents:
+                parents[goal] = current.id
+                stack.append(goal)
+    return []
+
+
+def _chain(parents: dict[StepID, StepID], last: StepID, start: StepID) -> list[str]:
+    hops = [f"flow {last}"]
+    node = last
+    while node != start:
+        node = parents[node]
+        hops.append(f"flow {node}")
+    return [*reversed(hops), start]
 
 
 def on_health(

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argyll import subflow
 from argyll.collect import still_collecting
 from argyll.decide import CANCELED_REASON
 from argyll.events import Event, FlowRetried, StepCompleted, StepSkipped, WorkStarted
@@ -28,6 +29,7 @@ from argyll.model import (
     Step,
     StepID,
     StepStatus,
+    StepType,
     WorkStatus,
     iso,
     json_text,
@@ -48,6 +50,10 @@ FLOW_CANCELED = "flow_canceled"
 FLOW_ENDED = "flow_ended"
 SATISFIED_BY_INIT = "satisfied_by_init"
 NOT_NEEDED = "not_needed"
+INPUTS_MISSING = "inputs_missing"
+BLOCKED_BY_INIT = "blocked_by_init"
+LEFT_OUT_REASONS = (SATISFIED_BY_INIT, NOT_NEEDED, INPUTS_MISSING, BLOCKED_BY_INIT)
+"""Why a provider of a planned step's input is not in the plan (``not_in_plan``)."""
 
 REASONS: Mapping[str, frozenset[StepStatus]] = {
     RAN: frozenset({StepStatus.COMPLETED}),
@@ -141,7 +147,7 @@ def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
         return Reason(status, MANUAL, _present(actor=actor, reason=why))
     match status:
         case StepStatus.COMPLETED:
-            return Reason(status, RAN, {"attempts": attempts})
+            return Reason(status, RAN, _ran(execution, attempts))
         case StepStatus.SKIPPED if execution.reason == CANCELED_REASON:
             return Reason(status, FLOW_CANCELED, {})
         case StepStatus.SKIPPED | StepStatus.FAILED if lost := _unreachable(flow, step):
@@ -156,8 +162,14 @@ def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
         case StepStatus.FAILED:
             return Reason(status, FAILED, {"error": execution.error, "attempts": attempts})
         case StepStatus.ACTIVE:
-            return _active(flow, execution, status, attempts)
+            return _with_children(flow, step, _active(flow, execution, status, attempts))
     return _pending(flow, step)
+
+
+def _ran(execution: Execution, attempts: int) -> dict[str, Any]:
+    """How many attempts; ``memo``: the results of earlier flows its items reused, if any."""
+    reused = [dict(item.memo) for item in execution.work_items.values() if item.memo]
+    return {"attempts": attempts, "memo": reused} if reused else {"attempts": attempts}
 
 
 def _active(flow: FlowState, execution: Execution, status: StepStatus, attempts: int) -> Reason:
@@ -175,6 +187,14 @@ def _active(flow: FlowState, execution: Execution, status: StepStatus, attempts:
     if flow.status is FlowStatus.PAUSED:
         return Reason(status, PAUSED, {})
     return Reason(status, QUEUED, {"attempts": attempts})
+
+
+def _with_children(flow: FlowState, step: Step, reason: Reason) -> Reason:
+    """A running sub-flow step also names the child flows it waits for."""
+    if reason.reason != RUNNING or step.type is not StepType.FLOW:
+        return reason
+    detail = {**reason.detail, "child_flows": subflow.step_children(flow, step.id)}
+    return Reason(reason.status, RUNNING, detail)
 
 
 def _pending(flow: FlowState, step: Step) -> Reason:
@@ -221,11 +241,18 @@ def _not_in_plan(flow: FlowState, catalog: Catalog) -> dict[StepID, Reason]:
                 if provider not in flow.plan.steps:
                     left_out.setdefault(StepID(provider), []).append(name)
     return {
-        step_id: _left_out(flow, sorted(set(names))) for step_id, names in sorted(left_out.items())
+        step_id: _left_out(flow, step_id, sorted(set(names)))
+        for step_id, names in sorted(left_out.items())
     }
 
 
-def _left_out(flow: FlowState, names: list[str]) -> Reason:
+def _left_out(flow: FlowState, step_id: StepID, names: list[str]) -> Reason:
+    """``names``: the planned steps' inputs it provides; the plan's ``excluded`` says why
+    a provider that could not run was passed over (``inputs``: what it lacked)."""
+    excluded = flow.plan.excluded
+    for reason, group in ((INPUTS_MISSING, excluded.missing), (BLOCKED_BY_INIT, excluded.blocked)):
+        if step_id in group:
+            return Reason(None, reason, {"attributes": names, "inputs": list(group[step_id])})
     given = [name for name in names if name in flow.init]
     if given:
         return Reason(None, SATISFIED_BY_INIT, {"attributes": given})
@@ -242,6 +269,8 @@ def describe(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | 
     names = names or {}
     attempts = detail.get("attempts", 0)
     match entry["reason"]:
+        case "ran" if detail.get("memo"):
+            return f"ran ({_times(attempts)}; {_reused(detail['memo'])})"
         case "ran":
             return f"ran ({_times(attempts)})"
         case "running":
@@ -274,7 +303,19 @@ def describe(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | 
             return "left out: the flow's init gives " + ", ".join(detail["attributes"])
         case "not_needed":
             return "left out: not needed for " + ", ".join(detail["attributes"])
+        case "inputs_missing":
+            lacks = ", ".join(detail["inputs"])
+            return f"left out: it cannot get {lacks}, and another provider can run"
+        case "blocked_by_init":
+            given = ", ".join(detail["inputs"])
+            return f"left out: the flow's init gives {given}, which it needs absent"
     return entry["reason"]
+
+
+def _reused(memo: list[Mapping[str, Any]]) -> str:
+    if len(memo) == 1:
+        return f"its result reused from flow {memo[0]['flow_id']}"
+    return f"{len(memo)} results reused from earlier flows"
 
 
 def _times(attempts: int) -> str:

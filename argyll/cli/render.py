@@ -131,13 +131,25 @@ def step(definition: Mapping[str, Any]) -> list[Table]:
     return [fields(definition, own, title=f"step {definition['id']}"), attributes]
 
 
-def plan(data: Mapping[str, Any]) -> list[Table]:
+def plan(data: Mapping[str, Any], where: str = "") -> list[Table]:
+    """A plan's goals, requirements and steps, what it left out, then each child plan."""
+    title = f"child plan of {where}" if where else "plan"
     summary = fields(
         {"goals": ", ".join(data["goals"]), "required": ", ".join(data["required"]) or "-"},
         ("goals", "required"),
-        title="plan",
+        title=title,
     )
-    return [summary, steps(list(data["steps"].values()), title="steps")]
+    drawn = [summary, steps(list(data["steps"].values()), title=f"{title}: steps")]
+    excluded = data.get("excluded", {})
+    if excluded:
+        left_out = table("STEP", "REASON", "ATTRIBUTES", title=f"{title}: excluded")
+        for reason, step_names in excluded.items():
+            for step_id, names in step_names.items():
+                add_row(left_out, step_id, reason, ", ".join(names))
+        drawn.append(left_out)
+    for step_id, child in data.get("children", {}).items():
+        drawn += plan(child, f"{where}/{step_id}" if where else step_id)
+    return drawn
 
 
 def flows(data: Mapping[str, Any]) -> Table:

@@ -15,7 +15,7 @@ from typing import Any
 
 from argyll import __version__, wire
 from argyll.access import scope_for
-from argyll.explain import NOT_NEEDED, REASONS, SATISFIED_BY_INIT
+from argyll.explain import LEFT_OUT_REASONS, REASONS
 from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
 from argyll.model import schema as model_schema
 from argyll.model.schema import NOT_DOTS, enum_schema, id_schema
@@ -32,6 +32,22 @@ _SEGMENT = {"type": "string", "minLength": 1, **NOT_DOTS}
 _TIME = {"type": "string", "format": "date-time"}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _OBJECT = {"type": "object"}
+
+
+def _excluded_schema() -> Schema:
+    """Steps the goals reached but the plan left out, each with the attribute names why."""
+    groups = {
+        "missing": "required inputs that cannot be satisfied (another provider was chosen)",
+        "satisfied": "outputs init already holds",
+        "blocked": "collect: none inputs init gives a value",
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            name: {**_map(_STRINGS), "description": why} for name, why in groups.items()
+        },
+    }
 
 
 def _ref(name: str) -> Schema:
@@ -107,6 +123,10 @@ def _flow_schemas() -> dict[str, Schema]:
         next_retry_at=_TIME,
         owner={"type": "string", "description": "the engine instance running the attempt"},
         started_at=_TIME,
+        memo={
+            **_obj(["flow_id", "seq"], flow_id={"type": "string"}, seq={"type": "integer"}),
+            "description": "the outputs were a memo hit: the work_succeeded that produced them",
+        },
     )
     execution = _obj(
         ["status", "inputs", "work_items"],
@@ -131,6 +151,11 @@ def _flow_schemas() -> dict[str, Schema]:
             attributes=_map(
                 _obj(["providers", "consumers"], providers=_STRINGS, consumers=_STRINGS)
             ),
+            children={
+                **_map(_ref("Plan")),
+                "description": "each sub-flow step's child plan, by step id",
+            },
+            excluded=_excluded_schema(),
         ),
         "FlowSummary": _obj(
             ["id", "status", "created_at"],
@@ -140,6 +165,7 @@ def _flow_schemas() -> dict[str, Schema]:
             completed_at=_TIME,
             error={"type": "string"},
             labels=model_schema.LABELS,
+            parent={"type": "string", "description": "a child flow's parent flow"},
         ),
         "WorkItem": work_item,
         "Execution": execution,
@@ -162,6 +188,15 @@ def _flow_schemas() -> dict[str, Schema]:
             error={"type": "string"},
             deadline={**_TIME, "description": "when an unfinished flow fails (its timeout)"},
             labels=model_schema.LABELS,
+            parent={
+                **_obj(
+                    ["flow_id", "step_id", "token"],
+                    flow_id={"type": "string"},
+                    step_id={"type": "string"},
+                    token={"type": "string"},
+                ),
+                "description": "a child flow's parent: the flow, its sub-flow step, the item",
+            },
             plan=_ref("Plan"),
             init=_OBJECT,
             attributes=_map(_attribute_value()),
@@ -199,7 +234,7 @@ def _explanation_schema() -> Schema:
     entry["properties"]["detail"] = _OBJECT
     left_out = _obj(
         ["reason", "detail"],
-        reason={"enum": [SATISFIED_BY_INIT, NOT_NEEDED]},
+        reason={"enum": list(LEFT_OUT_REASONS)},
         detail=_OBJECT,
     )
     return _obj(

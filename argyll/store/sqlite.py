@@ -25,7 +25,11 @@ column without rewriting the table) and its rows decode as version 1; a column
 rather than a key inside the JSON keeps the payload exactly the event's fields.
 Version 3 added the flows' ``labels`` column; version 4 the ``slots`` table: each
 step's concurrency slots, and the queue for them, each grant decided in one
-transaction.
+transaction; version 5 the ``memos`` table: memoized results, each with ``used``,
+a number raised past every other entry's on each put and hit, so the least
+recently used is the lowest (``?memo_limit=`` bounds the table, see
+``argyll.store.options``); version 6 the flows' ``parent`` column (a child flow's
+parent flow).
 """
 
 from __future__ import annotations
@@ -47,9 +51,11 @@ from argyll.codec import decode, decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
-from argyll.model import FlowID, FlowStatus, FlowSummary
+from argyll.memo import Memo
+from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
+from argyll.store.options import split_memo_limit
 
 T = TypeVar("T")
 
@@ -103,6 +109,22 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX slots_by_step ON slots (step, held, arrival)",
     ),
+    (  # to version 5: memoized results, the least recently used lowest in `used`
+        """CREATE TABLE memos (
+            key TEXT PRIMARY KEY,
+            step TEXT NOT NULL,
+            outputs TEXT NOT NULL,
+            flow TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            used INTEGER NOT NULL
+        )""",
+        "CREATE INDEX memos_by_step ON memos (step)",
+        "CREATE INDEX memos_by_use ON memos (used)",
+    ),
+    (  # to version 6: a child flow's row names its parent flow
+        "ALTER TABLE flows ADD COLUMN parent TEXT",
+    ),
 )
 """The statements that take the database from version n to n + 1, at index n."""
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -116,9 +138,9 @@ _LAST_POSITION = "SELECT last_insert_rowid()"
 _READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"  # noqa: S608 — only this module's column lists are interpolated
 _READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"  # noqa: S608 — only this module's column lists are interpolated
 _HEAD = "SELECT coalesce(max(position), 0) FROM events"
-_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels"
+_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels, parent"
 _FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"  # noqa: S608 — only this module's column lists are interpolated
-_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608 — only this module's column lists are interpolated
+_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 — only this module's column lists are interpolated
 _SAVE_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (aggregate, version, state) VALUES (?, ?, ?)"
 _SNAPSHOT = "SELECT version, state FROM snapshots WHERE aggregate = ?"
 _HEARTBEAT = "INSERT OR REPLACE INTO instances (id, expires) VALUES (?, ?)"
@@ -137,6 +159,21 @@ _GRANT = "UPDATE slots SET held = 1 WHERE step = ? AND flow = ? AND token = ?"
 _RELEASE = "DELETE FROM slots WHERE step = ? AND flow = ? AND token = ?"
 _SLOTS = "SELECT instance, flow, token FROM slots WHERE step = ? AND held = ? ORDER BY "
 _REAP = "DELETE FROM slots WHERE instance NOT IN (SELECT id FROM instances WHERE expires > ?)"
+_NEXT_USE = "(SELECT coalesce(max(used), 0) + 1 FROM memos)"
+_MEMO_GET = (
+    f"UPDATE memos SET used = {_NEXT_USE} WHERE key = ? "  # noqa: S608 — a fixed subquery only
+    "RETURNING step, outputs, flow, seq, created_at"
+)
+_MEMO_PUT = (
+    "INSERT INTO memos (key, step, outputs, flow, seq, created_at, used) "  # noqa: S608 — a fixed subquery only
+    f"VALUES (?, ?, ?, ?, ?, ?, {_NEXT_USE}) "
+    "ON CONFLICT (key) DO UPDATE SET step = excluded.step, outputs = excluded.outputs, "
+    "flow = excluded.flow, seq = excluded.seq, created_at = excluded.created_at, "
+    "used = excluded.used"
+)
+_MEMO_COUNT = "SELECT count(*) FROM memos"
+_MEMO_EVICT = "DELETE FROM memos WHERE key IN (SELECT key FROM memos ORDER BY used LIMIT ?)"
+_MEMO_FORGET = "DELETE FROM memos WHERE step = ?"
 _NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
 _HAS_LABEL = "json_extract(labels, ?) = ?"
 
@@ -349,6 +386,24 @@ class _Database:
     def reap_slots(self, now: float) -> int:
         return self._connection.execute(_REAP, (now,)).rowcount
 
+    def memo_get(self, key: str) -> Memo | None:
+        row = self._connection.execute(_MEMO_GET, (key,)).fetchone()
+        if row is None:
+            return None
+        step, outputs, flow, seq, created_at = row
+        return Memo(StepID(step), json.loads(outputs), flow, seq, decode_time(created_at))
+
+    def memo_put(self, key: str, memo: Memo, limit: int) -> None:
+        row = (key, memo.step_id, json.dumps(memo.outputs), memo.flow_id, memo.seq)
+        with self._transaction():
+            self._connection.execute(_MEMO_PUT, (*row, encode_time(memo.created_at)))
+            excess = self._connection.execute(_MEMO_COUNT).fetchone()[0] - limit
+            if excess > 0:
+                self._connection.execute(_MEMO_EVICT, (excess,))
+
+    def memo_forget(self, step_id: str) -> int:
+        return self._connection.execute(_MEMO_FORGET, (step_id,)).rowcount
+
     def close(self) -> None:
         self._connection.close()
 
@@ -368,11 +423,12 @@ def _flow_row(summary: FlowSummary) -> Row:
         completed_at,
         summary.error,
         json.dumps(dict(summary.labels)),
+        summary.parent,
     )
 
 
 def _flow_summary(row: Row) -> FlowSummary:
-    flow_id, status, created_at, completed_at, error, labels = row
+    flow_id, status, created_at, completed_at, error, labels, parent = row
     return FlowSummary(
         FlowID(flow_id),
         FlowStatus(status),
@@ -380,6 +436,7 @@ def _flow_summary(row: Row) -> FlowSummary:
         None if completed_at is None else decode_time(completed_at),
         error,
         json.loads(labels),
+        None if parent is None else FlowID(parent),
     )
 
 
@@ -390,9 +447,15 @@ class SQLiteEventStore(ClosesOnExit):
     """
 
     def __init__(
-        self, url: str, database: _Database, worker: ThreadPoolExecutor, head: int
+        self,
+        url: str,
+        database: _Database,
+        worker: ThreadPoolExecutor,
+        head: int,
+        memo_limit: int,
     ) -> None:
         self.url = url
+        self.memo_limit = memo_limit
         self._database = database
         self._worker = worker
         self._head = head
@@ -404,7 +467,8 @@ class SQLiteEventStore(ClosesOnExit):
 
     @classmethod
     async def open(cls, url: str) -> SQLiteEventStore:
-        path = sqlite_path(url)
+        location, memo_limit = split_memo_limit(url)
+        path = sqlite_path(location)
         worker = ThreadPoolExecutor(1, thread_name_prefix="argyll-sqlite")
         loop = asyncio.get_running_loop()
         try:
@@ -416,7 +480,7 @@ class SQLiteEventStore(ClosesOnExit):
         except BaseException:
             worker.shutdown(wait=False)
             raise
-        return cls(url, database, worker, head)
+        return cls(url, database, worker, head, memo_limit)
 
     async def append(
         self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime
@@ -492,6 +556,15 @@ class SQLiteEventStore(ClosesOnExit):
 
     async def reap_slots(self) -> int:
         return await self._call(self._database.reap_slots, time.time())
+
+    async def memo_get(self, key: str) -> Memo | None:
+        return await self._call(self._database.memo_get, key)
+
+    async def memo_put(self, key: str, memo: Memo) -> None:
+        await self._call(self._database.memo_put, key, memo, self.memo_limit)
+
+    async def memo_forget(self, step_id: str) -> int:
+        return await self._call(self._database.memo_forget, step_id)
 
     async def aclose(self) -> None:
         """Write the appends already accepted, end every subscription, close the file."""

@@ -14,6 +14,15 @@ slot and one Lua script can touch all of it::
     <prefix>{s0}:slots:queue:<step>   sorted set: items waiting for a slot, by arrival
     <prefix>{s0}:slots:waiting:<step> hash: waiting item -> instance
     <prefix>{s0}:slots:steps, <prefix>{s0}:slots:arrivals   steps with slot keys; a counter
+    <prefix>{memo}:entries            hash: memo key -> the memo (JSON)
+    <prefix>{memo}:owners             hash: memo key -> its step id
+    <prefix>{memo}:uses               sorted set: memo keys by last put or hit (a counter)
+    <prefix>{memo}:clock              that counter
+    <prefix>{memo}:step:<step>        set: the step's memo keys, so an update drops them
+
+Every memo key shares the ``{memo}`` hash tag, so a get (and the use it counts) is one
+script call, and a put evicts the least recently used of the whole store at once; on
+a cluster, memo traffic is one node's.
 
 An aggregate belongs to shard ``crc32(name) % shards``; a flow's index row lives
 in the shard of ``flow:<id>`` (so a flow's start, end and index row share a slot).
@@ -28,6 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from argyll.errors import ValidationError
 from argyll.model import FlowStatus
 from argyll.redaction import redact_url
+from argyll.store.options import MEMO_LIMIT_OPTION, memo_limit_problems, parse_memo_limit
 
 DEFAULT_PREFIX = "argyll:"
 SERVER_SHARDS = 1
@@ -53,6 +63,7 @@ class RedisSettings:
     shards: int | None
     shown_url: str
     """The URL with its password hidden, for messages."""
+    memo_limit: int
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -66,7 +77,8 @@ def redis_settings(url: str) -> RedisSettings:
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     prefix = query.pop("prefix", DEFAULT_PREFIX)
     shards = query.pop("shards", None)
-    problems = []
+    memo_limit = query.pop(MEMO_LIMIT_OPTION, None)
+    problems = memo_limit_problems(memo_limit)
     if "{" in prefix or "}" in prefix:
         problems.append(("store", f"prefix {prefix!r} may not hold braces: they make hash tags"))
     if shards is not None and not (
@@ -77,7 +89,12 @@ def redis_settings(url: str) -> RedisSettings:
         raise ValidationError(problems)
     client_url = urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), ""))
     return RedisSettings(
-        client_url, cluster, prefix, None if shards is None else int(shards), redact_url(url)
+        client_url,
+        cluster,
+        prefix,
+        None if shards is None else int(shards),
+        redact_url(url),
+        parse_memo_limit(memo_limit),
     )
 
 
@@ -99,6 +116,14 @@ class Keys:
         """Slot keys share the instances' hash tag, so reaping sees both in one script."""
         self.slot_steps = self.slots + "steps"
         self.slot_arrivals = self.slots + "arrivals"
+        memos = f"{prefix}{{memo}}:"
+        self.memo_tables = [memos + name for name in ("entries", "owners", "uses")]
+        """The keys every memo script takes first, in this order."""
+        self.memo_clock = memos + "clock"
+        self.memo_steps = memos + "step:"
+
+    def memo_step(self, step_id: str) -> str:
+        return self.memo_steps + step_id
 
     def step_slots(self, step_id: str) -> list[str]:
         """The step's slot keys (held, queue, waiting), in the order the slot scripts take them."""

@@ -2,16 +2,18 @@
 --       last ':'), then the stream of each append
 -- ARGV: floor, the number of status sets, then per append: expected, aggregate, count,
 --       indexed, count x (timestamp, type, version, data), indexed x (change, status,
---       flow id, score, timestamp, error, labels: the JSON text a new row keeps)
+--       flow id, score, timestamp, error, labels: the JSON text a new row keeps, parent:
+--       the parent flow a new child flow's row names, or '')
 -- Each append is checked and written on its own: a stale one is refused alone.
 -- A row change (argyll.flow_index.RowChange) opens a row, moves its status, or closes it.
 local statuses = tonumber(ARGV[2])
 local sets = {}
 for n = 5, 4 + statuses do sets[string.match(KEYS[n], ':([a-z_]+)$')] = KEYS[n] end
-local function index(change, status, flow, score, at, err, labels)
+local function index(change, status, flow, score, at, err, labels, parent)
   local row
   if change == 'open' then
     row = {status = status, created = at, score = score, labels = labels}
+    if parent ~= '' then row.parent = parent end
     redis.call('ZADD', KEYS[4], score, flow)
   else
     local raw = redis.call('HGET', KEYS[3], flow)
@@ -39,7 +41,7 @@ for n = 5 + statuses, #KEYS do
   local version = redis.call('XLEN', KEYS[n])
   if version ~= expected then
     results[#results + 1] = {0, version}
-    at = at + 4 * count + 7 * indexed
+    at = at + 4 * count + 8 * indexed
   else
     results[#results + 1] = {1, format(ms, seq)}
     for i = 1, count do
@@ -52,8 +54,8 @@ for n = 5 + statuses, #KEYS do
     end
     for _ = 1, indexed do
       index(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5],
-            ARGV[at + 6])
-      at = at + 7
+            ARGV[at + 6], ARGV[at + 7])
+      at = at + 8
     end
   end
 end
