@@ -1,5 +1,6 @@
 """Collect modes and match gates over REST, with real HTTP step services on loopback."""
 
+import asyncio
 from typing import Any
 
 from server_support import Api
@@ -84,3 +85,40 @@ async def test_a_scalar_type_on_a_gathering_input_is_a_400_naming_the_field(api)
     response = await api.client.post("/engine/step", json=step)
     assert response.status_code == 400
     assert "attributes.quote.type" in response.text
+
+
+async def test_an_optional_input_stops_waiting_at_its_deadline(api):
+    release = asyncio.Event()
+
+    async def late(call: Call) -> tuple[int, dict[str, Any]]:
+        if call.path == "/render":
+            return 200, {"page": f"discount {call.body['discount']}"}
+        await release.wait()
+        return 200, {"discount": 30}
+
+    render = {
+        "id": "render",
+        "type": "sync",
+        "attributes": {
+            "discount": {
+                "role": "optional",
+                "type": "number",
+                "optional": {"default": "0", "deadline": 300},
+            },
+            "page": {"role": "output", "type": "string"},
+        },
+    }
+    async with StepService(late) as service:
+        render["http"] = {"endpoint": f"{service.url}/render"}
+        slow = {
+            "id": "slow-discount",
+            "type": "sync",
+            "attributes": {"discount": {"role": "output", "type": "number"}},
+            "http": {"endpoint": f"{service.url}/discount"},
+        }
+        await register(api, slow, render)
+        response = await api.client.post("/engine/flow", json={"goals": ["render"], "init": {}})
+        state = await api.wait_flow(response.json()["flow_id"])
+        release.set()
+    assert state["attributes"]["page"]["value"] == "discount 0"
+    assert state["executions"]["render"]["inputs"] == {"discount": 0}
