@@ -18,7 +18,7 @@ that fired late, or after a restart, decides what it would have decided on time.
 
 ``readiness`` is the whole answer for one step: wait (maybe until a deadline),
 end it (``unsatisfied`` names the inputs why), or start it with these inputs.
-Match scripts run here through the decider's evaluator, never in appliers: what
+Match scripts run here through the decision context's ``test``, never in appliers: what
 they decided is in the ``step_started`` inputs or the ``step_skipped`` that follows.
 """
 
