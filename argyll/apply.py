@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from argyll.collect import with_candidate
 from argyll.events import (
     AttributeSet,
     CompFailed,
@@ -355,6 +356,7 @@ def _attribute_set(flow: FlowState, event: Event, data: AttributeSet) -> FlowSta
 
 @applies(FLOW_APPLIERS, StepCompleted)
 def _step_completed(flow: FlowState, event: Event, data: StepCompleted) -> FlowState:
+    flow = _candidates(flow, data)
     return _with_execution(
         flow,
         data.step_id,
@@ -363,6 +365,17 @@ def _step_completed(flow: FlowState, event: Event, data: StepCompleted) -> FlowS
         outputs=data.outputs,
         completed_at=event.timestamp,
     )
+
+
+def _candidates(flow: FlowState, data: StepCompleted) -> FlowState:
+    """Each output another step or init set first becomes one more candidate (SPEC §14)."""
+    changed = {
+        name: with_candidate(flow.attributes[name], value, data.step_id)
+        for name, value in data.outputs.items()
+        if name in flow.attributes
+        and (flow.attributes[name].values or flow.attributes[name].step != data.step_id)
+    }
+    return replace(flow, attributes={**flow.attributes, **changed}) if changed else flow
 
 
 @applies(FLOW_APPLIERS, StepFailed)
@@ -374,6 +387,7 @@ def _step_failed(flow: FlowState, event: Event, data: StepFailed) -> FlowState:
         status=StepStatus.FAILED,
         error=data.error,
         completed_at=event.timestamp,
+        unsatisfied=data.unsatisfied or (),
     )
 
 
@@ -386,6 +400,7 @@ def _step_skipped(flow: FlowState, event: Event, data: StepSkipped) -> FlowState
         status=StepStatus.SKIPPED,
         reason=data.reason,
         completed_at=event.timestamp,
+        unsatisfied=data.unsatisfied or (),
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from argyll import compensate
+from argyll import collect, compensate
 from argyll.apply import FLOW_APPLIERS, new_flow
 from argyll.errors import MissingInputsError, NotFoundError, ScriptError, ValidationError
 from argyll.events import (
@@ -263,7 +263,8 @@ def check_init(plan: Plan, init: Mapping[str, Any]) -> None:
     for name, value in init.items():
         for step_id in plan.attributes[name].consumers if name in plan.attributes else ():
             spec = plan.steps[step_id].attributes[name]
-            if typed_by_flow(spec) and not matches_type(value, spec.type):
+            checked = typed_by_flow(spec) and not spec.collect.gathers  # a some/all: an array
+            if checked and not matches_type(value, spec.type):
                 problems.append((f"init.{name}", f"must be of type {spec.type}"))
                 break
     problems += const_problems(plan, init)
@@ -374,8 +375,8 @@ def on_predicate(
         builder.emit(StepFailed(flow.id, step.id, f"predicate failed: {error}"))
     elif not result:
         builder.emit(StepSkipped(flow.id, step.id, "predicate returned false"))
-    else:
-        _start_step(builder, step, _inputs(builder.flow, step))
+    elif (inputs := _inputs(builder, step)) is not None:
+        _start_step(builder, step, inputs)
     advance(builder)
     return builder.done()
 
@@ -598,41 +599,40 @@ def _settle(builder: Builder, step_id: StepID) -> bool:
 
 
 def _consider(builder: Builder, step_id: StepID) -> bool:
-    """Start, or end as unreachable, a pending step; False while it must wait."""
+    """Start, or end as unreachable, a pending step; False while it must wait (argyll.collect)."""
     flow, step = builder.flow, builder.flow.plan.steps[step_id]
-    for name in step.required_inputs:
-        if name in flow.attributes:
-            continue
-        providers = flow.plan.providers(name)
-        if not all(flow.executions[p].status.ended for p in providers):
+    match collect.readiness(flow, step, builder.now, builder.context.test):
+        case collect.Waiting(wake_at=at):
+            if at is not None and ScheduleWake(flow.id, at) not in builder.decision.effects:
+                builder.effect(ScheduleWake(flow.id, at))
             return False
-        failed = [p for p in providers if flow.executions[p].status is StepStatus.FAILED]
-        if failed:
-            error = f"required input {name!r} cannot be produced: step {failed[0]!r} failed"
-            builder.emit(StepFailed(flow.id, step_id, error))
-        else:
-            builder.emit(StepSkipped(flow.id, step_id, f"required input {name!r} not produced"))
-        return True
-    for name in step.optional_inputs:
-        if name not in flow.attributes and not all(
-            flow.executions[p].status.ended for p in flow.plan.providers(name)
-        ):
-            return False
-    inputs = _inputs(flow, step)
-    if step.predicate is not None:
-        builder.effect(EvaluatePredicate(flow.id, step, {**inputs, **meta_values(flow, step)}))
-        return False
-    return _start_step(builder, step, inputs)
+        case collect.Unsatisfied(inputs=names, reason=reason, failed=failed):
+            if failed:
+                builder.emit(StepFailed(flow.id, step_id, reason, names))
+            else:
+                builder.emit(StepSkipped(flow.id, step_id, reason, unsatisfied=names))
+            return True
+        case collect.Ready(inputs=collected):
+            inputs = _with_consts(flow, step, collected)
+            if step.predicate is not None:
+                facts = {**inputs, **meta_values(flow, step)}
+                builder.effect(EvaluatePredicate(flow.id, step, facts))
+                return False
+            return _start_step(builder, step, inputs)
+    return False
 
 
-def _inputs(flow: FlowState, step: Step) -> dict[str, Any]:
-    inputs: dict[str, Any] = {}
-    for name, spec in step.inputs.items():
-        if name in flow.attributes:
-            inputs[name] = flow.attributes[name].value
-        elif spec.default is not None:
-            inputs[name] = spec.default_value()
-    return {**inputs, **const_values(step, flow.init)}
+def _inputs(builder: Builder, step: Step) -> dict[str, Any] | None:
+    """The inputs the flow gives a step that is ready to start (None: it is not)."""
+    ready = collect.readiness(builder.flow, step, builder.now, builder.context.test)
+    if not isinstance(ready, collect.Ready):
+        return None
+    return _with_consts(builder.flow, step, ready.inputs)
+
+
+def _with_consts(flow: FlowState, step: Step, collected: Mapping[str, Any]) -> dict[str, Any]:
+    """The step's inputs as the flow gives them: the collected values and its const inputs."""
+    return {**collected, **const_values(step, flow.init)}
 
 
 def _start_step(builder: Builder, step: Step, inputs: dict[str, Any]) -> bool:

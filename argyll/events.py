@@ -33,8 +33,9 @@ CATALOG = "catalog"
 FLOW_PREFIX = "flow:"
 ANONYMOUS = "anonymous"
 """The actor of a call made without a token."""
-OPTIONAL_FIELDS = frozenset({"actor", "reason"})
-"""Fields written only when set: who made a call and why, on the events an API call appends."""
+OPTIONAL_FIELDS = frozenset({"actor", "reason", "unsatisfied"})
+"""Fields written only when set: who made a call and why, on the events an API call appends;
+the inputs that ended a step without running it."""
 
 
 def flow_aggregate(flow_id: str) -> str:
@@ -292,16 +293,29 @@ class StepCompleted(EventData):
     reason: str | None = None
 
 
+class _Unsatisfiable(EventData):
+    """Step endings that may name the inputs that ended the step without running it."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        names = data.get("unsatisfied")
+        fields = {name: data[name] for name in _names(cls) if name in data}
+        return cls(**{**fields, "unsatisfied": tuple(names) if names else None})
+
+
 @dataclass(frozen=True, slots=True)
-class StepFailed(EventData):
+class StepFailed(_Unsatisfiable):
     type: ClassVar[str] = "step_failed"
     flow_id: FlowID
     step_id: StepID
     error: str
+    unsatisfied: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class StepSkipped(EventData):
+class StepSkipped(_Unsatisfiable):
     """A step that will not run; ``actor`` is set when someone skipped it by hand."""
 
     type: ClassVar[str] = "step_skipped"
@@ -309,6 +323,7 @@ class StepSkipped(EventData):
     step_id: StepID
     reason: str
     actor: str | None = None
+    unsatisfied: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from argyll import subflow
+from argyll.collect import still_collecting
 from argyll.compensate import COMPENSATION_STATUSES
 from argyll.decide import CANCELED_REASON
 from argyll.events import Event, FlowRetried, StepCompleted, StepSkipped, WorkStarted
@@ -44,6 +45,7 @@ RETRY_SCHEDULED = "retry_scheduled"
 PAUSED = "paused"
 PREDICATE_FALSE = "predicate_false"
 INPUTS_UNREACHABLE = "inputs_unreachable"
+INPUTS_UNSATISFIED = "inputs_unsatisfied"
 FAILED = "failed"
 MANUAL = "manual"
 FLOW_CANCELED = "flow_canceled"
@@ -64,6 +66,7 @@ REASONS: Mapping[str, frozenset[StepStatus]] = {
     PAUSED: frozenset({StepStatus.PENDING, StepStatus.ACTIVE}),
     PREDICATE_FALSE: frozenset({StepStatus.SKIPPED}),
     INPUTS_UNREACHABLE: frozenset({StepStatus.SKIPPED, StepStatus.FAILED}),
+    INPUTS_UNSATISFIED: frozenset({StepStatus.SKIPPED, StepStatus.FAILED}),
     FAILED: frozenset({StepStatus.FAILED}),
     MANUAL: frozenset({StepStatus.COMPLETED, StepStatus.SKIPPED}),
     FLOW_CANCELED: frozenset({StepStatus.SKIPPED}),
@@ -169,6 +172,11 @@ def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
             return Reason(status, FLOW_CANCELED, {})
         case StepStatus.SKIPPED | StepStatus.FAILED if lost := _unreachable(flow, step):
             return Reason(status, INPUTS_UNREACHABLE, {"inputs": lost})
+        case StepStatus.SKIPPED | StepStatus.FAILED if execution.unsatisfied:
+            why = execution.reason or execution.error
+            return Reason(
+                status, INPUTS_UNSATISFIED, {"inputs": list(execution.unsatisfied), "why": why}
+            )
         case StepStatus.SKIPPED:
             return Reason(status, PREDICATE_FALSE, _present(reason=execution.reason))
         case StepStatus.FAILED:
@@ -226,12 +234,11 @@ def _providers(flow: FlowState, name: str) -> dict[str, str]:
 
 
 def _waiting_for(flow: FlowState, step: Step) -> dict[str, Any]:
-    """Inputs not yet set whose providers have not all ended: each with its providers' statuses."""
+    """Inputs still collecting from providers that have not all ended, with their statuses."""
     return {
         name: {"providers": _providers(flow, name)}
-        for name in (*step.required_inputs, *step.optional_inputs)
-        if name not in flow.attributes
-        and not all(flow.executions[p].status.ended for p in flow.plan.providers(name))
+        for name, spec in step.inputs.items()
+        if still_collecting(flow, name, spec)
     }
 
 
@@ -309,6 +316,8 @@ def _described(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] 
             return "skipped: its predicate returned false"
         case "inputs_unreachable":
             return "cannot run: " + _inputs(detail["inputs"], names, waiting=False)
+        case "inputs_unsatisfied":
+            return f"cannot run: {detail.get('why')}"
         case "failed":
             return f"failed after {_times(attempts)}: {detail.get('error')}"
         case "manual":

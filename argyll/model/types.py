@@ -60,6 +60,11 @@ class Collect(StrEnum):
     NONE = "none"
     """Satisfied only when no provider produces the attribute."""
 
+    @property
+    def gathers(self) -> bool:
+        """Gives an array of candidates: the input's type is the array's, not the attribute's."""
+        return self in (Collect.SOME, Collect.ALL)
+
 
 class MetaKey(StrEnum):
     """What a ``meta`` input can be: facts of the execution, as upstream names them."""
@@ -748,7 +753,7 @@ class Catalog:
         """The first concrete type the catalog gives ``name`` and the step that declares it."""
         for sid in (*self.providers.get(name, ()), *self.consumers.get(name, ())):
             spec = self.steps[sid].attributes[name]
-            if sid != ignore and spec.type is not AttrType.ANY:
+            if sid != ignore and spec.type is not AttrType.ANY and not spec.collect.gathers:
                 return spec.type, sid
         return AttrType.ANY, StepID("")
 

@@ -26,7 +26,7 @@ from typing import Any, Self
 import httpx
 
 from argyll import catalog as catalog_rules
-from argyll import decide, operate, subflow
+from argyll import collect, decide, operate, subflow
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -208,6 +208,8 @@ class Engine:
                 self._open_work.seed(state)
                 if state.deadline is not None:
                     self._dispatch.schedule(state.id, state.deadline)
+                for at in collect.deadlines(state, self.clock.now(), self._scripts.test):
+                    self._dispatch.schedule(state.id, at)
         await self._seed_compensations()
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
         await self._subflows.cancel_orphans(running)

@@ -141,6 +141,7 @@ def _flow_schemas() -> dict[str, Schema]:
         outputs=_OBJECT,
         error={"type": "string"},
         reason={"type": "string"},
+        unsatisfied={**_STRINGS, "description": "the inputs that ended the step without running"},
         duration={"type": "integer", "description": "milliseconds"},
         work_items=_map(_ref("WorkItem")),
     )
@@ -207,7 +208,7 @@ def _flow_schemas() -> dict[str, Schema]:
             },
             plan=_ref("Plan"),
             init=_OBJECT,
-            attributes=_map(_obj(["value", "step"], value={}, step={"type": ["string", "null"]})),
+            attributes=_map(_attribute_value()),
             executions=_map(_ref("Execution")),
         ),
         "Operated": _obj(
@@ -245,6 +246,14 @@ def _failures_schema() -> Schema:
         error={"type": ["string", "null"]},
     )
     return {"type": "array", "items": failure}
+
+
+def _attribute_value() -> Schema:
+    """An attribute: its first value, its step, and every value once several steps gave one."""
+    step = {"type": ["string", "null"]}
+    candidate = _obj(["value", "step"], value={}, step=step)
+    values = {"type": "array", "items": candidate, "description": "in completion order"}
+    return _obj(["value", "step"], value={}, step=step, values=values)
 
 
 def _explanation_schema() -> Schema:

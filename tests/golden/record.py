@@ -127,6 +127,7 @@ async def record(directory: Path, only: Sequence[str] = ()) -> None:
         operated, redriven = await operate(engine, service.url)
         parent, child = await sub_flow(engine)
         compensated = await compensate(engine, service.url)
+        collected = await collect(engine)
 
         for name, aggregate in (
             ("success", flow_aggregate(success)),
@@ -136,6 +137,7 @@ async def record(directory: Path, only: Sequence[str] = ()) -> None:
             ("subflow", flow_aggregate(parent)),
             ("subflow-child", flow_aggregate(child)),
             ("compensated", flow_aggregate(compensated)),
+            ("collected", flow_aggregate(collected)),
         ):
             if not only or name in only:
                 events = await engine.store.read(aggregate)
@@ -212,6 +214,23 @@ async def compensate(engine: Engine, url: str) -> str:
             return flow_id
         await asyncio.sleep(0.01)
     raise TimeoutError("the compensated flow did not settle")
+
+
+async def collect(engine: Engine) -> str:
+    """A flow whose attribute two steps give (candidates) and whose gates skip (unsatisfied)."""
+    for step_id, bid in (("bid_a", 3), ("bid_b", 8)):
+        await engine.register_step(script_step(step_id, f"{{:bid {bid}}}", outputs=["bid"]))
+    gathers = script_step("pick", "{:picked bid}", outputs=["picked"])
+    gathers["attributes"]["bid"] = {"role": "required", "required": {"collect": "all"}}
+    await engine.register_step(gathers)
+    gated = script_step("cheap_only", "{:cheap true}", outputs=["cheap"])
+    match = {"language": "ale", "script": "(< value 5)"}
+    gate = {"collect": "all", "match": match}
+    gated["attributes"]["bid"] = {"role": "required", "required": gate}
+    await engine.register_step(gated)
+    flow = await engine.start_flow(["pick", "cheap_only"], {}, flow_id="golden-collected")
+    await engine.wait_flow(flow, timeout=10)
+    return flow
 
 
 if __name__ == "__main__":

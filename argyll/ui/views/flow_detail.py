@@ -78,9 +78,22 @@ def flow_attributes(flow: FlowState) -> str:
     """The flow's attributes as a document, and where each came from (folded)."""
     values = {name: attr.value for name, attr in sorted(flow.attributes.items())}
     sources = {name: attr.step or "init" for name, attr in sorted(flow.attributes.items())}
-    return json_html("attributes", values, key="flow/attributes") + json_html(
+    html = json_html("attributes", values, key="flow/attributes") + json_html(
         "where each attribute came from", sources, key="flow/sources", open_depth=0
     )
+    return html + _candidates(flow)
+
+
+def _candidates(flow: FlowState) -> str:
+    """Attributes more than one provider gave, each value with its step (folded)."""
+    several = {
+        name: [{"value": v.value, "step": v.step or "init"} for v in attr.values]
+        for name, attr in sorted(flow.attributes.items())
+        if attr.values
+    }
+    if not several:
+        return ""
+    return json_html("every value of each", several, key="flow/candidates", open_depth=0)
 
 
 def flow_link(flow_id: str, step_id: str = "") -> str:
@@ -113,6 +126,9 @@ def execution_section(step_id: str, execution: Execution, flow: FlowState | None
     for label, value in (("error", execution.error), ("reason", execution.reason)):
         if value:
             facts.append((label, f'<span class="fact-error">{escape(value)}</span>'))
+    if execution.unsatisfied:
+        names = ", ".join(execution.unsatisfied)
+        facts.append(("unsatisfied", f'<span class="fact-error">{escape(names)}</span>'))
     for token, item in execution.work_items.items():
         retries = f", {item.retry_count} retries" if item.retry_count else ""
         facts.append((f"item {escape(token[:8])}", f"{escape(item.status.value)}{retries}"))
