@@ -2,10 +2,13 @@
 
 A node is a Python closure ``(env, run) -> value``. Locals were resolved at
 compile time to a (frame depth, slot) pair; a frame is a list ``[parent, value,
-...]``. Any other symbol is looked up in the run's scope: the bindings the script
-names, laid over the builtins (an input may shadow a builtin). ``invoke`` is where
-calls pay the budget: one step for a builtin, a lambda's body weight, and one
-level of ``MAX_DEPTH`` per lambda call in progress.
+...]``. A frame of ``define``/``let-rec`` names starts with every slot ``UNSET``, so
+functions in it can refer to each other; reading a slot still unset is an error.
+Any other symbol is looked up in the run's scope: the bindings the script names,
+laid over the builtins (an input may shadow a builtin). ``invoke`` is where calls
+pay the budget: one step for a builtin, a lambda's body weight, and one level of
+``MAX_DEPTH`` per lambda call in progress. Data can be called too, as in Ale:
+``(:key object)``, ``(object key)``, ``(vector index)``, ``(set value)``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,29 @@ from typing import Any
 
 from argyll.errors import ScriptError, ScriptLimitError
 from argyll.script.ale.budget import MAX_DEPTH, Run
-from argyll.script.ale.values import Builtin, Env, Keyword, Lambda, Node, get, object_of, show
+from argyll.script.ale.excluded import EXCLUDED
+from argyll.script.ale.seqs import Lazy, Stream, equal, items, realize, stream
+from argyll.script.ale.values import (
+    MISSING,
+    AleRaised,
+    AleSet,
+    Builtin,
+    Cases,
+    Cons,
+    Env,
+    Keyword,
+    Lambda,
+    Node,
+    get,
+    make_list,
+    object_of,
+    set_of,
+    show,
+    truthy,
+)
+
+UNSET: Any = object()
+"""A ``define``/``let-rec`` slot whose value is not computed yet."""
 
 
 class Const:
@@ -50,12 +75,32 @@ def local_node(depth: int, slot: int) -> Node:
     return lookup
 
 
+def checked_local_node(depth: int, slot: int, name: str) -> Node:
+    """A ``define``/``let-rec`` name: an error if read before its value exists."""
+    plain = local_node(depth, slot)
+
+    def lookup(env: Env, run: Run) -> Any:
+        value = plain(env, run)
+        if value is UNSET:
+            raise ScriptError(f"{name} is used before its value is defined")
+        return value
+
+    return lookup
+
+
+def unbound_message(name: str) -> str:
+    reason = EXCLUDED.get(name)
+    if reason is None:
+        return f"unbound symbol {name!r}"
+    return f"{name!r} is not available in Argyll's Ale: {reason}"
+
+
 def global_node(name: str) -> Node:
     def lookup(env: Env, run: Run) -> Any:
         try:
             return run.scope[name]
         except KeyError:
-            raise ScriptError(f"unbound symbol {name!r}") from None
+            raise ScriptError(unbound_message(name)) from None
 
     return lookup
 
@@ -106,6 +151,8 @@ def or_node(parts: list[Node]) -> Node:
 
 
 def let_node(inits: list[Node], body: Node) -> Node:
+    """Sequential bindings (``let*``): each init runs in the frame being built."""
+
     def let(env: Env, run: Run) -> Any:
         frame = [env]
         for init in inits:
@@ -115,8 +162,43 @@ def let_node(inits: list[Node], body: Node) -> Node:
     return let
 
 
-def lambda_node(arity: int, body: Node, weight: int) -> Node:
-    return lambda env, run: Lambda(arity, body, weight, env)
+def parallel_let_node(inits: list[Node], body: Node) -> Node:
+    """Parallel bindings (``let``): every init runs before any name is bound."""
+
+    def let(env: Env, run: Run) -> Any:
+        frame = [env]
+        frame.extend([init(frame, run) for init in inits])
+        return body(frame, run)
+
+    return let
+
+
+def recursive_frame_node(size: int, body: Node) -> Node:
+    """A frame of ``size`` names all bound (as UNSET) before ``body`` runs and sets them."""
+
+    def frame(env: Env, run: Run) -> Any:
+        return body([env, *([UNSET] * size)], run)
+
+    return frame
+
+
+def assign_node(slot: int, value: Node) -> Node:
+    """Set a slot of the innermost frame (``define``), giving the value."""
+
+    def assign(env: Env, run: Run) -> Any:
+        result = value(env, run)
+        env[slot] = result  # type: ignore[index]
+        return result
+
+    return assign
+
+
+def lambda_node(arity: int, body: Node, weight: int, rest: bool = False, name: str = "") -> Node:
+    return lambda env, run: Lambda(arity, body, weight, env, rest, name)
+
+
+def cases_node(cases: list[Node]) -> Node:
+    return lambda env, run: Cases(tuple(case(env, run) for case in cases))
 
 
 def sequence_node(nodes: list[Node]) -> Node:
@@ -153,6 +235,103 @@ def computed_object_node(pairs: list[tuple[Node, Node]]) -> Node:
     return build
 
 
+def set_node(nodes: list[Node]) -> Node:
+    return lambda env, run: set_of([item(env, run) for item in nodes])
+
+
+def cons_node(first: Node, rest: Node) -> Node:
+    return lambda env, run: Cons(first(env, run), rest(env, run))
+
+
+def not_node(inner: Node) -> Node:
+    return lambda env, run: not truthy(inner(env, run))
+
+
+def get_node(coll: Node, key: Node) -> Node:
+    return lambda env, run: get(coll(env, run), key(env, run))
+
+
+ThreadStep = tuple[Node | None, Node]
+
+
+def thread_node(start: Node, steps: list[ThreadStep], stop_on_null: bool) -> Node:
+    """Thread a value through steps run in a one-slot frame holding it (``some->``,
+    ``cond->``, ``let->``); a step with a test runs only when the test is true."""
+
+    def thread(env: Env, run: Run) -> Any:
+        value = start(env, run)
+        for test, step in steps:
+            if stop_on_null and value is None:
+                return None
+            frame = [env, value]
+            if test is None or truthy(test(frame, run)):
+                value = step(frame, run)
+        return value
+
+    return thread
+
+
+def case_node(value: Node, clauses: list[tuple[list[Node], Node]]) -> Node:
+    def case(env: Env, run: Run) -> Any:
+        subject = value(env, run)
+        for tests, expr in clauses:
+            if any(equal(subject, test(env, run), run, strict=True) for test in tests):
+                return expr(env, run)
+        raise ScriptError(f"case: no clause matches {show(subject)}")
+
+    return case
+
+
+def try_node(body: Node, catches: list[tuple[Node, Node]], cleanup: Node | None) -> Node:
+    """Run ``body``; a raised value (never a limit) goes to the first catch whose test is true."""
+
+    def attempt(env: Env, run: Run) -> Any:
+        depth = run.depth
+        try:
+            return body(env, run)
+        except ScriptLimitError:
+            raise
+        except ScriptError as error:
+            run.depth = depth
+            raised = error.value if type(error) is AleRaised else str(error)
+            for test, handler in catches:
+                frame = [env, raised]
+                if truthy(test(frame, run)):
+                    return handler(frame, run)
+            raise
+        finally:
+            if cleanup is not None:
+                cleanup(env, run)
+
+    return attempt
+
+
+def lazy_node(body: Node) -> Node:
+    return lambda env, run: Lazy(lambda: body(env, run))
+
+
+def comprehension_node(source: Node, fn: Node, flat: bool) -> Node:
+    """``for``: call ``fn`` on each item of ``source``, lazily; ``flat`` joins the results."""
+
+    def generate(function: Any, values: Any, run: Run) -> Any:
+        for value in items(values):
+            result = invoke(function, run, (value,))
+            if flat:
+                yield from items(result)
+            else:
+                yield result
+
+    return lambda env, run: stream(generate(fn(env, run), source(env, run), run), run)
+
+
+def last_node(inner: Node) -> Node:
+    def last(env: Env, run: Run) -> Any:
+        found = realize(inner(env, run), run)
+        return found[-1] if found else None
+
+    return last
+
+
 def call_node(fn: Node, args: list[Node]) -> Node:
     """A function call; one- and two-argument calls (the usual ones) skip building a list."""
     if len(args) == 1:
@@ -178,18 +357,67 @@ def invoke(fn: Any, run: Run, args: tuple[Any, ...] | list[Any]) -> Any:
         except (ValueError, ArithmeticError) as exc:
             raise ScriptError(f"{fn.name}: {exc}") from None
     if kind is Lambda:
-        if len(args) != fn.arity:
-            raise ScriptError(f"lambda takes {fn.arity} argument(s), got {len(args)}")
-        run.charge(fn.weight)
-        run.depth += 1
-        if run.depth > MAX_DEPTH:
-            raise ScriptLimitError("depth", MAX_DEPTH)
-        result = fn.body([fn.env, *args], run)
-        run.depth -= 1
-        return result
+        if len(args) != fn.arity and not (fn.rest and len(args) >= fn.arity):
+            expected = f"{fn.arity}{' or more' if fn.rest else ''}"
+            raise ScriptError(
+                f"{fn.name or 'lambda'} takes {expected} argument(s), got {len(args)}"
+            )
+        return _call(fn, run, args)
+    if kind is Cases:
+        for case in fn.cases:
+            if len(args) == case.arity or (case.rest and len(args) >= case.arity):
+                return _call(case, run, args)
+        raise ScriptError(f"no case of the function takes {len(args)} argument(s)")
+    return _call_data(fn, run, args)
+
+
+def _call(fn: Lambda, run: Run, args: tuple[Any, ...] | list[Any]) -> Any:
+    run.charge(fn.weight)
+    run.depth += 1
+    if run.depth > MAX_DEPTH:
+        raise ScriptLimitError("depth", MAX_DEPTH)
+    if fn.rest:
+        frame = [fn.env, *args[: fn.arity], make_list(args[fn.arity :])]
+    else:
+        frame = [fn.env, *args]
+    result = fn.body(frame, run)
+    run.depth -= 1
+    return result
+
+
+def _call_data(fn: Any, run: Run, args: tuple[Any, ...] | list[Any]) -> Any:
+    """Ale's callable data: a keyword, object or set looks itself up, a sequence indexes."""
+    kind = type(fn)
+    if not 1 <= len(args) <= 2 or kind is str:
+        raise ScriptError(f"{show(fn)} is not a function")
+    run.charge(1)
     if kind is Keyword:  # (:key object default?) is (get object :key default?)
-        if not 1 <= len(args) <= 2:
-            raise ScriptError(f"{show(fn)}: expected (:key object default?)")
-        run.charge(1)
         return get(args[0], fn, *args[1:])
+    if kind is dict:
+        return get(fn, *args)
+    if kind is AleSet:
+        return get(fn, args[0], *args[1:]) if len(args) == 2 else get(fn, args[0], None)
+    if kind is bool:
+        return fn
+    if kind is int and len(args) == 1:
+        return nth_of(args[0], fn, MISSING, run)
+    if kind in (list, tuple, Stream) or fn is None:
+        return nth_of(fn, args[0], args[1] if len(args) == 2 else MISSING, run)
     raise ScriptError(f"{show(fn)} is not a function")
+
+
+def nth_of(coll: Any, index: Any, default: Any, run: Run) -> Any:
+    if type(index) is not int:
+        raise ScriptError(f"an index must be an integer, not {show(index)}")
+    if type(coll) in (list, tuple):
+        found = coll[index] if 0 <= index < len(coll) else MISSING
+    elif type(coll) is Stream:
+        found = coll.item(index) if index >= 0 else MISSING
+    else:
+        found = next((item for at, item in enumerate(items(coll)) if at == index), MISSING)
+        run.charge(max(index, 0))
+    if found is not MISSING:
+        return found
+    if default is MISSING:
+        raise ScriptError(f"index {index} out of bounds")
+    return default
