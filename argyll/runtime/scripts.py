@@ -63,15 +63,23 @@ def compile_script(language: Language, source: str) -> Program:
 
 
 def check_scripts(step: Step) -> list[tuple[str, str]]:
-    """Every compile problem of a step's script and predicate, as (field, reason)."""
+    """Every compile problem of a step's script and predicate, as (field, reason): a
+    script that does not compile, or an Ale script naming something nothing binds
+    (the names a script is given are the step's inputs)."""
     problems = []
     for where, config in (("script", step.script), ("predicate", step.predicate)):
         if config is None:
             continue
         try:
-            compile_script(config.language, config.script)
+            program = compile_script(config.language, config.script)
         except ScriptError as exc:
             problems.append((f"{where}.script", f"does not compile: {exc}"))
+            continue
+        if isinstance(program, ale.AleProgram):
+            problems.extend(
+                (f"{where}.script", f"line {u.line}, column {u.column}: {u.message}")
+                for u in program.unbound(step.inputs)
+            )
     return problems
 
 

@@ -1,0 +1,84 @@
+"""Ale scripts are checked when a step is registered: a name nothing binds is a 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from server_support import Api, problem
+
+from argyll.testing import script_step
+
+
+def _predicated(script: str, requires: list[str]) -> dict[str, Any]:
+    attributes: dict[str, Any] = {name: {"role": "required"} for name in requires}
+    attributes["notified"] = {"role": "output"}
+    return {
+        "id": "notify",
+        "type": "sync",
+        "http": {"endpoint": "http://127.0.0.1:9/notify", "timeout": 1000},
+        "attributes": attributes,
+        "predicate": {"language": "ale", "script": script},
+    }
+
+
+async def test_an_unknown_symbol_is_refused_naming_it_and_its_position(api: Api) -> None:
+    before = await api.snapshot()
+    step = script_step(
+        "total",
+        "{:total\n  (* quantity unit_prise)}",
+        requires=["quantity", "unit_price"],
+        outputs=["total"],
+    )
+    body = problem(await api.client.post("/engine/step", json=step), 400)
+    [found] = body["problems"]
+    assert found["field"] == "script.script"
+    assert "'unit_prise'" in found["reason"]
+    assert "line 2, column 15" in found["reason"]
+    assert await api.snapshot() == before
+
+
+async def test_a_predicate_may_name_only_the_steps_inputs(api: Api) -> None:
+    refused = _predicated('(eq status "active")', ["amount"])
+    body = problem(await api.client.post("/engine/step", json=refused), 400)
+    assert [(p["field"], "'status'" in p["reason"]) for p in body["problems"]] == [
+        ("predicate.script", True)
+    ]
+    accepted = _predicated('(and (> amount 100) (eq status "active"))', ["amount", "status"])
+    assert (await api.client.post("/engine/step", json=accepted)).status_code == 201
+
+
+async def test_an_output_is_not_a_name_a_script_is_given(api: Api) -> None:
+    step = script_step("echo", "{:greeting greeting}", requires=["name"], outputs=["greeting"])
+    body = problem(await api.client.post("/engine/step", json=step), 400)
+    assert "'greeting'" in body["problems"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        ("(current-time)", "non-deterministic"),
+        ('(println "hi")', "input or output"),
+        ("(go 1)", "concurrent"),
+        ("(eval '(+ 1 2))", "compiles or expands code"),
+    ],
+)
+async def test_names_left_out_of_ale_are_refused_with_the_reason(
+    api: Api, script: str, reason: str
+) -> None:
+    step = script_step("impure", script, outputs=["result"])
+    body = problem(await api.client.post("/engine/step", json=step), 400)
+    assert reason in body["problems"][0]["reason"]
+
+
+async def test_locals_builtins_and_inputs_are_all_known(api: Api) -> None:
+    script = "(define (twice x) (* 2 x)) (let [n (twice amount)] {:doubled (map inc (range n))})"
+    step = script_step("fine", script, requires=["amount"], outputs=["doubled"])
+    assert (await api.client.post("/engine/step", json=step)).status_code == 201
+
+
+async def test_every_unknown_symbol_is_named_in_source_order(api: Api) -> None:
+    step = script_step("many", "(+ b a (c 1) a)", outputs=["result"])
+    body = problem(await api.client.post("/engine/step", json=step), 400)
+    named = [p["reason"].split("'")[1] for p in body["problems"]]
+    assert named == ["b", "a", "c"]
