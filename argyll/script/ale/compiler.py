@@ -282,9 +282,8 @@ class Compiler(DerivedForms):
 
     def lambda_(self, form: Seq, scope: Scope, name: str = "") -> Node:
         params, *body = expect(form, 1, None, "(lambda (params...) body...)")
-        if is_seq(params, "[") and params.items and all(is_seq(c, "(", "[") for c in params.items):
-            if is_seq(params.items[0], "("):  # (lambda [(x) ...] [(x y) ...])
-                return self.lambda_cases(form.items[1:], scope, name, form.pos)
+        if is_seq(params, "[") and params.items and is_seq(params.items[0], "("):
+            return self.lambda_cases(form.items[1:], scope, name, form.pos)  # [(x) ...] [(x y) ...]
         return self.lambda_case(params, body, scope, name, form.pos)
 
     def lambda_cases(self, clauses: Iterable[Any], scope: Scope, name: str, pos: int) -> Node:

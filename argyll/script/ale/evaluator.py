@@ -391,8 +391,8 @@ def _call_data(fn: Any, run: Run, args: tuple[Any, ...] | list[Any]) -> Any:
     if not 1 <= len(args) <= 2 or kind is str:
         raise ScriptError(f"{show(fn)} is not a function")
     run.charge(1)
-    if kind is Keyword:  # (:key object default?) is (get object :key default?)
-        return get(args[0], fn, *args[1:])
+    if kind is Keyword:  # (:key object default?): null when missing, as in Ale
+        return get(args[0], fn, args[1] if len(args) == 2 else None)
     if kind is dict:
         return get(fn, *args)
     if kind is AleSet:

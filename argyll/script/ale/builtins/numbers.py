@@ -22,10 +22,13 @@ from argyll.script.ale.seqs import equal
 
 
 def _divide(a: Any, b: Any) -> Any:
+    """Floats divide as IEEE 754 does (``(/ 1.0 0)`` is +inf); exact numbers may not divide by 0."""
+    if type(a) is float or type(b) is float:
+        if b == 0:
+            return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a)
+        return a / b
     if b == 0:
         raise ScriptError("/: division by zero")
-    if type(a) is float or type(b) is float:
-        return a / b
     return fit(Fraction(a) / b)
 
 
