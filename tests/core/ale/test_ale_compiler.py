@@ -12,8 +12,9 @@ from argyll.errors import ScriptError
 
 def test_computed_object_keys() -> None:
     assert ale("{(first ks) 1 :b x}", ks=["a"], x=2) == {"a": 1, "b": 2}
+    assert ale("{(first ks) 1}", ks=[2]) == {"2": 1}
     with pytest.raises(ScriptError):
-        ale("{(first ks) 1}", ks=[1])
+        ale("{(first ks) 1}", ks=[[1]])
 
 
 @pytest.mark.parametrize(
@@ -54,10 +55,11 @@ def test_computed_object_keys() -> None:
         ("(let ([x 1] [y 2]) (+ x y))", 3),
         ("(let ((x 1) (y 2)) (+ x y))", 3),
         ("(let [x 1] (+ x 1))", 2),
-        ("(let [x 1 y (+ x 1)] (* x y))", 2),
+        ("(let* [x 1 y (+ x 1)] (* x y))", 2),
+        ("(let [x 1] (let [x 2 y x] y))", 1),
         ("(let [[x 1] [y 2]] (- y x))", 1),
         ("(let* ([x 1] [y (+ x 1)]) y)", 2),
-        ("(let ([x 1] [x (+ x 10)]) x)", 11),
+        ("(let* ([x 1] [x (+ x 10)]) x)", 11),
         ("(let [x 1] (let [x 2] x))", 2),
         ("(let [x 1] (let [y 2] (let [z 3] [x y z])))", [1, 2, 3]),
         ("(let [] 5)", 5),
