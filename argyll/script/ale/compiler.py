@@ -117,11 +117,13 @@ def _defined_names(forms: Iterable[Any]) -> list[str]:
 
 class Compiler(DerivedForms):
     """Turns forms into nodes, collecting the free (global) names the script uses and
-    the weight (node count) of the code outside any lambda body."""
+    the weight (node count) of the code outside any lambda body. With ``fast``, calls
+    of some builtins by name go straight to them (see ``evaluator.fast_call_node``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fast: bool = True) -> None:
         self.free: dict[str, int] = {}
         self.weight = 0
+        self.fast = fast
 
     def compile(self, form: Any, scope: Scope) -> Compiled:
         self.weight += 1
@@ -207,8 +209,16 @@ class Compiler(DerivedForms):
         if not form.items:
             return Const(None)
         head, *args = form.items
-        if type(head) is Symbol and head.name in SPECIAL_FORMS and not _is_local(head, scope):
-            return SPECIAL_FORMS[head.name](self, form, scope)
+        if type(head) is Symbol and not _is_local(head, scope):
+            if head.name in SPECIAL_FORMS:
+                return SPECIAL_FORMS[head.name](self, form, scope)
+            self.weight += 1
+            self.free.setdefault(head.name, head.pos)
+            if self.fast and len(args) == 2 and head.name in evaluator.FAST_CALLS:
+                parts = [self.compile(arg, scope) for arg in args]
+                return evaluator.fast_call_node(*evaluator.FAST_CALLS[head.name], *parts)
+            nodes = [self.node(arg, scope) for arg in args]
+            return evaluator.global_call_node(head.name, nodes)
         return evaluator.call_node(self.node(head, scope), [self.node(arg, scope) for arg in args])
 
     # -- special forms

@@ -13,6 +13,7 @@ pay the budget: one step for a builtin, a lambda's body weight, and one level of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from argyll.errors import ScriptError, ScriptLimitError
@@ -37,6 +38,9 @@ from argyll.script.ale.values import (
     show,
     truthy,
 )
+
+FAST_CALLS: dict[str, tuple[Builtin, Callable[[Any, Any], Any]]] = {}
+"""Builtins with a two-argument fast path, by name; the library fills it in as it loads."""
 
 UNSET: Any = object()
 """A ``define``/``let-rec`` slot whose value is not computed yet."""
@@ -343,6 +347,112 @@ def call_node(fn: Node, args: list[Node]) -> Node:
     return lambda env, run: invoke(fn(env, run), run, [arg(env, run) for arg in args])
 
 
+def global_call_node(name: str, args: list[Node]) -> Node:
+    """A call of a global name (usually a builtin): the common case, so it skips a lookup
+    closure and ``invoke``'s dispatch when the name is a builtin."""
+    many = [*args]
+
+    def call(env: Env, run: Run) -> Any:
+        fn = run.scope.get(name, MISSING)
+        values = [arg(env, run) for arg in many]
+        if type(fn) is Builtin:
+            run.left -= 1
+            if run.left < 0:
+                raise ScriptLimitError("steps", run.budget)
+            try:
+                return fn.fn(run, *values)
+            except TypeError:
+                raise ScriptError(f"{fn.name}: wrong number or type of arguments") from None
+            except (ValueError, ArithmeticError) as exc:
+                raise ScriptError(f"{fn.name}: {exc}") from None
+        if fn is MISSING:
+            raise ScriptError(unbound_message(name))
+        return invoke(fn, run, values)
+
+    if len(args) == 1:
+        return _global_call1(name, args[0])
+    if len(args) != 2:
+        return call
+    first, second = args
+
+    def call2(env: Env, run: Run) -> Any:
+        fn = run.scope.get(name, MISSING)
+        a, b = first(env, run), second(env, run)
+        if type(fn) is Builtin:
+            run.left -= 1
+            if run.left < 0:
+                raise ScriptLimitError("steps", run.budget)
+            try:
+                return fn.fn(run, a, b)
+            except TypeError:
+                raise ScriptError(f"{fn.name}: wrong number or type of arguments") from None
+            except (ValueError, ArithmeticError) as exc:
+                raise ScriptError(f"{fn.name}: {exc}") from None
+        if fn is MISSING:
+            raise ScriptError(unbound_message(name))
+        return invoke(fn, run, (a, b))
+
+    return call2
+
+
+def _global_call1(name: str, only: Node) -> Node:
+    def call1(env: Env, run: Run) -> Any:
+        fn = run.scope.get(name, MISSING)
+        value = only(env, run)
+        if type(fn) is Builtin:
+            run.left -= 1
+            if run.left < 0:
+                raise ScriptLimitError("steps", run.budget)
+            try:
+                return fn.fn(run, value)
+            except TypeError:
+                raise ScriptError(f"{fn.name}: wrong number or type of arguments") from None
+            except (ValueError, ArithmeticError) as exc:
+                raise ScriptError(f"{fn.name}: {exc}") from None
+        if fn is MISSING:
+            raise ScriptError(unbound_message(name))
+        return invoke(fn, run, (value,))
+
+    return call1
+
+
+def fast_call_node(
+    builtin: Builtin, fast: Callable[[Any, Any], Any], first: Compiled, second: Compiled
+) -> Node:
+    """A two-argument call of a builtin with a fast path (``>``, ``eq``, ``+`` ...), for a
+    program none of whose inputs shadows a builtin: ``fast`` answers for the usual
+    argument types and gives MISSING for the rest, which the builtin itself handles."""
+    left = node(first)
+
+    def slow(run: Run, a: Any, b: Any) -> Any:
+        run.left += 1  # the full call pays it again
+        return invoke(builtin, run, (a, b))
+
+    if type(second) is Const:
+        constant = second.value
+
+        def call_constant(env: Env, run: Run) -> Any:
+            a = left(env, run)
+            run.left -= 1
+            if run.left < 0:
+                raise ScriptLimitError("steps", run.budget)
+            result = fast(a, constant)
+            return slow(run, a, constant) if result is MISSING else result
+
+        return call_constant
+    right = node(second)
+
+    def call(env: Env, run: Run) -> Any:
+        a, b = left(env, run), right(env, run)
+        run.left -= 1
+        if run.left < 0:
+            raise ScriptLimitError("steps", run.budget)
+        result = fast(a, b)
+        return slow(run, a, b) if result is MISSING else result
+
+    return call
+
+
 def invoke(fn: Any, run: Run, args: tuple[Any, ...] | list[Any]) -> Any:
     """Call an Ale function value: one step for a builtin, a lambda's body weight."""
     kind = type(fn)
@@ -376,10 +486,8 @@ def _call(fn: Lambda, run: Run, args: tuple[Any, ...] | list[Any]) -> Any:
     run.depth += 1
     if run.depth > MAX_DEPTH:
         raise ScriptLimitError("depth", MAX_DEPTH)
-    if fn.rest:
-        frame = [fn.env, *args[: fn.arity], make_list(args[fn.arity :])]
-    else:
-        frame = [fn.env, *args]
+    rest = make_list(args[fn.arity :]) if fn.rest else MISSING
+    frame = [fn.env, *args] if rest is MISSING else [fn.env, *args[: fn.arity], rest]
     result = fn.body(frame, run)
     run.depth -= 1
     return result

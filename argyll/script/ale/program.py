@@ -20,7 +20,7 @@ from argyll.script.ale.compiler import Compiler
 from argyll.script.ale.evaluator import node, unbound_message
 from argyll.script.ale.reader import SyntaxAt, position, read
 from argyll.script.ale.seqs import to_ale, to_json
-from argyll.script.ale.values import MISSING, Node
+from argyll.script.ale.values import Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Unbound:
 class AleProgram:
     """A compiled Ale script; immutable, so one program may run any number of times."""
 
-    __slots__ = ("_free", "_inputs", "_node", "_scope", "_weight", "source")
+    __slots__ = ("_free", "_inputs", "_node", "_plain", "_scope", "_weight", "source")
 
     def __init__(self, source: str, node: Node, weight: int, free: dict[str, int]) -> None:
         self.source = source
@@ -44,6 +44,8 @@ class AleProgram:
         self._free = free
         self._inputs = tuple(sorted(free))
         self._scope = {name: BUILTINS[name] for name in self._inputs if name in BUILTINS}
+        self._plain: Node | None = None
+        """The tree compiled without fast paths, for runs whose inputs shadow a builtin."""
 
     def __repr__(self) -> str:
         return f"AleProgram({self.source!r})"
@@ -64,16 +66,23 @@ class AleProgram:
     def run(self, bindings: Mapping[str, Any], *, budget: int = DEFAULT_BUDGET) -> Any:
         """Evaluate with ``bindings`` as symbols and return the value as JSON-like data."""
         scope = dict(self._scope)
+        tree = self._node
         try:
             for name in self._inputs:
-                value = bindings.get(name, MISSING)
-                if value is not MISSING:
-                    scope[name] = to_ale(value)
+                if name in bindings:
+                    if name in scope:
+                        tree = self._shadowing()
+                    scope[name] = to_ale(bindings[name])
             run = Run(budget, scope)
             run.charge(self._weight)
-            return to_json(self._node(None, run), run)
+            return to_json(tree(None, run), run)
         except RecursionError:
             raise ScriptLimitError("depth", MAX_DEPTH) from None
+
+    def _shadowing(self) -> Node:
+        if self._plain is None:
+            self._plain = node(Compiler(fast=False).body(read(self.source), ()))
+        return self._plain
 
 
 def compile_ale(source: str) -> AleProgram:

@@ -217,6 +217,8 @@ def equal(a: Any, b: Any, run: Run, strict: bool = False) -> bool:
     """Deep equality: 1 equals 1.0 (unless ``strict``, as ``eq`` asks), a vector equals a
     list with equal items, true is not 1, null is the empty list."""
     kind_a, kind_b = type(a), type(b)
+    if kind_a is kind_b and (kind_a is int or kind_a is bool or kind_a is Keyword):
+        return a == b
     if kind_a in NUMBER_TYPES and kind_b in NUMBER_TYPES:
         return a == b and (not strict or kind_a is kind_b)
     ordered_a = a is None or kind_a in ORDERED_TYPES
@@ -262,8 +264,11 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 
 def to_ale(value: Any) -> Any:
     """A JSON-like input as an Ale value (copied: the caller keeps its own data)."""
-    if type(value) in _JSON_SCALARS:
+    kind = type(value)
+    if kind in _JSON_SCALARS:
         return value
+    if kind is list:
+        return [item if type(item) in _JSON_SCALARS else to_ale(item) for item in value]
     if isinstance(value, dict):
         if not all(type(key) is str for key in value):
             raise ScriptError("input object keys must be strings")

@@ -38,7 +38,7 @@ CASES: list[tuple[str, Any]] = [
     ('(and (+ 1 2 3) false "not returned")', False),
     ('(and (+ 1 2 3) true "returned")', "returned"),
     ('(or (+ 1 2 3) false "not returned")', 6),
-    ("(or false '() \"returned\")", "returned"),
+    ('(or false \'() "returned")', "returned"),
     ("(!and true false)", True),
     ("(!or false null)", True),
     # append, apply
@@ -135,14 +135,14 @@ CASES: list[tuple[str, Any]] = [
     ("(seq? '(1 2 3 4) [5 6 7 8])", True),
     ('(!seq? "hello" 99)', True),
     ("(set? #{1 2 3} (set 4 5 6))", True),
-    ("(string? '(1 2 3 4) \"hello\")", False),
+    ('(string? \'(1 2 3 4) "hello")', False),
     ("(!string? '(1 2 3) [99])", True),
     ("(true? (> 3 2) (< 5 10) (and #t #f))", False),
     ("(!true? #f (> 5 10))", True),
     ("(vector? '(1 2 3 4) [5 6 7 8])", False),
     ('(!vector? "hello" [99])', False),
     ("(zero? (- 3 2 1) 0 0/1 (/ 3 3))", False),
-    ('(!zero? 1 2.5)', True),
+    ("(!zero? 1 2.5)", True),
     ("(number? 42)", True),
     ("(boolean? true)", True),
     ("(symbol? 'abc)", True),
@@ -164,8 +164,10 @@ CASES: list[tuple[str, Any]] = [
     # juxt, label, lambda, last, lazy-seq, length, let, letfn, list
     ("(define juxt-math (juxt * + - /)) (juxt-math 32 10)", [320, 42, 22, 3.2]),
     ("((label fact (lambda (n) (if (zero? n) 1 (* n (fact (dec n)))))) 5)", 120),
-    ("(define double (let [mul 2] (lambda (x) (* x mul)))) (seq->vector (map double '(1 2 3)))",
-     [2, 4, 6]),
+    (
+        "(define double (let [mul 2] (lambda (x) (* x mul)))) (seq->vector (map double '(1 2 3)))",
+        [2, 4, 6],
+    ),
     ("((lambda-rec count (n) (if (zero? n) 0 (inc (count (dec n))))) 7)", 7),
     ("(define x '(99 64 32 48)) (last x)", 48),
     (
@@ -175,8 +177,11 @@ CASES: list[tuple[str, Any]] = [
     ),
     ("(length '(1 2 3 4))", 4),
     ("(let ([x '(1 2 3 4)] [y [5 6 7 8] ]) (concat x y))", [1, 2, 3, 4, 5, 6, 7, 8]),
-    ("(let-rec ([ev? (lambda (n) (if (zero? n) true (od? (dec n))))]"
-     " [od? (lambda (n) (if (zero? n) false (ev? (dec n))))]) (od? 9))", True),
+    (
+        "(let-rec ([ev? (lambda (n) (if (zero? n) true (od? (dec n))))]"
+        " [od? (lambda (n) (if (zero? n) false (ev? (dec n))))]) (od? 9))",
+        True,
+    ),
     (
         "(letfn [(lambda-rec even? (n) (if (zero? n) true (odd? (dec n))))"
         " (lambda-rec odd? (n) (if (zero? n) false (even? (dec n))))] (even? 10))",
@@ -188,8 +193,8 @@ CASES: list[tuple[str, Any]] = [
     ("(map (lambda (x) (* x 2)) [1 2 3 4])", [2, 4, 6, 8]),
     ("(map + [1 2 3 4] '(4 6 8) '(30 20 10 56))", [35, 28, 21]),
     ('(not "hello")', False),
-    ("(define l '(1 2 3 4)) (nth l 4 \"wrong\")", "wrong"),
-    ("(define l '(1 2 3 4)) (l 4 \"wrong\")", "wrong"),
+    ('(define l \'(1 2 3 4)) (nth l 4 "wrong")', "wrong"),
+    ('(define l \'(1 2 3 4)) (l 4 "wrong")', "wrong"),
     ("(nth! (range) 10)", 10),
     ('(object :name "ale" :age 0.3 :lang "Go")', {"name": "ale", "age": 0.3, "lang": "Go"}),
     ("(define plus10 (partial + 4 6)) (plus10 9)", 19),
@@ -205,17 +210,25 @@ CASES: list[tuple[str, Any]] = [
     ("(reverse [1 2 3 4])", [4, 3, 2, 1]),
     ("(reverse! (take 3 (range)))", [2, 1, 0]),
     # seq and the conversions
-    ('(when-let [s (seq "hello")] (seq->vector (map (lambda (x) (str x "-")) s)))',
-     ["h-", "e-", "l-", "l-", "o-"]),
+    (
+        '(when-let [s (seq "hello")] (seq->vector (map (lambda (x) (str x "-")) s)))',
+        ["h-", "e-", "l-", "l-", "o-"],
+    ),
     ("(seq [])", None),
     ("(seq! [])", False),
-    ("(define x [1 2 3 4]) (define y (map (lambda (x) (+ x 4)) '(1 2 3 4))) (seq->list x y)",
-     [1, 2, 3, 4, 5, 6, 7, 8]),
-    ('(define x [:name "ale" :age 0.3]) (define y \'(:weight "light")) (seq->object x y)',
-     {"name": "ale", "age": 0.3, "weight": "light"}),
+    (
+        "(define x [1 2 3 4]) (define y (map (lambda (x) (+ x 4)) '(1 2 3 4))) (seq->list x y)",
+        [1, 2, 3, 4, 5, 6, 7, 8],
+    ),
+    (
+        '(define x [:name "ale" :age 0.3]) (define y \'(:weight "light")) (seq->object x y)',
+        {"name": "ale", "age": 0.3, "weight": "light"},
+    ),
     ("(seq->set [1 2] '(2 3))", [1, 2, 3]),
-    ("(define x (map (lambda (x) (* x 2)) '(1 2 3 4))) (seq->vector '(1 2 3 4) x)",
-     [1, 2, 3, 4, 2, 4, 6, 8]),
+    (
+        "(define x (map (lambda (x) (* x 2)) '(1 2 3 4))) (seq->vector '(1 2 3 4) x)",
+        [1, 2, 3, 4, 2, 4, 6, 8],
+    ),
     # sequence combinators
     ("(zip [1 2 3] '(:a :b))", [[1, "a"], [2, "b"]]),
     ("(mapcat (lambda (x) [x x]) [1 2])", [1, 1, 2, 2]),
@@ -226,7 +239,7 @@ CASES: list[tuple[str, Any]] = [
     ("(set 1 2 2 3)", [1, 2, 3]),
     ('(str "hello" [1 2 3 4])', "hello[1 2 3 4]"),
     ('(str! "hello" [1 2 3 4])', '"hello" [1 2 3 4]'),
-    ("(define hello-sym (sym \"hello\")) (eq hello-sym 'hello)", True),
+    ('(define hello-sym (sym "hello")) (eq hello-sym \'hello)', True),
     ("(define x '(1 2 3 4)) (define y [5 6 7 8]) (take 6 (concat x y))", [1, 2, 3, 4, 5, 6]),
     # threading
     ("(cond-> 10 [true (+ 5)] [(> 12) (* 2)] [(< 25) (/ 3)] [true (- 1)])", 29),
@@ -274,7 +287,7 @@ CASES: list[tuple[str, Any]] = [
     ("[#t #f]", [True, False]),
     ("1/3", 1 / 3),
     ("0x1F", 31),
-    ("(str \"a\\sb\")", "a b"),
+    ('(str "a\\sb")', "a b"),
     ("#| a block #| nested |# comment |# 5", 5),
 ]
 

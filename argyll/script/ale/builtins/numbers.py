@@ -17,8 +17,10 @@ from typing import Any
 
 from argyll.errors import ScriptError
 from argyll.script.ale.budget import SCAN_RATE, Run
-from argyll.script.ale.builtins.registry import builtin, fit, numbers
+from argyll.script.ale.builtins.registry import BUILTINS, INT_LIMIT, builtin, fit, numbers
+from argyll.script.ale.evaluator import FAST_CALLS
 from argyll.script.ale.seqs import equal
+from argyll.script.ale.values import MISSING, NUMBER_TYPES, Keyword
 
 
 def _divide(a: Any, b: Any) -> Any:
@@ -96,6 +98,8 @@ def _max(run: Run, first: Any, *rest: Any) -> Any:
 
 @builtin("=")
 def _equal(run: Run, first: Any, *rest: Any) -> bool:
+    if len(rest) == 1:
+        return equal(first, rest[0], run)
     return all(equal(first, other, run) for other in rest)
 
 
@@ -106,6 +110,8 @@ def _not_equal(run: Run, first: Any, *rest: Any) -> bool:
 
 @builtin("eq")
 def _identical(run: Run, first: Any, *rest: Any) -> bool:
+    if len(rest) == 1:
+        return equal(first, rest[0], run, strict=True)
     return all(equal(first, other, run, strict=True) for other in rest)
 
 
@@ -118,6 +124,8 @@ def _chain(name: str, test: Callable[[Any, Any], bool]) -> Callable[..., bool]:
     """A variadic comparison over numbers, or over strings."""
 
     def compare(run: Run, first: Any, *rest: Any) -> bool:
+        if len(rest) == 1 and type(first) in NUMBER_TYPES and type(rest[0]) in NUMBER_TYPES:
+            return test(first, rest[0])
         values = (first, *rest)
         if type(first) is not str:
             numbers(name, values)
@@ -134,3 +142,52 @@ builtin("<")(_chain("<", operator.lt))
 builtin("<=")(_chain("<=", operator.le))
 builtin(">")(_chain(">", operator.gt))
 builtin(">=")(_chain(">=", operator.ge))
+
+
+# ---------------------------------------------------------------- fast paths
+
+_PLAIN = (int, float)
+_SCALARS = (int, str, bool, Keyword, type(None))
+
+
+def _fast_compare(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
+    def fast(a: Any, b: Any) -> Any:
+        if type(a) in _PLAIN and type(b) in _PLAIN:
+            return test(a, b)
+        return MISSING
+
+    return fast
+
+
+def _fast_identical(a: Any, b: Any) -> Any:
+    kind = type(a)
+    if kind is type(b) and kind in _SCALARS and (kind is not str or len(a) < SCAN_RATE):
+        return a == b
+    return MISSING
+
+
+def _fast_arithmetic(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def fast(a: Any, b: Any) -> Any:
+        if (type(a) is float and type(b) in _PLAIN) or (type(b) is float and type(a) is int):
+            return op(a, b)
+        if type(a) is int and type(b) is int:
+            result = op(a, b)
+            if -INT_LIMIT <= result < INT_LIMIT:
+                return result
+        return MISSING
+
+    return fast
+
+
+for _name, _fast in {
+    "<": _fast_compare(operator.lt),
+    "<=": _fast_compare(operator.le),
+    ">": _fast_compare(operator.gt),
+    ">=": _fast_compare(operator.ge),
+    "eq": _fast_identical,
+    "=": _fast_identical,
+    "+": _fast_arithmetic(operator.add),
+    "-": _fast_arithmetic(operator.sub),
+    "*": _fast_arithmetic(operator.mul),
+}.items():
+    FAST_CALLS[_name] = (BUILTINS[_name], _fast)

@@ -92,9 +92,13 @@ TYPE_TESTS: dict[str, Test] = {
 
 def _register(name: str, test: Test) -> None:
     def every(run: Run, first: Any, *rest: Any) -> bool:
+        if not rest:
+            return bool(test(first))
         return all(test(value) for value in (first, *rest))
 
     def none(run: Run, first: Any, *rest: Any) -> bool:
+        if not rest:
+            return not test(first)
         return not any(test(value) for value in (first, *rest))
 
     builtin(f"{name}?")(every)

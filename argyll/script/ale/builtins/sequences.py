@@ -181,7 +181,8 @@ def _take_while(run: Run, pred: Any, coll: Any) -> Stream:
 
 @builtin("partition")
 def _partition(run: Run, count: Any, *args: Any) -> Stream:
-    """``(partition count step? seq)``: lists of ``count`` items, ``step`` apart (the last may be short)."""
+    """``(partition count step? seq)``: lists of ``count`` items, ``step`` apart
+    (the last may be short)."""
     if len(args) not in (1, 2):
         raise ScriptError("partition: expected (partition count step? seq)")
     size = integer("partition", count)
