@@ -47,7 +47,6 @@ from argyll.model import (
     FlowStatus,
     Health,
     HealthStatus,
-    Role,
     Step,
     StepID,
     StepStatus,
@@ -94,10 +93,18 @@ def fold(state: S, events: Iterable[Event], appliers: Mapping[type, Applier[S]])
 # ------------------------------------------------------------------- catalog
 
 
+def _indexed(step: Step, role_out: bool) -> list[str]:
+    """The attributes a catalog index lists the step under: its outputs, or the inputs the
+    flow feeds (const and meta inputs come from the step and the execution, not the flow)."""
+    if role_out:
+        return step.outputs
+    return list(step.inputs)
+
+
 def _without(index: Mapping[str, tuple[StepID, ...]], step: Step, role_out: bool) -> dict:
     out = dict(index)
-    for name, spec in step.attributes.items():
-        if (spec.role is Role.OUTPUT) == role_out and name in out:
+    for name in _indexed(step, role_out):
+        if name in out:
             rest = tuple(s for s in out[name] if s != step.id)
             if rest:
                 out[name] = rest
@@ -107,9 +114,8 @@ def _without(index: Mapping[str, tuple[StepID, ...]], step: Step, role_out: bool
 
 
 def _with(index: dict, step: Step, role_out: bool) -> dict:
-    for name, spec in step.attributes.items():
-        if (spec.role is Role.OUTPUT) == role_out:
-            index[name] = (*index.get(name, ()), step.id)
+    for name in _indexed(step, role_out):
+        index[name] = (*index.get(name, ()), step.id)
     return index
 
 

@@ -15,7 +15,7 @@ from argyll.events import (
     StepUnregistered,
     StepUpdated,
 )
-from argyll.model import AttrType, Catalog, HealthStatus, Role, Step, StepID
+from argyll.model import AttrType, Catalog, HealthStatus, Step, StepID
 
 
 def on_register(catalog: Catalog, step: Step, actor: str | None = None) -> list[EventData]:
@@ -96,7 +96,7 @@ def find_cycle(catalog: Catalog, step: Step) -> list[str]:
 def _consumers(catalog: Catalog, step: Step, name: str) -> list[StepID]:
     others = [c for c in catalog.consumers.get(name, ()) if c != step.id]
     spec = step.attributes.get(name)
-    return [*others, step.id] if spec is not None and spec.role is not Role.OUTPUT else others
+    return [*others, step.id] if spec is not None and spec.is_input else others
 
 
 def _path(

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from argyll.apply import FLOW_APPLIERS, new_flow
-from argyll.errors import MissingInputsError, NotFoundError, ValidationError
+from argyll.errors import MissingInputsError, NotFoundError, ScriptError, ValidationError
 from argyll.events import (
     AttributeSet,
     Event,
@@ -43,6 +43,7 @@ from argyll.model import (
     FlowState,
     FlowStatus,
     Plan,
+    ScriptConfig,
     Step,
     StepID,
     StepStatus,
@@ -56,6 +57,15 @@ from argyll.model import (
 from argyll.transitions import WORK_TRANSITIONS, can_transition
 
 NewToken = Callable[[], str]
+Evaluate = Callable[[ScriptConfig, Mapping[str, Any]], Any]
+"""Runs a small script within a small budget; raises ScriptError. ``evaluate`` gives a
+mapping's value, ``test`` a match gate's truth (the runtime's ScriptRunner does both:
+Ale and Lua see the bindings, a jpath query's document is ``bindings["value"]``)."""
+
+
+def no_scripts(config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
+    """The evaluator of a context that was given none: every script is an error."""
+    raise ScriptError(f"no {config.language} evaluator in this context")
 
 
 # ------------------------------------------------------------------- effects
@@ -154,6 +164,8 @@ class Context:
     new_token: NewToken
     instance: str = ""
     policy: Policy = Policy()
+    evaluate: Evaluate = no_scripts
+    test: Evaluate = no_scripts
 
 
 @dataclass(slots=True)

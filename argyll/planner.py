@@ -31,7 +31,7 @@ def plan(catalog: Catalog, goals: Iterable[str], init: Mapping[str, Any]) -> Pla
             continue
         steps[step.id] = step
         for name, spec in step.attributes.items():
-            if spec.role is Role.OUTPUT or name in init:
+            if not spec.is_input or name in init:
                 continue
             providers = catalog.providers.get(name, ())
             if not providers and spec.role is Role.REQUIRED:
@@ -44,9 +44,10 @@ def _edges(steps: Mapping[StepID, Step]) -> dict[str, AttributeEdges]:
     providers: dict[str, list[StepID]] = {}
     consumers: dict[str, list[StepID]] = {}
     for step in steps.values():
-        for name, spec in step.attributes.items():
-            side = providers if spec.role is Role.OUTPUT else consumers
-            side.setdefault(name, []).append(step.id)
+        for name in step.outputs:
+            providers.setdefault(name, []).append(step.id)
+        for name in step.inputs:
+            consumers.setdefault(name, []).append(step.id)
     return {
         name: AttributeEdges(tuple(providers.get(name, ())), tuple(consumers.get(name, ())))
         for name in sorted(providers.keys() | consumers.keys())

@@ -87,8 +87,15 @@ WORK_TRANSITIONS: Transitions[WorkStatus] = Transitions(
         WorkStatus.NOT_COMPLETED: frozenset(
             {WorkStatus.ACTIVE, WorkStatus.SUCCEEDED, WorkStatus.FAILED}
         ),
-        WorkStatus.SUCCEEDED: frozenset(),
+        # undone when its flow fails or is canceled (a step with http.compensate)
+        WorkStatus.SUCCEEDED: frozenset({WorkStatus.COMPENSATING}),
         WorkStatus.FAILED: frozenset(),
+        # again: a retry of the compensation, or a dead instance's taken over
+        WorkStatus.COMPENSATING: frozenset(
+            {WorkStatus.COMPENSATING, WorkStatus.COMPENSATED, WorkStatus.COMPENSATION_FAILED}
+        ),
+        WorkStatus.COMPENSATED: frozenset(),
+        WorkStatus.COMPENSATION_FAILED: frozenset(),
     },
 )
 

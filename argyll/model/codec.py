@@ -17,17 +17,23 @@ from typing import Any
 from argyll.model.types import (
     DEFAULT_TIMEOUT_MS,
     AttributeEdges,
+    AttributeMapping,
     AttributeSpec,
     AttributeValue,
     AttrType,
     BackoffType,
+    Collect,
+    Excluded,
     Execution,
+    FlowConfig,
     FlowID,
     FlowState,
     FlowStatus,
     HttpConfig,
     HttpMethod,
     Language,
+    MetaKey,
+    ParentRef,
     Plan,
     Role,
     ScriptConfig,
@@ -65,17 +71,34 @@ def parse_step(data: Any, step_id: str | None = None) -> Step:
         script=_script(definition["script"]) if "script" in definition else None,
         predicate=_script(definition["predicate"]) if "predicate" in definition else None,
         work_config=_work_config(definition.get("work_config", {})),
+        flow=FlowConfig(tuple(map(StepID, definition["flow"]["goals"])))
+        if "flow" in definition
+        else None,
+        memoizable=definition.get("memoizable", False),
     )
 
 
 def _attribute(spec: Mapping[str, Any]) -> AttributeSpec:
     settings = {key: value for key, (_, value) in role_settings(spec).items()}
+    role = Role(spec["role"])
+    nested = spec.get(role.value, {})
     return AttributeSpec(
-        role=Role(spec["role"]),
+        role=role,
         type=AttrType(spec.get("type", AttrType.ANY)),
         default=settings.get("default"),
         for_each=settings.get("for_each", False),
+        collect=Collect(nested.get("collect", Collect.FIRST)),
+        match=_script(nested["match"]) if "match" in nested else None,
+        deadline=nested.get("deadline"),
+        mapping=_mapping(nested["mapping"]) if "mapping" in nested else None,
+        const_value=nested.get("value") if role is Role.CONST else None,
+        meta_key=MetaKey(nested["key"]) if role is Role.META else None,
     )
+
+
+def _mapping(data: Mapping[str, Any]) -> AttributeMapping:
+    script = data.get("script")
+    return AttributeMapping(data.get("name"), _script(script) if script else None)
 
 
 def _http(data: Mapping[str, Any]) -> HttpConfig:
@@ -85,6 +108,7 @@ def _http(data: Mapping[str, Any]) -> HttpConfig:
         health_check=data.get("health_check"),
         timeout=data.get("timeout", DEFAULT_TIMEOUT_MS),
         callback_timeout=data.get("callback_timeout"),
+        compensate=data.get("compensate"),
     )
 
 
@@ -122,7 +146,16 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
             name: AttributeEdges(tuple(e["providers"]), tuple(e["consumers"]))
             for name, e in data["attributes"].items()
         },
+        children={StepID(sid): plan_from_dict(c) for sid, c in data.get("children", {}).items()},
+        excluded=_excluded(data.get("excluded", {})),
     )
+
+
+def _excluded(data: Mapping[str, Any]) -> Excluded:
+    def group(reason: str) -> dict[StepID, tuple[str, ...]]:
+        return {StepID(sid): tuple(names) for sid, names in data.get(reason, {}).items()}
+
+    return Excluded(group("missing"), group("satisfied"), group("blocked"))
 
 
 # ---------------------------------------------------------------- flow state
@@ -159,6 +192,7 @@ def _execution(data: Mapping[str, Any]) -> Execution:
         error=data.get("error"),
         reason=data.get("reason"),
         work_items={Token(t): _work_item(w) for t, w in data.get("work_items", {}).items()},
+        unsatisfied=tuple(data.get("unsatisfied", ())),
     )
 
 
@@ -173,12 +207,23 @@ def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState
         last_updated=_maybe_time(data.get("last_updated")),
         completed_at=_maybe_time(data.get("completed_at")),
         error=data.get("error"),
-        attributes={
-            name: AttributeValue(a["value"], StepID(a["step"]) if a.get("step") else None)
-            for name, a in data.get("attributes", {}).items()
-        },
+        attributes={name: _attribute_value(a) for name, a in data.get("attributes", {}).items()},
         executions={StepID(s): _execution(e) for s, e in data.get("executions", {}).items()},
         version=version,
         deadline=_maybe_time(data.get("deadline")),
         labels=dict(data.get("labels", {})),
+        parent=_parent(data["parent"]) if data.get("parent") else None,
+        deactivated_at=_maybe_time(data.get("deactivated_at")),
     )
+
+
+def _attribute_value(data: Mapping[str, Any]) -> AttributeValue:
+    return AttributeValue(
+        data["value"],
+        StepID(data["step"]) if data.get("step") else None,
+        tuple(_attribute_value(v) for v in data.get("values", ())),
+    )
+
+
+def _parent(data: Mapping[str, Any]) -> ParentRef:
+    return ParentRef(FlowID(data["flow_id"]), StepID(data["step_id"]), Token(data["token"]))

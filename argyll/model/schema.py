@@ -21,8 +21,10 @@ from argyll.model.types import (
     ID_PATTERN,
     AttrType,
     BackoffType,
+    Collect,
     HttpMethod,
     Language,
+    MetaKey,
     Role,
     StepType,
     WorkConfig,
@@ -42,8 +44,9 @@ ACTION_REQUEST = "ActionRequest"
 RETRY_REQUEST = "RetryRequest"
 COMPLETE_REQUEST = "CompleteRequest"
 
-NESTED_ROLE_FORMS: tuple[str, ...] = (Role.OPTIONAL.value, Role.REQUIRED.value)
-"""Roles whose settings may also be given nested: ``{"role": "optional", "optional": {...}}``."""
+NESTED_ROLE_FORMS: tuple[str, ...] = tuple(role.value for role in Role)
+"""Each role's settings object: ``{"role": "optional", "optional": {...}}`` (only its own)."""
+MAX_DEADLINE_MS = 365 * 24 * 3600 * 1000
 
 _NAME = f"^{ID_PATTERN.pattern}$"
 NOT_DOTS = {"not": {"enum": [".", ".."]}}
@@ -92,22 +95,60 @@ def _any_case(values: type[StrEnum]) -> Schema:
     }
 
 
+def _role_forms(ref: str, default: Schema, for_each: Schema) -> dict[str, Schema]:
+    """The settings object of each role (``required: {...}``, ``const: {...}``, ...)."""
+    collect = enum_schema(Collect, "how several providers' values become the input's")
+    mapping = {"$ref": ref + "AttributeMapping"}
+    return {
+        Role.REQUIRED.value: closed_object(
+            [],
+            for_each=for_each,
+            collect=collect,
+            match={"$ref": ref + "ScriptConfig"},
+            mapping=mapping,
+        ),
+        Role.OPTIONAL.value: closed_object(
+            [],
+            default=default,
+            for_each=for_each,
+            collect=collect,
+            deadline={
+                **_integer(0, "milliseconds to wait for providers once the step could run"),
+                "maximum": MAX_DEADLINE_MS,
+            },
+            mapping=mapping,
+        ),
+        Role.CONST.value: closed_object(
+            ["value"], value={**default, "description": "a JSON text of the attribute's type"}
+        ),
+        Role.META.value: closed_object(["key"], key=enum_schema(MetaKey)),
+        Role.OUTPUT.value: closed_object([], mapping=mapping),
+    }
+
+
 def _step_schemas(ref: str) -> dict[str, Schema]:
     default = {
         "type": "string",
         "description": 'a JSON text of the attribute\'s type, e.g. "1" or "\\"NONE\\""',
     }
     for_each = {"type": "boolean", "description": "fan out over the array's elements"}
-    nested_forms = {
-        Role.OPTIONAL.value: closed_object([], default=default, for_each=for_each),
-        Role.REQUIRED.value: closed_object([], for_each=for_each),
-    }
     base = WorkConfig()
+    script = {"type": "string", "pattern": r"\S", "description": "a non-empty script"}
     return {
         "ScriptConfig": closed_object(
-            ["language", "script"],
-            language=enum_schema(Language),
-            script={"type": "string", "pattern": r"\S", "description": "a non-empty script"},
+            ["language", "script"], language=enum_schema(Language), script=script
+        ),
+        "AttributeMapping": {
+            **closed_object(
+                [],
+                name={"type": "string", "pattern": r"\S", "description": "the service's name"},
+                script={"$ref": ref + "ScriptConfig"},
+            ),
+            "minProperties": 1,
+        },
+        "FlowConfig": closed_object(
+            ["goals"],
+            goals={"type": "array", "items": id_schema(), "minItems": 1},
         ),
         "HttpConfig": closed_object(
             ["endpoint"],
@@ -118,6 +159,10 @@ def _step_schemas(ref: str) -> dict[str, Schema]:
             callback_timeout=_integer(
                 1, "milliseconds an async step's webhook may take after the acknowledgement"
             ),
+            compensate={
+                **_URL,
+                "description": "an http(s) URL that undoes a succeeded item",
+            },
         ),
         "WorkConfig": closed_object(
             [],
@@ -136,7 +181,7 @@ def _step_schemas(ref: str) -> dict[str, Schema]:
             type=enum_schema(AttrType, "default any"),
             default={**default, "description": default["description"] + "; optional inputs"},
             for_each=for_each,
-            **nested_forms,
+            **_role_forms(ref, default, for_each),
         ),
         STEP_DEFINITION: closed_object(
             ["type"],
@@ -152,7 +197,9 @@ def _step_schemas(ref: str) -> dict[str, Schema]:
             },
             http={"$ref": ref + "HttpConfig"},
             script={"$ref": ref + "ScriptConfig"},
+            flow={"$ref": ref + "FlowConfig"},
             predicate={"$ref": ref + "ScriptConfig"},
+            memoizable={"type": "boolean", "description": "reuse a success for the same inputs"},
             work_config={"$ref": ref + "WorkConfig"},
         ),
         NEW_STEP_DEFINITION: {

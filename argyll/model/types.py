@@ -27,12 +27,50 @@ class StepType(StrEnum):
     SYNC = "sync"
     ASYNC = "async"
     SCRIPT = "script"
+    FLOW = "flow"
+    """A sub-flow: the step runs a child flow for ``flow.goals``."""
 
 
 class Role(StrEnum):
     REQUIRED = "required"
     OPTIONAL = "optional"
+    CONST = "const"
+    """An input fixed by the step (``const.value``); a flow's init may override it."""
+    META = "meta"
+    """An input drawn from the execution itself (``meta.key``: the flow id, the token, ...)."""
     OUTPUT = "output"
+
+    @property
+    def is_input(self) -> bool:
+        """Fed by the flow's attributes: what plans follow (const and meta are not)."""
+        return self in (Role.REQUIRED, Role.OPTIONAL)
+
+
+class Collect(StrEnum):
+    """How an input's candidates from several providers become its value."""
+
+    FIRST = "first"
+    """The first value produced (Part 1's rule)."""
+    LAST = "last"
+    """The last value, once every provider that could produce one has ended."""
+    SOME = "some"
+    """Every value, as an array, once every provider has ended and at least one produced."""
+    ALL = "all"
+    """Every value, as an array, once every provider has succeeded."""
+    NONE = "none"
+    """Satisfied only when no provider produces the attribute."""
+
+
+class MetaKey(StrEnum):
+    """What a ``meta`` input can be: facts of the execution, as upstream names them."""
+
+    FLOW_ID = "flow_id"
+    STEP_ID = "step_id"
+    RECEIPT_TOKEN = "receipt_token"  # noqa: S105 — a key's name, not a secret
+    WEBHOOK_URL = "webhook_url"
+    PARENT_FLOW_ID = "parent_flow_id"
+    PARENT_STEP_ID = "parent_step_id"
+    PARENT_WORK_ITEM_TOKEN = "parent_work_item_token"  # noqa: S105 — a key's name
 
 
 class AttrType(StrEnum):
@@ -48,6 +86,12 @@ class AttrType(StrEnum):
 class Language(StrEnum):
     ALE = "ale"
     LUA = "lua"
+    JPATH = "jpath"
+    """JSONPath queries: predicates, matches and mappings only, never a script step."""
+
+
+STEP_LANGUAGES = (Language.ALE, Language.LUA)
+"""The languages a ``script`` step may be written in."""
 
 
 class BackoffType(StrEnum):
@@ -90,6 +134,9 @@ class WorkStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     NOT_COMPLETED = "not_completed"
+    COMPENSATING = "compensating"
+    COMPENSATED = "compensated"
+    COMPENSATION_FAILED = "compensation_failed"
 
 
 class FlowStatus(StrEnum):
@@ -132,26 +179,91 @@ def matches_type(value: Any, attr_type: AttrType) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptConfig:
+    language: Language
+    script: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"language": self.language.value, "script": self.script}
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeMapping:
+    """Between the flow's name and value and the service's: rename, transform, or both.
+
+    ``name`` is the inner name (what the service sends or receives); ``script``
+    turns the value (an input's on the way in, an output's on the way out).
+    """
+
+    name: str | None = None
+    script: ScriptConfig | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.script is not None:
+            out["script"] = self.script.to_dict()
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class AttributeSpec:
+    """One attribute of a step. Settings belong to roles: ``default`` and ``deadline`` to
+    optional inputs, ``match`` to required ones, ``collect`` and ``for_each`` to both,
+    ``mapping`` to inputs and outputs, ``const_value`` to const and ``meta_key`` to meta."""
+
     role: Role
     type: AttrType = AttrType.ANY
     default: str | None = None
     for_each: bool = False
+    collect: Collect = Collect.FIRST
+    match: ScriptConfig | None = None
+    deadline: int | None = None
+    """Milliseconds an optional input waits for its providers once the step could run."""
+    mapping: AttributeMapping | None = None
+    const_value: str | None = None
+    meta_key: MetaKey | None = None
 
     @property
     def is_input(self) -> bool:
-        return self.role is not Role.OUTPUT
+        return self.role.is_input
+
+    @property
+    def inner_name(self) -> str | None:
+        """The service's name for the attribute, when the mapping renames it."""
+        return self.mapping.name if self.mapping is not None else None
 
     def default_value(self) -> Any:
         """The parsed default; only meaningful when ``default`` is set."""
         return json.loads(self.default) if self.default is not None else None
 
     def to_dict(self) -> dict[str, Any]:
+        """Part 1's settings flat (``default``, ``for_each``), the others nested by role."""
         out: dict[str, Any] = {"role": self.role.value, "type": self.type.value}
         if self.default is not None:
             out["default"] = self.default
         if self.for_each:
             out["for_each"] = True
+        nested = self._role_settings()
+        if nested:
+            out[self.role.value] = nested
+        return out
+
+    def _role_settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.collect is not Collect.FIRST:
+            out["collect"] = self.collect.value
+        if self.match is not None:
+            out["match"] = self.match.to_dict()
+        if self.deadline is not None:
+            out["deadline"] = self.deadline
+        if self.mapping is not None:
+            out["mapping"] = self.mapping.to_dict()
+        if self.const_value is not None:
+            out["value"] = self.const_value
+        if self.meta_key is not None:
+            out["key"] = self.meta_key.value
         return out
 
 
@@ -163,6 +275,9 @@ class HttpConfig:
     timeout: int = DEFAULT_TIMEOUT_MS
     callback_timeout: int | None = None
     """Milliseconds an async step's webhook may take after the acknowledgement."""
+    compensate: str | None = None
+    """Where a succeeded item is undone when its flow fails or is canceled (``{name}``
+    placeholders from the item's outputs, then inputs)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"endpoint": self.endpoint, "method": self.method.value}
@@ -171,16 +286,19 @@ class HttpConfig:
         out["timeout"] = self.timeout
         if self.callback_timeout is not None:
             out["callback_timeout"] = self.callback_timeout
+        if self.compensate is not None:
+            out["compensate"] = self.compensate
         return out
 
 
 @dataclass(frozen=True, slots=True)
-class ScriptConfig:
-    language: Language
-    script: str
+class FlowConfig:
+    """A sub-flow step's child: the goals it plans for and runs."""
+
+    goals: tuple[StepID, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"language": self.language.value, "script": self.script}
+        return {"goals": list(self.goals)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +342,27 @@ class Step:
     script: ScriptConfig | None = None
     predicate: ScriptConfig | None = None
     work_config: WorkConfig = field(default_factory=WorkConfig)
+    flow: FlowConfig | None = None
+    memoizable: bool = False
+    """A success may be reused for the same definition and inputs (no side effects)."""
 
     @property
     def inputs(self) -> dict[str, AttributeSpec]:
-        return {n: a for n, a in self.attributes.items() if a.role is not Role.OUTPUT}
+        """The inputs the flow's attributes feed (required and optional)."""
+        return {n: a for n, a in self.attributes.items() if a.role.is_input}
+
+    @property
+    def const_inputs(self) -> dict[str, AttributeSpec]:
+        return {n: a for n, a in self.attributes.items() if a.role is Role.CONST}
+
+    @property
+    def meta_inputs(self) -> dict[str, AttributeSpec]:
+        return {n: a for n, a in self.attributes.items() if a.role is Role.META}
+
+    @property
+    def runtime_inputs(self) -> list[str]:
+        """Every name the step's work is given: its inputs, consts and metas."""
+        return [n for n, a in self.attributes.items() if a.role is not Role.OUTPUT]
 
     @property
     def required_inputs(self) -> list[str]:
@@ -256,8 +391,12 @@ class Step:
             out["http"] = self.http.to_dict()
         if self.script is not None:
             out["script"] = self.script.to_dict()
+        if self.flow is not None:
+            out["flow"] = self.flow.to_dict()
         if self.predicate is not None:
             out["predicate"] = self.predicate.to_dict()
+        if self.memoizable:
+            out["memoizable"] = True
         out["work_config"] = self.work_config.to_dict()
         return out
 
@@ -272,18 +411,46 @@ class AttributeEdges:
 
 
 @dataclass(frozen=True, slots=True)
+class Excluded:
+    """Steps the planner reached from the goals but left out, each with the names why.
+
+    ``missing``: required inputs nothing can produce (another provider was chosen);
+    ``satisfied``: every output already in init; ``blocked``: an input whose collect
+    rule init has made impossible (a value for a ``collect: none`` input).
+    """
+
+    missing: Mapping[StepID, tuple[str, ...]] = field(default_factory=dict)
+    satisfied: Mapping[StepID, tuple[str, ...]] = field(default_factory=dict)
+    blocked: Mapping[StepID, tuple[str, ...]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.missing or self.satisfied or self.blocked)
+
+    def to_dict(self) -> dict[str, Any]:
+        groups = {"missing": self.missing, "satisfied": self.satisfied, "blocked": self.blocked}
+        return {
+            reason: {sid: list(names) for sid, names in steps.items()}
+            for reason, steps in groups.items()
+            if steps
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     goals: tuple[StepID, ...]
     required: tuple[str, ...]
     steps: Mapping[StepID, Step]
     attributes: Mapping[str, AttributeEdges]
+    children: Mapping[StepID, Plan] = field(default_factory=dict)
+    """Each sub-flow step's child plan, computed with the parent's."""
+    excluded: Excluded = field(default_factory=Excluded)
 
     def providers(self, name: str) -> tuple[StepID, ...]:
         edges = self.attributes.get(name)
         return edges.providers if edges else ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "goals": list(self.goals),
             "required": list(self.required),
             "steps": {sid: step.to_dict() for sid, step in self.steps.items()},
@@ -292,6 +459,11 @@ class Plan:
                 for name, e in self.attributes.items()
             },
         }
+        if self.children:
+            out["children"] = {sid: child.to_dict() for sid, child in self.children.items()}
+        if self.excluded:
+            out["excluded"] = self.excluded.to_dict()
+        return out
 
 
 # ---------------------------------------------------------------- flow state
@@ -346,6 +518,8 @@ class Execution:
     error: str | None = None
     reason: str | None = None
     work_items: Mapping[Token, WorkItem] = field(default_factory=dict)
+    unsatisfied: tuple[str, ...] = ()
+    """The inputs that made the step skip or fail without running."""
 
     @property
     def duration_ms(self) -> int | None:
@@ -365,6 +539,8 @@ class Execution:
             out["error"] = self.error
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.unsatisfied:
+            out["unsatisfied"] = list(self.unsatisfied)
         if self.duration_ms is not None:
             out["duration"] = self.duration_ms
         out["work_items"] = {t: w.to_dict() for t, w in self.work_items.items()}
@@ -373,11 +549,33 @@ class Execution:
 
 @dataclass(frozen=True, slots=True)
 class AttributeValue:
+    """A flow attribute: its first value and the step that made it (None: init).
+
+    ``values`` lists every candidate in completion order once a second one exists
+    (inputs that collect ``last``, ``some`` or ``all`` read them).
+    """
+
     value: Any
     step: StepID | None = None
+    values: tuple[AttributeValue, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "step": self.step}
+        out: dict[str, Any] = {"value": self.value, "step": self.step}
+        if self.values:
+            out["values"] = [{"value": v.value, "step": v.step} for v in self.values]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ParentRef:
+    """Where a child flow came from: the parent flow, its sub-flow step, the item's token."""
+
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flow_id": self.flow_id, "step_id": self.step_id, "token": self.token}
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +594,9 @@ class FlowState:
     deadline: datetime | None = None
     """When an unfinished flow fails for taking too long (its start's ``timeout``)."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    parent: ParentRef | None = None
+    deactivated_at: datetime | None = None
+    """When an ended flow had no work or compensation left that could have side effects."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -412,6 +613,10 @@ class FlowState:
             out["deadline"] = iso(self.deadline)
         if self.labels:
             out["labels"] = dict(self.labels)
+        if self.parent is not None:
+            out["parent"] = self.parent.to_dict()
+        if self.deactivated_at is not None:
+            out["deactivated_at"] = iso(self.deactivated_at)
         out["plan"] = self.plan.to_dict()
         out["init"] = dict(self.init)
         out["attributes"] = {n: a.to_dict() for n, a in self.attributes.items()}

@@ -24,7 +24,15 @@ import jsonschema_rs
 
 from argyll.errors import ValidationError
 from argyll.model import schema
-from argyll.model.types import AttrType, Role, StepType, WorkConfig, matches_type
+from argyll.model.types import (
+    STEP_LANGUAGES,
+    AttrType,
+    Language,
+    Role,
+    StepType,
+    WorkConfig,
+    matches_type,
+)
 
 Problem = tuple[str, str]
 E = TypeVar("E", bound=StrEnum)
@@ -209,22 +217,62 @@ def step_rules(data: Any, step_id: str | None = None) -> Iterator[Problem]:
         yield "id", f"{json_text(ident)} does not match the step id {path_id} in the path"
     step_type = member(StepType, data.get("type"))
     if step_type is not None:
-        wanted, refused = ("script", "http") if step_type is StepType.SCRIPT else ("http", "script")
-        if wanted not in data:
-            yield wanted, f"is required for {json_text(step_type.value)} steps"
-        if refused in data:
-            yield refused, f"is not allowed on {json_text(step_type.value)} steps"
-        http = data.get("http")
-        if step_type is StepType.SYNC and isinstance(http, dict) and "callback_timeout" in http:
-            yield "http.callback_timeout", 'is only for "async" steps'
+        yield from _type_rules(data, step_type)
     attributes = data.get("attributes")
     if isinstance(attributes, dict):
         for name, spec in attributes.items():
             if isinstance(spec, dict):
                 yield from _attribute_rules(f"attributes.{name}", spec)
+        yield from _inner_name_rules(attributes)
+    http = data.get("http")
+    if data.get("memoizable") is True and isinstance(http, dict) and "compensate" in http:
+        yield "memoizable", "is not allowed on a step with http.compensate (it has side effects)"
     work = data.get("work_config")
     if isinstance(work, dict):
         yield from _work_config_rules(work)
+
+
+_CONFIG_OF = {StepType.SCRIPT: "script", StepType.FLOW: "flow"}
+"""The configuration object each step type needs; every other type needs ``http``."""
+_CONFIGS = ("http", "script", "flow")
+
+
+def _type_rules(data: Mapping[str, Any], step_type: StepType) -> Iterator[Problem]:
+    """The step type decides which one of ``http``, ``script`` and ``flow`` it has."""
+    wanted = _CONFIG_OF.get(step_type, "http")
+    kind = json_text(step_type.value)
+    if wanted not in data:
+        yield wanted, f"is required for {kind} steps"
+    for refused in _CONFIGS:
+        if refused != wanted and refused in data:
+            yield refused, f"is not allowed on {kind} steps"
+    http = data.get("http")
+    if step_type is StepType.SYNC and isinstance(http, dict) and "callback_timeout" in http:
+        yield "http.callback_timeout", 'is only for "async" steps'
+    script = data.get("script")
+    language = member(Language, script.get("language")) if isinstance(script, dict) else None
+    if language is not None and language not in STEP_LANGUAGES:
+        allowed = " or ".join(json_text(lang.value) for lang in STEP_LANGUAGES)
+        yield "script.language", f"must be {allowed} for a script step, got {json_text(language)}"
+
+
+def _inner_name_rules(attributes: Mapping[str, Any]) -> Iterator[Problem]:
+    """What the service sees must be unambiguous: one inner name per input, per output."""
+    seen: dict[tuple[bool, str], str] = {}
+    for name, spec in attributes.items():
+        role = member(Role, spec.get("role")) if isinstance(spec, dict) else None
+        if role is None:
+            continue
+        settings = spec.get(role.value)
+        mapping = settings.get("mapping") if isinstance(settings, dict) else None
+        inner = mapping.get("name") if isinstance(mapping, dict) else None
+        key = (role is Role.OUTPUT, inner if isinstance(inner, str) else name)
+        if key in seen:
+            other = json_text(seen[key])
+            where = f"attributes.{name}" + (f".{role.value}.mapping.name" if inner else "")
+            yield where, f"gives the service the name {json_text(key[1])}, as {other} does"
+        else:
+            seen[key] = name
 
 
 def member(values: type[E], value: Any) -> E | None:
@@ -262,6 +310,11 @@ def _attribute_rules(where: str, spec: Mapping[str, Any]) -> Iterator[Problem]:
             yield f"{where}.{at}", f"differs from {where}.{key}; give it once"
     if role is None:
         return
+    if role in (Role.CONST, Role.META) and not isinstance(spec.get(role.value), dict):
+        yield f"{where}.{role.value}", f"is required for {json_text(role.value)} attributes"
+    const = spec.get(Role.CONST.value)
+    if role is Role.CONST and isinstance(const, dict) and isinstance(const.get("value"), str):
+        yield from _json_value_rules(f"{where}.const.value", attr_type, const["value"])
     if "default" in settings and isinstance(settings["default"][1], str):
         at, default = settings["default"]
         yield from _default_rules(f"{where}.{at}", role, attr_type, default)
@@ -275,6 +328,11 @@ def _default_rules(
     if role is not Role.OPTIONAL:
         yield where, f"only allowed on optional inputs, not on a {json_text(role.value)} one"
         return
+    yield from _json_value_rules(where, attr_type, default)
+
+
+def _json_value_rules(where: str, attr_type: AttrType | None, default: str) -> Iterator[Problem]:
+    """A value given as JSON text must parse and be of the attribute's type."""
     try:
         value = json.loads(default)
     except ValueError:
@@ -285,8 +343,8 @@ def _default_rules(
 
 
 def _for_each_rules(where: str, role: Role, attr_type: AttrType | None) -> Iterator[Problem]:
-    if role is Role.OUTPUT:
-        yield where, "only allowed on inputs"
+    if not role.is_input:
+        yield where, "only allowed on required and optional inputs"
     elif attr_type is not None and attr_type not in (AttrType.ARRAY, AttrType.ANY):
         yield (
             where,

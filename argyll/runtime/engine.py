@@ -543,7 +543,14 @@ class Engine:
         return fold(cached, newer, FLOW_APPLIERS)
 
     def _context(self) -> decide.Context:
-        return decide.Context(self.clock.now(), self._new_token, self.instance_id, self.policy)
+        return decide.Context(
+            self.clock.now(),
+            self._new_token,
+            self.instance_id,
+            self.policy,
+            self._scripts.evaluate,
+            self._scripts.test,
+        )
 
     async def _trigger(self, flow_id: FlowID, rule: Rule, *, fresh: bool = False) -> FlowState:
         """Decide on the freshest state and append, re-deciding if another writer won.

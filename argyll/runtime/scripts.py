@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,15 +20,18 @@ from typing import Any, Protocol
 from argyll.errors import ScriptError, ScriptLimitError
 from argyll.model import Language, ScriptConfig, Step
 from argyll.runtime.isolated import run_isolated
-from argyll.script import ale, lua
+from argyll.script import ale, jpath, lua
+from argyll.script.result import is_truthy
 
 INLINE_ALE_STEPS = 20_000
 INLINE_LUA_INSTRUCTIONS = 100_000
+INLINE_JPATH_MS = 20
+"""What a jpath run may spend in regular expressions on the loop (a match takes microseconds)."""
 INLINE_PATTERN_SUBJECT = 256
 """Longest string a Lua pattern may scan inline (the matcher's worst case is cubic)."""
 WALL_CLOCK_LIMIT = 2.0
 """Seconds a script may run off the loop; only C code the budgets can't see gets near it."""
-_SLICE_LIMITS = frozenset({"steps", "instructions"})
+_SLICE_LIMITS = frozenset({"steps", "instructions", "milliseconds"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,8 @@ class ScriptLimits:
         """The keyword arguments of a run with the whole budget."""
         if language is Language.ALE:
             return {"budget": self.ale_steps}
+        if language is Language.JPATH:
+            return {"time_limit": int(WALL_CLOCK_LIMIT * 1000)}
         return {"instruction_limit": self.lua_instructions, "memory_limit": self.lua_memory}
 
 
@@ -59,17 +64,16 @@ def compile_script(language: Language, source: str) -> Program:
     """Compile once per (language, source); raises ScriptSyntaxError."""
     if language is Language.ALE:
         return ale.compile_ale(source)
+    if language is Language.JPATH:
+        return jpath.compile_jpath(source)
     return lua.compile_lua(source)
 
 
 def check_scripts(step: Step) -> list[tuple[str, str]]:
-    """Every compile problem of a step's script and predicate, as (field, reason): a
-    script that does not compile, or an Ale script naming something nothing binds
-    (the names a script is given are the step's inputs)."""
+    """Every compile problem of a step's scripts (matches and mappings too), as (field, reason):
+    a script that does not compile, or an Ale script naming something nothing binds."""
     problems = []
-    for where, config in (("script", step.script), ("predicate", step.predicate)):
-        if config is None:
-            continue
+    for where, config in _scripts_of(step):
         try:
             program = compile_script(config.language, config.script)
         except ScriptError as exc:
@@ -78,9 +82,39 @@ def check_scripts(step: Step) -> list[tuple[str, str]]:
         if isinstance(program, ale.AleProgram):
             problems.extend(
                 (f"{where}.script", f"line {u.line}, column {u.column}: {u.message}")
-                for u in program.unbound(step.inputs)
+                for u in program.unbound(_given_names(step, where))
             )
     return problems
+
+
+def _given_names(step: Step, where: str) -> set[str]:
+    """The names a script of the step may use besides its own and the builtins: a match
+    sees the candidate ``value``; the others every runtime input, under its own name and
+    its mapped one (a mapping also sees the attribute it maps)."""
+    if where.endswith(".match"):
+        return {"value"}
+    names = set(step.runtime_inputs)
+    names.update(
+        spec.mapping.name
+        for name, spec in step.attributes.items()
+        if name in names and spec.mapping is not None and spec.mapping.name
+    )
+    if where.endswith(".mapping.script"):
+        names.add(where.split(".")[1])
+    return names
+
+
+def _scripts_of(step: Step) -> Iterator[tuple[str, ScriptConfig]]:
+    """Each script of a step with the field it is in."""
+    for where, config in (("script", step.script), ("predicate", step.predicate)):
+        if config is not None:
+            yield where, config
+    for name, spec in step.attributes.items():
+        at = f"attributes.{name}.{spec.role.value}"
+        if spec.match is not None:
+            yield f"{at}.match", spec.match
+        if spec.mapping is not None and spec.mapping.script is not None:
+            yield f"{at}.mapping.script", spec.mapping.script
 
 
 def _limits(limits: ScriptLimits, language: Language, inline: bool) -> dict[str, int]:
@@ -91,6 +125,8 @@ def _limits(limits: ScriptLimits, language: Language, inline: bool) -> dict[str,
     full = limits.full(language)
     if language is Language.ALE:
         return {"budget": min(INLINE_ALE_STEPS, full["budget"])} if inline else full
+    if language is Language.JPATH:
+        return {"time_limit": min(INLINE_JPATH_MS, full["time_limit"])} if inline else full
     if inline:
         full["instruction_limit"] = min(INLINE_LUA_INSTRUCTIONS, full["instruction_limit"])
     return {**full, "pattern_limit": INLINE_PATTERN_SUBJECT}
@@ -118,6 +154,26 @@ class ScriptRunner:
         return await run_isolated(
             config, bindings, WALL_CLOCK_LIMIT, self.limits.full(config.language)
         )
+
+    def evaluate(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> Any:
+        """A mapping's value: a small script run on the loop with the inline budget (these are
+        meant to be small; one that spends it fails instead of moving off). Ale and Lua see
+        ``bindings``; a jpath query's document is ``bindings["value"]``, and a query that
+        selects nothing gives ``jpath.NOTHING``."""
+        program = compile_script(config.language, config.script)
+        limits = _limits(self.limits, config.language, inline=True)
+        if isinstance(program, jpath.JPathProgram):
+            return program.query(bindings.get("value"), **limits)
+        return program.run(bindings, **limits)
+
+    def test(self, config: ScriptConfig, bindings: Mapping[str, Any]) -> bool:
+        """A match gate's truth, as ``evaluate`` runs it: Ale and Lua by their value's truth,
+        jpath by whether the query selects any node of ``bindings["value"]``."""
+        program = compile_script(config.language, config.script)
+        limits = _limits(self.limits, config.language, inline=True)
+        if isinstance(program, jpath.JPathProgram):
+            return program.matches(bindings.get("value"), **limits)
+        return is_truthy(program.run(bindings, **limits))
 
     async def _on_thread(
         self, program: Program, language: Language, bindings: Mapping[str, Any]

@@ -61,7 +61,12 @@ HEALTH_COLORS: Mapping[HealthStatus, str] = {
     HealthStatus.UNHEALTHY: "#ef4444",
     HealthStatus.UNKNOWN: "#94a3b8",
 }
-TYPE_ICONS: Mapping[StepType, str] = {StepType.SYNC: "⇄", StepType.ASYNC: "↻", StepType.SCRIPT: "λ"}
+TYPE_ICONS: Mapping[StepType, str] = {
+    StepType.SYNC: "⇄",
+    StepType.ASYNC: "↻",
+    StepType.SCRIPT: "λ",
+    StepType.FLOW: "⧉",
+}
 EDGE_COLOR = "#475569"
 INK = "#0f172a"
 MUTED = "#64748b"

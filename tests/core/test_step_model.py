@@ -190,15 +190,40 @@ FULL_HTTP = {
     "version": "1.0.0",
     "labels": {"team": "billing"},
     "attributes": {
-        "quantity": {"role": "required", "type": "number"},
+        "quantity": {
+            "role": "required",
+            "type": "number",
+            "required": {
+                "collect": "all",
+                "match": {"language": "jpath", "script": "$[?@ > 0]"},
+                "mapping": {"name": "qty", "script": {"language": "ale", "script": "value"}},
+            },
+        },
         "items": {"role": "required", "type": "array", "required": {"for_each": True}},
-        "coupon": {"role": "optional", "type": "string", "optional": {"default": '"NONE"'}},
+        "coupon": {
+            "role": "optional",
+            "type": "string",
+            "optional": {
+                "default": '"NONE"',
+                "collect": "last",
+                "deadline": 2000,
+                "mapping": {"name": "code", "script": {"language": "lua", "script": "value"}},
+            },
+        },
+        "currency": {"role": "const", "type": "string", "const": {"value": '"EUR"'}},
+        "flow": {"role": "meta", "type": "string", "meta": {"key": "flow_id"}},
         "sizes": {
             "role": "optional",
             "type": "any",
             "optional": {"default": "[1]", "for_each": True},
         },
-        "total": {"role": "output", "type": "number"},
+        "total": {
+            "role": "output",
+            "type": "number",
+            "output": {
+                "mapping": {"name": "price", "script": {"language": "jpath", "script": "$.sum"}}
+            },
+        },
     },
     "http": {
         "endpoint": "http://127.0.0.1:9/price/{quantity}",
@@ -206,6 +231,7 @@ FULL_HTTP = {
         "health_check": "http://127.0.0.1:9/health",
         "timeout": 5000,
         "callback_timeout": 60000,
+        "compensate": "http://127.0.0.1:9/refund/{total}",
     },
     "predicate": {"language": "lua", "script": "return quantity > 0"},
     "work_config": {
@@ -222,6 +248,13 @@ FULL_SCRIPT = {
     "id": "price-script",
     "type": "script",
     "script": {"language": "ale", "script": "{:total (* quantity 2)}"},
+    "memoizable": True,
+}
+FULL_FLOW = {
+    **{key: value for key, value in FULL_HTTP.items() if key != "http"},
+    "id": "price-flow",
+    "type": "flow",
+    "flow": {"goals": ["price-script", "price-calc"]},
 }
 
 
@@ -231,13 +264,16 @@ def nested_form(definition: dict) -> dict:
     for name, spec in definition["attributes"].items():
         flat = {key: spec[key] for key in ("role", "type") if key in spec}
         settings = {key: spec[key] for key in ("default", "for_each") if key in spec}
+        settings |= spec.get(spec["role"], {})
         if settings:
             flat[spec["role"]] = settings
         attributes[name] = flat
     return {**definition, "attributes": attributes}
 
 
-@pytest.mark.parametrize("definition", [FULL_HTTP, FULL_SCRIPT], ids=["http", "script"])
+@pytest.mark.parametrize(
+    "definition", [FULL_HTTP, FULL_SCRIPT, FULL_FLOW], ids=["http", "script", "flow"]
+)
 def test_a_step_read_back_registers_as_the_same_step_in_either_form(definition):
     step = parse_step(definition)
     read = step.to_dict()
@@ -248,18 +284,18 @@ def test_a_step_read_back_registers_as_the_same_step_in_either_form(definition):
 
 def test_the_read_form_uses_every_field_of_the_schema():
     """A field added to the schema but not written by ``to_dict`` (or the reverse) fails here."""
-    written = json_paths(parse_step(FULL_HTTP).to_dict()) | json_paths(
-        parse_step(FULL_SCRIPT).to_dict()
+    written = set().union(
+        *(json_paths(parse_step(d).to_dict()) for d in (FULL_HTTP, FULL_SCRIPT, FULL_FLOW))
     )
     declared = schema_paths(schema.document(schema.STEP_DEFINITION))
-    nested = {path for path in declared if path.split(".")[2:3] in (["optional"], ["required"])}
+    flat = {"optional.default", "optional.for_each", "required.for_each"}
+    nested = {path for path in declared if ".".join(path.split(".")[2:]) in flat}
     assert written == declared - nested
 
 
 @pytest.mark.parametrize(
     ("value", "shape"),
     [
-        (AttributeSpec, "AttributeDefinition"),
         (HttpConfig, "HttpConfig"),
         (ScriptConfig, "ScriptConfig"),
         (WorkConfig, "WorkConfig"),
@@ -268,7 +304,17 @@ def test_the_read_form_uses_every_field_of_the_schema():
 )
 def test_every_field_of_a_step_value_is_declared_in_the_schema(value, shape):
     properties = set(schema.definitions()[shape]["properties"])
-    assert {f.name for f in dataclasses.fields(value)} == properties - {"optional", "required"}
+    assert {f.name for f in dataclasses.fields(value)} == properties
+
+
+def test_every_field_of_an_attribute_is_declared_flat_or_in_its_role_settings():
+    properties = schema.definitions()["AttributeDefinition"]["properties"]
+    declared = set(properties) - set(schema.NESTED_ROLE_FORMS)
+    for role in schema.NESTED_ROLE_FORMS:
+        declared |= set(properties[role]["properties"])
+    renamed = {"value": "const_value", "key": "meta_key"}
+    fields = {renamed.get(name, name) for name in declared}
+    assert {f.name for f in dataclasses.fields(AttributeSpec)} == fields
 
 
 def json_paths(data: dict, prefix: str = "") -> set[str]:
@@ -305,29 +351,29 @@ def schema_paths(document: dict) -> set[str]:
 
 # ------------------------------------------------------------- unknown fields
 
-PART_2_FIELDS = [
-    ({"memoizable": True}, ["memoizable"]),
-    ({"flow": {"goals": ["a"]}}, ["flow"]),
-    ({"http": {**HTTP["http"], "compensate": "http://x/undo"}}, ["http.compensate"]),
+MATCH = {"language": "jpath", "script": "$"}
+UNKNOWN_FIELDS = [
+    ({"memoised": True}, ["memoised"]),
+    ({"http": {**HTTP["http"], "compensation": "http://x/undo"}}, ["http.compensation"]),
     (
-        {"attributes": {"a": {"role": "required", "required": {"collect": "bogus"}}}},
-        ["attributes.a.required.collect"],
+        {"attributes": {"a": {"role": "required", "required": {"colect": "all"}}}},
+        ["attributes.a.required.colect"],
     ),
     (
-        {"attributes": {"a": {"role": "required", "required": {"match": {"x": 1}}}}},
-        ["attributes.a.required.match"],
+        {"attributes": {"a": {"role": "required", "required": {"match": {**MATCH, "x": 1}}}}},
+        ["attributes.a.required.match.x"],
     ),
     (
-        {"attributes": {"a": {"role": "optional", "optional": {"deadline": 5}}}},
-        ["attributes.a.optional.deadline"],
+        {"attributes": {"a": {"role": "optional", "optional": {"deadline_ms": 5}}}},
+        ["attributes.a.optional.deadline_ms"],
     ),
     (
         {"attributes": {"a": {"role": "required", "mapping": {"name": "b"}}}},
         ["attributes.a.mapping"],
     ),
     (
-        {"attributes": {"a": {"role": "output", "output": {"mapping": {"name": "b"}}}}},
-        ["attributes.a.output"],
+        {"attributes": {"a": {"role": "output", "output": {"mapping": {"rename": "b"}}}}},
+        ["attributes.a.output.mapping.rename"],
     ),
     ({"predicate": {"language": "ale", "script": "1", "mode": "x"}}, ["predicate.mode"]),
     (
@@ -338,7 +384,7 @@ PART_2_FIELDS = [
 ]
 
 
-@pytest.mark.parametrize(("change", "unknown"), PART_2_FIELDS)
+@pytest.mark.parametrize(("change", "unknown"), UNKNOWN_FIELDS)
 def test_unknown_fields_are_refused_each_by_name(change, unknown):
     with pytest.raises(ValidationError) as caught:
         parse_step({**HTTP, **change})

@@ -83,11 +83,11 @@ async def test_a_step_read_back_registers_as_the_same_step_in_either_form(
 @pytest.mark.parametrize(
     ("change", "unknown"),
     [
-        ({"memoizable": True, "mapping": {}}, {"memoizable", "mapping"}),
+        ({"memoised": True, "mapping": {}}, {"memoised", "mapping"}),
         ({"script": {**HELLO["script"], "compensate": "x"}}, {"script.compensate"}),
         (
-            {"attributes": {"name": {"role": "required", "required": {"collect": "bogus"}}}},
-            {"attributes.name.required.collect"},
+            {"attributes": {"name": {"role": "required", "required": {"colect": "all"}}}},
+            {"attributes.name.required.colect"},
         ),
         (
             {"work_config": {"deadline": 5, "rate_limit": 1}},
