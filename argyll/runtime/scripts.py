@@ -90,7 +90,7 @@ def check_scripts(step: Step) -> list[tuple[str, str]]:
 def _given_names(step: Step, where: str) -> set[str]:
     """The names a script of the step may use besides its own and the builtins: a match
     sees the candidate ``value``; the others every runtime input, under its own name and
-    its mapped one (a mapping also sees the attribute it maps)."""
+    its mapped one (a mapping also sees the value it maps, as ``value`` or by name)."""
     if where.endswith(".match"):
         return {"value"}
     names = set(step.runtime_inputs)
@@ -100,7 +100,7 @@ def _given_names(step: Step, where: str) -> set[str]:
         if name in names and spec.mapping is not None and spec.mapping.name
     )
     if where.endswith(".mapping.script"):
-        names.add(where.split(".")[1])
+        names.update((where.split(".")[1], "value"))
     return names
 
 

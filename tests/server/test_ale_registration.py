@@ -82,3 +82,27 @@ async def test_every_unknown_symbol_is_named_in_source_order(api: Api) -> None:
     body = problem(await api.client.post("/engine/step", json=step), 400)
     named = [p["reason"].split("'")[1] for p in body["problems"]]
     assert named == ["b", "a", "c"]
+
+
+async def test_consts_metas_and_mapped_names_are_inputs_a_match_sees_only_value(api: Api) -> None:
+    step = {
+        "id": "priced",
+        "type": "script",
+        "attributes": {
+            "quantity": {
+                "role": "required",
+                "required": {
+                    "match": {"language": "ale", "script": "(> value 0)"},
+                    "mapping": {"name": "qty", "script": {"language": "ale", "script": "value"}},
+                },
+            },
+            "currency": {"role": "const", "const": {"value": '"EUR"'}},
+            "flow": {"role": "meta", "meta": {"key": "flow_id"}},
+            "label": {"role": "output"},
+        },
+        "script": {"language": "ale", "script": '{:label (str qty " " currency " " flow)}'},
+    }
+    assert (await api.client.post("/engine/step", json=step)).status_code == 201
+    step["attributes"]["quantity"]["required"]["match"]["script"] = "(> quantity 0)"
+    body = problem(await api.client.put("/engine/step/priced", json=step), 400)
+    assert [p["field"] for p in body["problems"]] == ["attributes.quantity.required.match.script"]
