@@ -132,7 +132,7 @@ def items(value: Any) -> Iterator[Any]:
             yield from value.members.values()
             return
         else:
-            raise ScriptError(f"a {type_name(value)} is not a sequence")
+            raise ScriptError(f"expected a sequence, got {type_name(value)}")
 
 
 def realize(value: Any, run: Run) -> list[Any] | tuple[Any, ...]:
@@ -207,7 +207,7 @@ def is_empty(value: Any) -> bool:
         return True
     if kind in (list, tuple, str, dict, AleSet):
         return not len(value)
-    raise ScriptError(f"empty?: a {type_name(value)} is not a sequence")
+    raise ScriptError(f"empty?: expected a sequence, got {type_name(value)}")
 
 
 # ---------------------------------------------------------------- equality
