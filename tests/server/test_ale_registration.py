@@ -106,3 +106,19 @@ async def test_consts_metas_and_mapped_names_are_inputs_a_match_sees_only_value(
     step["attributes"]["quantity"]["required"]["match"]["script"] = "(> quantity 0)"
     body = problem(await api.client.put("/engine/step/priced", json=step), 400)
     assert [p["field"] for p in body["problems"]] == ["attributes.quantity.required.match.script"]
+
+
+async def test_a_lua_global_that_is_no_input_is_refused(api: Api) -> None:
+    step = script_step(
+        "lua",
+        "return {total = quantity * unit_prise}",
+        requires=["quantity"],
+        outputs=["total"],
+        language="lua",
+    )
+    body = problem(await api.client.post("/engine/step", json=step), 400)
+    [found] = body["problems"]
+    assert found["field"] == "script.script"
+    assert "'unit_prise'" in found["reason"] and "line 1, column 28" in found["reason"]
+    step["script"]["script"] = "local rate = 2\nreturn {total = quantity * rate * math.pi}"
+    assert (await api.client.post("/engine/step", json=step)).status_code == 201
