@@ -327,27 +327,40 @@ class Compiler(DerivedForms):
     def define(self, form: Seq, scope: Scope) -> Node:
         """``(define name value)`` or ``(define (name params...) body...)``, in a body's frame."""
         target, *rest = expect(form, 1, None, "(define name value)")
-        if is_seq(target, "("):
-            name, params = target.items[0], Seq("(", target.items[1:], target.pos, target.tail)
+        if is_seq(target, "(") and target.items:
+            name = target.items[0]
+            slot = _definition_slot(name, scope, form.pos)
+            params = Seq("(", target.items[1:], target.pos, target.tail)
             value = self.lambda_case(params, rest, scope, name.name, form.pos)
         else:
             if len(rest) != 1:
                 raise SyntaxAt("expected (define name value)", form.pos)
-            name, value = target, self.node(rest[0], scope)
-        return evaluator.assign_node(scope[-1].index(name.name) + 1, value)
+            slot = _definition_slot(target, scope, form.pos)
+            value = self.node(rest[0], scope)
+        return evaluator.assign_node(slot, value)
 
     def define_lambda(self, form: Seq, scope: Scope) -> Node:
         target, *rest = expect(form, 2, None, "(define-lambda name (params...) body...)")
         if is_seq(target, "("):
             return self.define(form, scope)
+        slot = _definition_slot(target, scope, form.pos)
         value = self.lambda_(Seq("(", (Symbol("lambda"), *rest), form.pos), scope, target.name)
-        return evaluator.assign_node(scope[-1].index(target.name) + 1, value)
+        return evaluator.assign_node(slot, value)
 
     def declare(self, form: Seq, scope: Scope) -> Const:
         return Const(None)  # the body's frame already holds the names
 
     def begin(self, form: Seq, scope: Scope) -> Compiled:
         return self.body(form.items[1:], scope)
+
+
+def _definition_slot(name: Any, scope: Scope, pos: int) -> int:
+    """The slot of a body's frame a ``define`` sets; a define elsewhere is an error."""
+    if type(name) is not Symbol:
+        raise SyntaxAt("define needs a name", pos)
+    if not scope or type(scope[-1]) is not RecFrame or name.name not in scope[-1]:
+        raise SyntaxAt("define belongs at the top of a body (a script, function or let)", pos)
+    return scope[-1].index(name.name) + 1
 
 
 def _is_local(head: Symbol, scope: Scope) -> bool:

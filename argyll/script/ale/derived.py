@@ -214,7 +214,8 @@ class DerivedForms:
     def for_(self: Compiler, form: Seq, scope: Scope, each: bool = False) -> Node:
         """``(for ([x xs] [y ys]) body...)``: a lazy sequence of the body for every x and y."""
         spec, *body = expect(form, 2, None, "(for ([name seq]...) body...)")
-        bindings = [spec] if is_seq(spec, "[") and type(spec.items[0]) is Symbol else None
+        single = is_seq(spec, "[") and bool(spec.items) and type(spec.items[0]) is Symbol
+        bindings = [spec] if single else None
         bindings = bindings or (list(spec.items) if is_seq(spec, "(", "[") else [])
         if not bindings:
             raise SyntaxAt("for needs one or more [name seq] bindings", form.pos)

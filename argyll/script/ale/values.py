@@ -113,9 +113,7 @@ class AleRaised(ScriptError):
 
 
 NUMBER_TYPES = (int, float, Fraction)
-SEQ_TYPES = (list, tuple)
 FUNCTION_TYPES = (Lambda, Cases, Builtin)
-_JSON_SCALARS = (str, int, float, bool, type(None))
 _KEY_SCALARS = (int, float, bool)
 _TYPE_NAMES: dict[type, str] = {
     type(None): "null",
