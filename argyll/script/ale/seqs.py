@@ -51,18 +51,22 @@ class Lazy:
             if self.forcing:
                 raise ScriptError("lazy-seq: a lazy sequence needs its own value to be computed")
             self.forcing = True
-            self.value, self.produce = self.produce(), None
-            self.forcing = False
+            try:
+                self.value, self.produce = self.produce(), None
+            finally:
+                self.forcing = False
         return self.value
 
 
 class _Buffer:
-    __slots__ = ("items", "run", "source")
+    __slots__ = ("error", "items", "run", "source")
 
     def __init__(self, source: Iterator[Any], run: Run) -> None:
         self.items: list[Any] = []
         self.source: Iterator[Any] | None = source
         self.run = run
+        self.error: Exception | None = None
+        """What stopped the iterator, raised again on every later read past the items."""
 
 
 class Stream:
@@ -79,6 +83,8 @@ class Stream:
         position = self.start + index
         buffer = self.buffer
         while len(buffer.items) <= position:
+            if buffer.error is not None:
+                raise buffer.error
             if buffer.source is None:
                 return MISSING
             try:
@@ -86,6 +92,9 @@ class Stream:
             except StopIteration:
                 buffer.source = None
                 return MISSING
+            except Exception as error:  # a failed item fails every read that reaches it
+                buffer.source, buffer.error = None, error
+                raise
             buffer.run.charge(1)
             buffer.items.append(value)
         return buffer.items[position]

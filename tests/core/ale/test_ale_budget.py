@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from ale_support import ale
 
-from argyll.errors import ScriptLimitError
+from argyll.errors import ScriptError, ScriptLimitError
 from argyll.script.ale import DEFAULT_BUDGET, MAX_DEPTH, compile_ale
 
 
@@ -138,3 +138,10 @@ def test_deep_recursion_stops_at_the_depth_limit(source: str) -> None:
 def test_a_limit_cannot_be_caught_by_try() -> None:
     with pytest.raises(ScriptLimitError):
         ale("(try (seq->vector (range)) (catch [e any?] :caught))", budget=10_000)
+
+
+def test_a_lazy_sequence_that_failed_fails_again_rather_than_ending_early() -> None:
+    source = """(define s (map (fn [x] (/ 1 x)) [1 0 2]))
+                (try (seq->vector s) (catch [e string?] (length s)))"""
+    with pytest.raises(ScriptError, match="division by zero"):
+        ale(source)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -125,3 +126,43 @@ def test_deeply_quoted_forms_do_not_raise_recursion_error() -> None:
 def test_string_literals_round_trip(text: str) -> None:
     assert ale("(str " + ale_string(text) + ")") == text
     assert ale(ale_string(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("#t", True),
+        ("#f", False),
+        ("0xff", 255),
+        ("-0x10", -16),
+        ("3/6", 0.5),
+        ("4/2", 2),
+        ("'(1 . 2)", [1, 2]),
+        ("'(1 2 . (3))", [1, 2, 3]),
+        ("#{:a :a :b}", ["a", "b"]),
+        ("'#{1}", [1]),
+        ('"\\s\\b\\f\\q"', " \b\fq"),
+        ("#| one #| two |# still |# 7", 7),
+        ("[+inf -inf]", [float("inf"), float("-inf")]),
+        ("{1 :one}", {"1": "one"}),
+    ],
+)
+def test_ale_literal_syntax(source: str, expected: Any) -> None:
+    assert ale(source) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("(1 . 2 3)", "a dot must stand before the last item"),
+        ("[1 . 2]", "a dot must stand before the last item"),
+        ("(. 2)", "a dot must stand before the last item"),
+        (".", "a dot outside a list"),
+        ("#| never closed", "'#|' comment is never closed"),
+        ("#x", "unknown reader syntax"),
+        ("#{1 2", "'#{' is never closed"),
+    ],
+)
+def test_ale_literal_syntax_errors(source: str, message: str) -> None:
+    with pytest.raises(ScriptSyntaxError, match=re.escape(message)):
+        compile_ale(source)
