@@ -10,8 +10,7 @@ from typing import Any
 
 from argyll.errors import ScriptError
 from argyll.script.ale.budget import COPY_RATE, Run
-from argyll.script.ale.builtins.registry import builtin, copied, integer
-from argyll.script.ale.builtins.sequences import _pair
+from argyll.script.ale.builtins.registry import builtin, copied, integer, pair_of
 from argyll.script.ale.seqs import equal, items
 from argyll.script.ale.values import (
     MISSING,
@@ -29,7 +28,7 @@ from argyll.script.ale.values import (
 @builtin("object")
 def _object(run: Run, *pairs: Any) -> dict[Any, Any]:
     if pairs and all(type(pair) is Cons for pair in pairs):
-        return object_of(_pair(pair) for pair in pairs)
+        return object_of(pair_of(pair) for pair in pairs)
     if len(pairs) % 2:
         raise ScriptError("object: needs a value for every key")
     return object_of(zip(pairs[::2], pairs[1::2], strict=True))
@@ -68,7 +67,7 @@ def _contains(run: Run, coll: Any, item: Any) -> bool:
 def _assignments(name: str, args: tuple[Any, ...]) -> list[tuple[Any, Any]]:
     """Pairs given as ``(k . v)`` / ``[k v]`` each, or as keys and values in turn."""
     if len(args) == 1 or (args and all(type(arg) is Cons for arg in args)):
-        return [_pair(arg) for arg in args]
+        return [pair_of(arg) for arg in args]
     if not args or len(args) % 2:
         raise ScriptError(f"{name}: needs pairs, or keys and values")
     return list(zip(args[::2], args[1::2], strict=True))

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from argyll.errors import ScriptError
 from argyll.script.ale.budget import COPY_RATE, Run
 from argyll.script.ale.seqs import is_seq
-from argyll.script.ale.values import NUMBER_TYPES, Builtin, type_name
+from argyll.script.ale.values import NUMBER_TYPES, Builtin, Cons, type_name
 
 INT_LIMIT = 2**63
 """Integer results must fit in 64 bits: repeated squaring cannot eat memory."""
@@ -73,3 +73,14 @@ def sequence(name: str, value: Any) -> Any:
 def copied(run: Run, result: Sized) -> Any:
     run.charge(len(result) // COPY_RATE)
     return result
+
+
+def pair_of(value: Any) -> tuple[Any, Any]:
+    """A ``(key . value)`` pair or a ``[key value]`` vector as a Python pair."""
+    if type(value) is Cons:
+        return value.first, value.rest
+    if type(value) in (list, tuple) and len(value) == 2:
+        return value[0], value[1]
+    raise ScriptError(
+        f"expected a (key . value) pair or a [key value] vector, got {type_name(value)}"
+    )

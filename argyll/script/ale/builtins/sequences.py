@@ -16,7 +16,14 @@ from typing import Any
 
 from argyll.errors import ScriptError
 from argyll.script.ale.budget import Run
-from argyll.script.ale.builtins.registry import builtin, copied, integer, numbers, sequence
+from argyll.script.ale.builtins.registry import (
+    builtin,
+    copied,
+    integer,
+    numbers,
+    pair_of,
+    sequence,
+)
 from argyll.script.ale.evaluator import invoke, nth_of
 from argyll.script.ale.seqs import (
     LAZY_TYPES,
@@ -107,20 +114,10 @@ def _conj(run: Run, coll: Any, *values: Any) -> Any:
     if kind is AleSet:
         return copied(run, AleSet({**coll.members, **set_of(values).members}))
     if kind is dict:
-        return copied(run, {**coll, **object_of(_pair(value) for value in values)})
+        return copied(run, {**coll, **object_of(pair_of(value) for value in values)})
     for value in values:
         coll = _cons(run, value, coll)
     return coll
-
-
-def _pair(value: Any) -> tuple[Any, Any]:
-    if type(value) is Cons:
-        return value.first, value.rest
-    if type(value) in (list, tuple) and len(value) == 2:
-        return value[0], value[1]
-    raise ScriptError(
-        f"expected a (key . value) pair or a [key value] vector, got {type_name(value)}"
-    )
 
 
 @builtin("concat")
@@ -148,7 +145,7 @@ def _to_object(run: Run, *colls: Any) -> dict[Any, Any]:
     """From pairs, or from keys and values in turn."""
     found = _concat_now(run, colls)
     if all(type(item) is Cons for item in found):
-        return object_of(_pair(item) for item in found)
+        return object_of(pair_of(item) for item in found)
     if len(found) % 2:
         raise ScriptError("seq->object: needs a value for every key")
     return object_of(zip(found[::2], found[1::2], strict=True))
