@@ -122,3 +122,45 @@ async def test_a_lua_global_that_is_no_input_is_refused(api: Api) -> None:
     assert "'unit_prise'" in found["reason"] and "line 1, column 28" in found["reason"]
     step["script"]["script"] = "local rate = 2\nreturn {total = quantity * rate * math.pi}"
     assert (await api.client.post("/engine/step", json=step)).status_code == 201
+
+
+def _upstream_predicate(step_id: str, script: str, inputs: dict[str, str]) -> dict[str, Any]:
+    """A step as upstream Argyll's guides write it: typed attributes, an HTTP call, a predicate."""
+    attributes: dict[str, Any] = {n: {"role": "required", "type": t} for n, t in inputs.items()}
+    attributes["done"] = {"role": "output", "type": "boolean"}
+    return {
+        "id": step_id,
+        "name": step_id.replace("-", " ").title(),
+        "type": "sync",
+        "http": {"endpoint": f"https://api.example.com/{step_id}", "timeout": 5000},
+        "attributes": attributes,
+        "predicate": {"language": "ale", "script": script},
+    }
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        _upstream_predicate("send-notification", "(> amount 100)", {"amount": "number"}),
+        _upstream_predicate("process-items", "(> (length items) 0)", {"items": "array"}),
+        _upstream_predicate(
+            "apply-loyalty-discount",
+            '(and (>= years_member 2) (eq account_status "active"))',
+            {"years_member": "number", "account_status": "string"},
+        ),
+        _upstream_predicate(
+            "apply-vip-discount",
+            '(and (> order_total 1000) (eq customer_tier "gold"))',
+            {"order_total": "number", "customer_tier": "string"},
+        ),
+        _upstream_predicate(
+            "experimental", "(eq feature_enabled true)", {"feature_enabled": "boolean"}
+        ),
+    ],
+    ids=lambda definition: definition["id"],
+)
+async def test_upstream_guides_steps_register_unchanged(
+    api: Api, definition: dict[str, Any]
+) -> None:
+    response = await api.client.post("/engine/step", json=definition)
+    assert response.status_code == 201, response.text
