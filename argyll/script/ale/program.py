@@ -42,8 +42,8 @@ class AleProgram:
         self.source = source
         self._node, self._weight = node, weight
         self._free = free
-        self._inputs = tuple(sorted(free))
-        self._scope = {name: BUILTINS[name] for name in self._inputs if name in BUILTINS}
+        self._inputs = tuple(sorted(name for name in free if name not in BUILTINS))
+        self._scope = {name: BUILTINS[name] for name in free if name in BUILTINS}
         self._plain: Node | None = None
         """The tree compiled without fast paths, for runs whose inputs shadow a builtin."""
 
@@ -68,10 +68,11 @@ class AleProgram:
         scope = dict(self._scope)
         tree = self._node
         try:
+            if scope and not scope.keys().isdisjoint(bindings):
+                tree = self._shadowing()
+                scope.update((name, to_ale(bindings[name])) for name in scope if name in bindings)
             for name in self._inputs:
                 if name in bindings:
-                    if name in scope:
-                        tree = self._shadowing()
                     scope[name] = to_ale(bindings[name])
             run = Run(budget, scope)
             run.charge(self._weight)
