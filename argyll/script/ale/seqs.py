@@ -14,6 +14,7 @@ Python recursion); ``first``, ``rest`` and ``is_empty`` look at as little as the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from typing import Any
@@ -295,6 +296,8 @@ def to_json(value: Any, run: Run) -> Any:
     (a vector holding another twice, forty levels deep) cannot explode the output."""
     kind = type(value)
     if kind in _JSON_SCALARS:
+        if kind is float and not math.isfinite(value):
+            raise ScriptError(f"cannot return {show(value)}: JSON has no such number")
         return value
     if kind is Fraction:
         return float(value)

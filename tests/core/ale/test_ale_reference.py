@@ -7,6 +7,7 @@ numbers, keywords as their names).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ CASES: list[tuple[str, Any]] = [
     ("(* 9 10 23)", 2070),
     ("(*)", 1),
     ("(/ 10 3)", 10 / 3),
+    ("(> (/ 1.0 0) 1e308)", True),
     ("(str (/ 10 3))", "10/3"),
     ("(/ 10 3.0)", 3.3333333333333335),
     ("(/ 20 2.0 4)", 2.5),
@@ -282,7 +284,10 @@ CASES: list[tuple[str, Any]] = [
     ("(define x '(1 2 3 4 5 6 7 8)) (when (> (length x) 3) (length x))", 8),
     ('(when-not (> 1 3) "small")', "small"),
     # literals
-    ("[true false null +inf -inf]", [True, False, None, float("inf"), float("-inf")]),
+    (
+        "[true false null (inf? +inf) (-inf? -inf) (nan? nan)]",
+        [True, False, None, True, True, True],
+    ),
     ("#{1 2}", [1, 2]),
     ("[#t #f]", [True, False]),
     ("1/3", 1 / 3),
@@ -302,6 +307,8 @@ ERRORS: list[tuple[str, str]] = [
     ('(raise "unexpected value: " 42)', "unexpected value: 42"),
     ("(get {:a 1} :b)", "no :b"),
     ("(nth [1 2] 5)", "out of bounds"),
+    ("[+inf]", "cannot return +inf: JSON has no such number"),
+    ("{:x nan}", "cannot return nan"),
     ('(assert-type :number "x")', "got string, expected number"),
     ("(case 9 [1 :one])", "no clause matches 9"),
     ("(append '(1 2) 3)", "expected a vector"),
@@ -312,5 +319,5 @@ ERRORS: list[tuple[str, str]] = [
 
 @pytest.mark.parametrize(("source", "message"), ERRORS)
 def test_reference_errors(source: str, message: str) -> None:
-    with pytest.raises(ScriptError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ScriptError, match=re.escape(message)):
         ale(source)
