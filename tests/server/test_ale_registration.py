@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from server_support import Api, problem
 
+from argyll import Engine
 from argyll.testing import script_step
 
 
@@ -164,3 +165,22 @@ async def test_upstream_guides_steps_register_unchanged(
 ) -> None:
     response = await api.client.post("/engine/step", json=definition)
     assert response.status_code == 201, response.text
+
+
+async def test_an_absent_optional_input_is_null_to_the_script() -> None:
+    step = script_step(
+        "greet",
+        '{:greeting (str "Hello, " (if title (str title " ") "") name)}',
+        requires=["name"],
+        optional={"title": None},
+        outputs=["greeting"],
+    )
+    async with Engine("memory://") as engine:
+        await engine.register_step(step)
+        outputs = []
+        for init in ({"name": "Ann"}, {"name": "Ann", "title": "Dr"}):
+            flow_id = await engine.start_flow(["greet"], init)
+            await engine.wait_flow(flow_id, timeout=10)
+            events = await engine.flow_events(flow_id)
+            outputs += [e["data"]["outputs"] for e in events if e["type"] == "work_succeeded"]
+    assert outputs == [{"greeting": "Hello, Ann"}, {"greeting": "Hello, Dr Ann"}]
