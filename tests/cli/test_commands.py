@@ -178,7 +178,9 @@ def test_flow_start_wait_ends_with_the_outcome(engine_url: str) -> None:
 
 
 def test_flow_start_wait_exits_4_when_the_flow_fails(engine_url: str) -> None:
-    broken = script_step("wf-broken", "(nosuch wfx)", requires=["wfx"], outputs=["wfy"])
+    broken = script_step(
+        "wf-broken", '(raise "no such service")', requires=["wfx"], outputs=["wfy"]
+    )
     register(engine_url, broken)
     args = ("flow", "start", "wf-broken", "--init", '{"wfx": 1}', "--id", "wf-1", "--wait")
     failed = argyll(engine_url, "-o", "json", *args)
