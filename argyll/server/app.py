@@ -24,8 +24,10 @@ from tornado.web import Application, RequestHandler
 from argyll import wire
 from argyll.redaction import redact_path
 from argyll.runtime.engine import Engine
+from argyll.runtime.fanout import FeedFanout
 from argyll.runtime.metrics import UNMATCHED_ROUTE
 from argyll.server import handlers as h
+from argyll.server.feed import CatalogEventsHandler, FeedHandler
 from argyll.server.openapi import openapi_document
 from argyll.server.tokens import TokenFile
 from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT, EventSocket
@@ -61,6 +63,7 @@ def make_app(
     socket_args = {
         "engine": engine,
         "sockets": sockets,
+        "fanout": FeedFanout(engine.events),
         "queue_limit": ws_queue_limit,
         "max_clients": ws_max_clients,
     }
@@ -86,6 +89,8 @@ def make_app(
         (wire.FLOW_EXPLAIN_PATH, h.ExplainHandler, api),
         (wire.STEP_COMPLETE_PATH, h.CompleteStepHandler, api),
         (wire.STEP_SKIP_PATH, h.SkipStepHandler, api),
+        (wire.FEED_PATH, FeedHandler, api),
+        (wire.CATALOG_EVENTS_PATH, CatalogEventsHandler, api),
         (wire.WEBHOOK_PATH, h.WebhookHandler, api),
         (wire.EVENTS_PATH, EventSocket, socket_args),
     ]
