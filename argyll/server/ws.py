@@ -116,7 +116,7 @@ class EventSocket(WebSocketHandler):
             raise ValidationError([("types", reason)])
         self._aggregates = [flow_aggregate(ident) for ident in dict.fromkeys(flow_ids)]
         self._types = frozenset(types)
-        self._after = self.get_query_argument("after", None)
+        self._after = self.get_query_argument("after", None, strip=False)
         if self._after is not None:
             await check_position(self.engine.store, self._after)
         elif not self._aggregates:
