@@ -60,10 +60,11 @@ def make_app(
     """
     api = {"engine": engine, "max_body_size": max_body_size}
     sockets: set[EventSocket] = set()
+    fanout = FeedFanout(engine.events)
     socket_args = {
         "engine": engine,
         "sockets": sockets,
-        "fanout": FeedFanout(engine.events),
+        "fanout": fanout,
         "queue_limit": ws_queue_limit,
         "max_clients": ws_max_clients,
     }
@@ -100,6 +101,7 @@ def make_app(
         default_handler_class=h.NoRouteHandler,
         log_function=log_request,
         argyll_sockets=sockets,
+        argyll_fanout=fanout,
         argyll_openapi=openapi_document(),
         argyll_metrics=engine.metrics,
         argyll_routes=route_labels(templates, extra_routes),

@@ -35,7 +35,8 @@ class FeedHandler(ApiHandler):
 
     def _page_query(self) -> tuple[str, int]:
         return parse_page(
-            self.get_query_argument("after", None, strip=False), self.get_query_argument("limit", None)
+            self.get_query_argument("after", None, strip=False),
+            self.get_query_argument("limit", None),
         )
 
 
