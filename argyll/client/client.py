@@ -8,9 +8,7 @@ the server refuses is the typed ``ArgyllError`` the engine would have raised.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Self, TypeVar
 
@@ -43,8 +41,6 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_WAIT = 60.0
 """Seconds ``wait_flow`` waits by default before TimeoutError."""
-POLL_FIRST, POLL_MAX = 0.02, 0.5
-"""Seconds between status polls of the sync ``wait_flow``: doubling from the first to the max."""
 
 StepDefinition = Mapping[str, Any] | Step
 Goals = Iterable[str] | str
@@ -67,6 +63,7 @@ class Client:
         token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
         self._http = httpx.Client(
             base_url=self.base_url, timeout=timeout, headers=auth_headers(token)
         )
@@ -82,7 +79,12 @@ class Client:
 
     def _send(self, call: Call[T]) -> T:
         response = self._http.request(
-            call.method, call.path, params=call.params, content=call.content, headers=call.headers
+            call.method,
+            call.path,
+            params=call.params,
+            content=call.content,
+            headers=call.headers,
+            timeout=read_timeout(self._timeout, call),
         )
         return call.result(response.status_code, response.content)
 
@@ -185,26 +187,23 @@ class Client:
         """Why each step of the flow's plan is where it is (the API's JSON)."""
         return self._send(protocol.explain_flow(flow_id))
 
-    def get_flow(self, flow_id: str) -> FlowState:
-        return self._send(protocol.get_flow(flow_id))
+    def get_flow(self, flow_id: str, wait: float | None = None) -> FlowState:
+        """The flow's state; with ``wait``, once it has ended or after ``wait`` s (at most 60)."""
+        return self._send(protocol.get_flow(flow_id, wait))
 
-    def flow_status(self, flow_id: str) -> FlowStatus:
-        return self._send(protocol.flow_status(flow_id))
+    def flow_status(self, flow_id: str, wait: float | None = None) -> FlowStatus:
+        """The flow's status; with ``wait``, once it has ended or after ``wait`` s (at most 60)."""
+        return self._send(protocol.flow_status(flow_id, wait))
 
     def wait_flow(self, flow_id: str, timeout: float = DEFAULT_WAIT) -> FlowState:
         """The flow's state once it has ended; TimeoutError after ``timeout`` s.
 
-        Polls ``/status``, quickly at first, then every ``POLL_MAX`` seconds.
+        The server holds each read until the flow ends (long polls, ``?wait=``): no polling.
         """
-        deadline = time.monotonic() + timeout
-        delay = POLL_FIRST
-        while not self.flow_status(flow_id).ended:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"flow {flow_id!r} still active after {timeout} s")
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, POLL_MAX)
-        return self.get_flow(flow_id)
+        waiting = protocol.FlowWait(flow_id, timeout)
+        while (state := waiting.ended(self._send(waiting.call()))) is None:
+            pass
+        return state
 
     def list_flows(
         self,
@@ -266,7 +265,12 @@ class AsyncClient:
 
     async def _send(self, call: Call[T]) -> T:
         response = await self._http.request(
-            call.method, call.path, params=call.params, content=call.content, headers=call.headers
+            call.method,
+            call.path,
+            params=call.params,
+            content=call.content,
+            headers=call.headers,
+            timeout=read_timeout(self.timeout, call),
         )
         return call.result(response.status_code, response.content)
 
@@ -370,25 +374,23 @@ class AsyncClient:
         """Why each step of the flow's plan is where it is (the API's JSON)."""
         return await self._send(protocol.explain_flow(flow_id))
 
-    async def get_flow(self, flow_id: str) -> FlowState:
-        return await self._send(protocol.get_flow(flow_id))
+    async def get_flow(self, flow_id: str, wait: float | None = None) -> FlowState:
+        """The flow's state; with ``wait``, once it has ended or after ``wait`` s (at most 60)."""
+        return await self._send(protocol.get_flow(flow_id, wait))
 
-    async def flow_status(self, flow_id: str) -> FlowStatus:
-        return await self._send(protocol.flow_status(flow_id))
+    async def flow_status(self, flow_id: str, wait: float | None = None) -> FlowStatus:
+        """The flow's status; with ``wait``, once it has ended or after ``wait`` s (at most 60)."""
+        return await self._send(protocol.flow_status(flow_id, wait))
 
     async def wait_flow(self, flow_id: str, timeout: float = DEFAULT_WAIT) -> FlowState:
         """The flow's state once it has ended; TimeoutError after ``timeout`` s.
 
-        Follows the flow's events over the WebSocket rather than polling.
+        The server holds each read until the flow ends (long polls, ``?wait=``): no polling.
         """
-        async with asyncio.timeout(timeout):
-            state = await self.get_flow(flow_id)
-            if state.status.ended:
-                return state
-            async with self.stream(flow_id) as events:
-                async for _ in events:
-                    pass
-            return await self.get_flow(flow_id)
+        waiting = protocol.FlowWait(flow_id, timeout)
+        while (state := waiting.ended(await self._send(waiting.call()))) is None:
+            pass
+        return state
 
     async def list_flows(
         self,
@@ -517,6 +519,11 @@ class EventStream:
         if code in (CLOSE_TRY_AGAIN_LATER, CLOSE_INTERNAL_ERROR):
             raise ArgyllError(f"the event stream was closed ({code}): {reason}")
         raise StopAsyncIteration
+
+
+def read_timeout(timeout: float, call: Call[Any]) -> float:
+    """The seconds a request may take: the client's timeout, plus what the server may hold."""
+    return timeout + call.hold
 
 
 def auth_headers(token: str | None) -> dict[str, str]:

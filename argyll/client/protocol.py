@@ -11,6 +11,7 @@ and structured fields (a reply that is not JSON is its own detail).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,8 @@ T = TypeVar("T")
 
 FLOW_ENDED = FLOW_ENDED_TYPES
 """Event types after which a flow starts nothing new."""
+MAX_WAIT = 60.0
+"""The longest a server holds a read that waits for a flow to end (docs/rest.md)."""
 
 
 # ------------------------------------------------------------------- values
@@ -94,6 +97,8 @@ class Call(Generic[T]):
     params: Mapping[str, str | list[str]] | None = None
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    hold: float = 0.0
+    """Seconds the server may hold the reply back (a long poll): added to the read timeout."""
 
     def result(self, status: int, body: bytes) -> T:
         """The typed value of a reply, or the typed error its problem+json stands for."""
@@ -203,14 +208,50 @@ def submit_flow(
     return _json_call("POST", wire.FLOWS_PATH, parse, body)
 
 
-def get_flow(flow_id: str) -> Call[FlowState]:
+def get_flow(flow_id: str, wait: float | None = None) -> Call[FlowState]:
+    """The flow's state; with ``wait``, once it has ended or after ``wait`` seconds."""
     path = wire.fill_path(wire.FLOW_PATH, flow_id=flow_id)
-    return Call("GET", path, lambda reply: flow_state_from_dict(reply.data))
+    return _long_poll(path, wait, lambda reply: flow_state_from_dict(reply.data))
 
 
-def flow_status(flow_id: str) -> Call[FlowStatus]:
+def flow_status(flow_id: str, wait: float | None = None) -> Call[FlowStatus]:
+    """The flow's status; with ``wait``, once it has ended or after ``wait`` seconds."""
     path = wire.fill_path(wire.FLOW_STATUS_PATH, flow_id=flow_id)
-    return Call("GET", path, lambda reply: FlowStatus(reply.data["status"]))
+    return _long_poll(path, wait, lambda reply: FlowStatus(reply.data["status"]))
+
+
+def _long_poll(path: str, wait: float | None, parse: Callable[[Reply], T]) -> Call[T]:
+    if wait is None:
+        return Call("GET", path, parse)
+    seconds = min(max(wait, 0.0), MAX_WAIT)
+    return Call("GET", path, parse, params={"wait": f"{seconds:.3f}"}, hold=seconds)
+
+
+class FlowWait:
+    """The rounds of waiting for a flow to end: each a read with ``?wait=`` for the time
+    left (the server holds each for at most ``MAX_WAIT``), so nothing polls.
+
+    ``while (state := waiting.ended(send(waiting.call()))) is None: pass``
+    """
+
+    def __init__(
+        self, flow_id: str, timeout: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.flow_id, self.timeout = flow_id, timeout
+        self._clock = clock
+        self._deadline = clock() + timeout
+
+    def call(self) -> Call[FlowState]:
+        return get_flow(self.flow_id, wait=max(self._deadline - self._clock(), 0.0))
+
+    def ended(self, state: FlowState) -> FlowState | None:
+        """``state`` once the flow has ended, None to ask again; TimeoutError when the time
+        is up and it has not."""
+        if state.status.ended:
+            return state
+        if self._clock() >= self._deadline:
+            raise TimeoutError(f"flow {self.flow_id!r} still running after {self.timeout} s")
+        return None
 
 
 def list_flows(
