@@ -1,4 +1,4 @@
-"""``argyll flow wait ID``: the engine holds the read until the flow ends; exit 4 unless completed."""
+"""``argyll flow wait ID``: the engine holds the read until the flow ends; exit 4 unless done."""
 
 from __future__ import annotations
 
