@@ -20,7 +20,7 @@ from argyll.client import protocol
 from argyll.client.protocol import Call, EngineInfo, ServiceHealth
 from argyll.decide import Outcome
 from argyll.errors import ArgyllError
-from argyll.events import Event
+from argyll.events import Event, flow_aggregate
 from argyll.model import (
     FlowID,
     FlowStart,
@@ -413,24 +413,36 @@ class AsyncClient:
         """Report an async work item's result (``Succeeded`` or ``Failed``) to its webhook."""
         await self._send(protocol.complete_work(flow_id, step_id, token, outcome))
 
-    def stream(self, flow_id: str | None = None, *, until_ended: bool = True) -> EventStream:
+    def stream(
+        self,
+        flow_id: str | Iterable[str] | None = None,
+        *,
+        types: Iterable[str] = (),
+        after: str | None = None,
+        until_ended: bool = True,
+    ) -> EventStream:
         """Events over the WebSocket: ``async for event in client.stream(flow_id=...)``.
 
-        Each event is a JSON dict (``event["type"]``, ``event["data"]``), the same
-        shape ``flow_events`` and ``Engine.flow_events`` give, so a flow's stream
-        read to its end equals its ``flow_events``. With ``flow_id``, the flow's past
-        events come first, then live ones (a flow not started yet is waited for), and
-        the stream ends after ``flow_completed`` or ``flow_failed``: following one flow
-        means following it to its end. ``until_ended=False`` keeps it open after that.
-        Without ``flow_id``, every event from now on, until closed. Use
+        Each event is a JSON dict (``event["type"]``, ``event["data"]``, its feed
+        ``event["position"]``), the same shape ``flow_events`` and
+        ``Engine.flow_events`` give, so a flow's stream read to its end equals its
+        ``flow_events``. With ``flow_id`` (one id or several), the flows' past events
+        come first, then live ones (a flow not started yet is waited for), and the
+        stream ends once each has ended (``flow_completed``, ``flow_failed``,
+        ``flow_canceled``): following flows means following them to their end.
+        ``until_ended=False`` keeps it open after that. Without ``flow_id``, every
+        event from now on, until closed. ``types``: only events of these types (the
+        server filters). ``after``: only events after this position (an event's
+        ``position``), to go on from where an earlier stream stopped. Use
         ``async with client.stream(...) as events`` to connect at once and close on exit.
         """
-        url = protocol.stream_url(self.base_url, flow_id)
         stream = EventStream(
-            url,
-            flow_id,
+            self.base_url,
+            protocol.flow_ids(flow_id),
             self.timeout,
             self._streams,
+            types=tuple(types),
+            after=after,
             until_ended=until_ended,
             headers=self._headers,
         )
@@ -441,31 +453,40 @@ class AsyncClient:
 class EventStream:
     """The events of ``/engine/ws``, one JSON dict per message, as the server sent it.
 
-    A flow's stream that the server closes for falling behind reconnects and goes
-    on after the last ``seq`` it gave, so no event is lost or repeated. A stream of
-    every event cannot catch up: it raises ``ArgyllError`` instead. It ends when the
-    server closes it otherwise (shutting down), when ``close`` is called, or (with
-    ``until_ended``) right after the flow's ``flow_completed`` or ``flow_failed``.
+    A stream the server closes for falling behind reconnects with ``after`` set to
+    the position of the last event it gave, so no event is lost or repeated; one
+    that had given none yet and started from "now" cannot catch up and raises
+    ``ArgyllError`` instead. It ends when the server closes it otherwise (shutting
+    down), when ``close`` is called, or (with ``until_ended`` and flows to follow)
+    right after the last of them has ended.
     """
 
     def __init__(
         self,
-        url: str,
-        flow_id: str | None,
+        base_url: str,
+        flow_ids: list[str],
         connect_timeout: float,
         owners: set[EventStream],
         *,
+        types: tuple[str, ...] = (),
+        after: str | None = None,
         until_ended: bool = True,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.url, self.flow_id = url, flow_id
+        self.base_url, self.flow_ids, self.types = base_url, flow_ids, types
         self._headers = dict(headers or {})
-        self._ends_with_flow = until_ended and flow_id is not None
+        self._running = {flow_aggregate(ident) for ident in flow_ids} if until_ended else set()
         self._connect_timeout = connect_timeout
         self._owners = owners
         self._connection: WebSocketClientConnection | None = None
-        self._last_seq = 0
+        self._after = after
+        self._last_seqs: dict[str, int] = {}
         self._closed = False
+
+    @property
+    def url(self) -> str:
+        """Where the stream (re)connects: after the last event it gave, once it gave one."""
+        return protocol.stream_url(self.base_url, self.flow_ids, self.types, self._after)
 
     async def __aenter__(self) -> Self:
         return await self.connect()
@@ -489,11 +510,16 @@ class EventStream:
                 self._after_close(connection)
                 continue
             event: dict[str, Any] = json.loads(message)
-            if self.flow_id is None or event["seq"] > self._last_seq:
-                self._last_seq = event["seq"]
-                if self._ends_with_flow and event["type"] in protocol.FLOW_ENDED:
+            aggregate = event["aggregate"]
+            if event["seq"] <= self._last_seqs.get(aggregate, 0):
+                continue
+            self._last_seqs[aggregate] = event["seq"]
+            self._after = event.get("position", self._after)
+            if event["type"] in protocol.FLOW_ENDED and aggregate in self._running:
+                self._running.discard(aggregate)
+                if not self._running:
                     self.close()
-                return event
+            return event
 
     def close(self) -> None:
         self._closed = True
@@ -510,10 +536,11 @@ class EventStream:
         return self._connection
 
     def _after_close(self, connection: WebSocketClientConnection) -> None:
-        """Reconnect (by returning) when a flow's stream fell behind; otherwise end or raise."""
+        """Reconnect (by returning) when the stream fell behind and knows where it stood;
+        otherwise end or raise."""
         self._connection = None
         code, reason = connection.close_code, connection.close_reason
-        if code == CLOSE_TRY_AGAIN_LATER and self.flow_id is not None:
+        if code == CLOSE_TRY_AGAIN_LATER and (self.flow_ids or self._after is not None):
             return
         self.close()
         if code in (CLOSE_TRY_AGAIN_LATER, CLOSE_INTERNAL_ERROR):

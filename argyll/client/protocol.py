@@ -360,12 +360,29 @@ def post_outcome(webhook_url: str, outcome: Outcome) -> Call[None]:
     raise TypeError(f"a webhook reports Succeeded or Failed, not {outcome!r}")
 
 
-def stream_url(base_url: str, flow_id: str | None = None) -> str:
-    """The ``ws://`` (or ``wss://``) address of the event feed, for one flow or for all."""
+def stream_url(
+    base_url: str,
+    flow_id: str | Iterable[str] | None = None,
+    types: Iterable[str] = (),
+    after: str | None = None,
+) -> str:
+    """The ``ws://`` (or ``wss://``) address of the event feed: for some flows or for all,
+    of some types or all, after a position or from now (or a flow's start)."""
     scheme, rest = base_url.rstrip("/").split("://", 1)
     ws_scheme = "wss" if scheme == "https" else "ws"
-    query = "?" + urlencode({"flow_id": flow_id}) if flow_id is not None else ""
+    params = {"flow_id": ",".join(flow_ids(flow_id)), "types": ",".join(types)}
+    if after is not None:
+        params["after"] = after
+    given = {name: value for name, value in params.items() if value or name == "after"}
+    query = "?" + urlencode(given) if given else ""
     return f"{ws_scheme}://{rest}{wire.EVENTS_PATH}{query}"
+
+
+def flow_ids(flow_id: str | Iterable[str] | None) -> list[str]:
+    """One flow id, several, or none, as a list."""
+    if flow_id is None:
+        return []
+    return [flow_id] if isinstance(flow_id, str) else list(flow_id)
 
 
 def _step_json(definition: Mapping[str, Any] | Step) -> dict[str, Any]:

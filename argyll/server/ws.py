@@ -19,10 +19,11 @@ Filters are evaluated where the events are, never by the client:
 Each connection runs tasks of its own, cancelled on close: without ``flow_id`` a
 pump that reads the feed as fast as it comes, and a sender that writes to the
 client. Between the feed and the sender is a bounded ``Outbox``; a client that
-falls ``queue_limit`` events behind is closed with 1013 (try again later) and
-should reconnect with ``after`` to catch up. A slow client therefore never slows
-the engine or the other clients. At most ``max_clients`` are connected at once;
-one more is refused before the handshake with a 503 problem.
+falls ``queue_limit`` events behind is sent what was queued, then closed with
+1013 (try again later), and should reconnect with ``after`` to catch up. A slow
+client therefore never slows the engine or the other clients. At most
+``max_clients`` are connected at once; one more is refused before the handshake
+with a 503 problem.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class EventSocket(WebSocketHandler):
         self._aggregates: list[str] = []
         self._types: frozenset[str] = frozenset()
         self._outbox = Outbox(queue_limit)
+        self._behind = False
         self._tasks: list[asyncio.Task[None]] = []
 
     async def prepare(self) -> None:
@@ -196,12 +198,18 @@ class EventSocket(WebSocketHandler):
     # ------------------------------------------------------ what reaches the outbox
 
     def on_event(self, event: Event) -> None:
-        """A live event of a followed flow (from the fan-out), or of the feed (the pump)."""
-        if self._types and event.type not in self._types:
+        """A live event of a followed flow (from the fan-out), or of the feed (the pump).
+
+        When the outbox is full the client has fallen behind: nothing more is queued,
+        and the sender closes the socket once it has sent what was (so a client that
+        reconnects ``after`` its last event always gets further).
+        """
+        if self._behind or (self._types and event.type not in self._types):
             return
         if not self._outbox.offer(event):
-            reason = f"more than {self.queue_limit} events behind; reconnect to catch up"
-            self.shut(CLOSE_TRY_AGAIN_LATER, reason)
+            self._behind = True
+            if self._aggregates:
+                self.fanout.unfollow(self._aggregates, self)
 
     def on_end(self, failed: bool) -> None:
         if failed:
@@ -213,6 +221,8 @@ class EventSocket(WebSocketHandler):
         try:
             async for event in events:
                 self.on_event(event)
+                if self._behind:
+                    return
         except ArgyllError:
             log.exception("the event feed failed under a websocket client")
             self.on_end(failed=True)
@@ -223,8 +233,7 @@ class EventSocket(WebSocketHandler):
 
     async def _send_feed(self) -> None:
         try:
-            while True:
-                await self._write(await self._outbox.take())
+            await self._send_live({})
         except WebSocketClosedError:
             return
 
@@ -235,15 +244,24 @@ class EventSocket(WebSocketHandler):
             for event in past:
                 await self._write(event)
             del past
-            while True:
-                event = await self._outbox.take()
-                if event.seq > last_seqs.get(event.aggregate, 0):
-                    await self._write(event)
+            await self._send_live(last_seqs)
         except WebSocketClosedError:
             return
         except ArgyllError:
             log.exception("reading a flow's events failed under a websocket client")
             self.shut(CLOSE_INTERNAL_ERROR, "the event feed failed")
+
+    async def _send_live(self, last_seqs: dict[str, int]) -> None:
+        """The outbox's events beyond ``last_seqs`` (what the past held), until the client
+        has fallen behind and been sent what was queued."""
+        while True:
+            if self._behind and not self._outbox:
+                reason = f"more than {self.queue_limit} events behind; reconnect to catch up"
+                self.shut(CLOSE_TRY_AGAIN_LATER, reason)
+                return
+            event = await self._outbox.take()
+            if event.seq > last_seqs.get(event.aggregate, 0):
+                await self._write(event)
 
     async def _flows_past(self) -> tuple[list[Event], dict[str, int]]:
         """Each flow's stored events after ``after`` of the wanted types, in feed order, and
