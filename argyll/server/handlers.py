@@ -39,7 +39,7 @@ from argyll.model import (
 from argyll.problems import problem_text
 from argyll.runtime.engine import Engine
 from argyll.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from argyll.runtime.waiters import MAX_WAIT, state_after, status_after
+from argyll.runtime.waiters import MAX_WAIT, Hold, state_after, status_after
 from argyll.server.problem import write_problem
 from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 
@@ -311,7 +311,24 @@ class PlanHandler(ApiHandler):
         self.reply(self.engine.plan(goals, init).to_dict())
 
 
-class FlowsHandler(ApiHandler):
+class LongPollHandler(ApiHandler):
+    """A handler whose reply may wait for a flow to end (``?wait=``), and stops waiting
+    when its client goes away."""
+
+    def initialize(self, engine: Engine, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+        super().initialize(engine, max_body_size)
+        self._hold = Hold(0.0)
+
+    def hold(self, wait: float | None) -> Hold:
+        self._hold = Hold(wait or 0.0)
+        return self._hold
+
+    def on_connection_close(self) -> None:
+        self._hold.release()
+        super().on_connection_close()
+
+
+class FlowsHandler(LongPollHandler):
     async def get(self) -> None:
         status, limit = parse_flow_query(
             self.get_query_argument("status", None), self.get_query_argument("limit", None)
@@ -341,20 +358,21 @@ class FlowsHandler(ApiHandler):
             message = f"flow {start.flow_id!r} was already started with this request"
             reply = {"message": message, "flow_id": start.flow_id}
         if wait is not None:
-            reply["state"] = (await state_after(self.engine, start.flow_id, wait)).to_dict()
+            state = await state_after(self.engine, start.flow_id, self.hold(wait))
+            reply["state"] = state.to_dict()
         self.reply(reply, 201 if start.created else 200)
 
 
-class FlowHandler(ApiHandler):
+class FlowHandler(LongPollHandler):
     async def get(self, flow_id: str) -> None:
-        wait = parse_wait(self.get_query_argument("wait", None))
-        self.reply((await state_after(self.engine, flow_id, wait or 0)).to_dict())
+        hold = self.hold(parse_wait(self.get_query_argument("wait", None)))
+        self.reply((await state_after(self.engine, flow_id, hold)).to_dict())
 
 
-class FlowStatusHandler(ApiHandler):
+class FlowStatusHandler(LongPollHandler):
     async def get(self, flow_id: str) -> None:
-        wait = parse_wait(self.get_query_argument("wait", None))
-        summary = await status_after(self.engine, flow_id, wait or 0)
+        hold = self.hold(parse_wait(self.get_query_argument("wait", None)))
+        summary = await status_after(self.engine, flow_id, hold)
         self.reply({"id": summary.id, "status": summary.status.value})
 
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from server_support import HELLO, Api, async_step, problem, running_api
 
@@ -157,6 +158,17 @@ async def test_an_unknown_flow_is_a_404_at_once(api: Api) -> None:
     problem(await api.client.get("/engine/flow/nobody", params={"wait": "30"}), 404)
     problem(await api.client.get("/engine/flow/nobody/status", params={"wait": "30"}), 404)
     assert time.monotonic() - began < 2
+
+
+async def test_a_wait_whose_client_went_away_stops_at_once(
+    api: Api, service: StepService
+) -> None:
+    await start_held(api, service, "lp8")
+    async with httpx.AsyncClient(base_url=api.url) as leaving:
+        reply = asyncio.create_task(leaving.get("/engine/flow/lp8", params={"wait": "60"}))
+        await wait_until(lambda: awaited(api.engine, "lp8"), "the read to wait")
+        reply.cancel()
+    await wait_until(lambda: not awaited(api.engine, "lp8"), "the wait to stop", timeout=5)
 
 
 def test_waits_above_the_bound_count_as_the_bound() -> None:
