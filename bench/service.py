@@ -119,14 +119,33 @@ async def load(base: str, clients: int, seconds: float, mode: str) -> tuple[int,
     return round(len(latencies) / elapsed), latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    pid: int, base: str, clients: int, seconds: float, mode: str
+) -> tuple[int, list[float], float]:
+    """A closed-loop run, and the server's CPU milliseconds per flow during it: on a shared
+    machine flows/s follows what the others leave over, CPU per flow does not."""
+    before = cpu_seconds(pid)
+    rate, latencies = asyncio.run(load(base, clients, seconds, mode))
+    return rate, latencies, (cpu_seconds(pid) - before) * 1000 / max(len(latencies), 1)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)] * 1000
 
 
-def report(name: str, rate: int, latencies: list[float]) -> None:
+def report(name: str, rate: int, latencies: list[float], cpu_ms: float) -> None:
     p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 0.99)
-    print(f"{name:<40} {rate:>6} flows/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    print(
+        f"{name:<40} {rate:>6} flows/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+        f"   server CPU {cpu_ms:5.2f} ms/flow"
+    )
 
 
 async def register(base: str) -> None:
@@ -150,8 +169,8 @@ def main() -> None:
             asyncio.run(register(base))
             for mode in args.modes:
                 for clients in args.clients:
-                    rate, latencies = asyncio.run(load(base, clients, args.seconds, mode))
-                    report(f"argyll serve, sqlite, {mode}, {clients} clients", rate, latencies)
+                    figures = measured(process.pid, base, clients, args.seconds, mode)
+                    report(f"argyll serve, sqlite, {mode}, {clients} clients", *figures)
         finally:
             process.terminate()
             process.wait()
@@ -160,8 +179,8 @@ def main() -> None:
     try:
         for mode in args.modes:
             for clients in args.clients:
-                rate, latencies = asyncio.run(load(base, clients, args.seconds, mode))
-                report(f"bare tornado handlers, {mode}, {clients} clients", rate, latencies)
+                figures = measured(bare.pid, base, clients, args.seconds, mode)
+                report(f"bare tornado handlers, {mode}, {clients} clients", *figures)
     finally:
         bare.terminate()
         bare.wait()
