@@ -49,6 +49,9 @@ METRICS_PATH = "/metrics"
 WEBHOOK_PATH = "/webhook/{flow_id}/{step_id}/{token}"
 """Where an async step posts its result (docs/steps.md)."""
 
+MAX_WAIT = 60.0
+"""The longest, in seconds, a read with ``?wait=`` is held for a flow to end (more counts as it)."""
+
 TOKEN_QUERY = "token"  # noqa: S105 — a query parameter's name, not a secret
 TOKEN_COOKIE = "argyll_token"  # noqa: S105 — a cookie's name, not a secret
 """Where a browser gives its token once (``?token=``) and then keeps it (an HttpOnly cookie)."""

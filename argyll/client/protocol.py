@@ -44,8 +44,6 @@ T = TypeVar("T")
 
 FLOW_ENDED = FLOW_ENDED_TYPES
 """Event types after which a flow starts nothing new."""
-MAX_WAIT = 60.0
-"""The longest a server holds a read that waits for a flow to end (docs/rest.md)."""
 
 
 # ------------------------------------------------------------------- values
@@ -223,13 +221,13 @@ def flow_status(flow_id: str, wait: float | None = None) -> Call[FlowStatus]:
 def _long_poll(path: str, wait: float | None, parse: Callable[[Reply], T]) -> Call[T]:
     if wait is None:
         return Call("GET", path, parse)
-    seconds = min(max(wait, 0.0), MAX_WAIT)
+    seconds = min(max(wait, 0.0), wire.MAX_WAIT)
     return Call("GET", path, parse, params={"wait": f"{seconds:.3f}"}, hold=seconds)
 
 
 class FlowWait:
     """The rounds of waiting for a flow to end: each a read with ``?wait=`` for the time
-    left (the server holds each for at most ``MAX_WAIT``), so nothing polls.
+    left (the server holds each for at most ``wire.MAX_WAIT``), so nothing polls.
 
     ``while (state := waiting.ended(send(waiting.call()))) is None: pass``
     """

@@ -15,9 +15,7 @@ import contextlib
 
 from argyll.model import FlowState, FlowSummary
 from argyll.runtime.engine import Engine
-
-MAX_WAIT = 60.0
-"""The longest a read waits for a flow to end, in seconds (a longer ``wait`` is cut to it)."""
+from argyll.wire import MAX_WAIT
 
 
 class Hold:

@@ -39,7 +39,7 @@ from argyll.model import (
 from argyll.problems import problem_text
 from argyll.runtime.engine import Engine
 from argyll.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from argyll.runtime.waiters import MAX_WAIT, Hold, state_after, status_after
+from argyll.runtime.waiters import Hold, state_after, status_after
 from argyll.server.problem import write_problem
 from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 
@@ -178,14 +178,14 @@ def parse_flow_query(status: str | None, limit: str | None) -> tuple[FlowStatus 
 
 
 def parse_wait(value: str | None) -> float | None:
-    """``?wait=`` seconds (a plain decimal; more than ``MAX_WAIT`` counts as it), or None."""
+    """``?wait=`` seconds, a plain decimal (``Hold`` cuts it to ``MAX_WAIT``), or None."""
     if value is None:
         return None
     if not _SECONDS.fullmatch(value):
         raise ValidationError(
             [("wait", f"must be a number of seconds >= 0, got {json_text(value)}")]
         )
-    return min(float(value), MAX_WAIT)
+    return float(value)
 
 
 def parse_labels(queries: list[str]) -> dict[str, str]:

@@ -21,10 +21,9 @@ from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkS
 from argyll.model import schema as model_schema
 from argyll.model.schema import NOT_DOTS, enum_schema, id_schema
 from argyll.problems import BY_TYPE, PROBLEM_TYPES, UNTYPED
-from argyll.runtime.waiters import MAX_WAIT
 from argyll.server.feed import MAX_PAGE
 from argyll.server.handlers import MAX_LIST_LIMIT
-from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
+from argyll.wire import JSON_CONTENT_TYPE, MAX_WAIT, PROBLEM_CONTENT_TYPE
 
 Schema = dict[str, Any]
 

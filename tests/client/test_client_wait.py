@@ -13,11 +13,12 @@ import pytest
 
 from argyll import Engine
 from argyll.client import AsyncClient, Client
-from argyll.client.protocol import MAX_WAIT, FlowWait
+from argyll.client.protocol import FlowWait
 from argyll.decide import Succeeded
 from argyll.model import FlowID, FlowState, FlowStatus, Plan
 from argyll.server.app import Server, base_url, bind, serve
 from argyll.testing import StepService, script_step, wait_until
+from argyll.wire import MAX_WAIT
 
 HELLO = script_step(
     "hello", '{:greeting (str "Hi " name)}', requires=["name"], outputs=["greeting"]
