@@ -217,6 +217,8 @@ ROUTE_SCOPES: Mapping[tuple[str, str], Needed] = {
     ("POST", wire.STEP_COMPLETE_PATH): Scope.RUN,
     ("POST", wire.STEP_SKIP_PATH): Scope.RUN,
     ("GET", wire.EVENTS_PATH): Scope.READ,
+    ("GET", wire.FEED_PATH): Scope.READ,
+    ("GET", wire.CATALOG_EVENTS_PATH): Scope.READ,
 }
 """Every route and method the server answers, and what it needs (``PUBLIC``: no token)."""
 

@@ -515,20 +515,24 @@ class Event:
         return self.data.type
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The envelope the API sends; a stored event carries its feed ``position``."""
+        out = {
             "type": self.data.type,
             "aggregate": self.aggregate,
             "seq": self.seq,
             "timestamp": iso(self.timestamp),
             "data": self.data.to_dict(),
         }
+        if self.position:
+            out["position"] = self.position
+        return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], position: str = "") -> Event:
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
         return cls(
             aggregate=data["aggregate"],
             seq=data["seq"],
             timestamp=parse_time(data["timestamp"]),
             data=decode_data(data["type"], data["data"]),
-            position=position,
+            position=data.get("position", ""),
         )

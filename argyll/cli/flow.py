@@ -1,8 +1,10 @@
-"""``argyll plan`` and ``argyll flow start|ls|get|events``: planning goals and running flows.
+"""``argyll plan`` and ``argyll flow start|ls|get|wait|events``: planning goals and running flows.
 
 ``flow start --wait`` and ``flow events --follow`` read the flow's WebSocket
 stream, which begins with its past events, so nothing that happened before the
-stream opened is missed; both end when the flow ends.
+stream opened is missed; both end when the flow ends. ``flow wait`` shows
+nothing along the way, so it needs no stream: the engine holds its read until
+the flow ends (``?wait=``).
 """
 
 from __future__ import annotations
@@ -172,6 +174,30 @@ def list_flows(
 def get_flow(settings: Settings, flow_id: str) -> None:
     """A flow's state: status, each step's execution, attributes."""
     render.fetched(settings, protocol.get_flow(flow_id), render.flow)
+
+
+@flow.command("wait")
+@click.argument("flow_id", metavar="ID")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="give up (exit 4) if the flow is still running after this long",
+)
+@shared_options
+@pass_settings
+def wait_flow(settings: Settings, flow_id: str, timeout: float) -> None:
+    """Wait for a flow to end, then show its state; exit 4 unless it completed.
+
+    The engine holds the request until the flow ends (no polling).
+    """
+    with settings.remote() as remote:
+        final = remote.wait_flow(flow_id, timeout)
+    render.reply(final, settings.as_json, render.flow)
+    if final.data["status"] != "completed":
+        click.get_current_context().exit(ExitCode.BAD_OUTCOME)
 
 
 @flow.command("events")

@@ -11,6 +11,7 @@ and structured fields (a reply that is not JSON is its own detail).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -94,6 +95,8 @@ class Call(Generic[T]):
     params: Mapping[str, str | list[str]] | None = None
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    hold: float = 0.0
+    """Seconds the server may hold the reply back (a long poll): added to the read timeout."""
 
     def result(self, status: int, body: bytes) -> T:
         """The typed value of a reply, or the typed error its problem+json stands for."""
@@ -203,14 +206,50 @@ def submit_flow(
     return _json_call("POST", wire.FLOWS_PATH, parse, body)
 
 
-def get_flow(flow_id: str) -> Call[FlowState]:
+def get_flow(flow_id: str, wait: float | None = None) -> Call[FlowState]:
+    """The flow's state; with ``wait``, once it has ended or after ``wait`` seconds."""
     path = wire.fill_path(wire.FLOW_PATH, flow_id=flow_id)
-    return Call("GET", path, lambda reply: flow_state_from_dict(reply.data))
+    return _long_poll(path, wait, lambda reply: flow_state_from_dict(reply.data))
 
 
-def flow_status(flow_id: str) -> Call[FlowStatus]:
+def flow_status(flow_id: str, wait: float | None = None) -> Call[FlowStatus]:
+    """The flow's status; with ``wait``, once it has ended or after ``wait`` seconds."""
     path = wire.fill_path(wire.FLOW_STATUS_PATH, flow_id=flow_id)
-    return Call("GET", path, lambda reply: FlowStatus(reply.data["status"]))
+    return _long_poll(path, wait, lambda reply: FlowStatus(reply.data["status"]))
+
+
+def _long_poll(path: str, wait: float | None, parse: Callable[[Reply], T]) -> Call[T]:
+    if wait is None:
+        return Call("GET", path, parse)
+    seconds = min(max(wait, 0.0), wire.MAX_WAIT)
+    return Call("GET", path, parse, params={"wait": f"{seconds:.3f}"}, hold=seconds)
+
+
+class FlowWait:
+    """The rounds of waiting for a flow to end: each a read with ``?wait=`` for the time
+    left (the server holds each for at most ``wire.MAX_WAIT``), so nothing polls.
+
+    ``while (state := waiting.ended(send(waiting.call()))) is None: pass``
+    """
+
+    def __init__(
+        self, flow_id: str, timeout: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.flow_id, self.timeout = flow_id, timeout
+        self._clock = clock
+        self._deadline = clock() + timeout
+
+    def call(self) -> Call[FlowState]:
+        return get_flow(self.flow_id, wait=max(self._deadline - self._clock(), 0.0))
+
+    def ended(self, state: FlowState) -> FlowState | None:
+        """``state`` once the flow has ended, None to ask again; TimeoutError when the time
+        is up and it has not."""
+        if state.status.ended:
+            return state
+        if self._clock() >= self._deadline:
+            raise TimeoutError(f"flow {self.flow_id!r} still running after {self.timeout} s")
+        return None
 
 
 def list_flows(
@@ -319,12 +358,29 @@ def post_outcome(webhook_url: str, outcome: Outcome) -> Call[None]:
     raise TypeError(f"a webhook reports Succeeded or Failed, not {outcome!r}")
 
 
-def stream_url(base_url: str, flow_id: str | None = None) -> str:
-    """The ``ws://`` (or ``wss://``) address of the event feed, for one flow or for all."""
+def stream_url(
+    base_url: str,
+    flow_id: str | Iterable[str] | None = None,
+    types: Iterable[str] = (),
+    after: str | None = None,
+) -> str:
+    """The ``ws://`` (or ``wss://``) address of the event feed: for some flows or for all,
+    of some types or all, after a position or from now (or a flow's start)."""
     scheme, rest = base_url.rstrip("/").split("://", 1)
     ws_scheme = "wss" if scheme == "https" else "ws"
-    query = "?" + urlencode({"flow_id": flow_id}) if flow_id is not None else ""
+    params = {"flow_id": ",".join(flow_ids(flow_id)), "types": ",".join(types)}
+    if after is not None:
+        params["after"] = after
+    given = {name: value for name, value in params.items() if value or name == "after"}
+    query = "?" + urlencode(given) if given else ""
     return f"{ws_scheme}://{rest}{wire.EVENTS_PATH}{query}"
+
+
+def flow_ids(flow_id: str | Iterable[str] | None) -> list[str]:
+    """One flow id, several, or none, as a list."""
+    if flow_id is None:
+        return []
+    return [flow_id] if isinstance(flow_id, str) else list(flow_id)
 
 
 def _step_json(definition: Mapping[str, Any] | Step) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from argyll.errors import (
 from argyll.events import (
     ANONYMOUS,
     CATALOG,
+    FLOW_ENDED_TYPES,
     FLOW_PREFIX,
     Event,
     EventData,
@@ -415,7 +416,8 @@ class Engine:
             raise ConflictError(f"flow {flow_id!r} already exists with a different request")
 
     async def get_flow(self, flow_id: str) -> FlowState:
-        cached = self._flows.get(FlowID(flow_id))
+        ident = FlowID(flow_id)
+        cached = self._flows.get(ident) or self._flows.final(ident)
         if cached is not None:
             return cached
         return await read_flow(self.store, flow_id)
@@ -620,7 +622,7 @@ class Engine:
     async def _load(self, flow_id: FlowID) -> FlowState:
         cached = self._flows.get(flow_id)
         if cached is None:
-            return await self.get_flow(flow_id)
+            return await read_flow(self.store, flow_id)
         newer = await self.store.read(flow_aggregate(flow_id), after=cached.version)
         return fold(cached, newer, FLOW_APPLIERS)
 
@@ -704,10 +706,12 @@ class Engine:
         cached = self._flows.get(flow_id)
         if cached is not None and event.seq == cached.version + 1:
             self._cache(fold(cached, [event], FLOW_APPLIERS))
+        elif cached is None:
+            self._flows.outdated(flow_id, event.seq)
         if event.type in STOPPING_TYPES and self._flows.get(flow_id) is None:
             # another instance canceled it, or it timed out; and no retry has run it since
             self._dispatch.stop(flow_id)
-        if cached is None and self._flows.awaited(flow_id) and event.type.startswith("flow_"):
+        if cached is None and self._flows.awaited(flow_id) and event.type in FLOW_ENDED_TYPES:
             self._tasks.spawn(self._resolve_waiters(flow_id))
 
     async def _resolve_waiters(self, flow_id: FlowID) -> None:

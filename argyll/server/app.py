@@ -24,8 +24,10 @@ from tornado.web import Application, RequestHandler
 from argyll import wire
 from argyll.redaction import redact_path
 from argyll.runtime.engine import Engine
+from argyll.runtime.fanout import FeedFanout
 from argyll.runtime.metrics import UNMATCHED_ROUTE
 from argyll.server import handlers as h
+from argyll.server.feed import CatalogEventsHandler, FeedHandler
 from argyll.server.openapi import openapi_document
 from argyll.server.tokens import TokenFile
 from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT, EventSocket
@@ -58,9 +60,11 @@ def make_app(
     """
     api = {"engine": engine, "max_body_size": max_body_size}
     sockets: set[EventSocket] = set()
+    fanout = FeedFanout(engine.events)
     socket_args = {
         "engine": engine,
         "sockets": sockets,
+        "fanout": fanout,
         "queue_limit": ws_queue_limit,
         "max_clients": ws_max_clients,
     }
@@ -86,6 +90,8 @@ def make_app(
         (wire.FLOW_EXPLAIN_PATH, h.ExplainHandler, api),
         (wire.STEP_COMPLETE_PATH, h.CompleteStepHandler, api),
         (wire.STEP_SKIP_PATH, h.SkipStepHandler, api),
+        (wire.FEED_PATH, FeedHandler, api),
+        (wire.CATALOG_EVENTS_PATH, CatalogEventsHandler, api),
         (wire.WEBHOOK_PATH, h.WebhookHandler, api),
         (wire.EVENTS_PATH, EventSocket, socket_args),
     ]
@@ -95,6 +101,7 @@ def make_app(
         default_handler_class=h.NoRouteHandler,
         log_function=log_request,
         argyll_sockets=sockets,
+        argyll_fanout=fanout,
         argyll_openapi=openapi_document(),
         argyll_metrics=engine.metrics,
         argyll_routes=route_labels(templates, extra_routes),

@@ -39,12 +39,14 @@ from argyll.model import (
 from argyll.problems import problem_text
 from argyll.runtime.engine import Engine
 from argyll.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from argyll.runtime.waiters import Hold, state_after, status_after
 from argyll.server.problem import write_problem
 from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 MAX_LIST_LIMIT = 10_000
 _DIGITS = re.compile(r"[0-9]+")
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _FLOW_STATUSES = tuple(status.value for status in FlowStatus)
 
 
@@ -175,6 +177,17 @@ def parse_flow_query(status: str | None, limit: str | None) -> tuple[FlowStatus 
     return wanted, count
 
 
+def parse_wait(value: str | None) -> float | None:
+    """``?wait=`` seconds, a plain decimal (``Hold`` cuts it to ``MAX_WAIT``), or None."""
+    if value is None:
+        return None
+    if not _SECONDS.fullmatch(value):
+        raise ValidationError(
+            [("wait", f"must be a number of seconds >= 0, got {json_text(value)}")]
+        )
+    return float(value)
+
+
 def parse_labels(queries: list[str]) -> dict[str, str]:
     """``?label=name=value``, repeated: every label a listed flow must carry."""
     labels, problems = {}, []
@@ -298,7 +311,24 @@ class PlanHandler(ApiHandler):
         self.reply(self.engine.plan(goals, init).to_dict())
 
 
-class FlowsHandler(ApiHandler):
+class LongPollHandler(ApiHandler):
+    """A handler whose reply may wait for a flow to end (``?wait=``), and stops waiting
+    when its client goes away."""
+
+    def initialize(self, engine: Engine, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+        super().initialize(engine, max_body_size)
+        self._hold = Hold(0.0)
+
+    def hold(self, wait: float | None) -> Hold:
+        self._hold = Hold(wait or 0.0)
+        return self._hold
+
+    def on_connection_close(self) -> None:
+        self._hold.release()
+        super().on_connection_close()
+
+
+class FlowsHandler(LongPollHandler):
     async def get(self) -> None:
         status, limit = parse_flow_query(
             self.get_query_argument("status", None), self.get_query_argument("limit", None)
@@ -309,6 +339,9 @@ class FlowsHandler(ApiHandler):
         self.reply({"flows": flows, "count": len(flows)})
 
     async def post(self) -> None:
+        """Start a flow; with ``?wait=``, answer once it has ended (or the wait is over),
+        with its state as it stands then."""
+        wait = parse_wait(self.get_query_argument("wait", None))
         body = self.json_object()
         goals, init = parse_goals_and_init(body)
         start = await self.engine.submit_flow(
@@ -320,22 +353,26 @@ class FlowsHandler(ApiHandler):
             actor=self.actor,
         )
         if start.created:
-            self.reply(
-                {"message": f"flow {start.flow_id!r} started", "flow_id": start.flow_id}, 201
-            )
+            reply = {"message": f"flow {start.flow_id!r} started", "flow_id": start.flow_id}
         else:
             message = f"flow {start.flow_id!r} was already started with this request"
-            self.reply({"message": message, "flow_id": start.flow_id})
+            reply = {"message": message, "flow_id": start.flow_id}
+        if wait is not None:
+            state = await state_after(self.engine, start.flow_id, self.hold(wait))
+            reply["state"] = state.to_dict()
+        self.reply(reply, 201 if start.created else 200)
 
 
-class FlowHandler(ApiHandler):
+class FlowHandler(LongPollHandler):
     async def get(self, flow_id: str) -> None:
-        self.reply((await self.engine.get_flow(flow_id)).to_dict())
+        hold = self.hold(parse_wait(self.get_query_argument("wait", None)))
+        self.reply((await state_after(self.engine, flow_id, hold)).to_dict())
 
 
-class FlowStatusHandler(ApiHandler):
+class FlowStatusHandler(LongPollHandler):
     async def get(self, flow_id: str) -> None:
-        summary = await self.engine.flow_status(flow_id)
+        hold = self.hold(parse_wait(self.get_query_argument("wait", None)))
+        summary = await status_after(self.engine, flow_id, hold)
         self.reply({"id": summary.id, "status": summary.status.value})
 
 

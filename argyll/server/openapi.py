@@ -15,13 +15,15 @@ from typing import Any
 
 from argyll import __version__, wire
 from argyll.access import scope_for
+from argyll.events import EVENT_TYPES
 from argyll.explain import LEFT_OUT_REASONS, REASONS
 from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
 from argyll.model import schema as model_schema
 from argyll.model.schema import NOT_DOTS, enum_schema, id_schema
 from argyll.problems import BY_TYPE, PROBLEM_TYPES, UNTYPED
+from argyll.server.feed import MAX_PAGE
 from argyll.server.handlers import MAX_LIST_LIMIT
-from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
+from argyll.wire import JSON_CONTENT_TYPE, MAX_WAIT, PROBLEM_CONTENT_TYPE
 
 Schema = dict[str, Any]
 
@@ -47,6 +49,34 @@ def _excluded_schema() -> Schema:
         "properties": {
             name: {**_map(_STRINGS), "description": why} for name, why in groups.items()
         },
+    }
+
+
+_WAIT_QUERY = {
+    "name": "wait",
+    "in": "query",
+    "description": f"seconds to wait for the flow to end (more than {MAX_WAIT:g} count as it)",
+    "schema": {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+}
+_AFTER_QUERY = {
+    "name": "after",
+    "in": "query",
+    "description": "a position the feed gave (an event's `position`, a page's `next_after`)",
+    "schema": {"type": "string"},
+}
+_EVENT_TYPE = f"(?:{'|'.join(sorted(EVENT_TYPES))})"
+
+
+def _listed_query(name: str, description: str, item: str) -> Schema:
+    """A query parameter repeated, each value one ``item`` or several joined by commas."""
+    listed = {"type": "string", "pattern": f"^{item}(?:,{item})*$"}
+    return {
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": {"type": "array", "items": listed},
+        "style": "form",
+        "explode": True,
     }
 
 
@@ -233,6 +263,19 @@ def _flow_schemas() -> dict[str, Schema]:
             seq={"type": "integer", "minimum": 1},
             timestamp=_TIME,
             data=_OBJECT,
+            position={
+                "type": "string",
+                "description": "where the event is in the feed (opaque): give it as `after`",
+            },
+        ),
+        "EventPage": _obj(
+            ["events", "count", "next_after"],
+            events={"type": "array", "items": _ref("Event")},
+            count={"type": "integer"},
+            next_after={
+                "type": "string",
+                "description": "`after` for the next page (the same position when empty)",
+            },
         ),
     }
 
@@ -437,7 +480,13 @@ def _flow_paths() -> Schema:
         flows={"type": "array", "items": _ref("FlowSummary")},
         count={"type": "integer"},
     )
-    started = _obj(["message", "flow_id"], message={"type": "string"}, flow_id={"type": "string"})
+    started = _obj(
+        ["message", "flow_id"],
+        message={"type": "string"},
+        flow_id={"type": "string"},
+        state={**_ref("FlowState"), "description": "with ?wait=: the state at reply time"},
+    )
+    wait = [_WAIT_QUERY]
     events = _obj(
         ["events", "count"],
         events={"type": "array", "items": _ref("Event")},
@@ -482,17 +531,25 @@ def _flow_paths() -> Schema:
                 409,
                 413,
                 body=_body(_ref("FlowRequest"), "goals, initial attributes and an optional id"),
+                parameters=wait,
             ),
         },
         wire.FLOW_PATH: {
             "parameters": [flow_id],
-            "get": _op("getFlow", "A flow's state", {200: _json(_ref("FlowState"))}, 404),
+            "get": _op(
+                "getFlow",
+                "A flow's state (with ?wait=, once it has ended or the wait is over)",
+                {200: _json(_ref("FlowState"))},
+                400,
+                404,
+                parameters=wait,
+            ),
         },
         wire.FLOW_STATUS_PATH: {
             "parameters": [flow_id],
             "get": _op(
                 "getFlowStatus",
-                "A flow's status",
+                "A flow's status (with ?wait=, once it has ended or the wait is over)",
                 {
                     200: _json(
                         _obj(
@@ -502,12 +559,46 @@ def _flow_paths() -> Schema:
                         )
                     )
                 },
+                400,
                 404,
+                parameters=wait,
             ),
         },
         wire.FLOW_EVENTS_PATH: {
             "parameters": [flow_id],
             "get": _op("getFlowEvents", "A flow's events in seq order", {200: _json(events)}, 404),
+        },
+    }
+
+
+def _feed_paths() -> Schema:
+    page = _json(_ref("EventPage"))
+    query = [
+        _AFTER_QUERY,
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+        },
+    ]
+    return {
+        wire.FEED_PATH: {
+            "get": _op(
+                "getFeed",
+                "The global feed (every event), a page after a position",
+                {200: page},
+                400,
+                parameters=query,
+            ),
+        },
+        wire.CATALOG_EVENTS_PATH: {
+            "get": _op(
+                "getCatalogEvents",
+                "The catalog's events, a page after a position",
+                {200: page},
+                400,
+                parameters=query,
+            ),
         },
     }
 
@@ -601,10 +692,18 @@ def _push_paths() -> Schema:
         wire.EVENTS_PATH: {
             "get": _op(
                 "events",
-                "The event feed; with flow_id, that flow's past events then live ones",
+                "The event feed; with flow_id, those flows' past events then live ones",
                 {101: socket},
                 400,
-                parameters=[{"name": "flow_id", "in": "query", "schema": _ID_QUERY}],
+                parameters=[
+                    _listed_query(
+                        "flow_id",
+                        "only these flows (comma-separated or repeated)",
+                        f"(?:{ID_PATTERN.pattern})",
+                    ),
+                    _listed_query("types", "only events of these types", _EVENT_TYPE),
+                    _AFTER_QUERY,
+                ],
             ),
         },
     }
@@ -646,6 +745,7 @@ def openapi_document() -> Schema:
                 **_service_paths(),
                 **_step_paths(),
                 **_flow_paths(),
+                **_feed_paths(),
                 **_operate_paths(),
                 **_push_paths(),
             }
