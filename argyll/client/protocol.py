@@ -383,6 +383,7 @@ def parse_flow_summary(data: Mapping[str, Any]) -> FlowSummary:
         completed_at=_time(data.get("completed_at")),
         error=data.get("error"),
         labels=dict(data.get("labels", {})),
+        goals=tuple(data.get("goals", ())),
     )
 
 

@@ -13,7 +13,9 @@ Everything is re-exported here: ``from argyll.model import Step`` is the import 
 
 from argyll.model.codec import flow_state_from_dict, parse_step, parse_time, plan_from_dict
 from argyll.model.types import (
+    DEFAULT_PAGE,
     DEFAULT_TIMEOUT_MS,
+    MAX_PAGE,
     ID_PATTERN,
     STEP_LANGUAGES,
     AttributeEdges,
@@ -70,7 +72,9 @@ from argyll.model.validation import (
 __all__ = [
     "ACTION_REQUEST",
     "COMPLETE_REQUEST",
+    "DEFAULT_PAGE",
     "DEFAULT_TIMEOUT_MS",
+    "MAX_PAGE",
     "FLOW_REQUEST",
     "ID_PATTERN",
     "PLAN_REQUEST",
