@@ -93,6 +93,13 @@ class FlowQuery:
             and (self.created_before is None or created < self.created_before)
         )
 
+    def past_end(self, key: SortKey) -> bool:
+        """Whether a row with this sort key, and every row after it in the query's order,
+        falls outside the query's time range."""
+        if self.newest_first:
+            return self.created_after is not None and key[0] <= self.created_after
+        return self.created_before is not None and key[0] >= self.created_before
+
     def beyond_cursor(self, key: SortKey) -> bool:
         """Whether a row with this sort key comes after the cursor in the query's order."""
         if self.after is None:
@@ -132,7 +139,10 @@ def page_of(query: FlowQuery, candidates: Iterable[FlowSummary]) -> FlowPage:
     """
     flows: list[FlowSummary] = []
     for summary in candidates:
-        if not query.beyond_cursor(sort_key(summary)) or not query.matches(summary):
+        key = sort_key(summary)
+        if query.past_end(key):
+            break
+        if not query.beyond_cursor(key) or not query.matches(summary):
             continue
         if len(flows) == query.limit:
             last = flows[-1]

@@ -19,6 +19,7 @@ role (slots are reaped by lease). The suites need pytest and pytest-asyncio (the
 Redis and Redis Cluster stores.
 """
 
+from argyll.store.contract.queries import FlowQueryContract
 from argyll.store.contract.roles import (
     FeedContract,
     FlowIndexContract,
@@ -45,6 +46,7 @@ __all__ = [
     "WAIT",
     "FeedContract",
     "FlowIndexContract",
+    "FlowQueryContract",
     "LeasesContract",
     "LifecycleContract",
     "SlotsContract",
@@ -63,6 +65,7 @@ class StoreContract(
     StreamsContract,
     FeedContract,
     FlowIndexContract,
+    FlowQueryContract,
     SnapshotsContract,
     LeasesContract,
     SlotsContract,
