@@ -25,6 +25,7 @@ from typing import Any
 from argyll.errors import ValidationError
 from argyll.model import DEFAULT_PAGE, FlowStatus, FlowSummary, parse_time
 from argyll.model.validation import FLOW_QUERY
+
 NEWEST_FIRST = "-created_at"
 OLDEST_FIRST = "created_at"
 SORTS = (NEWEST_FIRST, OLDEST_FIRST)

@@ -24,8 +24,8 @@ from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.flow_query import FlowPage, FlowQuery
 from argyll.model import FlowStatus, FlowSummary
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
-from argyll.store.memory_index import MemoryFlowIndex
 from argyll.store.feed import ChangeSignal, feed_index
+from argyll.store.memory_index import MemoryFlowIndex
 
 Item = tuple[str, str]
 """A work item by (flow, token), within its step."""
