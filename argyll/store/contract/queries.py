@@ -125,6 +125,25 @@ class FlowQueryContract(Suite):
         oldest = FlowQuery(limit=3, newest_first=False, goals=("g",))
         assert await every_page(store, oldest) == [["a", "k", "m"], ["q", "z"]]
 
+    async def test_a_sparse_filter_reads_past_many_flows_of_one_moment(
+        self, store: EventStore
+    ) -> None:
+        """Rows that tie on creation time and are skipped by the filter, far past a page."""
+        for n in range(300):
+            moment = NOW if n % 100 else at(n + 1)
+            await start(store, f"f{n:03}", moment, ("g",), {"n": str(n % 7)})
+        sparse = FlowQuery(limit=2, id_prefix="f00", labels={"n": "3"})
+
+        assert await every_page(store, sparse) == [["f003"]]
+        every_seventh = FlowQuery(limit=5, labels={"n": "0"}, newest_first=False)
+        listed = [flow_id for page in await every_page(store, every_seventh) for flow_id in page]
+        ties = sorted(f"f{n:03}" for n in range(300) if n % 7 == 0 and n % 100)
+        assert listed == [*ties, "f000"]
+        active = FlowQuery(limit=64, statuses=frozenset({FlowStatus.ACTIVE}))
+        pages = await every_page(store, active)
+        assert [len(page) for page in pages] == [64, 64, 64, 64, 44]
+        assert len({flow_id for page in pages for flow_id in page}) == 300
+
     async def test_paging_is_stable_while_flows_are_started(self, store: EventStore) -> None:
         for n in range(7):
             await start(store, f"old{n}", at(n))
