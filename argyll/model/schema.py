@@ -255,7 +255,7 @@ def _flow_query() -> Schema:
         labels={**LABELS, "description": "flows that carry every one of these labels"},
         goals={
             "type": "array",
-            "items": {"type": "string"},
+            "items": id_schema(),
             "description": "flows whose goals include every one of these steps",
         },
         id_prefix={"type": "string", "description": "flows whose id starts with this"},
