@@ -24,7 +24,7 @@ from typing import Any
 
 from argyll.errors import ValidationError
 from argyll.model import DEFAULT_PAGE, FlowStatus, FlowSummary, parse_time
-from argyll.model.validation import FLOW_QUERY
+from argyll.model.validation import FLOW_QUERY, checked
 
 NEWEST_FIRST = "-created_at"
 OLDEST_FIRST = "created_at"
@@ -152,22 +152,16 @@ def page_of(query: FlowQuery, candidates: Iterable[FlowSummary]) -> FlowPage:
     return FlowPage(flows)
 
 
-def parse_flow_query(body: Mapping[str, Any]) -> FlowQuery:
-    """A query from a request body (``FlowQuery`` of the model's schemas); bad fields raise
-    one ValidationError naming each."""
-    FLOW_QUERY.check(body)
-    problems: list[tuple[str, str]] = []
-    bounds: dict[str, datetime | None] = {}
-    for name in ("created_after", "created_before"):
-        bounds[name] = _moment(name, body.get(name), problems)
-    after = None
-    if body.get("cursor") is not None:
-        try:
-            after = FlowCursor.decode(body["cursor"])
-        except ValidationError as error:
-            problems += error.problems
-    if problems:
-        raise ValidationError(problems)
+def parse_flow_query(body: Any) -> FlowQuery:
+    """A query from a request body (``FlowQuery`` of the model's schemas); every bad field
+    is named in one ValidationError."""
+    problems = FLOW_QUERY.problems(body)
+    if not isinstance(body, Mapping):
+        checked(body, problems)
+    bounds = {name: _moment(name, body.get(name), problems) for name in _BOUNDS}
+    cursor = body.get("cursor")
+    after = _cursor(cursor, problems) if isinstance(cursor, str) else None
+    checked(body, problems)
     return FlowQuery(
         statuses=frozenset(FlowStatus(status) for status in body.get("statuses", ())),
         labels=dict(body.get("labels", {})),
@@ -181,8 +175,21 @@ def parse_flow_query(body: Mapping[str, Any]) -> FlowQuery:
     )
 
 
-def _moment(name: str, text: str | None, problems: list[tuple[str, str]]) -> datetime | None:
-    if text is None:
+_BOUNDS = ("created_after", "created_before")
+
+
+def _cursor(text: str, problems: list[tuple[str, str]]) -> FlowCursor | None:
+    try:
+        return FlowCursor.decode(text)
+    except ValidationError as error:
+        problems += error.problems
+        return None
+
+
+def _moment(name: str, text: Any, problems: list[tuple[str, str]]) -> datetime | None:
+    """The time ``text`` names; a string that is not a time adds a problem (a value of
+    another type has one from the schema already)."""
+    if not isinstance(text, str):
         return None
     try:
         return utc(parse_time(text))

@@ -14,13 +14,14 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 from urllib.parse import urlencode
 
 from argyll import wire
 from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import ArgyllError
 from argyll.events import FLOW_ENDED_TYPES, Event, parse_time
+from argyll.flow_query import FlowPage
 from argyll.model import (
     FlowID,
     FlowStart,
@@ -70,7 +71,10 @@ class EngineInfo:
     steps: Mapping[StepID, Step]
     health: Mapping[StepID, Health]
     active_flows: Mapping[FlowID, FlowSummary]
+    """The newest page of them; ``active_flows_next_cursor`` pages on (``query_flows``)."""
     last_updated: datetime | None
+    flow_counts: Mapping[FlowStatus, int] = field(default_factory=dict)
+    active_flows_next_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +232,38 @@ def list_flows(
         return [parse_flow_summary(flow) for flow in reply.data["flows"]]
 
     return Call("GET", wire.FLOWS_PATH, parse, params=params)
+
+
+class FlowFilters(TypedDict, total=False):
+    """What ``query_flows`` may be given: the fields of a ``FlowQuery`` body (docs/rest.md);
+    times may be datetimes or ISO-8601 text, ``cursor`` is a page's ``next_cursor``."""
+
+    statuses: Iterable[FlowStatus | str]
+    labels: Mapping[str, str]
+    goals: Iterable[str]
+    id_prefix: str
+    created_after: datetime | str
+    created_before: datetime | str
+    sort: str
+    limit: int
+    cursor: str | None
+
+
+def query_flows(**filters: Unpack[FlowFilters]) -> Call[FlowPage]:
+    """``POST /engine/flow/query`` with the filters given (the others left out)."""
+    body: dict[str, Any] = {name: value for name, value in filters.items() if value is not None}
+    for name in ("statuses", "goals"):
+        if name in body:
+            body[name] = [str(item) for item in body[name]]
+    for name in ("created_after", "created_before"):
+        if isinstance(body.get(name), datetime):
+            body[name] = body[name].isoformat()
+    return _json_call("POST", wire.FLOW_QUERY_PATH, parse_flow_page, body)
+
+
+def parse_flow_page(reply: Reply) -> FlowPage:
+    flows = [parse_flow_summary(flow) for flow in reply.data["flows"]]
+    return FlowPage(flows, reply.data.get("next_cursor"))
 
 
 def flow_events(flow_id: str) -> Call[list[dict[str, Any]]]:
@@ -395,4 +431,6 @@ def parse_engine_info(data: Mapping[str, Any]) -> EngineInfo:
             FlowID(fid): parse_flow_summary(flow) for fid, flow in data["active_flows"].items()
         },
         last_updated=_time(data.get("last_updated")),
+        flow_counts={FlowStatus(s): n for s, n in data.get("flow_counts", {}).items()},
+        active_flows_next_cursor=data.get("active_flows_next_cursor"),
     )
