@@ -251,6 +251,11 @@ class FlowFilters(TypedDict, total=False):
 
 def query_flows(**filters: Unpack[FlowFilters]) -> Call[FlowPage]:
     """``POST /engine/flow/query`` with the filters given (the others left out)."""
+    return _json_call("POST", wire.FLOW_QUERY_PATH, parse_flow_page, _query_body(filters))
+
+
+def _query_body(filters: FlowFilters) -> dict[str, Any]:
+    """The JSON of the filters given: lists for the iterables, ISO-8601 for datetimes."""
     body: dict[str, Any] = {name: value for name, value in filters.items() if value is not None}
     for name in ("statuses", "goals"):
         if name in body:
@@ -258,7 +263,22 @@ def query_flows(**filters: Unpack[FlowFilters]) -> Call[FlowPage]:
     for name in ("created_after", "created_before"):
         if isinstance(body.get(name), datetime):
             body[name] = body[name].isoformat()
-    return _json_call("POST", wire.FLOW_QUERY_PATH, parse_flow_page, body)
+    return body
+
+
+def list_page(**filters: Unpack[FlowFilters]) -> Call[FlowPage]:
+    """``GET /engine/flow`` with the filters given, as query parameters (``status``,
+    ``goal`` and ``label`` repeat)."""
+    body = _query_body(filters)
+    params: dict[str, str | list[str]] = {
+        name: str(value) for name, value in body.items() if not isinstance(value, list | dict)
+    }
+    for key, name in (("statuses", "status"), ("goals", "goal")):
+        if key in body:
+            params[name] = body[key]
+    if "labels" in body:
+        params["label"] = [f"{name}={value}" for name, value in body["labels"].items()]
+    return Call("GET", wire.FLOWS_PATH, parse_flow_page, params=params)
 
 
 def parse_flow_page(reply: Reply) -> FlowPage:
