@@ -213,6 +213,7 @@ def _flow_started(flow: FlowState | None, event: Event, data: FlowStarted) -> Fl
         version=event.seq,
         deadline=data.deadline,
         labels=data.labels,
+        parent=data.parent,
     )
 
 
@@ -307,6 +308,7 @@ def _work_succeeded(flow: FlowState, event: Event, data: WorkSucceeded) -> FlowS
         status=WorkStatus.SUCCEEDED,
         outputs=data.outputs,
         error=None,
+        memo=None if data.memo is None else data.memo.to_dict(),
     )
 
 

@@ -25,6 +25,7 @@ from argyll.events import (
     FlowCompleted,
     FlowFailed,
     FlowStarted,
+    MemoSource,
     StepCompleted,
     StepFailed,
     StepSkipped,
@@ -36,12 +37,23 @@ from argyll.events import (
     WorkSucceeded,
     flow_aggregate,
 )
+from argyll.mapping import (
+    MappingFailed,
+    const_problems,
+    const_values,
+    flow_outputs,
+    meta_values,
+    service_inputs,
+    step_outputs,
+    typed_by_flow,
+)
 from argyll.model import (
     BackoffType,
     Execution,
     FlowID,
     FlowState,
     FlowStatus,
+    ParentRef,
     Plan,
     ScriptConfig,
     Step,
@@ -146,7 +158,19 @@ class NotCompleted:
     error: str
 
 
-Outcome = Succeeded | Failed | NotCompleted
+@dataclass(frozen=True, slots=True)
+class Memoized:
+    """A memo hit: the outputs the ``work_succeeded`` at ``seq`` of flow ``flow_id`` recorded.
+
+    Nothing was called; the item succeeds with those outputs and names where they came from.
+    """
+
+    outputs: Mapping[str, Any]
+    flow_id: FlowID
+    seq: int
+
+
+Outcome = Succeeded | Memoized | Failed | NotCompleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,9 +243,10 @@ def check_init(plan: Plan, init: Mapping[str, Any]) -> None:
     for name, value in init.items():
         for step_id in plan.attributes[name].consumers if name in plan.attributes else ():
             spec = plan.steps[step_id].attributes[name]
-            if not matches_type(value, spec.type):
+            if typed_by_flow(spec) and not matches_type(value, spec.type):
                 problems.append((f"init.{name}", f"must be of type {spec.type}"))
                 break
+    problems += const_problems(plan, init)
     if problems:
         raise ValidationError(problems)
 
@@ -238,10 +263,12 @@ def on_start(
     timeout_ms: int | None = None,
     labels: Mapping[str, str] | None = None,
     actor: str | None = None,
+    parent: ParentRef | None = None,
 ) -> Decision:
+    """Open a flow (``parent``: a child flow's sub-flow step) and carry it as far as it goes."""
     check_init(plan, init)
     deadline = context.now + timedelta(milliseconds=timeout_ms) if timeout_ms else None
-    started = FlowStarted(flow_id, plan, dict(init), deadline, actor, dict(labels or {}))
+    started = FlowStarted(flow_id, plan, dict(init), deadline, actor, dict(labels or {}), parent)
     flow = new_flow(Event(flow_aggregate(flow_id), 1, context.now, started))
     builder = Builder(flow, context, expected=0)
     builder.decision.events.append(started)
@@ -269,8 +296,8 @@ def on_work_outcome(
         _record_late(builder, step, Token(token), item, outcome)
         return builder.done()
     match outcome:
-        case Succeeded(outputs) if _takes(item, WorkStatus.SUCCEEDED):
-            _succeed(builder, step, Token(token), outputs)
+        case Succeeded(outputs) | Memoized(outputs) if _takes(item, WorkStatus.SUCCEEDED):
+            _succeed(builder, step, Token(token), outputs, _memo_source(outcome))
         case Failed(error) if _takes(item, WorkStatus.FAILED):
             builder.emit(WorkFailed(flow.id, step.id, Token(token), error))
         case NotCompleted(error) if _takes(item, WorkStatus.NOT_COMPLETED):
@@ -301,8 +328,9 @@ def _record_late(
     for the audit, acted on never (no attribute, no retry, nothing starts)."""
     flow_id = builder.flow.id
     match outcome:
-        case Succeeded(outputs) if _takes(item, WorkStatus.SUCCEEDED):
-            builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs)))
+        case Succeeded(outputs) | Memoized(outputs) if _takes(item, WorkStatus.SUCCEEDED):
+            memo = _memo_source(outcome)
+            builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs), memo))
         case Failed(error) if _takes(item, WorkStatus.FAILED):
             builder.emit(WorkFailed(flow_id, step.id, token, error))
         case NotCompleted(error) if item.status is WorkStatus.ACTIVE:
@@ -434,17 +462,35 @@ def _takes(item: WorkItem, status: WorkStatus) -> bool:
     return can_transition(WORK_TRANSITIONS, item.status, status)
 
 
-def _succeed(builder: Builder, step: Step, token: Token, outputs: Mapping[str, Any]) -> None:
+def _memo_source(outcome: Outcome) -> MemoSource | None:
+    if isinstance(outcome, Memoized):
+        return MemoSource(outcome.flow_id, outcome.seq)
+    return None
+
+
+def _succeed(
+    builder: Builder,
+    step: Step,
+    token: Token,
+    outputs: Mapping[str, Any],
+    memo: MemoSource | None = None,
+) -> None:
+    """Record the service's response; its outputs, mapped, must be of their declared types."""
     flow_id = builder.flow.id
+    try:
+        mapped = flow_outputs(step, outputs, builder.context.evaluate)
+    except MappingFailed as exc:
+        builder.emit(WorkFailed(flow_id, step.id, token, str(exc)))
+        return
     wrong = [
-        f"output {name!r} must be of type {spec.type}"
-        for name, spec in step.attributes.items()
-        if name in outputs and name in step.outputs and not matches_type(outputs[name], spec.type)
+        f"output {name!r} must be of type {step.attributes[name].type}"
+        for name, value in mapped.items()
+        if not matches_type(value, step.attributes[name].type)
     ]
     if wrong:
         builder.emit(WorkFailed(flow_id, step.id, token, "; ".join(wrong)))
     else:
-        builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs)))
+        builder.emit(WorkSucceeded(flow_id, step.id, token, dict(outputs), memo))
 
 
 def _not_completed(builder: Builder, step: Step, token: Token, item: WorkItem, error: str) -> None:
@@ -509,29 +555,16 @@ def _settle(builder: Builder, step_id: StepID) -> bool:
     if any(item.status is not WorkStatus.SUCCEEDED for item in items):
         return False
     step = builder.flow.plan.steps[step_id]
-    outputs = _step_outputs(step, execution)
+    try:
+        outputs = step_outputs(step, execution, builder.context.evaluate)
+    except MappingFailed as exc:
+        builder.emit(StepFailed(flow_id, step_id, str(exc)))
+        return True
     for name, value in outputs.items():
         if name not in builder.flow.attributes:
             builder.emit(AttributeSet(flow_id, step_id, name, value))
     builder.emit(StepCompleted(flow_id, step_id, outputs))
     return True
-
-
-def _step_outputs(step: Step, execution: Execution) -> dict[str, Any]:
-    """The step's declared outputs; with for_each, one {item values…, output} per item."""
-    names = step.outputs
-    if not step.for_each_inputs:
-        (item,) = execution.work_items.values()
-        return {n: item.outputs[n] for n in names if item.outputs and n in item.outputs}
-    fan = step.for_each_inputs
-    return {
-        name: [
-            {**{f: item.inputs[f] for f in fan}, name: item.outputs[name]}
-            for item in execution.work_items.values()
-            if item.outputs and name in item.outputs
-        ]
-        for name in names
-    }
 
 
 def _consider(builder: Builder, step_id: StepID) -> bool:
@@ -557,7 +590,7 @@ def _consider(builder: Builder, step_id: StepID) -> bool:
             return False
     inputs = _inputs(flow, step)
     if step.predicate is not None:
-        builder.effect(EvaluatePredicate(flow.id, step, inputs))
+        builder.effect(EvaluatePredicate(flow.id, step, {**inputs, **meta_values(flow, step)}))
         return False
     return _start_step(builder, step, inputs)
 
@@ -569,7 +602,7 @@ def _inputs(flow: FlowState, step: Step) -> dict[str, Any]:
             inputs[name] = flow.attributes[name].value
         elif spec.default is not None:
             inputs[name] = spec.default_value()
-    return inputs
+    return {**inputs, **const_values(step, flow.init)}
 
 
 def _start_step(builder: Builder, step: Step, inputs: dict[str, Any]) -> bool:
@@ -580,10 +613,16 @@ def _start_step(builder: Builder, step: Step, inputs: dict[str, Any]) -> bool:
         builder.emit(StepFailed(builder.flow.id, step.id, error))
         return True
     combos = itertools.product(*(inputs[name] for name in fan))
-    items = {
-        Token(builder.context.new_token()): {**inputs, **dict(zip(fan, combo, strict=True))}
-        for combo in combos
-    }
+    try:
+        items = {
+            Token(builder.context.new_token()): service_inputs(
+                step, {**inputs, **dict(zip(fan, combo, strict=True))}, builder.context.evaluate
+            )
+            for combo in combos
+        }
+    except MappingFailed as exc:
+        builder.emit(StepFailed(builder.flow.id, step.id, str(exc)))
+        return True
     builder.emit(StepStarted(builder.flow.id, step.id, inputs, items))
     return True
 
@@ -627,7 +666,8 @@ def _run(builder: Builder, step: Step, token: Token, item: WorkItem) -> None:
 def _start_work(builder: Builder, step: Step, token: Token, item: WorkItem) -> None:
     instance = builder.context.instance
     builder.emit(WorkStarted(builder.flow.id, step.id, token, item.retry_count, instance))
-    builder.effect(RunWork(builder.flow.id, step, token, item.inputs, item.retry_count))
+    inputs = {**item.inputs, **meta_values(builder.flow, step, token)}
+    builder.effect(RunWork(builder.flow.id, step, token, inputs, item.retry_count))
     started = builder.flow.executions[step.id].work_items[token]
     due = webhook_deadline(step, started)
     if due is not None:

@@ -17,11 +17,13 @@ from typing import Any, ClassVar
 
 from argyll.model import (
     FlowID,
+    ParentRef,
     Plan,
     Step,
     StepID,
     Token,
     iso,
+    parent_from_dict,
     parse_step,
     parse_time,
     plan_from_dict,
@@ -135,6 +137,8 @@ class FlowStarted(EventData):
     deadline: datetime | None = None
     actor: str | None = None
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    parent: ParentRef | None = None
+    """Set on a child flow: the parent flow, its sub-flow step and the work item's token."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {"flow_id": self.flow_id, "plan": self.plan.to_dict(), "init": dict(self.init)}
@@ -142,6 +146,8 @@ class FlowStarted(EventData):
             out["deadline"] = iso(self.deadline)
         if self.labels:
             out["labels"] = dict(self.labels)
+        if self.parent is not None:
+            out["parent"] = self.parent.to_dict()
         out["actor"] = self.actor
         return _without_unset(out)
 
@@ -155,6 +161,7 @@ class FlowStarted(EventData):
             parse_time(deadline) if deadline else None,
             data.get("actor"),
             dict(data.get("labels", {})),
+            parent_from_dict(data["parent"]) if data.get("parent") else None,
         )
 
 
@@ -178,12 +185,43 @@ class WorkStarted(EventData):
 
 
 @dataclass(frozen=True, slots=True)
+class MemoSource:
+    """Where a memo hit's outputs came from: the ``work_succeeded`` at ``seq`` of the flow."""
+
+    flow_id: FlowID
+    seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flow_id": self.flow_id, "seq": self.seq}
+
+
+@dataclass(frozen=True, slots=True)
 class WorkSucceeded(EventData):
+    """A work item's outputs; ``memo`` is set when they were a memo hit (nothing was called)."""
+
     type: ClassVar[str] = "work_succeeded"
     flow_id: FlowID
     step_id: StepID
     token: Token
     outputs: Mapping[str, Any]
+    memo: MemoSource | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "flow_id": self.flow_id,
+            "step_id": self.step_id,
+            "token": self.token,
+            "outputs": self.outputs,
+        }
+        if self.memo is not None:
+            out["memo"] = self.memo.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        memo = data.get("memo")
+        source = None if memo is None else MemoSource(memo["flow_id"], memo["seq"])
+        return cls(data["flow_id"], data["step_id"], data["token"], data["outputs"], source)
 
 
 @dataclass(frozen=True, slots=True)

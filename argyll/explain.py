@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argyll import subflow
 from argyll.decide import CANCELED_REASON
 from argyll.events import Event, FlowRetried, StepCompleted, StepSkipped, WorkStarted
 from argyll.model import (
@@ -27,6 +28,7 @@ from argyll.model import (
     Step,
     StepID,
     StepStatus,
+    StepType,
     WorkStatus,
     iso,
     json_text,
@@ -142,7 +144,7 @@ def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
         return Reason(status, MANUAL, _present(actor=actor, reason=why))
     match status:
         case StepStatus.COMPLETED:
-            return Reason(status, RAN, {"attempts": attempts})
+            return Reason(status, RAN, _ran(execution, attempts))
         case StepStatus.SKIPPED if execution.reason == CANCELED_REASON:
             return Reason(status, FLOW_CANCELED, {})
         case StepStatus.SKIPPED | StepStatus.FAILED if lost := _unreachable(flow, step):
@@ -152,8 +154,14 @@ def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
         case StepStatus.FAILED:
             return Reason(status, FAILED, {"error": execution.error, "attempts": attempts})
         case StepStatus.ACTIVE:
-            return _active(flow, execution, status, attempts)
+            return _with_children(flow, step, _active(flow, execution, status, attempts))
     return _pending(flow, step)
+
+
+def _ran(execution: Execution, attempts: int) -> dict[str, Any]:
+    """How many attempts; ``memo``: the results of earlier flows its items reused, if any."""
+    reused = [dict(item.memo) for item in execution.work_items.values() if item.memo]
+    return {"attempts": attempts, "memo": reused} if reused else {"attempts": attempts}
 
 
 def _active(flow: FlowState, execution: Execution, status: StepStatus, attempts: int) -> Reason:
@@ -171,6 +179,14 @@ def _active(flow: FlowState, execution: Execution, status: StepStatus, attempts:
     if flow.status is FlowStatus.PAUSED:
         return Reason(status, PAUSED, {})
     return Reason(status, QUEUED, {"attempts": attempts})
+
+
+def _with_children(flow: FlowState, step: Step, reason: Reason) -> Reason:
+    """A running sub-flow step also names the child flows it waits for."""
+    if reason.reason != RUNNING or step.type is not StepType.FLOW:
+        return reason
+    detail = {**reason.detail, "child_flows": subflow.step_children(flow, step.id)}
+    return Reason(reason.status, RUNNING, detail)
 
 
 def _pending(flow: FlowState, step: Step) -> Reason:
@@ -246,6 +262,8 @@ def describe(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | 
     names = names or {}
     attempts = detail.get("attempts", 0)
     match entry["reason"]:
+        case "ran" if detail.get("memo"):
+            return f"ran ({_times(attempts)}; {_reused(detail['memo'])})"
         case "ran":
             return f"ran ({_times(attempts)})"
         case "running":
@@ -283,6 +301,12 @@ def describe(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | 
             given = ", ".join(detail["inputs"])
             return f"left out: the flow's init gives {given}, which it needs absent"
     return entry["reason"]
+
+
+def _reused(memo: list[Mapping[str, Any]]) -> str:
+    if len(memo) == 1:
+        return f"its result reused from flow {memo[0]['flow_id']}"
+    return f"{len(memo)} results reused from earlier flows"
 
 
 def _times(attempts: int) -> str:

@@ -66,8 +66,15 @@ def summarize(summary: FlowSummary | None, event: Event) -> FlowSummary | None:
         return summary
     change, status = _CHANGES[data.type]
     if isinstance(data, FlowStarted):
-        goals = data.plan.goals
-        return FlowSummary(data.flow_id, status, event.timestamp, labels=data.labels, goals=goals)
+        parent = data.parent.flow_id if data.parent is not None else None
+        return FlowSummary(
+            data.flow_id,
+            status,
+            event.timestamp,
+            labels=data.labels,
+            parent=parent,
+            goals=data.plan.goals,
+        )
     if summary is None:
         return None
     if change is RowChange.MOVE:
@@ -78,6 +85,7 @@ def summarize(summary: FlowSummary | None, event: Event) -> FlowSummary | None:
 
 def summary_of(state: FlowState) -> FlowSummary:
     """The index row of a folded flow: the same row its events make through ``summarize``."""
+    parent = state.parent.flow_id if state.parent is not None else None
     return FlowSummary(
         state.id,
         state.status,
@@ -85,5 +93,6 @@ def summary_of(state: FlowState) -> FlowSummary:
         state.completed_at,
         state.error,
         state.labels,
+        parent,
         state.plan.goals,
     )

@@ -1,7 +1,7 @@
 """Flow queries: which rows of the flow index a listing wants, in what order, from where.
 
-A query filters on what the index row holds (status, labels, goals, id, creation
-time) and pages through the rows in creation order, newest first by default.
+A query filters on what the index row holds (status, labels, goals, id, parent,
+creation time) and pages through the rows in creation order, newest first by default.
 The place a page ended is a ``FlowCursor``: the (created_at, id) of its last row,
 handed to callers as an opaque string. The next page starts strictly after it, so
 paging is stable: every flow that existed when paging began is listed exactly
@@ -76,6 +76,8 @@ class FlowQuery:
     labels: Mapping[str, str] = field(default_factory=dict)
     goals: tuple[str, ...] = ()
     id_prefix: str = ""
+    parent: str | None = None
+    """Only the child flows of this flow."""
     created_after: datetime | None = None
     created_before: datetime | None = None
     newest_first: bool = True
@@ -90,6 +92,7 @@ class FlowQuery:
             and summary.has_labels(self.labels)
             and all(goal in summary.goals for goal in self.goals)
             and summary.id.startswith(self.id_prefix)
+            and (self.parent is None or summary.parent == self.parent)
             and (self.created_after is None or created > self.created_after)
             and (self.created_before is None or created < self.created_before)
         )
@@ -167,6 +170,7 @@ def parse_flow_query(body: Any) -> FlowQuery:
         labels=dict(body.get("labels", {})),
         goals=tuple(body.get("goals", ())),
         id_prefix=body.get("id_prefix", ""),
+        parent=body.get("parent"),
         created_after=bounds["created_after"],
         created_before=bounds["created_before"],
         newest_first=body.get("sort", NEWEST_FIRST) == NEWEST_FIRST,

@@ -22,6 +22,12 @@ async step returns nothing and reports later with ``await ctx.succeed(...)`` or
 work for good, 5xx asks for a retry); any other exception answers 500, so the
 engine retries with the step's backoff.
 
+A function may speak names of its own: ``rename`` gives the flow's name for a
+parameter or an output (the definition maps it, docs/steps.md "Mappings"),
+``consts`` fixes a parameter's value (a ``const`` input a flow's init may
+override) and ``meta`` feeds a parameter a fact of the call (``{"token":
+"receipt_token"}``, see "Const and meta inputs").
+
 ``StepServer.start`` serves the steps on a port of their own; ``routes(prefix)``
 mounts them in a Tornado application you already serve (the demo does this).
 An engine served in-process for such steps is ``argyll.server.serve_engine``.
@@ -50,7 +56,7 @@ from argyll.client.client import DEFAULT_URL
 from argyll.client.protocol import Call, post_outcome
 from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import ArgyllError, ConflictError, ValidationError
-from argyll.model import DEFAULT_TIMEOUT_MS, AttrType, Step, StepType
+from argyll.model import DEFAULT_TIMEOUT_MS, AttrType, MetaKey, Step, StepType
 from argyll.problems import status_problem
 from argyll.server.app import base_url
 from argyll.wire import (
@@ -177,6 +183,8 @@ class StepFunction:
     takes_ctx: bool
     options: Mapping[str, Any] = field(default_factory=dict)
     timeout_ms: int = DEFAULT_TIMEOUT_MS
+    renames: Mapping[str, str] = field(default_factory=dict)
+    """The flow's name of a parameter or output whose own name is the function's."""
 
     @property
     def required(self) -> list[str]:
@@ -192,7 +200,10 @@ class StepFunction:
             "id": self.step_id,
             "type": self.step_type.value,
             **self.options,
-            "attributes": {name: dict(spec) for name, spec in self.attributes.items()},
+            "attributes": {
+                self.renames.get(name, name): _mapped(spec, name, name in self.renames)
+                for name, spec in self.attributes.items()
+            },
             "http": {
                 "endpoint": f"{url}/{self.step_id}",
                 "method": "POST",
@@ -225,12 +236,22 @@ class StepFunction:
         return dict(result)
 
 
+@dataclass(frozen=True, slots=True)
+class Naming:
+    """How a function's names meet the flow's: renames, fixed values, facts of the call."""
+
+    rename: Mapping[str, str] = field(default_factory=dict)
+    consts: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
 def describe(
     func: Callable[..., Any],
     step_type: StepType,
     outputs: Mapping[str, Any],
     step_id: str | None = None,
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    naming: Naming = Naming(),
     **options: Any,
 ) -> StepFunction:
     """The step a function's signature declares; ValidationError naming each bad parameter."""
@@ -244,17 +265,71 @@ def describe(
         if param.kind not in _INPUT_KINDS:
             problems.append((param.name, "inputs must be named parameters (no *args, **kwargs)"))
             continue
-        attributes[param.name] = _input_spec(param, hints.get(param.name), problems)
+        spec = _input_spec(param, hints.get(param.name), problems)
+        attributes[param.name] = _given_spec(param.name, spec, naming, problems)
     for name, kind in outputs.items():
         if name in attributes:
             problems.append((name, "is both an input and an output"))
         attributes[name] = {"role": "output", "type": _output_type(kind).value}
     if step_type is StepType.ASYNC and CTX not in parameters:
         problems.append((CTX, "an async step reports through its `ctx` parameter: add one"))
+    problems += _naming_problems(naming, attributes)
     if problems:
         raise ValidationError([(f"{func.__name__}.{where}", why) for where, why in problems])
     ident = step_id or func.__name__
-    return StepFunction(func, ident, step_type, attributes, CTX in parameters, options, timeout_ms)
+    return StepFunction(
+        func, ident, step_type, attributes, CTX in parameters, options, timeout_ms, naming.rename
+    )
+
+
+def _given_spec(
+    name: str, spec: dict[str, Any], naming: Naming, problems: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """A parameter's attribute: an input, or a const or meta one when ``naming`` says so."""
+    if name in naming.meta:
+        key = naming.meta[name]
+        if key not in {k.value for k in MetaKey}:
+            known = ", ".join(k.value for k in MetaKey)
+            problems.append((name, f"meta key {key!r} is not one of {known}"))
+        return {"role": "meta", "type": spec["type"], "meta": {"key": key}}
+    if name in naming.consts:
+        try:
+            value = json.dumps(naming.consts[name])
+        except (TypeError, ValueError):
+            problems.append((name, f"the const {naming.consts[name]!r} is not JSON"))
+            value = "null"
+        return {"role": "const", "type": spec["type"], "const": {"value": value}}
+    return spec
+
+
+def _naming_problems(
+    naming: Naming, attributes: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str, str]]:
+    """Names in ``rename``, ``consts`` or ``meta`` that the function does not have or cannot map."""
+    problems = []
+    for where, names in (
+        ("rename", naming.rename),
+        ("consts", naming.consts),
+        ("meta", naming.meta),
+    ):
+        problems += [
+            (f"{where}.{n}", "is not a parameter or output") for n in names if n not in attributes
+        ]
+    for name in naming.rename:
+        if attributes.get(name, {}).get("role") in ("const", "meta"):
+            problems.append((f"rename.{name}", "a const or meta input keeps its name"))
+    return problems
+
+
+def _mapped(spec: Mapping[str, Any], inner: str, renamed: bool) -> dict[str, Any]:
+    """An attribute's definition; renamed, its role's settings say the function's name."""
+    if not renamed:
+        return dict(spec)
+    role = spec["role"]
+    settings = {"mapping": {"name": inner}}
+    if "default" in spec:
+        settings["default"] = spec["default"]
+    return {key: value for key, value in spec.items() if key != "default"} | {role: settings}
 
 
 def _input_spec(
@@ -383,6 +458,9 @@ class StepServer:
         work_config: Mapping[str, Any] | None = None,
         labels: Mapping[str, str] | None = None,
         asynchronous: bool = False,
+        rename: Mapping[str, str] | None = None,
+        consts: Mapping[str, Any] | None = None,
+        meta: Mapping[str, str] | None = None,
     ) -> Callable[[F], F]:
         """Serve the decorated function as a step; the function itself is returned unchanged.
 
@@ -392,6 +470,9 @@ class StepServer:
             name, work_config, labels: as in a docs/steps.md definition.
             timeout_ms: how long the engine waits for each call.
             asynchronous: the step completes later through ``ctx`` (see ``async_step``).
+            rename: the flow's attribute name of a parameter or output, by the function's name.
+            consts: parameters given a fixed JSON value (init may override it).
+            meta: parameters given a fact of the call, by meta key (``"receipt_token"``, ...).
         """
         options = {
             key: value
@@ -399,9 +480,12 @@ class StepServer:
             if value is not None
         }
         step_type = StepType.ASYNC if asynchronous else StepType.SYNC
+        naming = Naming(rename or {}, consts or {}, meta or {})
 
         def decorate(func: F) -> F:
-            served = describe(func, step_type, outputs or {}, step_id, timeout_ms, **options)
+            served = describe(
+                func, step_type, outputs or {}, step_id, timeout_ms, naming, **options
+            )
             if served.step_id in self.steps:
                 raise ConflictError(f"step {served.step_id!r} is already served here")
             self.steps[served.step_id] = served

@@ -439,6 +439,7 @@ def parse_flow_summary(data: Mapping[str, Any]) -> FlowSummary:
         completed_at=_time(data.get("completed_at")),
         error=data.get("error"),
         labels=dict(data.get("labels", {})),
+        parent=FlowID(data["parent"]) if data.get("parent") else None,
         goals=tuple(data.get("goals", ())),
     )
 

@@ -11,7 +11,13 @@
 Everything is re-exported here: ``from argyll.model import Step`` is the import to use.
 """
 
-from argyll.model.codec import flow_state_from_dict, parse_step, parse_time, plan_from_dict
+from argyll.model.codec import (
+    flow_state_from_dict,
+    parent_from_dict,
+    parse_step,
+    parse_time,
+    plan_from_dict,
+)
 from argyll.model.types import (
     DEFAULT_PAGE,
     DEFAULT_TIMEOUT_MS,
@@ -123,6 +129,7 @@ __all__ = [
     "iso",
     "json_text",
     "matches_type",
+    "parent_from_dict",
     "parse_step",
     "parse_time",
     "plan_from_dict",

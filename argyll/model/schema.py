@@ -259,6 +259,7 @@ def _flow_query() -> Schema:
             "description": "flows whose goals include every one of these steps",
         },
         id_prefix={"type": "string", "description": "flows whose id starts with this"},
+        parent={**id_schema(), "description": "the child flows of this flow"},
         created_after={**moment, "description": "flows created after this ISO-8601 time"},
         created_before={**moment, "description": "flows created before this ISO-8601 time"},
         sort={

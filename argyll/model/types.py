@@ -491,6 +491,8 @@ class WorkItem:
     """The engine instance running the current attempt (its lease)."""
     started_at: datetime | None = None
     """When the current attempt started."""
+    memo: Mapping[str, Any] | None = None
+    """``{flow_id, seq}``: the item's outputs were a memo hit of that ``work_succeeded``."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -508,6 +510,8 @@ class WorkItem:
             out["next_retry_at"] = iso(self.next_retry_at)
         if self.started_at is not None:
             out["started_at"] = iso(self.started_at)
+        if self.memo is not None:
+            out["memo"] = dict(self.memo)
         return out
 
 
@@ -637,6 +641,8 @@ class FlowSummary:
     completed_at: datetime | None = None
     error: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    parent: FlowID | None = None
+    """A child flow's parent flow."""
     goals: tuple[StepID, ...] = ()
     """The flow's goal steps, as its plan names them."""
 
@@ -652,6 +658,8 @@ class FlowSummary:
             out["error"] = self.error
         if self.labels:
             out["labels"] = dict(self.labels)
+        if self.parent is not None:
+            out["parent"] = self.parent
         if self.goals:
             out["goals"] = list(self.goals)
         return out

@@ -9,7 +9,9 @@ slot (``slots.py``), and the slots a decision freed are given back with it. An
 attempt that answers at once is timed here; an async step's result arrives by
 webhook and has no duration of its own. Running scripts are kept by flow, so a
 flow that ends early (canceled, timed out) stops them; HTTP calls already sent
-are left to answer, and their results are recorded.
+are left to answer, and their results are recorded. A memoizable step's item is
+looked up in the store's memos first: a hit is recorded as its result and nothing
+is called (a store that cannot answer the lookup counts as a miss).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from argyll import decide
-from argyll.errors import NotFoundError
+from argyll.errors import NotFoundError, StoreError
+from argyll.memo import memo_key
 from argyll.model import FlowID, FlowState, StepType
 from argyll.runtime.clock import Clock
 from argyll.runtime.metrics import Metrics
@@ -30,7 +33,7 @@ from argyll.runtime.slots import SlotKeeper, started_item
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.timers import Timers
 from argyll.runtime.work import WorkRunner
-from argyll.store.base import Slots
+from argyll.store.base import Memos, Slots
 
 log = logging.getLogger("argyll.engine")
 
@@ -52,8 +55,10 @@ class Dispatcher:
         slots: Callable[[], Slots],
         instance: str,
         limited_steps: Callable[[], Iterable[str]],
+        memos: Callable[[], Memos],
     ) -> None:
         self._work, self._record, self._tasks = work, record, tasks
+        self._memos = memos
         self._metrics = metrics
         self._predicates: set[tuple[FlowID, str]] = set()
         self._scripts: dict[FlowID, set[asyncio.Task[Any]]] = {}
@@ -105,11 +110,13 @@ class Dispatcher:
         self._timers.cancel_all()
 
     async def _run_work(self, effect: decide.RunWork) -> None:
-        begun = time.perf_counter()
-        outcome = await self._work.run(effect)
+        outcome = await self._memoized(effect) if effect.step.memoizable else None
         if outcome is None:
-            return
-        self._metrics.observe_work(effect.step.id, time.perf_counter() - begun)
+            begun = time.perf_counter()
+            outcome = await self._work.run(effect)
+            if outcome is None:
+                return
+            self._metrics.observe_work(effect.step.id, time.perf_counter() - begun)
         try:
             await self._record(
                 effect.flow_id,
@@ -123,6 +130,21 @@ class Dispatcher:
                 "result of a replaced attempt dropped",
                 extra={"flow_id": effect.flow_id, "step_id": effect.step.id},
             )
+
+    async def _memoized(self, effect: decide.RunWork) -> decide.Memoized | None:
+        """The item's memoized result, if the store holds one."""
+        try:
+            memo = await self._memos().memo_get(memo_key(effect.step, effect.inputs))
+        except StoreError as error:
+            log.warning(
+                "memo lookup failed, running the step: %s",
+                error,
+                extra={"flow_id": effect.flow_id, "step_id": effect.step.id},
+            )
+            return None
+        if memo is None:
+            return None
+        return decide.Memoized(memo.outputs, FlowID(memo.flow_id), memo.seq)
 
     async def _start_granted(self, effect: decide.AcquireSlot) -> bool:
         """Decide on an item granted a slot; whether that started it."""

@@ -26,7 +26,7 @@ from typing import Any, Self
 import httpx
 
 from argyll import catalog as catalog_rules
-from argyll import decide, operate
+from argyll import decide, operate, subflow
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -49,6 +49,7 @@ from argyll.events import (
 )
 from argyll.explain import explain
 from argyll.flow_query import FlowPage, FlowQuery
+from argyll.memo import Memo, memo_entries
 from argyll.model import (
     ID_PATTERN,
     Catalog,
@@ -74,6 +75,7 @@ from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
+from argyll.runtime.subflows import SubflowRunner
 from argyll.runtime.takeover import IsDead, LeaseKeeper
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.work import WorkRunner
@@ -143,12 +145,15 @@ class Engine:
         self.outbound = outbound
         self._http_client = make_client(outbound, HTTP_LIMITS)
         self._http = HttpCaller(self._http_client, webhook_base_url, outbound)
-        self._work = work or WorkRunner(self._scripts, self._http)
         self.catalog = Catalog()
         self._flows = FlowCache()
         self._locks: dict[FlowID, asyncio.Lock] = {}
         self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
         self._tasks = BackgroundTasks()
+        self._subflows = SubflowRunner(
+            self.get_flow, self._start_child, self.wait_flow, self._cancel_child, self._tasks
+        )
+        self._work = work or WorkRunner(self._scripts, self._http, self._subflows)
         self._dispatch = Dispatcher(
             self._work,
             self.clock,
@@ -158,6 +163,7 @@ class Engine:
             lambda: self.store,
             self.instance_id,
             self._limited_steps,
+            lambda: self.store,
         )
         self._leases = LeaseKeeper(
             self.instance_id,
@@ -193,13 +199,16 @@ class Engine:
         await self._leases.renew(self.store)
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
+        running = []
         for status in (FlowStatus.ACTIVE, FlowStatus.PAUSED):
             for summary in await self.store.list_flows(status):
                 state = await self.get_flow(summary.id)
+                running.append(state)
                 self._open_work.seed(state)
                 if state.deadline is not None:
                     self._dispatch.schedule(state.id, state.deadline)
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
+        await self._subflows.cancel_orphans(running)
         await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
@@ -235,11 +244,24 @@ class Engine:
         self, step_id: str, definition: Mapping[str, Any] | Step, *, actor: str = ANONYMOUS
     ) -> Step:
         step = self._parse(definition, step_id)
-        await self._change_catalog(lambda cat: catalog_rules.on_update(cat, step, actor))
+        if await self._change_catalog(lambda cat: catalog_rules.on_update(cat, step, actor)):
+            await self._forget_memos(step.id)
         return step
 
     async def unregister_step(self, step_id: str, *, actor: str = ANONYMOUS) -> None:
         await self._change_catalog(lambda cat: catalog_rules.on_unregister(cat, step_id, actor))
+        await self._forget_memos(step_id)
+
+    async def _forget_memos(self, step_id: str) -> None:
+        """Drop a changed or removed step's memos; the change stands even if the store fails.
+
+        A memo the store could not drop is never hit by the changed step (its key holds
+        the definition); only the same definition registered again would find it.
+        """
+        try:
+            await self.store.memo_forget(step_id)
+        except StoreError as error:
+            log.warning("memos not forgotten: %s", error, extra={"step_id": step_id})
 
     async def store_health(self) -> dict[str, Any]:
         """Whether the store answers, and how fast: ``{status, store, latency_ms, error?}``."""
@@ -343,6 +365,24 @@ class Engine:
             return FlowStart(ident, created=False)
         self._dispatch.perform(decision)
         return FlowStart(ident, created=True)
+
+    async def _start_child(self, child: subflow.ChildFlow) -> None:
+        """Start a flow step's child flow; one already started for the same item is kept."""
+        context = self._context()
+        decision = decide.on_start(
+            child.flow_id, child.plan, child.init, context, parent=child.parent
+        )
+        try:
+            await self._append(child.flow_id, decision, context.now)
+        except VersionConflict:
+            first = (await self.store.read(flow_aggregate(child.flow_id)))[0].data
+            if not isinstance(first, FlowStarted) or first.parent != child.parent:
+                raise ConflictError(f"flow {child.flow_id!r} exists, not as this child") from None
+            return
+        self._dispatch.perform(decision)
+
+    async def _cancel_child(self, flow_id: FlowID, reason: str, actor: str) -> None:
+        await self.cancel_flow(flow_id, reason, actor=actor)
 
     async def _check_same_start(
         self, flow_id: FlowID, goals: list[str], init: dict, labels: dict
@@ -513,12 +553,32 @@ class Engine:
     async def _append(self, flow_id: FlowID, decision: decide.Decision, now: datetime) -> None:
         if decision.events:
             aggregate = flow_aggregate(flow_id)
-            await self._timed_append(aggregate, decision.expected, decision.events, now)
+            stored = await self._timed_append(aggregate, decision.expected, decision.events, now)
             self.metrics.appended(decision.events)
+            state = decision.state
+            entries = memo_entries(state, stored) if state is not None else []
+            if entries:
+                await asyncio.shield(self._memoize(entries))
         if decision.state is not None:
             self._cache(decision.state)
             if snapshot_due(decision.expected, decision.state.version):
                 self._tasks.spawn(save_snapshot(self.store, decision.state))
+
+    async def _memoize(self, entries: list[tuple[str, Memo]]) -> None:
+        """Keep the successes of memoizable steps just stored.
+
+        Shielded by the caller: an engine closing meanwhile does not drop a put already
+        sent, and the store's own order (one SQLite worker, one Redis pipeline queue)
+        puts it before any later lookup this engine sends. A store that cannot keep one
+        only costs a later miss: logged, never raised (the events are stored, and a retry
+        of the decision would find nothing to do).
+        """
+        for key, memo in entries:
+            try:
+                await self.store.memo_put(key, memo)
+            except StoreError as error:
+                where = {"flow_id": memo.flow_id, "step_id": memo.step_id}
+                log.warning("memo not kept: %s", error, extra=where)
 
     async def _timed_append(
         self, aggregate: str, expected: int, events: Sequence[EventData], now: datetime
@@ -587,6 +647,7 @@ class Engine:
             else:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
         self._dispatch.perform(decision)
+        self._subflows.stop_children(decision)
         assert decision.state is not None  # noqa: S101 — narrows the type: the loop only breaks with a state
         return decision.state
 

@@ -21,6 +21,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from httpx_aiohttp import AiohttpTransport
 
 from argyll.decide import Failed, NotCompleted, Outcome, RunWork, Succeeded
+from argyll.mapping import with_webhook_url
 from argyll.model import HealthStatus, HttpMethod, Step, StepType
 from argyll.outbound import ALLOW_ALL, OutboundPolicy
 from argyll.problems import problem_text
@@ -186,23 +187,24 @@ class HttpCaller:
     async def call(self, effect: RunWork) -> Outcome | None:
         step = effect.step
         assert step.http is not None  # noqa: S101 — narrows the type: only HTTP steps come here
-        try:
-            url = fill_endpoint(step.http.endpoint, effect.inputs)
-        except KeyError as exc:
-            return Failed(f"endpoint placeholder {exc.args[0]!r} has no input")
-        refused = self._outbound.url_problem(url)
-        if refused is not None:
-            return Failed(refused)
         headers = {
             FLOW_ID_HEADER: effect.flow_id,
             STEP_ID_HEADER: step.id,
             RECEIPT_TOKEN_HEADER: effect.token,
         }
+        inputs = effect.inputs
         if step.type is StepType.ASYNC:
-            headers[WEBHOOK_URL_HEADER] = webhook_url(
-                self._webhook_base, effect.flow_id, step.id, effect.token
-            )
-        body = None if step.http.method is HttpMethod.GET else dict(effect.inputs)
+            hook = webhook_url(self._webhook_base, effect.flow_id, step.id, effect.token)
+            headers[WEBHOOK_URL_HEADER] = hook
+            inputs = with_webhook_url(step, inputs, hook)
+        try:
+            url = fill_endpoint(step.http.endpoint, inputs)
+        except KeyError as exc:
+            return Failed(f"endpoint placeholder {exc.args[0]!r} has no input")
+        refused = self._outbound.url_problem(url)
+        if refused is not None:
+            return Failed(refused)
+        body = None if step.http.method is HttpMethod.GET else dict(inputs)
         try:
             response = await self._client.request(
                 step.http.method.value,

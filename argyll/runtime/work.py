@@ -1,4 +1,5 @@
-"""Performing work items and predicates: turning what a script or service did into an Outcome."""
+"""Performing work items and predicates: turning what a script, a service or a child flow
+did into an Outcome."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ from argyll.errors import ScriptError
 from argyll.model import StepType
 from argyll.runtime.http import HttpCaller
 from argyll.runtime.scripts import ScriptRunner
+from argyll.runtime.subflows import SubflowRunner
 from argyll.script.result import as_outputs, is_truthy
 
 
 class WorkRunner:
     """Runs one attempt of a work item; None means the result will arrive later (a webhook)."""
 
-    def __init__(self, scripts: ScriptRunner, http: HttpCaller) -> None:
-        self._scripts, self._http = scripts, http
+    def __init__(self, scripts: ScriptRunner, http: HttpCaller, subflows: SubflowRunner) -> None:
+        self._scripts, self._http, self._subflows = scripts, http, subflows
 
     async def run(self, effect: RunWork) -> Outcome | None:
         step = effect.step
+        if step.type is StepType.FLOW:
+            return await self._subflows.run(effect)
         if step.type is not StepType.SCRIPT:
             return await self._http.call(effect)
         assert step.script is not None  # noqa: S101 — narrows the type: a script step has a script

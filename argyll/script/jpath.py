@@ -28,8 +28,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from enum import Enum
-from typing import Any, Final
+from typing import Any
 
 import jsonpath_rfc9535 as rfc9535
 import regex
@@ -40,18 +39,12 @@ from jsonpath_rfc9535.selectors import FilterSelector
 
 from argyll.errors import ScriptError, ScriptLimitError, ScriptSyntaxError
 from argyll.script.ale.reader import position
+from argyll.script.result import NOTHING
 
 DEFAULT_TIME_LIMIT = 2_000
 """Milliseconds one run may spend in regular expressions."""
 
 
-class Nothing(Enum):
-    """What a mapping query that selects no node yields (``None`` is JSON null)."""
-
-    NOTHING = "nothing"
-
-
-NOTHING: Final = Nothing.NOTHING
 _SHORTHAND = "$[?{}]"
 _SHORTHAND_OFFSET = len("$[?")
 _deadline: ContextVar[float] = ContextVar("jpath_deadline")

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, Final
+
+
+class Nothing(Enum):
+    """What a script evaluated for its value yields when it has none (``None`` is JSON null)."""
+
+    NOTHING = "nothing"
+
+
+NOTHING: Final = Nothing.NOTHING
+"""A jpath mapping that selects no node (``argyll.script.jpath`` answers it): no value at all,
+not null. Defined here, in the pure core, so the deciders can tell it from a value."""
 
 
 def as_outputs(value: Any) -> dict[str, Any]:

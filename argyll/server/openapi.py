@@ -122,6 +122,10 @@ def _flow_schemas() -> dict[str, Schema]:
         next_retry_at=_TIME,
         owner={"type": "string", "description": "the engine instance running the attempt"},
         started_at=_TIME,
+        memo={
+            **_obj(["flow_id", "seq"], flow_id={"type": "string"}, seq={"type": "integer"}),
+            "description": "the outputs were a memo hit: the work_succeeded that produced them",
+        },
     )
     execution = _obj(
         ["status", "inputs", "work_items"],
@@ -159,6 +163,7 @@ def _flow_schemas() -> dict[str, Schema]:
             completed_at=_TIME,
             error={"type": "string"},
             labels=model_schema.LABELS,
+            parent={"type": "string", "description": "a child flow's parent flow"},
             goals={**_STRINGS, "description": "the flow's goal steps"},
         ),
         "FlowPage": _obj(
@@ -191,6 +196,15 @@ def _flow_schemas() -> dict[str, Schema]:
             error={"type": "string"},
             deadline={**_TIME, "description": "when an unfinished flow fails (its timeout)"},
             labels=model_schema.LABELS,
+            parent={
+                **_obj(
+                    ["flow_id", "step_id", "token"],
+                    flow_id={"type": "string"},
+                    step_id={"type": "string"},
+                    token={"type": "string"},
+                ),
+                "description": "a child flow's parent: the flow, its sub-flow step, the item",
+            },
             plan=_ref("Plan"),
             init=_OBJECT,
             attributes=_map(_obj(["value", "step"], value={}, step={"type": ["string", "null"]})),

@@ -10,10 +10,11 @@ Every store is an async context manager too (``async with await open_store(url)`
 URLs: ``memory://`` (ephemeral), ``sqlite:///path`` (see ``argyll.store.sqlite``
 for the path forms) and ``redis://host:port/db`` (shared by any number of engines;
 ``rediss://``, ``redis+cluster://`` and the ``?prefix=`` option are in
-``argyll.store.redis``).
+``argyll.store.redis``). Every URL takes ``?memo_limit=N``, the most memo entries
+the store keeps (``argyll.store.options``).
 
 The protocol, in the roles a store plays (streams, feed, flow index, snapshots,
-leases, slots, lifecycle), is in ``argyll.store.base``; ``argyll.store.contract`` is the
+leases, slots, memos, lifecycle), is in ``argyll.store.base``; ``argyll.store.contract`` is the
 pytest suite a backend runs, role by role. The durable stores encode events
 with ``argyll.codec`` and keep the flow index by ``argyll.flow_index``.
 """
@@ -31,6 +32,7 @@ from argyll.errors import ValidationError
 from argyll.redaction import redact_url
 from argyll.store.base import EventStore
 from argyll.store.memory import MemoryEventStore
+from argyll.store.options import split_memo_limit
 from argyll.store.redis import SCHEMES as REDIS_SCHEMES
 from argyll.store.redis import RedisEventStore
 from argyll.store.sqlite import SQLiteEventStore
@@ -46,7 +48,7 @@ __all__ = [
 
 
 async def _open_memory(url: str) -> EventStore:
-    return MemoryEventStore()
+    return MemoryEventStore(memo_limit=split_memo_limit(url)[1])
 
 
 _OPENERS: dict[str, Callable[[str], Coroutine[Any, Any, EventStore]]] = {

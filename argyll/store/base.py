@@ -11,6 +11,8 @@ A backend can be written, and tested with ``argyll.store.contract``, role by rol
 - ``Slots``: how many work items of a step with a concurrency limit run at once,
   over every engine on the store (acquire_slot, release_slot, slot_holders,
   slot_waiters, reap_slots);
+- ``Memos``: memoized results of memoizable steps, by memo key, bounded in number
+  (memo_get, memo_put, memo_forget);
 - ``Lifecycle``: the store's URL and closing it.
 
 Appends are optimistic: the writer states the version it read, and a store that
@@ -29,6 +31,7 @@ from typing import Any, Protocol, Self
 
 from argyll.events import Event, EventData
 from argyll.flow_query import FlowPage, FlowQuery
+from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
 
 
@@ -179,6 +182,34 @@ class Slots(Protocol):
         ...
 
 
+MEMO_LIMIT = 100_000
+"""Memo entries a store keeps unless its URL says otherwise (``?memo_limit=``)."""
+
+
+class Memos(Protocol):
+    """Memoized results, by the key ``argyll.memo.memo_key`` gives, for every engine on the store.
+
+    At most ``memo_limit`` entries are kept: a put that would exceed it first evicts
+    the least recently used entry, the one whose last put or hit is the oldest. Each
+    call is one atomic step of the store (on Redis, one round trip).
+    """
+
+    memo_limit: int
+    """The most entries kept (``?memo_limit=`` in the URL); a change counts from the next put."""
+
+    async def memo_get(self, key: str) -> Memo | None:
+        """The entry kept under ``key``, if any; a hit counts as a use (it is evicted last)."""
+        ...
+
+    async def memo_put(self, key: str, memo: Memo) -> None:
+        """Keep ``memo`` under ``key`` (replacing what was there), evicting beyond the limit."""
+        ...
+
+    async def memo_forget(self, step_id: str) -> int:
+        """Drop every entry of the step (it was updated or unregistered); how many."""
+        ...
+
+
 class Lifecycle(Protocol):
     """A store has a URL (shown without secrets) and is closed once."""
 
@@ -189,7 +220,7 @@ class Lifecycle(Protocol):
         ...
 
 
-class EventStore(Streams, Feed, FlowIndex, Snapshots, Leases, Slots, Lifecycle, Protocol):
+class EventStore(Streams, Feed, FlowIndex, Snapshots, Leases, Slots, Memos, Lifecycle, Protocol):
     """Everything the engine needs of a store."""
 
 

@@ -3,8 +3,9 @@
 It keeps the ``Event`` objects as they are, with no serialization (so no codec):
 the engine runs several thousand flows a second on it. A position is the 1-based
 index of the event in the global feed, as a string (``argyll.store.feed``).
-Snapshots are kept as JSON text, so a caller's later change to a saved state
-cannot reach the copy.
+Snapshots and memo outputs are kept as JSON text, so a caller's later change to
+a saved state cannot reach the copy. Memo entries are kept in use order (the
+least recently used first), so eviction takes the first.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import heapq
 import itertools
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -22,8 +24,9 @@ from argyll.errors import StoreError, VersionConflict
 from argyll.events import Event, EventData
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.flow_query import FlowPage, FlowQuery
+from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
-from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
+from argyll.store.base import MEMO_LIMIT, ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
 from argyll.store.memory_index import MemoryFlowIndex
 
@@ -43,8 +46,13 @@ class _StepSlots:
 class MemoryEventStore(ClosesOnExit):
     """Streams per aggregate plus one global feed, and the flow index, all in dicts and lists."""
 
-    def __init__(self) -> None:
+    def __init__(self, memo_limit: int = MEMO_LIMIT) -> None:
         self.url = "memory://"
+        self.memo_limit = memo_limit
+        self._memos: OrderedDict[str, tuple[Memo, str]] = OrderedDict()
+        """key -> (the memo, its outputs as JSON), least recently used first."""
+        self._memo_keys: dict[str, set[str]] = {}
+        """step id -> the keys of its memos."""
         self._streams: dict[str, list[Event]] = {}
         self._feed: list[Event] = []
         self._index = MemoryFlowIndex()
@@ -205,6 +213,35 @@ class MemoryEventStore(ClosesOnExit):
                     del table[item]
                 freed += len(dead)
         return freed
+
+    async def memo_get(self, key: str) -> Memo | None:
+        self._check_open()
+        kept = self._memos.get(key)
+        if kept is None:
+            return None
+        self._memos.move_to_end(key)
+        memo, outputs = kept
+        return replace(memo, outputs=json.loads(outputs))
+
+    async def memo_put(self, key: str, memo: Memo) -> None:
+        self._check_open()
+        self._drop_memo(key)
+        while len(self._memos) >= self.memo_limit:
+            self._drop_memo(next(iter(self._memos)))
+        self._memos[key] = (replace(memo, outputs={}), json.dumps(memo.outputs))
+        self._memo_keys.setdefault(memo.step_id, set()).add(key)
+
+    async def memo_forget(self, step_id: str) -> int:
+        self._check_open()
+        keys = self._memo_keys.pop(step_id, set())
+        for key in keys:
+            del self._memos[key]
+        return len(keys)
+
+    def _drop_memo(self, key: str) -> None:
+        kept = self._memos.pop(key, None)
+        if kept is not None:
+            self._memo_keys[kept[0].step_id].discard(key)
 
     async def aclose(self) -> None:
         """Refuse further calls and end every subscription."""

@@ -1,6 +1,6 @@
 """The memory store's flow index: rows by id, and their sort keys in order per filter.
 
-Each status, label (name and value) and goal keeps the sort keys of its flows in a
+Each status, label (name and value), goal and parent keeps the sort keys of its flows in a
 sorted list, so a query walks the shortest list that holds every match, from its
 cursor on, instead of every flow ever started.
 """
@@ -23,6 +23,7 @@ class MemoryFlowIndex:
     _statuses: dict[FlowStatus, list[SortKey]] = field(default_factory=dict)
     _labels: dict[tuple[str, str], list[SortKey]] = field(default_factory=dict)
     _goals: dict[str, list[SortKey]] = field(default_factory=dict)
+    _children: dict[str, list[SortKey]] = field(default_factory=dict)
 
     def put(self, summary: FlowSummary) -> None:
         """Keep ``summary`` as its flow's row, in the lists of what it now is."""
@@ -35,6 +36,8 @@ class MemoryFlowIndex:
                 bisect.insort(self._labels.setdefault(label, []), key)
             for goal in summary.goals:
                 bisect.insort(self._goals.setdefault(goal, []), key)
+            if summary.parent is not None:
+                bisect.insort(self._children.setdefault(summary.parent, []), key)
         elif old.status is summary.status:
             return
         else:
@@ -51,10 +54,12 @@ class MemoryFlowIndex:
         return page_of(query, (self.rows[flow_id] for _, flow_id in ordered))
 
     def _candidates(self, query: FlowQuery) -> list[list[SortKey]]:
-        """The shortest lists that together hold every match: one label's or goal's flows,
-        the flows of each wanted status, or all of them."""
+        """The shortest lists that together hold every match: one label's, goal's or
+        parent's flows, the flows of each wanted status, or all of them."""
         narrow = [self._labels.get(label, []) for label in query.labels.items()]
         narrow += [self._goals.get(goal, []) for goal in query.goals]
+        if query.parent is not None:
+            narrow.append(self._children.get(query.parent, []))
         choices = [[keys] for keys in narrow]
         if query.statuses:
             choices.append([self._statuses.get(status, []) for status in query.statuses])

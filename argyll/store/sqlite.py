@@ -25,7 +25,11 @@ column without rewriting the table) and its rows decode as version 1; a column
 rather than a key inside the JSON keeps the payload exactly the event's fields.
 Version 3 added the flows' ``labels`` column; version 4 the ``slots`` table: each
 step's concurrency slots, and the queue for them, each grant decided in one
-transaction. Version 5 serves flow queries from indexes: the flows' ``goals``
+transaction; version 5 the ``memos`` table: memoized results, each with ``used``,
+a number raised past every other entry's on each put and hit, so the least
+recently used is the lowest (``?memo_limit=`` bounds the table, see
+``argyll.store.options``); version 6 the flows' ``parent`` column (a child flow's
+parent flow). Version 7 serves flow queries from indexes: the flows' ``goals``
 column, a row per label and per goal of each flow (``flow_labels``,
 ``flow_goals``) with the flow's creation time, indexes that give each filter's
 rows in creation order, and ``flow_counts``, kept in the transaction that changes
@@ -56,9 +60,11 @@ from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.flow_query import FlowPage, FlowQuery, page_of, utc
-from argyll.model import FlowID, FlowStatus, FlowSummary
+from argyll.memo import Memo
+from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
+from argyll.store.options import split_memo_limit
 
 T = TypeVar("T")
 
@@ -112,7 +118,23 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX slots_by_step ON slots (step, held, arrival)",
     ),
-    (  # to version 5: flow queries served from indexes, counts by status
+    (  # to version 5: memoized results, the least recently used lowest in `used`
+        """CREATE TABLE memos (
+            key TEXT PRIMARY KEY,
+            step TEXT NOT NULL,
+            outputs TEXT NOT NULL,
+            flow TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            used INTEGER NOT NULL
+        )""",
+        "CREATE INDEX memos_by_step ON memos (step)",
+        "CREATE INDEX memos_by_use ON memos (used)",
+    ),
+    (  # to version 6: a child flow's row names its parent flow
+        "ALTER TABLE flows ADD COLUMN parent TEXT",
+    ),
+    (  # to version 7: flow queries served from indexes, counts by status
         "ALTER TABLE flows ADD COLUMN goals TEXT NOT NULL DEFAULT '[]'",
         """UPDATE flows SET goals = coalesce((
             SELECT json_extract(data, '$.plan.goals') FROM events
@@ -121,6 +143,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP INDEX flows_by_status",
         "CREATE INDEX flows_by_status ON flows (status, created_at, id)",
         "CREATE INDEX flows_by_created ON flows (created_at, id)",
+        "CREATE INDEX flows_by_parent ON flows (parent, created_at, id)",
         """CREATE TABLE flow_labels (
             id TEXT NOT NULL,
             name TEXT NOT NULL,
@@ -159,9 +182,9 @@ _LAST_POSITION = "SELECT last_insert_rowid()"
 _READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"  # noqa: S608 — only this module's column lists are interpolated
 _READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"  # noqa: S608 — only this module's column lists are interpolated
 _HEAD = "SELECT coalesce(max(position), 0) FROM events"
-_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels, goals"
+_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels, parent, goals"
 _FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"  # noqa: S608 — only this module's column lists are interpolated
-_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 — only this module's column lists are interpolated
+_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 — only this module's column lists are interpolated
 _SAVE_LABEL = "INSERT OR IGNORE INTO flow_labels (id, name, value, created_at) VALUES (?, ?, ?, ?)"
 _SAVE_GOAL = "INSERT OR IGNORE INTO flow_goals (id, goal, created_at) VALUES (?, ?, ?)"
 _COUNT = (
@@ -187,6 +210,21 @@ _GRANT = "UPDATE slots SET held = 1 WHERE step = ? AND flow = ? AND token = ?"
 _RELEASE = "DELETE FROM slots WHERE step = ? AND flow = ? AND token = ?"
 _SLOTS = "SELECT instance, flow, token FROM slots WHERE step = ? AND held = ? ORDER BY "
 _REAP = "DELETE FROM slots WHERE instance NOT IN (SELECT id FROM instances WHERE expires > ?)"
+_NEXT_USE = "(SELECT coalesce(max(used), 0) + 1 FROM memos)"
+_MEMO_GET = (
+    f"UPDATE memos SET used = {_NEXT_USE} WHERE key = ? "  # noqa: S608 — a fixed subquery only
+    "RETURNING step, outputs, flow, seq, created_at"
+)
+_MEMO_PUT = (
+    "INSERT INTO memos (key, step, outputs, flow, seq, created_at, used) "  # noqa: S608 — a fixed subquery only
+    f"VALUES (?, ?, ?, ?, ?, ?, {_NEXT_USE}) "
+    "ON CONFLICT (key) DO UPDATE SET step = excluded.step, outputs = excluded.outputs, "
+    "flow = excluded.flow, seq = excluded.seq, created_at = excluded.created_at, "
+    "used = excluded.used"
+)
+_MEMO_COUNT = "SELECT count(*) FROM memos"
+_MEMO_EVICT = "DELETE FROM memos WHERE key IN (SELECT key FROM memos ORDER BY used LIMIT ?)"
+_MEMO_FORGET = "DELETE FROM memos WHERE step = ?"
 _NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
 _HAS_LABEL = "json_extract(labels, ?) = ?"
 _OTHER_LABEL = (
@@ -410,6 +448,24 @@ class _Database:
     def reap_slots(self, now: float) -> int:
         return self._connection.execute(_REAP, (now,)).rowcount
 
+    def memo_get(self, key: str) -> Memo | None:
+        row = self._connection.execute(_MEMO_GET, (key,)).fetchone()
+        if row is None:
+            return None
+        step, outputs, flow, seq, created_at = row
+        return Memo(StepID(step), json.loads(outputs), flow, seq, decode_time(created_at))
+
+    def memo_put(self, key: str, memo: Memo, limit: int) -> None:
+        row = (key, memo.step_id, json.dumps(memo.outputs), memo.flow_id, memo.seq)
+        with self._transaction():
+            self._connection.execute(_MEMO_PUT, (*row, encode_time(memo.created_at)))
+            excess = self._connection.execute(_MEMO_COUNT).fetchone()[0] - limit
+            if excess > 0:
+                self._connection.execute(_MEMO_EVICT, (excess,))
+
+    def memo_forget(self, step_id: str) -> int:
+        return self._connection.execute(_MEMO_FORGET, (step_id,)).rowcount
+
     def close(self) -> None:
         self._connection.close()
 
@@ -459,12 +515,13 @@ def flow_query_sql(query: FlowQuery) -> tuple[str, list[Any]]:
     """The SELECT of one page of ``query`` (and the row after it), and its parameters.
 
     The rows come from the index that narrows them most cheaply, already in the
-    query's order: the first label's or goal's rows, each wanted status's rows
-    (merged), or every flow by creation time; the other filters are checked on them.
+    query's order: the parent's children, the first label's or goal's rows, each
+    wanted status's rows (merged), or every flow by creation time; the other filters
+    are checked on them.
     """
     direction = "DESC" if query.newest_first else "ASC"
     order = f"ORDER BY d.created_at {direction}, d.id {direction} LIMIT ?"
-    if query.labels or query.goals or len(query.statuses) <= 1:
+    if query.labels or query.goals or query.parent is not None or len(query.statuses) <= 1:
         sql, parameters = _narrowed(query, [*query.statuses][:1])
         return f"{sql} {order}", [*parameters, query.limit + 1]
     arms, parameters = [], []
@@ -481,7 +538,12 @@ def _narrowed(query: FlowQuery, statuses: list[FlowStatus]) -> tuple[str, list[A
     labels, goals = list(query.labels.items()), list(query.goals)
     conditions: list[str] = []
     parameters: list[Any] = []
-    if labels:
+    alias = "f"
+    if query.parent is not None:
+        source, alias = "flows d INDEXED BY flows_by_parent", "d"
+        conditions.append("d.parent = ?")
+        parameters.append(query.parent)
+    elif labels:
         source = "flow_labels d JOIN flows f ON f.id = d.id"
         conditions.append("d.name = ? AND d.value = ?")
         parameters += labels.pop(0)
@@ -490,8 +552,7 @@ def _narrowed(query: FlowQuery, statuses: list[FlowStatus]) -> tuple[str, list[A
         conditions.append("d.goal = ?")
         parameters.append(goals.pop(0))
     else:
-        source = "flows d"
-    alias = "d" if source == "flows d" else "f"
+        source, alias = "flows d", "d"
     if query.statuses:
         wanted = statuses if source == "flows d" else sorted(query.statuses)
         conditions.append(f"{alias}.status IN ({', '.join('?' * len(wanted))})")
@@ -540,12 +601,13 @@ def _flow_row(summary: FlowSummary) -> Row:
         completed_at,
         summary.error,
         json.dumps(dict(summary.labels)),
+        summary.parent,
         json.dumps(list(summary.goals)),
     )
 
 
 def _flow_summary(row: Row) -> FlowSummary:
-    flow_id, status, created_at, completed_at, error, labels, goals = row
+    flow_id, status, created_at, completed_at, error, labels, parent, goals = row
     return FlowSummary(
         FlowID(flow_id),
         FlowStatus(status),
@@ -553,6 +615,7 @@ def _flow_summary(row: Row) -> FlowSummary:
         None if completed_at is None else decode_time(completed_at),
         error,
         json.loads(labels),
+        None if parent is None else FlowID(parent),
         tuple(json.loads(goals)),
     )
 
@@ -569,9 +632,11 @@ class SQLiteEventStore(ClosesOnExit):
         database: _Database,
         worker: ThreadPoolExecutor,
         head: int,
+        memo_limit: int,
         reads: tuple[_Reads, ThreadPoolExecutor],
     ) -> None:
         self.url = url
+        self.memo_limit = memo_limit
         self._database = database
         self._worker = worker
         self._reads, self._reader = reads
@@ -584,7 +649,8 @@ class SQLiteEventStore(ClosesOnExit):
 
     @classmethod
     async def open(cls, url: str) -> SQLiteEventStore:
-        path = sqlite_path(url)
+        location, memo_limit = split_memo_limit(url)
+        path = sqlite_path(location)
         worker = ThreadPoolExecutor(1, thread_name_prefix="argyll-sqlite")
         loop = asyncio.get_running_loop()
         reader = worker if path == IN_MEMORY else ThreadPoolExecutor(1, "argyll-sqlite-reads")
@@ -598,7 +664,7 @@ class SQLiteEventStore(ClosesOnExit):
         except BaseException:
             _shutdown(worker, reader)
             raise
-        return cls(url, database, worker, head, (reads, reader))
+        return cls(url, database, worker, head, memo_limit, (reads, reader))
 
     async def append(
         self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime
@@ -680,6 +746,15 @@ class SQLiteEventStore(ClosesOnExit):
 
     async def reap_slots(self) -> int:
         return await self._call(self._database.reap_slots, time.time())
+
+    async def memo_get(self, key: str) -> Memo | None:
+        return await self._call(self._database.memo_get, key)
+
+    async def memo_put(self, key: str, memo: Memo) -> None:
+        await self._call(self._database.memo_put, key, memo, self.memo_limit)
+
+    async def memo_forget(self, step_id: str) -> int:
+        return await self._call(self._database.memo_forget, step_id)
 
     async def aclose(self) -> None:
         """Write the appends already accepted, end every subscription, close the file."""

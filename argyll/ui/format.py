@@ -126,7 +126,16 @@ def plan_html(
     )
 
 
-FLOW_COLUMNS = ("flow", "goals", "status", "progress", "started", "duration (s)", "error")
+FLOW_COLUMNS = (
+    "flow",
+    "parent",
+    "goals",
+    "status",
+    "progress",
+    "started",
+    "duration (s)",
+    "error",
+)
 """The flows table's columns; ``utc`` (a start's UTC time, shown on hover) is kept hidden."""
 
 
@@ -155,6 +164,7 @@ def _flow_row(summary: FlowSummary, progress: FlowProgress | None, zone: tzinfo)
     skips = progress.skips if progress is not None else None
     return {
         "flow": summary.id,
+        "parent": summary.parent or "",
         "goals": ", ".join(progress.goals) if progress is not None else "",
         "status": _status_text(summary, skips),
         "progress": progress.text() if progress is not None else "",

@@ -26,7 +26,7 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from argyll.model import Catalog, HealthStatus, Role, Step, StepID, StepType
+from argyll.model import AttributeSpec, Catalog, HealthStatus, Role, Step, StepID, StepType
 from argyll.ui.model import StepRole, step_role
 
 CARD_WIDTH = 6.6
@@ -164,8 +164,9 @@ class Card:
 
 
 def card_rows(step: Step) -> list[str]:
-    """Attribute names in card order: required inputs, optional inputs, outputs."""
-    return [*step.required_inputs, *step.optional_inputs, *step.outputs]
+    """Attribute names in card order: required, optional, const and meta inputs, outputs."""
+    fixed = [*step.const_inputs, *step.meta_inputs]
+    return [*step.required_inputs, *step.optional_inputs, *fixed, *step.outputs]
 
 
 def card_height(step: Step) -> float:
@@ -198,13 +199,28 @@ def clip(text: str, width: float, size: float, char: float = MONO_CHAR) -> str:
 
 
 def attribute_label(step: Step, name: str) -> str:
+    """One card row: the role's mark, the name (and the service's, when mapped), the type."""
     spec = step.attributes[name]
     kind = spec.type.value + ("[]" if spec.for_each else "")
+    shown = name + _mapped(spec)
     if spec.role is Role.OUTPUT:
-        return f"{name}: {kind} ▸"
+        return f"{shown}: {kind} ▸"
+    if spec.role is Role.CONST:
+        return f"◆ {name}: {kind} = {spec.const_value}"
+    if spec.role is Role.META:
+        return f"◇ {name}: {spec.meta_key.value if spec.meta_key else kind}"
     mark = "●" if spec.role is Role.REQUIRED else "○"
     default = f" = {spec.default}" if spec.default is not None else ""
-    return f"{mark} {name}: {kind}{default}"
+    return f"{mark} {shown}: {kind}{default}"
+
+
+def _mapped(spec: AttributeSpec) -> str:
+    """`` → email`` for an input the service calls ``email``, ``ƒ`` where a script turns it."""
+    if spec.mapping is None:
+        return ""
+    arrow = "←" if spec.role is Role.OUTPUT else "→"
+    turned = "ƒ" if spec.mapping.script is not None else ""
+    return f" {arrow}{turned} {spec.mapping.name}" if spec.mapping.name else f" {arrow}{turned}"
 
 
 def footer_text(step: Step) -> str:

@@ -117,6 +117,8 @@ class _Gantt:
         self.bars: list[Bar] = []
         self._open: dict[tuple[str, str], int] = {}
         self._items: dict[str, dict[str, int]] = {}
+        self._reused: dict[str, str] = {}
+        """step id -> its label when one of its items was a memo hit, naming the flow."""
 
     def lane(self, step_id: str, token: str) -> str:
         numbers = self._items.setdefault(step_id, {})
@@ -143,6 +145,7 @@ class _Gantt:
                 if step_key not in self._open:
                     self.open(step_key, Bar(step_id, step_id, "step", "active", when, None))
                 why = getattr(data, "error", "") or getattr(data, "reason", "")
+                why = why or self._reused.get(step_id, "")
                 self.close(step_key, event.type.removeprefix("step_"), when, why)
             case "work_started":
                 self.close(wait_key, "waited", when)
@@ -153,6 +156,9 @@ class _Gantt:
                 self.open((step_id, token), bar)
             case "work_succeeded" | "work_failed" | "work_not_completed":
                 error = getattr(data, "error", "")
+                memo = getattr(data, "memo", None)
+                if memo is not None:
+                    error = self._reused[step_id] = f"memo hit of flow {memo.flow_id}"
                 self.close((step_id, token), event.type.removeprefix("work_"), when, error)
             case "work_retry_scheduled":
                 label = f"retry {getattr(data, 'retry_count', 0)} due"

@@ -1,5 +1,5 @@
 """SQLite flow queries: each shape of query is served by an index in its order (no scan
-of the flows, no sort of them), a version 4 database gains the query indexes from
+of the flows, no sort of them), a version 6 database gains the query indexes from
 its rows, and a busy reader never holds up an append."""
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ QUERIES = {
         labels={"team": "billing", "tier": "1"}, goals=("g",), statuses=frozenset({ACTIVE})
     ),
     "a goal, oldest first": FlowQuery(goals=("g",), newest_first=False),
+    "a parent, a status": FlowQuery(parent="p", statuses=frozenset({ACTIVE}), after=CURSOR),
+    "a parent, two statuses": FlowQuery(parent="p", statuses=frozenset({ACTIVE, FAILED})),
     "an id prefix and a time range": FlowQuery(
         id_prefix="ord", created_after=at(-60), created_before=at(60)
     ),
@@ -50,7 +52,7 @@ async def test_each_query_reads_an_index_in_its_order(tmp_path: Path, query: Flo
     # an index read in order stops at the page's end; a scan of a table would not
     table_scans = [s for s in plan if s.startswith("SCAN") and "INDEX" not in s]
     assert [s for s in table_scans if not s.startswith("SCAN (subquery")] == [], steps
-    if len(query.statuses) > 1 and not (query.labels or query.goals):
+    if len(query.statuses) > 1 and not (query.labels or query.goals or query.parent):
         # one page per status, each read from the status index, then merged (sorting pages only)
         searches = [step for step in plan if step.startswith("SEARCH")]
         assert len(searches) == len(query.statuses), steps
@@ -59,8 +61,8 @@ async def test_each_query_reads_an_index_in_its_order(tmp_path: Path, query: Flo
         assert not any("TEMP B-TREE" in step for step in plan), steps
 
 
-async def test_a_version_4_database_gains_goals_labels_and_counts(tmp_path: Path) -> None:
-    path = tmp_path / "v4.db"
+async def test_a_version_6_database_gains_goals_labels_and_counts(tmp_path: Path) -> None:
+    path = tmp_path / "v6.db"
     async with open_store(f"sqlite:///{tmp_path / 'source.db'}") as source:
         starts = {"a": ("g",), "b": ("g", "h"), "c": ("h",)}
         for n, (flow_id, goals) in enumerate(starts.items()):
@@ -69,17 +71,18 @@ async def test_a_version_4_database_gains_goals_labels_and_counts(tmp_path: Path
             await source.append(f"flow:{flow_id}", 0, [start], at(n))
         await source.append("flow:b", 1, [FlowCompleted(FlowID("b"))], at(5))
     with sqlite3.connect(path) as old, sqlite3.connect(tmp_path / "source.db") as new:
-        for migration in _MIGRATIONS[:4]:
+        for migration in _MIGRATIONS[:6]:
             for statement in migration:
                 old.execute(statement)
-        old.execute("PRAGMA user_version = 4")
+        old.execute("PRAGMA user_version = 6")
         events = new.execute("SELECT aggregate, seq, type, timestamp, data FROM events")
         old.executemany(
             "INSERT INTO events (aggregate, seq, type, timestamp, data) VALUES (?, ?, ?, ?, ?)",
             events.fetchall(),
         )
-        flows = new.execute("SELECT id, status, created_at, completed_at, error, labels FROM flows")
-        old.executemany("INSERT INTO flows VALUES (?, ?, ?, ?, ?, ?)", flows.fetchall())
+        columns = "id, status, created_at, completed_at, error, labels, parent"
+        flows = new.execute(f"SELECT {columns} FROM flows")
+        old.executemany(f"INSERT INTO flows ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?)", flows)
     old.close()
     new.close()
 

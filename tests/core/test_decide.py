@@ -9,6 +9,7 @@ from argyll.decide import (
     Context,
     EvaluatePredicate,
     Failed,
+    Memoized,
     NotCompleted,
     Policy,
     RunWork,
@@ -68,6 +69,34 @@ class Flow:
             self.state, effect.step.id, effect.token, outcome, self.context()
         )
         return self.take(decision)
+
+
+def test_a_memo_hit_succeeds_the_item_and_names_where_its_outputs_came_from():
+    flow = Flow(script_step("a", "1", outputs=["x"]), goals=["a"])
+    (run,) = flow.runs()
+
+    assert flow.outcome(run, Memoized({"x": 5}, "earlier", 4)) == [
+        "work_succeeded",
+        "attribute_set",
+        "step_completed",
+        "flow_completed",
+    ]
+    hit = flow.log[3].data
+    assert (hit.memo.flow_id, hit.memo.seq) == ("earlier", 4)
+    assert flow.log[3].to_dict()["data"]["memo"] == {"flow_id": "earlier", "seq": 4}
+    item = flow.state.executions["a"].work_items[run.token]
+    assert (item.outputs, item.memo) == ({"x": 5}, {"flow_id": "earlier", "seq": 4})
+    assert flow.outcome(run, Memoized({"x": 6}, "other", 1)) == []
+
+
+def test_a_success_names_no_memo():
+    flow = Flow(script_step("a", "1", outputs=["x"]), goals=["a"])
+    (run,) = flow.runs()
+    flow.outcome(run, Succeeded({"x": 5}))
+
+    assert flow.log[3].data.memo is None
+    assert "memo" not in flow.log[3].to_dict()["data"]
+    assert "memo" not in flow.state.executions["a"].work_items[run.token].to_dict()
 
 
 def test_one_step_flow_runs_and_completes():

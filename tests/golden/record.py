@@ -24,6 +24,8 @@ from golden_state import catalog_state, flow_state
 from argyll import Engine
 from argyll.codec import encode, encode_time
 from argyll.events import CATALOG, Event, flow_aggregate
+from argyll.model import StepID
+from argyll.subflow import child_flow_id
 from argyll.testing import Call, StepService, counter_tokens, script_step
 
 BACKOFF = {"init_backoff": 10, "max_backoff": 10, "backoff_type": "fixed", "max_retries": 3}
@@ -118,12 +120,15 @@ async def record(directory: Path, only: Sequence[str] = ()) -> None:
         await engine.wait_flow(failed, timeout=10)
 
         operated, redriven = await operate(engine, service.url)
+        parent, child = await sub_flow(engine)
 
         for name, aggregate in (
             ("success", flow_aggregate(success)),
             ("failed", flow_aggregate(failed)),
             ("operated", flow_aggregate(operated)),
             ("redriven", flow_aggregate(redriven)),
+            ("subflow", flow_aggregate(parent)),
+            ("subflow-child", flow_aggregate(child)),
         ):
             if not only or name in only:
                 events = await engine.store.read(aggregate)
@@ -157,6 +162,26 @@ async def operate(engine: Engine, url: str) -> tuple[str, str]:
     await engine.retry_flow(redriven, complete={"boom": {"x": 2}}, reason="x known")
     await engine.wait_flow(redriven, timeout=10)
     return held, redriven
+
+
+async def sub_flow(engine: Engine) -> tuple[str, str]:
+    """A flow step whose child doubles a number: the parent's log, and the child's (with its
+    ``parent``)."""
+    await engine.register_step(
+        script_step("sf_double", "{:sf_y (* sf_x 2)}", requires=["sf_x"], outputs=["sf_y"])
+    )
+    await engine.register_step(
+        {
+            "id": "sf_twice",
+            "type": "flow",
+            "flow": {"goals": ["sf_double"]},
+            "attributes": {"sf_x": {"role": "required"}, "sf_y": {"role": "output"}},
+        }
+    )
+    parent = await engine.start_flow(["sf_twice"], {"sf_x": 21}, flow_id="golden-subflow")
+    state = await engine.wait_flow(parent, timeout=10)
+    (token,) = state.executions[StepID("sf_twice")].work_items
+    return parent, child_flow_id(parent, StepID("sf_twice"), token)
 
 
 if __name__ == "__main__":

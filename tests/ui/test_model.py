@@ -15,6 +15,7 @@ from argyll.events import (
     CATALOG,
     Event,
     FlowStarted,
+    MemoSource,
     StepCompleted,
     StepStarted,
     WorkNotCompleted,
@@ -232,6 +233,28 @@ def test_timeline_shows_every_attempt_and_backoff_of_a_retried_item() -> None:
         ("pay · item 1", "backoff", "waited", "retry 1 due"),
         ("pay · item 1", "attempt", "succeeded", "attempt 2"),
     ]
+
+
+def test_timeline_names_the_flow_a_memo_hit_reused() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    flow, step, token = "f", StepID("rate"), Token("t1")
+    events = [
+        Event(flow_aggregate(flow), seq, start + timedelta(milliseconds=seq), data)
+        for seq, data in enumerate(
+            [
+                FlowStarted(flow, Plan((step,), (), {}, {}), {}),
+                StepStarted(flow, step, {}, {token: {}}),
+                WorkStarted(flow, step, token),
+                WorkSucceeded(flow, step, token, {"rate": 2}, MemoSource("earlier", 4)),
+                StepCompleted(flow, step, {"rate": 2}),
+            ],
+            1,
+        )
+    ]
+
+    bars = [(b.lane, b.status, b.label) for b in timeline(events)]
+
+    assert bars == [("rate", "completed", "memo hit of flow earlier")]
 
 
 async def test_a_step_run_once_gets_a_single_lane(engine: Engine) -> None:

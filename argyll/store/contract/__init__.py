@@ -12,13 +12,14 @@ parametrize it, or to use other fixtures)::
             return await MyEventStore.open("my://localhost/test")
 
 ``StoreContract`` is every role together, which the engine needs. Every suite but
-``StreamsContract``, ``LeasesContract`` and ``SlotsContract`` appends to set up what
-it checks, so each needs the streams role too; ``SlotsContract`` needs the leases
-role (slots are reaped by lease). The suites need pytest and pytest-asyncio (the
-``dev`` extras); ``tests/contract/test_store.py`` runs them on the memory, SQLite,
-Redis and Redis Cluster stores.
+``StreamsContract``, ``LeasesContract``, ``SlotsContract`` and ``MemosContract``
+appends to set up what it checks, so each needs the streams role too;
+``SlotsContract`` needs the leases role (slots are reaped by lease). The suites
+need pytest and pytest-asyncio (the ``dev`` extras); ``tests/contract/test_store.py``
+runs them on the memory, SQLite, Redis and Redis Cluster stores.
 """
 
+from argyll.store.contract.memos import MemosContract
 from argyll.store.contract.queries import FlowQueryContract
 from argyll.store.contract.roles import (
     FeedContract,
@@ -49,6 +50,7 @@ __all__ = [
     "FlowQueryContract",
     "LeasesContract",
     "LifecycleContract",
+    "MemosContract",
     "SlotsContract",
     "SnapshotsContract",
     "StoreContract",
@@ -69,6 +71,7 @@ class StoreContract(
     SnapshotsContract,
     LeasesContract,
     SlotsContract,
+    MemosContract,
     LifecycleContract,
 ):
     """Every role: what a store must do for the engine to run on it."""

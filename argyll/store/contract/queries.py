@@ -11,7 +11,7 @@ from datetime import datetime
 
 from argyll.events import FlowCompleted, FlowFailed, FlowPaused, FlowStarted, flow_aggregate
 from argyll.flow_query import FlowCursor, FlowQuery
-from argyll.model import FlowID, FlowStatus, Plan, StepID
+from argyll.model import FlowID, FlowStatus, ParentRef, Plan, StepID, Token
 from argyll.store.base import EventStore
 from argyll.store.contract.roles import Suite
 from argyll.store.contract.support import NOW, at
@@ -27,8 +27,12 @@ async def start(
     when: datetime,
     goals: Sequence[str] = ("g",),
     labels: Mapping[str, str] | None = None,
+    parent: str | None = None,
 ) -> None:
-    started = FlowStarted(FlowID(flow_id), plan_for(*goals), {}, labels=dict(labels or {}))
+    came_from = None if parent is None else ParentRef(FlowID(parent), StepID("sub"), Token("t"))
+    started = FlowStarted(
+        FlowID(flow_id), plan_for(*goals), {}, labels=dict(labels or {}), parent=came_from
+    )
     await store.append(flow_aggregate(flow_id), 0, [started], when)
 
 
@@ -96,6 +100,22 @@ class FlowQueryContract(Suite):
             statuses=frozenset({active}), labels={"tier": "1"}, goals=("h",), id_prefix="a"
         )
         assert await ids(store, combined) == ["ab", "a"]
+
+    async def test_children_are_listed_by_their_parent(self, store: EventStore) -> None:
+        await start(store, "p", at(0))
+        for n in range(4):
+            await start(store, f"p-{n}", at(1 + n), parent="p", labels={"odd": str(n % 2)})
+        await start(store, "q-0", at(9), parent="q")
+
+        assert await ids(store, FlowQuery(parent="p")) == ["p-3", "p-2", "p-1", "p-0"]
+        assert await ids(store, FlowQuery(parent="p", labels={"odd": "1"})) == ["p-3", "p-1"]
+        assert await every_page(store, FlowQuery(parent="p", limit=3, newest_first=False)) == [
+            ["p-0", "p-1", "p-2"],
+            ["p-3"],
+        ]
+        assert await ids(store, FlowQuery(parent="p-0")) == []
+        page = await store.query_flows(FlowQuery(parent="q"))
+        assert [(flow.id, flow.parent) for flow in page.flows] == [("q-0", "q")]
 
     async def test_oldest_first_and_limits(self, store: EventStore) -> None:
         await self._mixed(store)

@@ -24,7 +24,7 @@ from argyll.events import (
     StepHealthChanged,
     flow_aggregate,
 )
-from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
+from argyll.model import FlowID, FlowStatus, FlowSummary, ParentRef, StepID, Token
 from argyll.store.base import EventStore
 from argyll.store.contract.support import (
     EMPTY_PLAN,
@@ -373,6 +373,18 @@ class FlowIndexContract(Suite):
         assert await ids(FlowStatus.FAILED, team="billing") == ["b"]
         assert await ids(team="sales") == []
         assert [f.id for f in await store.list_flows(None, 1, {"team": "billing"})] == ["b"]
+
+    async def test_a_child_flows_row_names_its_parent(self, store: EventStore) -> None:
+        parent = ParentRef(FlowID("p"), StepID("sub"), Token("t1"))
+        await store.append("flow:p", 0, [started("p")], at(0))
+        await store.append(
+            "flow:c", 0, [FlowStarted(FlowID("c"), EMPTY_PLAN, {}, parent=parent)], at(1)
+        )
+        await store.append("flow:c", 1, [FlowCanceled(FlowID("c"))], at(2))
+
+        summary = FlowSummary(FlowID("c"), FlowStatus.CANCELED, at(1), at(2), parent=FlowID("p"))
+        assert await store.flow_summary("c") == summary
+        assert [f.parent for f in await store.list_flows()] == [FlowID("p"), None]
 
     async def test_list_flows_breaks_ties_by_descending_id(self, store: EventStore) -> None:
         for flow_id in ["m", "z", "a"]:

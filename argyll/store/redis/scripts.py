@@ -39,6 +39,9 @@ SLOT_ACQUIRE = _script("slot_acquire")
 SLOT_RELEASE = _script("slot_release")
 SLOT_LIST = _script("slot_list")
 SLOT_REAP = _script("slot_reap")
+MEMO_GET = _script("memo_get")
+MEMO_PUT = _script("memo_put")
+MEMO_FORGET = _script("memo_forget")
 SCRIPTS = (
     APPEND,
     READ_STREAM,
@@ -50,4 +53,7 @@ SCRIPTS = (
     SLOT_RELEASE,
     SLOT_LIST,
     SLOT_REAP,
+    MEMO_GET,
+    MEMO_PUT,
+    MEMO_FORGET,
 )

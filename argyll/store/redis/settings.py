@@ -11,11 +11,21 @@ slot and one Lua script can touch all of it::
     <prefix>{sk}:flows:<set>          sorted sets all/<each status>, by creation time
     <prefix>{sk}:flows:label:<label>  sorted set per label (JSON [name, value]), by creation time
     <prefix>{sk}:flows:goal:<step>    sorted set per goal step, by creation time
+    <prefix>{sk}:flows:parent:<flow>  sorted set of a parent flow's children, by creation time
     <prefix>{s0}:meta, <prefix>{s0}:instances
     <prefix>{s0}:slots:held:<step>    hash: item (flow \x1f token) -> instance holding its slot
     <prefix>{s0}:slots:queue:<step>   sorted set: items waiting for a slot, by arrival
     <prefix>{s0}:slots:waiting:<step> hash: waiting item -> instance
     <prefix>{s0}:slots:steps, <prefix>{s0}:slots:arrivals   steps with slot keys; a counter
+    <prefix>{memo}:entries            hash: memo key -> the memo (JSON)
+    <prefix>{memo}:owners             hash: memo key -> its step id
+    <prefix>{memo}:uses               sorted set: memo keys by last put or hit (a counter)
+    <prefix>{memo}:clock              that counter
+    <prefix>{memo}:step:<step>        set: the step's memo keys, so an update drops them
+
+Every memo key shares the ``{memo}`` hash tag, so a get (and the use it counts) is one
+script call, and a put evicts the least recently used of the whole store at once; on
+a cluster, memo traffic is one node's.
 
 An aggregate belongs to shard ``crc32(name) % shards``; a flow's index row lives
 in the shard of ``flow:<id>`` (so a flow's start, end and index row share a slot).
@@ -32,6 +42,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from argyll.errors import ValidationError
 from argyll.model import FlowStatus
 from argyll.redaction import redact_url
+from argyll.store.options import MEMO_LIMIT_OPTION, memo_limit_problems, parse_memo_limit
 
 DEFAULT_PREFIX = "argyll:"
 SERVER_SHARDS = 1
@@ -57,6 +68,7 @@ class RedisSettings:
     shards: int | None
     shown_url: str
     """The URL with its password hidden, for messages."""
+    memo_limit: int
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -70,7 +82,8 @@ def redis_settings(url: str) -> RedisSettings:
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     prefix = query.pop("prefix", DEFAULT_PREFIX)
     shards = query.pop("shards", None)
-    problems = []
+    memo_limit = query.pop(MEMO_LIMIT_OPTION, None)
+    problems = memo_limit_problems(memo_limit)
     if "{" in prefix or "}" in prefix:
         problems.append(("store", f"prefix {prefix!r} may not hold braces: they make hash tags"))
     if shards is not None and not (
@@ -81,7 +94,12 @@ def redis_settings(url: str) -> RedisSettings:
         raise ValidationError(problems)
     client_url = urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), ""))
     return RedisSettings(
-        client_url, cluster, prefix, None if shards is None else int(shards), redact_url(url)
+        client_url,
+        cluster,
+        prefix,
+        None if shards is None else int(shards),
+        redact_url(url),
+        parse_memo_limit(memo_limit),
     )
 
 
@@ -103,6 +121,14 @@ class Keys:
         """Slot keys share the instances' hash tag, so reaping sees both in one script."""
         self.slot_steps = self.slots + "steps"
         self.slot_arrivals = self.slots + "arrivals"
+        memos = f"{prefix}{{memo}}:"
+        self.memo_tables = [memos + name for name in ("entries", "owners", "uses")]
+        """The keys every memo script takes first, in this order."""
+        self.memo_clock = memos + "clock"
+        self.memo_steps = memos + "step:"
+
+    def memo_step(self, step_id: str) -> str:
+        return self.memo_steps + step_id
 
     def step_slots(self, step_id: str) -> list[str]:
         """The step's slot keys (held, queue, waiting), in the order the slot scripts take them."""
@@ -129,11 +155,17 @@ class Keys:
     def goal_set(self, shard: int, goal: str) -> str:
         return f"{self.tags[shard]}flows:goal:{goal}"
 
-    def row_sets(self, shard: int, labels: Mapping[str, str], goals: Iterable[str]) -> list[str]:
-        """The label and goal sets a flow's row is in, besides all and its status."""
+    def parent_set(self, shard: int, parent: str) -> str:
+        return f"{self.tags[shard]}flows:parent:{parent}"
+
+    def row_sets(
+        self, shard: int, labels: Mapping[str, str], goals: Iterable[str], parent: str | None
+    ) -> list[str]:
+        """The label, goal and parent sets a flow's row is in, besides all and its status."""
         return [
             *(self.label_set(shard, name, value) for name, value in labels.items()),
             *(self.goal_set(shard, goal) for goal in goals),
+            *([] if parent is None else [self.parent_set(shard, parent)]),
         ]
 
     def index(self, shard: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""``RedisEventStore``: streams, the flow index, snapshots, leases and slots on Redis.
+"""``RedisEventStore``: streams, the flow index, snapshots, leases, slots and memos on Redis.
 
 One Lua script, called by SHA, checks an append's expected version against the
 aggregate stream's length and writes the batch to the feed, the aggregate
@@ -34,7 +34,8 @@ from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData, FlowFailed, FlowStarted, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, index_change
 from argyll.flow_query import FlowPage, FlowQuery, page_of, sort_key
-from argyll.model import FlowID, FlowStatus, FlowSummary
+from argyll.memo import Memo
+from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.redis.feed import RedisFeed, feed_event, format_id, parse_id
 from argyll.store.redis.guard import Guard
@@ -44,6 +45,9 @@ from argyll.store.redis.scripts import (
     APPEND,
     HEARTBEAT,
     LIVE,
+    MEMO_FORGET,
+    MEMO_GET,
+    MEMO_PUT,
     READ_STREAM,
     SCRIPTS,
     SLOT_ACQUIRE,
@@ -87,8 +91,9 @@ class RedisEventStore(ClosesOnExit):
     Make one with ``await RedisEventStore.open(url)``.
     """
 
-    def __init__(self, url: str, client: Client, keys: Keys) -> None:
+    def __init__(self, url: str, client: Client, keys: Keys, memo_limit: int) -> None:
         self.url = url
+        self.memo_limit = memo_limit
         self._client = client
         self._keys = keys
         self._guard = Guard(url)
@@ -105,7 +110,7 @@ class RedisEventStore(ClosesOnExit):
             raise StoreError(f"{settings.shown_url}: cannot connect: {error}") from error
         try:
             keys = Keys(settings.prefix, await _shard_count(client, settings))
-            store = cls(settings.shown_url, client, keys)
+            store = cls(settings.shown_url, client, keys, settings.memo_limit)
             await store._pipeliner.load_scripts()
             await store.head()
         except RedisError as error:
@@ -166,12 +171,13 @@ class RedisEventStore(ClosesOnExit):
             change, status = index_change(data)
             args += (change.value, status.value, data.flow_id, _micros(timestamp), stamp, error)
             if isinstance(data, FlowStarted):
-                sets = self._keys.row_sets(shard, data.labels, data.plan.goals)
+                parent = data.parent.flow_id if data.parent is not None else None
+                sets = self._keys.row_sets(shard, data.labels, data.plan.goals, parent)
                 args += (json.dumps(dict(data.labels)), json.dumps(list(data.plan.goals)))
-                args.append(len(sets))
+                args += (parent or "", len(sets))
                 joins += sets
             else:
-                args += ("", "", 0)
+                args += ("", "", "", 0)
         return args
 
     def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
@@ -300,6 +306,7 @@ class RedisEventStore(ClosesOnExit):
         choices: list[Callable[[int], list[str]]] = [
             *(_one(keys.label_set, *label) for label in query.labels.items()),
             *(_one(keys.goal_set, goal) for goal in query.goals),
+            *([] if query.parent is None else [_one(keys.parent_set, query.parent)]),
         ]
         if query.statuses:
             statuses = sorted(query.statuses)
@@ -442,6 +449,39 @@ class RedisEventStore(ClosesOnExit):
             freed: int = await self._pipeliner.script(SLOT_REAP, keys, [self._keys.slots])
         return freed
 
+    # ------------------------------------------------------------------ memos
+
+    async def memo_get(self, key: str) -> Memo | None:
+        keys = [self._keys.memo_tables[0], self._keys.memo_tables[2], self._keys.memo_clock]
+        with self._guard.translating():
+            raw = await self._pipeliner.script(MEMO_GET, keys, [key])
+        if raw is None:
+            return None
+        entry = json.loads(raw)
+        created_at = decode_time(entry["created_at"])
+        return Memo(
+            StepID(entry["step_id"]), entry["outputs"], entry["flow_id"], entry["seq"], created_at
+        )
+
+    async def memo_put(self, key: str, memo: Memo) -> None:
+        keys = [*self._keys.memo_tables, self._keys.memo_clock, self._keys.memo_step(memo.step_id)]
+        entry = {
+            "step_id": memo.step_id,
+            "outputs": memo.outputs,
+            "flow_id": memo.flow_id,
+            "seq": memo.seq,
+            "created_at": encode_time(memo.created_at),
+        }
+        args = [key, json.dumps(entry), memo.step_id, self.memo_limit, self._keys.memo_steps]
+        with self._guard.translating():
+            await self._pipeliner.script(MEMO_PUT, keys, args)
+
+    async def memo_forget(self, step_id: str) -> int:
+        keys = [*self._keys.memo_tables, self._keys.memo_step(step_id)]
+        with self._guard.translating():
+            dropped: int = await self._pipeliner.script(MEMO_FORGET, keys, [])
+        return dropped
+
     # -------------------------------------------------------------- lifecycle
 
     async def aclose(self) -> None:
@@ -499,6 +539,7 @@ def _summary(flow_id: str, raw: bytes) -> FlowSummary:
         None if completed is None else decode_time(completed),
         row.get("error"),
         json.loads(row.get("labels") or "{}"),
+        row.get("parent"),
         tuple(json.loads(row.get("goals") or "[]")),
     )
 

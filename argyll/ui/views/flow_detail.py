@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from argyll.events import Event
-from argyll.model import Execution, FlowState, Step
+from argyll.model import Execution, FlowState, Step, StepID, StepType, Token
+from argyll.subflow import child_flow_id
 from argyll.ui.format import badge, escape, seconds_between, utc_text
 from argyll.ui.model import DashboardModel
+from argyll.ui.views.deep_link import link_search
 from argyll.ui.views.json_view import JSON_CSS, DocumentsHTML, json_html
 from argyll.ui.views.panes import CSS, card
 
@@ -35,6 +37,9 @@ def flow_facts(flow: FlowState) -> str:
     ]
     if flow.labels:
         facts.append(("labels", escape(", ".join(f"{k}={v}" for k, v in flow.labels.items()))))
+    if flow.parent is not None:
+        link = flow_link(flow.parent.flow_id, flow.parent.step_id)
+        facts.append(("parent", f"{link} (step <code>{escape(flow.parent.step_id)}</code>)"))
     if flow.error:
         facts.append(("error", f'<span class="fact-error">{escape(flow.error)}</span>'))
     return f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>{_facts(facts)}'
@@ -49,8 +54,30 @@ def flow_attributes(flow: FlowState) -> str:
     )
 
 
-def execution_section(step_id: str, execution: Execution) -> str:
-    """How the step ran in the flow: status, times, error, inputs and outputs, work items."""
+def flow_link(flow_id: str, step_id: str = "") -> str:
+    """A link that opens a flow (and a step of it) in the dashboard: its deep link."""
+    search = escape(link_search(flow_id, step_id))
+    return f'<a class="flow-link" href="{search}"><code>{escape(flow_id)}</code></a>'
+
+
+def child_links(flow: FlowState, step_id: str) -> list[tuple[str, str]]:
+    """A sub-flow step's child flows, one per work item, each a link that opens it."""
+    step = flow.plan.steps.get(StepID(step_id))
+    if step is None or step.type is not StepType.FLOW:
+        return []
+    items = flow.executions[StepID(step_id)].work_items
+    return [
+        (
+            f"child flow {escape(token[:8])}",
+            flow_link(child_flow_id(flow.id, step.id, Token(token))),
+        )
+        for token in items
+    ]
+
+
+def execution_section(step_id: str, execution: Execution, flow: FlowState | None = None) -> str:
+    """How the step ran in the flow: status, times, error, inputs and outputs, work items
+    (and, for a sub-flow step, a link to each item's child flow)."""
     facts = [("status", badge(execution.status.value))]
     if execution.duration_ms is not None:
         facts.append(("duration", f"{execution.duration_ms} ms"))
@@ -60,6 +87,8 @@ def execution_section(step_id: str, execution: Execution) -> str:
     for token, item in execution.work_items.items():
         retries = f", {item.retry_count} retries" if item.retry_count else ""
         facts.append((f"item {escape(token[:8])}", f"{escape(item.status.value)}{retries}"))
+    if flow is not None:
+        facts += child_links(flow, step_id)
     return (
         _facts(facts)
         + json_html("inputs", execution.inputs or {}, key=f"step/{step_id}/inputs")
@@ -89,7 +118,7 @@ def events_section(events: Sequence[Event], step_id: str) -> str:
 def step_section(step: Step | None, step_id: str, flow: FlowState | None) -> str:
     head = f'<h4 data-reveal="">Step <code>{escape(step_id)}</code></h4>'
     execution = flow.executions.get(step_id) if flow is not None else None
-    body = execution_section(step_id, execution) if execution is not None else ""
+    body = execution_section(step_id, execution, flow) if execution is not None else ""
     if flow is not None and execution is None:
         body = '<p class="muted">Not part of this flow.</p>'
     if step is not None:

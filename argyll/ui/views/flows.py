@@ -16,17 +16,20 @@ from argyll.ui.views.panes import TABLE_CSS, status_formatter, title_formatter
 FLOW_PAGE_SIZE = 12
 STATUSES = ["all", *(status.value for status in FlowStatus)]
 COLUMN_WIDTHS = {
-    "flow": "20%",
-    "goals": "14%",
-    "status": "13%",
-    "progress": "7%",
-    "started": "14%",
-    "duration (s)": "7%",
-    "error": "25%",
+    "flow": "17%",
+    "parent": "12%",
+    "goals": "12%",
+    "status": "11%",
+    "progress": "6%",
+    "started": "12%",
+    "duration (s)": "6%",
+    "error": "24%",
 }
 """Shares of the table's width, so the root cause stays in view however wide the page."""
 WRAPPED = {"type": "textarea"}
-"""Long text (flow ids, goals, errors) wraps in its cell instead of being cut."""
+"""Long text (flow ids, goals, errors) wraps in its cell instead of being cut.
+
+A child flow's row names its parent flow (empty for flows started by a client)."""
 
 
 class FlowsView:
@@ -61,9 +64,15 @@ class FlowsView:
             sizing_mode="stretch_width",
             layout="fit_columns",
             hidden_columns=["utc"],
-            titles={"progress": "steps", "duration (s)": "secs", "error": "root cause / error"},
+            titles={
+                "parent": "parent flow",
+                "progress": "steps",
+                "duration (s)": "secs",
+                "error": "root cause / error",
+            },
             formatters={
                 "flow": WRAPPED,
+                "parent": WRAPPED,
                 "goals": WRAPPED,
                 "status": status_formatter(),
                 "started": title_formatter("utc"),

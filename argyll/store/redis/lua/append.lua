@@ -1,21 +1,23 @@
 -- KEYS: feed, clock, flows, flows:all, then one set per flow status (its name after the
---       last ':'), then the stream of each append, then the label and goal sets of the
---       rows the appends open, in the order of those rows
+--       last ':'), then the stream of each append, then the label, goal and parent sets of
+--       the rows the appends open, in the order of those rows
 -- ARGV: floor, the number of status sets, the number of appends, then per append:
 --       expected, aggregate, count, indexed, count x (timestamp, type, version, data),
 --       indexed x (change, status, flow id, score, timestamp, error, labels and goals: the
---       JSON texts a new row keeps, how many label and goal sets the row joins)
+--       JSON texts a new row keeps, parent: the parent flow a new child flow's row names,
+--       or '', how many label, goal and parent sets the row joins)
 -- Each append is checked and written on its own: a stale one is refused alone.
 -- A row change (argyll.flow_index.RowChange) opens a row, moves its status, or closes it;
--- an opened row joins flows:all and its label and goal sets, which it never leaves.
+-- an opened row joins flows:all and its label, goal and parent sets, which it never leaves.
 local statuses, appends = tonumber(ARGV[2]), tonumber(ARGV[3])
 local sets = {}
 for n = 5, 4 + statuses do sets[string.match(KEYS[n], ':([a-z_]+)$')] = KEYS[n] end
 local joined = 5 + statuses + appends
-local function index(change, status, flow, score, at, err, labels, goals, joins)
+local function index(change, status, flow, score, at, err, labels, goals, parent, joins)
   local row
   if change == 'open' then
     row = {status = status, created = at, score = score, labels = labels, goals = goals}
+    if parent ~= '' then row.parent = parent end
     redis.call('ZADD', KEYS[4], score, flow)
     for n = joined, joined + joins - 1 do redis.call('ZADD', KEYS[n], score, flow) end
   else
@@ -46,7 +48,7 @@ for n = 5 + statuses, 4 + statuses + appends do
     results[#results + 1] = {0, version}
     at = at + 4 * count
     for _ = 1, indexed do
-      joined, at = joined + tonumber(ARGV[at + 8]), at + 9
+      joined, at = joined + tonumber(ARGV[at + 9]), at + 10
     end
   else
     results[#results + 1] = {1, format(ms, seq)}
@@ -59,10 +61,10 @@ for n = 5 + statuses, 4 + statuses + appends do
       seq, at, wrote = seq + 1, at + 4, true
     end
     for _ = 1, indexed do
-      local joins = tonumber(ARGV[at + 8])
+      local joins = tonumber(ARGV[at + 9])
       index(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5],
-            ARGV[at + 6], ARGV[at + 7], joins)
-      joined, at = joined + joins, at + 9
+            ARGV[at + 6], ARGV[at + 7], ARGV[at + 8], joins)
+      joined, at = joined + joins, at + 10
     end
   end
 end

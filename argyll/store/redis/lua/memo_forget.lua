@@ -1,0 +1,9 @@
+-- KEYS: entries, owners, uses, the step's keys. Drop every entry of the step; how many.
+local keys = redis.call('SMEMBERS', KEYS[4])
+for _, key in ipairs(keys) do
+  redis.call('HDEL', KEYS[1], key)
+  redis.call('HDEL', KEYS[2], key)
+  redis.call('ZREM', KEYS[3], key)
+end
+redis.call('DEL', KEYS[4])
+return #keys
