@@ -162,6 +162,7 @@ def start_flow(
     "--goal", "goals", multiple=True, help="only flows with this goal (repeat: all of them)"
 )
 @click.option("--id-prefix", metavar="TEXT", help="only flows whose id starts with TEXT")
+@click.option("--parent", metavar="ID", help="only the child flows of flow ID")
 @click.option("--created-after", metavar="TIME", help="only flows created after TIME (ISO-8601)")
 @click.option("--created-before", metavar="TIME", help="only flows created before TIME (ISO-8601)")
 @click.option("--oldest-first", is_flag=True, help="oldest first (default: newest first)")

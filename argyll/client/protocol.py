@@ -242,6 +242,7 @@ class FlowFilters(TypedDict, total=False):
     labels: Mapping[str, str]
     goals: Iterable[str]
     id_prefix: str
+    parent: str
     created_after: datetime | str
     created_before: datetime | str
     sort: str

@@ -168,7 +168,15 @@ def flow_query_body(arguments: Callable[[str], list[str]]) -> dict[str, Any]:
     labels = parse_labels(arguments("label"))
     if labels:
         body["labels"] = labels
-    for name in ("id_prefix", "created_after", "created_before", "sort", "cursor", "limit"):
+    for name in (
+        "id_prefix",
+        "parent",
+        "created_after",
+        "created_before",
+        "sort",
+        "cursor",
+        "limit",
+    ):
         given = arguments(name)
         if given:
             body[name] = given[-1]

@@ -504,7 +504,7 @@ def _listing_parameters() -> list[Schema]:
         schema = {"type": "array", "items": items}
         return {"name": name, "in": "query", "description": description, "schema": schema}
 
-    once = ("id_prefix", "created_after", "created_before", "sort", "limit")
+    once = ("id_prefix", "parent", "created_after", "created_before", "sort", "limit")
     return [
         repeated(
             "status",

@@ -36,6 +36,7 @@ def test_flow_ls_filters_and_pages(engine_url: str) -> None:
         "qs-3",
     ]
     assert ids(ok(argyll(engine_url, *batch, "--label", "tier=1", "--status", "failed"))) == []
+    assert ids(ok(argyll(engine_url, *batch, "--parent", "qs-1"))) == []
     both = ("--status", "failed", "--status", "completed")
     assert ids(ok(argyll(engine_url, *batch, *both, "--label", "tier=1"))) == ["qt-4", "qs-2"]
     created = json.loads(ok(argyll(engine_url, *batch)))["flows"]

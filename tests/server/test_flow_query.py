@@ -205,3 +205,25 @@ async def test_the_engine_counts_flows_and_shows_a_page_of_active_ones(api: Api)
     assert list(body["active_flows"]) == [f"w{n:02}" for n in range(52, 2, -1)]
     rest = await query(api, statuses=["active"], cursor=body["active_flows_next_cursor"])
     assert [flow["id"] for flow in rest["flows"]] == ["w02", "w01"]
+
+
+async def test_the_children_of_a_flow_are_queried_by_parent(api: Api) -> None:
+    greet = {
+        "id": "greet",
+        "type": "flow",
+        "flow": {"goals": ["hello"]},
+        "attributes": {"name": {"role": "required"}, "greeting": {"role": "output"}},
+    }
+    assert (await api.client.post("/engine/step", json=greet)).status_code == 201
+    for flow_id in ("p1", "p2"):
+        await start(api, flow_id, ["greet"])
+        await api.wait_flow(flow_id)
+
+    children = (await query(api, parent="p1"))["flows"]
+
+    assert [flow["parent"] for flow in children] == ["p1"]
+    assert children[0]["goals"] == ["hello"]
+    listed = await api.client.get("/engine/flow", params={"parent": "p2", "goal": "hello"})
+    assert [flow["parent"] for flow in listed.json()["flows"]] == ["p2"]
+    assert await ids(api, parent="p1", goals=["greet"]) == []
+    problem(await api.client.post("/engine/flow/query", json={"parent": "a b"}), 400)
