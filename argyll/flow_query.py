@@ -97,6 +97,26 @@ class FlowQuery:
             and (self.created_before is None or created < self.created_before)
         )
 
+    def to_body(self) -> dict[str, Any]:
+        """The query as a request body (``parse_flow_query`` reads it back), defaults left out."""
+        body: dict[str, Any] = {
+            "statuses": sorted(status.value for status in self.statuses),
+            "labels": dict(self.labels),
+            "goals": list(self.goals),
+            "id_prefix": self.id_prefix,
+            "parent": self.parent,
+            "created_after": _text(self.created_after),
+            "created_before": _text(self.created_before),
+            "sort": NEWEST_FIRST if self.newest_first else OLDEST_FIRST,
+            "limit": self.limit,
+            "cursor": None if self.after is None else self.after.encode(),
+        }
+        default = FlowQuery()
+        defaults = {"sort": NEWEST_FIRST, "limit": default.limit}
+        return {
+            k: v for k, v in body.items() if v not in (None, "", [], {}) and defaults.get(k) != v
+        }
+
     def past_end(self, key: SortKey) -> bool:
         """Whether a row with this sort key, and every row after it in the query's order,
         falls outside the query's time range."""
@@ -188,6 +208,10 @@ def _cursor(text: str, problems: list[tuple[str, str]]) -> FlowCursor | None:
     except ValidationError as error:
         problems += error.problems
         return None
+
+
+def _text(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="microseconds")
 
 
 def _moment(name: str, text: Any, problems: list[tuple[str, str]]) -> datetime | None:
