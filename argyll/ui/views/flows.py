@@ -85,10 +85,7 @@ class FlowsView:
             stylesheets=[TABLE_CSS],
         )
         self.older = pn.widgets.Button(
-            name="Older flows",
-            button_type="light",
-            visible=model.older is not None,
-            css_classes=["argyll-older-flows"],
+            label="Older flows", visible=model.older is not None, css_classes=["argyll-older-flows"]
         )
         self.older.on_click(lambda _: model.param.trigger("older_wanted"))
         model.param.watch(lambda event: self._show_older(event.new), "older")
