@@ -32,7 +32,7 @@ from argyll.client.client import DEFAULT_TIMEOUT
 from argyll.errors import ArgyllError, NotFoundError
 from argyll.events import CATALOG, Event, EventData, StepHealthChanged, StepRegistered
 from argyll.flow_query import FlowCursor, FlowPage, FlowQuery
-from argyll.model import Catalog, FlowID, FlowStatus, FlowSummary, Step
+from argyll.model import Catalog, FlowID, FlowStatus, Step
 from argyll.ui.model import BACKFILL, FLOW_PAGE, DashboardModel
 
 log = logging.getLogger("argyll.ui")
@@ -56,10 +56,6 @@ class EngineSource(Protocol):
     def catalog(self) -> Catalog: ...
 
     def events(self, after: str | None = None) -> AsyncIterator[Event]: ...
-
-    async def list_flows(
-        self, status: Any = None, limit: int | None = None
-    ) -> list[FlowSummary]: ...
 
     async def query_flows(self, query: FlowQuery) -> FlowPage: ...
 
@@ -373,13 +369,8 @@ class RemoteEngine:
         self._queues.add(queue)
         return self._drain(queue)
 
-    async def list_flows(self, status: Any = None, limit: int | None = None) -> list[FlowSummary]:
-        """The flow list, once the stream is up: a snapshot must not precede the stream."""
-        await self._until_live()
-        return await self.client.list_flows(status, limit)
-
     async def query_flows(self, query: FlowQuery) -> FlowPage:
-        """A page of flows, once the stream is up (as ``list_flows``)."""
+        """A page of flows, once the stream is up: a snapshot must not precede the stream."""
         await self._until_live()
         return await self.client.query_flows(**query.to_body())
 
