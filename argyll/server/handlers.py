@@ -46,6 +46,8 @@ from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 _PARAMETER_OF = {"statuses": "status", "goals": "goal", "labels": "label"}
 """The query parameter of each body field whose name differs."""
+_GIVEN_ONCE = ("id_prefix", "parent", "created_after", "created_before", "sort", "cursor", "limit")
+"""The query parameters named as their body fields, given once (the last one counts)."""
 _DIGITS = re.compile(r"[0-9]+")
 ACTIVE_PAGE = FlowQuery(statuses=frozenset({FlowStatus.ACTIVE}))
 """The active flows ``GET /engine`` shows: the newest page of them."""
@@ -168,15 +170,7 @@ def flow_query_body(arguments: Callable[[str], list[str]]) -> dict[str, Any]:
     labels = parse_labels(arguments("label"))
     if labels:
         body["labels"] = labels
-    for name in (
-        "id_prefix",
-        "parent",
-        "created_after",
-        "created_before",
-        "sort",
-        "cursor",
-        "limit",
-    ):
+    for name in _GIVEN_ONCE:
         given = arguments(name)
         if given:
             body[name] = given[-1]

@@ -242,8 +242,8 @@ class RedisEventStore(ClosesOnExit):
     ) -> list[FlowSummary]:
         """Newest first; flows created at the same moment come in descending id order.
 
-        A label filter reads every row of the status and filters here (label queries
-        with an index of their own come with paging).
+        A label filter reads every row of the status and filters here; ``query_flows``
+        reads a label's own set instead, a page at a time.
         """
         if labels:
             every = await self.list_flows(status)
