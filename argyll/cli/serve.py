@@ -57,6 +57,8 @@ NOTABLE_EVENTS = {
     "flow_retried": logging.INFO,
     "step_failed": logging.WARNING,
     "work_retry_scheduled": logging.WARNING,
+    "comp_retry_scheduled": logging.WARNING,
+    "comp_failed": logging.ERROR,  # a change that was not undone: it needs a person
 }
 # Never a work item's token: it is the receipt token that completes the work by webhook.
 _EVENT_FIELDS = ("flow_id", "step_id", "retry_count", "next_retry_at", "error")

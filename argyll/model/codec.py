@@ -180,6 +180,7 @@ def _work_item(data: Mapping[str, Any]) -> WorkItem:
         owner=data.get("owner", ""),
         started_at=_maybe_time(data.get("started_at")),
         memo=data.get("memo"),
+        completed_seq=data.get("completed_seq"),
     )
 
 

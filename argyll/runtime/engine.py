@@ -26,7 +26,7 @@ from typing import Any, Self
 import httpx
 
 from argyll import catalog as catalog_rules
-from argyll import decide, operate, subflow
+from argyll import collect, decide, operate, subflow
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -43,6 +43,7 @@ from argyll.events import (
     Event,
     EventData,
     FlowCanceled,
+    FlowDeactivated,
     FlowFailed,
     FlowStarted,
     flow_aggregate,
@@ -52,6 +53,7 @@ from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo, memo_entries
 from argyll.model import (
     ID_PATTERN,
+    UNDOING,
     Catalog,
     FlowID,
     FlowStart,
@@ -207,11 +209,31 @@ class Engine:
                 self._open_work.seed(state)
                 if state.deadline is not None:
                     self._dispatch.schedule(state.id, state.deadline)
+                for at in collect.deadlines(state, self.clock.now(), self._scripts.test):
+                    self._dispatch.schedule(state.id, at)
+        await self._seed_compensations()
         self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
         await self._subflows.cancel_orphans(running)
         await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
+
+    async def _seed_compensations(self) -> None:
+        """Failed and canceled flows not yet deactivated: their compensation is carried on.
+
+        The flow index does not tell which ended flows still compensate, so each failed
+        or canceled flow's last event is read, and only a flow that does not end with
+        its deactivation is folded (see docs/steps.md, "Compensation").
+        """
+        for status in UNDOING:
+            for summary in await self.store.list_flows(status):
+                aggregate = flow_aggregate(summary.id)
+                last = await self.store.read(
+                    aggregate, after=await self.store.version(aggregate) - 1
+                )
+                if last and isinstance(last[-1].data, FlowDeactivated):
+                    continue
+                self._open_work.seed(await self.get_flow(summary.id))
 
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""

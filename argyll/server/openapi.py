@@ -126,6 +126,10 @@ def _flow_schemas() -> dict[str, Schema]:
             **_obj(["flow_id", "seq"], flow_id={"type": "string"}, seq={"type": "integer"}),
             "description": "the outputs were a memo hit: the work_succeeded that produced them",
         },
+        completed_seq={
+            "type": "integer",
+            "description": "the event that recorded a compensable item's success (its order)",
+        },
     )
     execution = _obj(
         ["status", "inputs", "work_items"],
@@ -136,6 +140,7 @@ def _flow_schemas() -> dict[str, Schema]:
         outputs=_OBJECT,
         error={"type": "string"},
         reason={"type": "string"},
+        unsatisfied={**_STRINGS, "description": "the inputs that ended the step without running"},
         duration={"type": "integer", "description": "milliseconds"},
         work_items=_map(_ref("WorkItem")),
     )
@@ -195,6 +200,11 @@ def _flow_schemas() -> dict[str, Schema]:
             last_updated=_TIME,
             error={"type": "string"},
             deadline={**_TIME, "description": "when an unfinished flow fails (its timeout)"},
+            deactivated_at={
+                **_TIME,
+                "description": "when the ended flow had no work or compensation left",
+            },
+            compensation=_ref("Compensation"),
             labels=model_schema.LABELS,
             parent={
                 **_obj(
@@ -207,7 +217,7 @@ def _flow_schemas() -> dict[str, Schema]:
             },
             plan=_ref("Plan"),
             init=_OBJECT,
-            attributes=_map(_obj(["value", "step"], value={}, step={"type": ["string", "null"]})),
+            attributes=_map(_attribute_value()),
             executions=_map(_ref("Execution")),
         ),
         "Operated": _obj(
@@ -217,6 +227,14 @@ def _flow_schemas() -> dict[str, Schema]:
             status=status,
         ),
         "Explanation": _explanation_schema(),
+        "Compensation": _obj(
+            ["status", "compensated", "failed", "pending"],
+            status={"enum": ["compensating", "compensated", "failed"]},
+            compensated={"type": "integer"},
+            failed={"type": "integer"},
+            pending={"type": "integer"},
+            failures=_failures_schema(),
+        ),
         "Event": _obj(
             ["type", "aggregate", "seq", "timestamp", "data"],
             type={"type": "string"},
@@ -226,6 +244,25 @@ def _flow_schemas() -> dict[str, Schema]:
             data=_OBJECT,
         ),
     }
+
+
+def _failures_schema() -> Schema:
+    """The compensations that failed for good: step, token, error."""
+    failure = _obj(
+        ["step_id", "token", "error"],
+        step_id={"type": "string"},
+        token={"type": "string"},
+        error={"type": ["string", "null"]},
+    )
+    return {"type": "array", "items": failure}
+
+
+def _attribute_value() -> Schema:
+    """An attribute: its first value, its step, and every value once several steps gave one."""
+    step = {"type": ["string", "null"]}
+    candidate = _obj(["value", "step"], value={}, step=step)
+    values = {"type": "array", "items": candidate, "description": "in completion order"}
+    return _obj(["value", "step"], value={}, step=step, values=values)
 
 
 def _explanation_schema() -> Schema:
@@ -243,6 +280,7 @@ def _explanation_schema() -> Schema:
         status=enum_schema(FlowStatus),
         steps=_map(entry),
         not_in_plan=_map(left_out),
+        compensation=_ref("Compensation"),
     )
 
 

@@ -32,6 +32,9 @@ CONNECTION_TEXT = {
 WORK_COLORS = {
     "succeeded": STATUS_COLORS["completed"],
     "not_completed": "#f97316",
+    "compensating": "#a855f7",
+    "compensated": "#14b8a6",
+    "compensation_failed": "#be123c",
     "waiting": "#e2e8f0",
     "waited": "#e2e8f0",
     **STATUS_COLORS,

@@ -170,6 +170,29 @@ class _Gantt:
                     self.lane(step_id, token), step_id, "backoff", "waiting", when, None, label
                 )
                 self.open(wait_key, bar)
+            case _ if event.type.startswith("comp_"):
+                self._compensation(event, step_id, token)
+
+    def _compensation(self, event: Event, step_id: str, token: str) -> None:
+        """An item's undoing, in its lane: each call, and the backoff before a retry."""
+        data, when = event.data, event.timestamp
+        key, wait_key = (step_id, token + "/undo"), (step_id, token + "/undo-wait")
+        lane = self.lane(step_id, token)
+        match event.type:
+            case "comp_started":
+                self.close(wait_key, "waited", when)
+                self.close(key, "compensating", when)
+                self.open(
+                    key, Bar(lane, step_id, "compensation", "compensating", when, None, "undo")
+                )
+            case "comp_succeeded":
+                self.close(key, "compensated", when)
+            case "comp_failed":
+                self.close(key, "compensation_failed", when, getattr(data, "error", ""))
+            case "comp_retry_scheduled":
+                self.close(key, "not_completed", when, getattr(data, "error", ""))
+                label = f"undo retry {getattr(data, 'retry_count', 0)} due"
+                self.open(wait_key, Bar(lane, step_id, "backoff", "waiting", when, None, label))
 
 
 def timeline(events: Sequence[Event]) -> list[Bar]:

@@ -22,6 +22,7 @@ CORE = (
     "argyll.mapping",
     "argyll.operate",
     "argyll.subflow",
+    "argyll.compensate",
     "argyll.explain",
     "argyll.memo",
     "argyll.flow_index",

@@ -91,7 +91,7 @@ async def test_the_parent_runs_its_child_and_takes_its_outputs(engine: Engine):
 
 async def test_a_failed_child_fails_the_parent_step_with_its_error():
     async with Engine() as engine:
-        broken = script_step("double", "(no-such-function x)", requires=["x"], outputs=["y"])
+        broken = script_step("double", '(raise "no such function")', requires=["x"], outputs=["y"])
         for step in (broken, sub(["double"])):
             await engine.register_step(step)
         await engine.start_flow(["sub"], {"x": 4}, flow_id="p")
@@ -131,7 +131,7 @@ async def test_canceling_the_parent_cancels_the_running_child():
 
 
 async def test_a_failing_parent_cancels_the_child_of_another_branch():
-    bad = script_step("bad", "(no-such-function)", outputs=["w"])
+    bad = script_step("bad", '(raise "no such function")', outputs=["w"])
     async with StepService(acknowledge) as service, Engine() as engine:
         for step in (waiting_step(service.url), sub(["pay"]), bad):
             await engine.register_step(step)

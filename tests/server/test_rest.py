@@ -279,7 +279,7 @@ async def test_start_a_flow_and_follow_it_to_completion(api: Api) -> None:
     assert events["count"] == len(events["events"])
     assert [e["seq"] for e in events["events"]] == list(range(1, events["count"] + 1))
     assert events["events"][0]["type"] == "flow_started"
-    assert events["events"][-1]["type"] == "flow_completed"
+    assert [e["type"] for e in events["events"][-2:]] == ["flow_completed", "flow_deactivated"]
     assert all(e["aggregate"] == "flow:f1" for e in events["events"])
 
 

@@ -10,7 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from argyll.events import Event
-from argyll.model import Execution, FlowState, Step, StepID, StepType, Token
+from argyll.model import (
+    Execution,
+    FlowState,
+    Step,
+    StepID,
+    StepType,
+    Token,
+    compensation_summary,
+)
 from argyll.subflow import child_flow_id
 from argyll.ui.format import badge, escape, seconds_between, utc_text
 from argyll.ui.model import DashboardModel
@@ -42,16 +50,50 @@ def flow_facts(flow: FlowState) -> str:
         facts.append(("parent", f"{link} (step <code>{escape(flow.parent.step_id)}</code>)"))
     if flow.error:
         facts.append(("error", f'<span class="fact-error">{escape(flow.error)}</span>'))
+    facts += _compensation_facts(flow)
     return f'<h3>Flow <code class="flow-id">{escape(flow.id)}</code></h3>{_facts(facts)}'
+
+
+def _compensation_facts(flow: FlowState) -> list[tuple[str, str]]:
+    """How the flow's undoing stands, each compensation that failed, and when it settled."""
+    facts = []
+    summary = compensation_summary(flow)
+    if summary is not None:
+        done, failed, left = (summary[key] for key in ("compensated", "failed", "pending"))
+        counts = f"{done} undone, {failed} failed, {left} left"
+        facts.append(("compensation", f"{badge(_badge_status(summary['status']))} {counts}"))
+        for failure in summary.get("failures", ()):
+            text = f"{failure['step_id']}: {failure['error']}"
+            facts.append(("not undone", f'<span class="fact-error">{escape(text)}</span>'))
+    if flow.deactivated_at is not None:
+        facts.append(("deactivated", utc_text(flow.deactivated_at) + " UTC"))
+    return facts
+
+
+def _badge_status(status: str) -> str:
+    return "compensation_failed" if status == "failed" else status
 
 
 def flow_attributes(flow: FlowState) -> str:
     """The flow's attributes as a document, and where each came from (folded)."""
     values = {name: attr.value for name, attr in sorted(flow.attributes.items())}
     sources = {name: attr.step or "init" for name, attr in sorted(flow.attributes.items())}
-    return json_html("attributes", values, key="flow/attributes") + json_html(
+    html = json_html("attributes", values, key="flow/attributes") + json_html(
         "where each attribute came from", sources, key="flow/sources", open_depth=0
     )
+    return html + _candidates(flow)
+
+
+def _candidates(flow: FlowState) -> str:
+    """Attributes more than one provider gave, each value with its step (folded)."""
+    several = {
+        name: [{"value": v.value, "step": v.step or "init"} for v in attr.values]
+        for name, attr in sorted(flow.attributes.items())
+        if attr.values
+    }
+    if not several:
+        return ""
+    return json_html("every value of each", several, key="flow/candidates", open_depth=0)
 
 
 def flow_link(flow_id: str, step_id: str = "") -> str:
@@ -84,6 +126,9 @@ def execution_section(step_id: str, execution: Execution, flow: FlowState | None
     for label, value in (("error", execution.error), ("reason", execution.reason)):
         if value:
             facts.append((label, f'<span class="fact-error">{escape(value)}</span>'))
+    if execution.unsatisfied:
+        names = ", ".join(execution.unsatisfied)
+        facts.append(("unsatisfied", f'<span class="fact-error">{escape(names)}</span>'))
     for token, item in execution.work_items.items():
         retries = f", {item.retry_count} retries" if item.retry_count else ""
         facts.append((f"item {escape(token[:8])}", f"{escape(item.status.value)}{retries}"))
