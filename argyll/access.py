@@ -206,6 +206,8 @@ ROUTE_SCOPES: Mapping[tuple[str, str], Needed] = {
     ("POST", wire.PLAN_PATH): Scope.READ,
     ("GET", wire.FLOWS_PATH): Scope.READ,
     ("POST", wire.FLOWS_PATH): Scope.RUN,
+    ("POST", wire.FLOW_QUERY_PATH): Scope.READ,
+    ("GET", wire.FLOW_QUERY_PATH): Scope.READ,
     ("GET", wire.FLOW_PATH): Scope.READ,
     ("GET", wire.FLOW_STATUS_PATH): Scope.READ,
     ("GET", wire.FLOW_EVENTS_PATH): Scope.READ,

@@ -67,7 +67,14 @@ def summarize(summary: FlowSummary | None, event: Event) -> FlowSummary | None:
     change, status = _CHANGES[data.type]
     if isinstance(data, FlowStarted):
         parent = data.parent.flow_id if data.parent is not None else None
-        return FlowSummary(data.flow_id, status, event.timestamp, labels=data.labels, parent=parent)
+        return FlowSummary(
+            data.flow_id,
+            status,
+            event.timestamp,
+            labels=data.labels,
+            parent=parent,
+            goals=data.plan.goals,
+        )
     if summary is None:
         return None
     if change is RowChange.MOVE:
@@ -87,4 +94,5 @@ def summary_of(state: FlowState) -> FlowSummary:
         state.error,
         state.labels,
         parent,
+        state.plan.goals,
     )

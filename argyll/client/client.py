@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, Unpack
 
 import httpx
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from argyll.client import protocol
-from argyll.client.protocol import Call, EngineInfo, ServiceHealth
+from argyll.client.protocol import Call, EngineInfo, FlowFilters, ServiceHealth
 from argyll.decide import Outcome
 from argyll.errors import ArgyllError
 from argyll.events import Event, flow_aggregate
+from argyll.flow_query import FlowPage
 from argyll.model import (
     FlowID,
     FlowStart,
@@ -211,8 +212,16 @@ class Client:
         limit: int | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        """Flows newest first; with ``labels``, those that carry every one of them."""
+        """Flows newest first (a page: 50 unless ``limit`` says otherwise, at most 1000);
+        with ``labels``, those that carry every one of them."""
         return self._send(protocol.list_flows(status, limit, labels))
+
+    def query_flows(self, **filters: Unpack[FlowFilters]) -> FlowPage:
+        """One page of the flows that match every filter given: ``statuses``, ``labels``,
+        ``goals``, ``id_prefix``, ``created_after``, ``created_before`` (datetimes or
+        ISO-8601), ``sort`` ("-created_at" or "created_at"), ``limit`` and the ``cursor``
+        of the page before (its ``next_cursor``)."""
+        return self._send(protocol.query_flows(**filters))
 
     def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
         """The flow's events as JSON dicts, as ``Engine.flow_events`` gives them."""
@@ -398,8 +407,13 @@ class AsyncClient:
         limit: int | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        """Flows newest first; with ``labels``, those that carry every one of them."""
+        """Flows newest first (a page: 50 unless ``limit`` says otherwise, at most 1000);
+        with ``labels``, those that carry every one of them."""
         return await self._send(protocol.list_flows(status, limit, labels))
+
+    async def query_flows(self, **filters: Unpack[FlowFilters]) -> FlowPage:
+        """One page of the flows that match every filter given, as ``Client.query_flows``."""
+        return await self._send(protocol.query_flows(**filters))
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
         """The flow's events as JSON dicts, as ``Engine.flow_events`` and ``stream`` give them."""

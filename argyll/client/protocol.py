@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 from urllib.parse import urlencode
 
 from argyll import wire
 from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import ArgyllError
 from argyll.events import FLOW_ENDED_TYPES, Event, parse_time
+from argyll.flow_query import FlowPage
 from argyll.model import (
     FlowID,
     FlowStart,
@@ -71,7 +72,10 @@ class EngineInfo:
     steps: Mapping[StepID, Step]
     health: Mapping[StepID, Health]
     active_flows: Mapping[FlowID, FlowSummary]
+    """The newest page of them; ``active_flows_next_cursor`` pages on (``query_flows``)."""
     last_updated: datetime | None
+    flow_counts: Mapping[FlowStatus, int] = field(default_factory=dict)
+    active_flows_next_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +273,59 @@ def list_flows(
     return Call("GET", wire.FLOWS_PATH, parse, params=params)
 
 
+class FlowFilters(TypedDict, total=False):
+    """What ``query_flows`` may be given: the fields of a ``FlowQuery`` body (docs/rest.md);
+    times may be datetimes or ISO-8601 text, ``cursor`` is a page's ``next_cursor``."""
+
+    statuses: Iterable[FlowStatus | str]
+    labels: Mapping[str, str]
+    goals: Iterable[str]
+    id_prefix: str
+    parent: str
+    created_after: datetime | str
+    created_before: datetime | str
+    sort: str
+    limit: int
+    cursor: str | None
+
+
+def query_flows(**filters: Unpack[FlowFilters]) -> Call[FlowPage]:
+    """``POST /engine/flow/query`` with the filters given (the others left out)."""
+    return _json_call("POST", wire.FLOW_QUERY_PATH, parse_flow_page, _query_body(filters))
+
+
+def _query_body(filters: FlowFilters) -> dict[str, Any]:
+    """The JSON of the filters given: lists for the iterables, ISO-8601 for datetimes."""
+    body: dict[str, Any] = {name: value for name, value in filters.items() if value is not None}
+    for name in ("statuses", "goals"):
+        if name in body:
+            body[name] = [str(item) for item in body[name]]
+    for name in ("created_after", "created_before"):
+        if isinstance(body.get(name), datetime):
+            body[name] = body[name].isoformat()
+    return body
+
+
+def list_page(**filters: Unpack[FlowFilters]) -> Call[FlowPage]:
+    """``GET /engine/flow`` with the filters given, as query parameters (``status``,
+    ``goal`` and ``label`` repeat)."""
+    body = _query_body(filters)
+    params: dict[str, str | list[str]] = {
+        name: str(value) for name, value in body.items() if not isinstance(value, list | dict)
+    }
+    for key, name in (("statuses", "status"), ("goals", "goal")):
+        if key in body:
+            params[name] = body[key]
+    if "labels" in body:
+        params["label"] = [f"{name}={value}" for name, value in body["labels"].items()]
+    return Call("GET", wire.FLOWS_PATH, parse_flow_page, params=params)
+
+
+def parse_flow_page(reply: Reply) -> FlowPage:
+    flows = [parse_flow_summary(flow) for flow in reply.data["flows"]]
+    return FlowPage(flows, reply.data.get("next_cursor"))
+
+
 def flow_events(flow_id: str) -> Call[list[dict[str, Any]]]:
     path = wire.fill_path(wire.FLOW_EVENTS_PATH, flow_id=flow_id)
     return Call("GET", path, lambda reply: list(reply.data["events"]))
@@ -440,6 +497,7 @@ def parse_flow_summary(data: Mapping[str, Any]) -> FlowSummary:
         error=data.get("error"),
         labels=dict(data.get("labels", {})),
         parent=FlowID(data["parent"]) if data.get("parent") else None,
+        goals=tuple(data.get("goals", ())),
     )
 
 
@@ -451,4 +509,6 @@ def parse_engine_info(data: Mapping[str, Any]) -> EngineInfo:
             FlowID(fid): parse_flow_summary(flow) for fid, flow in data["active_flows"].items()
         },
         last_updated=_time(data.get("last_updated")),
+        flow_counts={FlowStatus(s): n for s, n in data.get("flow_counts", {}).items()},
+        active_flows_next_cursor=data.get("active_flows_next_cursor"),
     )

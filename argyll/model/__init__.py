@@ -19,8 +19,10 @@ from argyll.model.codec import (
     plan_from_dict,
 )
 from argyll.model.types import (
+    DEFAULT_PAGE,
     DEFAULT_TIMEOUT_MS,
     ID_PATTERN,
+    MAX_PAGE,
     STEP_LANGUAGES,
     UNDOING,
     AttributeEdges,
@@ -78,9 +80,11 @@ from argyll.model.validation import (
 __all__ = [
     "ACTION_REQUEST",
     "COMPLETE_REQUEST",
+    "DEFAULT_PAGE",
     "DEFAULT_TIMEOUT_MS",
     "FLOW_REQUEST",
     "ID_PATTERN",
+    "MAX_PAGE",
     "PLAN_REQUEST",
     "RETRY_REQUEST",
     "STEP_DEFINITION",

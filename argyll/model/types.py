@@ -21,6 +21,9 @@ Token = NewType("Token", str)
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 DEFAULT_TIMEOUT_MS = 30_000
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000
+"""Rows of the flow index a listing answers with unless asked for more, and at most."""
 
 
 class StepType(StrEnum):
@@ -697,6 +700,8 @@ class FlowSummary:
     labels: Mapping[str, str] = field(default_factory=dict)
     parent: FlowID | None = None
     """A child flow's parent flow."""
+    goals: tuple[StepID, ...] = ()
+    """The flow's goal steps, as its plan names them."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -712,6 +717,8 @@ class FlowSummary:
             out["labels"] = dict(self.labels)
         if self.parent is not None:
             out["parent"] = self.parent
+        if self.goals:
+            out["goals"] = list(self.goals)
         return out
 
     def has_labels(self, wanted: Mapping[str, str]) -> bool:

@@ -50,6 +50,7 @@ from argyll.events import (
     flow_aggregate,
 )
 from argyll.explain import explain
+from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo, memo_entries
 from argyll.model import (
     ID_PATTERN,
@@ -458,6 +459,14 @@ class Engine:
         wanted = FlowStatus(status) if status else None
         return await self.store.list_flows(wanted, limit, labels)
 
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        """One page of the flows that match ``query`` (``argyll.flow_query``), from the index."""
+        return await self.store.query_flows(query)
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        """How many flows the store holds in each status."""
+        return await self.store.flow_counts()
+
     async def complete_work(
         self, flow_id: str, step_id: str, token: str, outcome: decide.Outcome
     ) -> None:
@@ -607,8 +616,8 @@ class Engine:
 
     async def metrics_text(self) -> bytes:
         """Every series in Prometheus text format; the active-flow gauge is read from the store."""
-        active = await self.store.list_flows(FlowStatus.ACTIVE)
-        return self.metrics.render(len(active))
+        counts = await self.store.flow_counts()
+        return self.metrics.render(counts[FlowStatus.ACTIVE])
 
     def _limited_steps(self) -> list[str]:
         """The catalog's steps with a concurrency limit."""

@@ -80,6 +80,7 @@ def make_app(
         (wire.STEP_HEALTH_PATH, h.StepHealthHandler, api),
         (wire.PLAN_PATH, h.PlanHandler, api),
         (wire.FLOWS_PATH, h.FlowsHandler, api),
+        (wire.FLOW_QUERY_PATH, h.FlowQueryHandler, api),
         (wire.FLOW_PATH, h.FlowHandler, api),
         (wire.FLOW_STATUS_PATH, h.FlowStatusHandler, api),
         (wire.FLOW_EVENTS_PATH, h.FlowEventsHandler, api),

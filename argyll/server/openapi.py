@@ -17,12 +17,11 @@ from argyll import __version__, wire
 from argyll.access import scope_for
 from argyll.events import EVENT_TYPES
 from argyll.explain import LEFT_OUT_REASONS, REASONS
-from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
+from argyll.model import DEFAULT_PAGE, ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
 from argyll.model import schema as model_schema
 from argyll.model.schema import NOT_DOTS, enum_schema, id_schema
 from argyll.problems import BY_TYPE, PROBLEM_TYPES, UNTYPED
 from argyll.server.feed import MAX_PAGE
-from argyll.server.handlers import MAX_LIST_LIMIT
 from argyll.wire import JSON_CONTENT_TYPE, MAX_WAIT, PROBLEM_CONTENT_TYPE
 
 Schema = dict[str, Any]
@@ -200,6 +199,16 @@ def _flow_schemas() -> dict[str, Schema]:
             error={"type": "string"},
             labels=model_schema.LABELS,
             parent={"type": "string", "description": "a child flow's parent flow"},
+            goals={**_STRINGS, "description": "the flow's goal steps"},
+        ),
+        "FlowPage": _obj(
+            ["flows", "count", "next_cursor"],
+            flows={"type": "array", "items": _ref("FlowSummary")},
+            count={"type": "integer"},
+            next_cursor={
+                "type": ["string", "null"],
+                "description": "give it as cursor for the next page; null: this is the last",
+            },
         ),
         "WorkItem": work_item,
         "Execution": execution,
@@ -401,10 +410,29 @@ def _service_paths() -> Schema:
         error={"type": "string", "description": "why the store is unhealthy"},
     )
     engine = _obj(
-        ["steps", "health", "active_flows", "last_updated"],
+        [
+            "steps",
+            "health",
+            "flow_counts",
+            "active_flows",
+            "active_flows_next_cursor",
+            "last_updated",
+        ],
         steps=_map(_ref("Step")),
         health=_map(_ref("Health")),
-        active_flows=_map(_ref("FlowSummary")),
+        flow_counts={
+            "type": "object",
+            "properties": {status.value: {"type": "integer"} for status in FlowStatus},
+            "description": "how many flows the store holds in each status",
+        },
+        active_flows={
+            **_map(_ref("FlowSummary")),
+            "description": f"the newest {DEFAULT_PAGE} active flows",
+        },
+        active_flows_next_cursor={
+            "type": ["string", "null"],
+            "description": "the cursor of the next page of active flows (POST /engine/flow/query)",
+        },
         last_updated={"type": ["string", "null"], "format": "date-time"},
     )
     html = {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}}
@@ -475,11 +503,6 @@ def _step_paths() -> Schema:
 
 def _flow_paths() -> Schema:
     flow_id = _path_param("flow_id", "a flow id")
-    flows = _obj(
-        ["flows", "count"],
-        flows={"type": "array", "items": _ref("FlowSummary")},
-        count={"type": "integer"},
-    )
     started = _obj(
         ["message", "flow_id"],
         message={"type": "string"},
@@ -492,22 +515,7 @@ def _flow_paths() -> Schema:
         events={"type": "array", "items": _ref("Event")},
         count={"type": "integer"},
     )
-    query = [
-        {"name": "status", "in": "query", "schema": enum_schema(FlowStatus)},
-        {
-            "name": "limit",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT},
-        },
-        {
-            "name": "label",
-            "in": "query",
-            "description": "name=value: only flows with that label (repeat for several)",
-            "schema": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+="}},
-            "style": "form",
-            "explode": True,
-        },
-    ]
+    query = _listing_parameters()
     return {
         wire.PLAN_PATH: {
             "post": _op(
@@ -521,7 +529,11 @@ def _flow_paths() -> Schema:
         },
         wire.FLOWS_PATH: {
             "get": _op(
-                "listFlows", "Flows, newest first", {200: _json(flows)}, 400, parameters=query
+                "listFlows",
+                "A page of flows, newest first unless sorted otherwise",
+                {200: _json(_ref("FlowPage"))},
+                400,
+                parameters=query,
             ),
             "post": _op(
                 "startFlow",
@@ -532,6 +544,16 @@ def _flow_paths() -> Schema:
                 413,
                 body=_body(_ref("FlowRequest"), "goals, initial attributes and an optional id"),
                 parameters=wait,
+            ),
+        },
+        wire.FLOW_QUERY_PATH: {
+            "post": _op(
+                "queryFlows",
+                "A page of the flows that match every filter given",
+                {200: _json(_ref("FlowPage"))},
+                400,
+                413,
+                body=_body(_ref("FlowQuery"), "filters, order, page size and cursor"),
             ),
         },
         wire.FLOW_PATH: {
@@ -601,6 +623,49 @@ def _feed_paths() -> Schema:
             ),
         },
     }
+
+
+def _listing_parameters() -> list[Schema]:
+    """``GET /engine/flow``'s query string: the fields of ``FlowQuery``, by parameter."""
+    fields = model_schema.definitions()[model_schema.FLOW_QUERY]["properties"]
+
+    def repeated(name: str, items: Schema, description: str) -> Schema:
+        schema = {"type": "array", "items": items}
+        return {"name": name, "in": "query", "description": description, "schema": schema}
+
+    once = ("id_prefix", "parent", "created_after", "created_before", "sort", "limit")
+    return [
+        repeated(
+            "status",
+            enum_schema(FlowStatus),
+            "flows in any of these statuses (repeat, or separate by commas)",
+        ),
+        repeated(
+            "label",
+            {"type": "string", "pattern": "^[^=]+="},
+            "name=value: only flows with that label (repeat for several)",
+        ),
+        repeated(
+            "goal",
+            {"type": "string"},
+            "flows whose goals include this step (repeat, or separate by commas)",
+        ),
+        *(
+            {
+                "name": name,
+                "in": "query",
+                "description": fields[name]["description"],
+                "schema": {k: v for k, v in fields[name].items() if k != "description"},
+            }
+            for name in once
+        ),
+        {
+            "name": "cursor",
+            "in": "query",
+            "description": "the next_cursor of the page before",
+            "schema": {"type": "string"},
+        },
+    ]
 
 
 def _operate_paths() -> Schema:

@@ -5,7 +5,7 @@ A backend can be written, and tested with ``argyll.store.contract``, role by rol
 - ``Streams``: each aggregate's events (append, read, version);
 - ``Feed``: every event of every aggregate in one order (read_all, subscribe, head);
 - ``FlowIndex``: one row per flow, kept by ``argyll.flow_index.summarize`` as flow
-  events are appended (list_flows, flow_summary);
+  events are appended (list_flows, query_flows, flow_counts, flow_summary);
 - ``Snapshots``: a folded state kept to be read back cheaply;
 - ``Leases``: which engine instances are alive (heartbeat, live_instances, retire);
 - ``Slots``: how many work items of a step with a concurrency limit run at once,
@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import Any, Protocol, Self
 
 from argyll.events import Event, EventData
+from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
 
@@ -79,6 +80,18 @@ class FlowIndex(Protocol):
     ) -> list[FlowSummary]:
         """Flows from the index, newest first, without folding their events; with ``labels``,
         only those that carry every one of them."""
+        ...
+
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        """One page of the rows that match ``query``, in its order, from its cursor on.
+
+        The cost grows with the page (and how many rows of the narrowest index the
+        filters skip), not with how many flows the store holds.
+        """
+        ...
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        """How many flows are in each status (every status present, zero or not)."""
         ...
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:

@@ -23,10 +23,12 @@ from typing import Any, cast
 from argyll.errors import StoreError, VersionConflict
 from argyll.events import Event, EventData
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
+from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
 from argyll.store.base import MEMO_LIMIT, ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
+from argyll.store.memory_index import MemoryFlowIndex
 
 Item = tuple[str, str]
 """A work item by (flow, token), within its step."""
@@ -53,7 +55,8 @@ class MemoryEventStore(ClosesOnExit):
         """step id -> the keys of its memos."""
         self._streams: dict[str, list[Event]] = {}
         self._feed: list[Event] = []
-        self._flows: dict[str, FlowSummary] = {}
+        self._index = MemoryFlowIndex()
+        self._flows = self._index.rows
         self._instances: dict[str, float] = {}
         self._snapshots: dict[str, tuple[int, str]] = {}
         self._slots: dict[str, _StepSlots] = {}
@@ -79,7 +82,7 @@ class MemoryEventStore(ClosesOnExit):
         self._feed.extend(appended)
         for event in appended:
             if event.data.type in INDEXED_TYPES:
-                self._index(event)
+                self._index_event(event)
         self._changes.fire()
         return appended
 
@@ -121,6 +124,14 @@ class MemoryEventStore(ClosesOnExit):
         if limit is None:
             return sorted(flows, key=_newest_first, reverse=True)
         return heapq.nlargest(limit, flows, key=_newest_first)
+
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        self._check_open()
+        return self._index.query(query)
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        self._check_open()
+        return self._index.counts()
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         self._check_open()
@@ -245,11 +256,11 @@ class MemoryEventStore(ClosesOnExit):
             else:
                 await self._changes.waiter().wait()
 
-    def _index(self, event: Event) -> None:
+    def _index_event(self, event: Event) -> None:
         flow_id = cast(IndexedData, event.data).flow_id
         summary = summarize(self._flows.get(flow_id), event)
         if summary is not None:
-            self._flows[flow_id] = summary
+            self._index.put(summary)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -319,6 +319,38 @@ async def test_a_flow_is_read_as_typed_state_status_and_events(
     assert [event.to_dict() for event in events] == await client.flow_events(flow_id)
 
 
+async def test_flows_are_queried_by_filters_and_paged(client: Any) -> None:
+    await client.register_step(HELLO)
+    run = unique("run")
+    started = [
+        await client.start_flow(["hello"], {"name": str(n)}, f"{run}-{n}", labels={"run": run})
+        for n in range(5)
+    ]
+    for flow_id in started:
+        await client.wait_flow(flow_id, timeout=10)
+
+    first = await client.query_flows(labels={"run": run}, limit=2, sort="created_at")
+    assert [flow.id for flow in first.flows] == started[:2]
+    assert first.flows[0].goals == ("hello",)
+    rest = await client.query_flows(
+        labels={"run": run}, sort="created_at", cursor=first.next_cursor
+    )
+    assert [flow.id for flow in rest.flows] == started[2:]
+    assert rest.next_cursor is None
+    after = first.flows[-1].created_at
+    newer = await client.query_flows(
+        labels={"run": run}, statuses=[FlowStatus.COMPLETED], goals=["hello"], created_after=after
+    )
+    assert [flow.id for flow in newer.flows] == started[:1:-1]
+    assert (await client.query_flows(id_prefix=f"{run}-3")).flows[0].id == started[3]
+    with pytest.raises(ValidationError) as refused:
+        await client.query_flows(limit=1001, cursor="x")
+    assert [field for field, _ in refused.value.problems] == ["limit", "cursor"]
+    info = await client.engine_info()
+    assert info.flow_counts[FlowStatus.COMPLETED] >= 5
+    assert len(info.active_flows) <= 50
+
+
 async def test_unknown_flows_raise_not_found_with_the_flow_id(client: Any) -> None:
     ghost = unique("ghost")
     for read in (client.get_flow, client.flow_status, client.events, client.flow_events):

@@ -122,6 +122,7 @@ def test_document_describes_every_route() -> None:
         "/engine/health/{step_id}",
         "/engine/plan",
         "/engine/flow",
+        "/engine/flow/query",
         "/engine/flow/{flow_id}",
         "/engine/flow/{flow_id}/status",
         "/engine/flow/{flow_id}/events",

@@ -20,6 +20,7 @@ runs them on the memory, SQLite, Redis and Redis Cluster stores.
 """
 
 from argyll.store.contract.memos import MemosContract
+from argyll.store.contract.queries import FlowQueryContract
 from argyll.store.contract.roles import (
     FeedContract,
     FlowIndexContract,
@@ -46,6 +47,7 @@ __all__ = [
     "WAIT",
     "FeedContract",
     "FlowIndexContract",
+    "FlowQueryContract",
     "LeasesContract",
     "LifecycleContract",
     "MemosContract",
@@ -65,6 +67,7 @@ class StoreContract(
     StreamsContract,
     FeedContract,
     FlowIndexContract,
+    FlowQueryContract,
     SnapshotsContract,
     LeasesContract,
     SlotsContract,

@@ -16,8 +16,9 @@ not have been written (the reply was lost), so the caller reads before retrying.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -32,6 +33,7 @@ from argyll.codec import decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData, FlowFailed, FlowStarted, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, index_change
+from argyll.flow_query import FlowPage, FlowQuery, page_of, sort_key
 from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
@@ -66,6 +68,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ITEM_SEPARATOR = "\x1f"
 """Between flow and token in a slot key's item (ids and tokens never hold it)."""
 MICROSECOND = timedelta(microseconds=1)
+MAX_SCORE = 2**53
+"""Beyond any creation time's score (microseconds since the epoch, exact in a double)."""
+MIN_CHUNK, MAX_CHUNK = 64, 1000
+"""Members of a sorted set a query reads at once: at least a page, growing up to the most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,8 @@ class _Append:
     stream: str
     args: list[Any]
     """expected, aggregate, count, indexed, then the events' and index rows' fields"""
+    joins: list[str]
+    """The label and goal sets the rows it opens join."""
 
 
 class RedisEventStore(ClosesOnExit):
@@ -124,11 +132,12 @@ class RedisEventStore(ClosesOnExit):
         args: list[Any] = [expected, aggregate, len(events), len(indexed)]
         for data in events:
             args += (stamp, *encode(data))
+        joins: list[str] = []
         if indexed:
-            args += self._index_args(shard, indexed, stamp, timestamp)
+            args += self._index_args(shard, indexed, stamp, timestamp, joins)
         stream = self._keys.stream(shard, aggregate)
         with self._guard.translating():
-            appended, detail = await self._pipeliner.grouped(shard, _Append(stream, args))
+            appended, detail = await self._pipeliner.grouped(shard, _Append(stream, args, joins))
         if not appended:
             raise VersionConflict(aggregate, expected, int(detail))
         if not events:
@@ -142,9 +151,15 @@ class RedisEventStore(ClosesOnExit):
         ]
 
     def _index_args(
-        self, shard: int, indexed: list[IndexedData], stamp: str, timestamp: datetime
+        self,
+        shard: int,
+        indexed: list[IndexedData],
+        stamp: str,
+        timestamp: datetime,
+        joins: list[str],
     ) -> list[Any]:
-        """The script's index arguments; a flow's row must live in the shard of ``flow:<id>``."""
+        """The script's index arguments, and into ``joins`` the sets opened rows join; a
+        flow's row must live in the shard of ``flow:<id>``."""
         args: list[Any] = []
         for data in indexed:
             home = flow_aggregate(data.flow_id)
@@ -154,17 +169,23 @@ class RedisEventStore(ClosesOnExit):
                 )
             error = data.error if isinstance(data, FlowFailed) else ""
             change, status = index_change(data)
-            labels = json.dumps(dict(data.labels)) if isinstance(data, FlowStarted) else ""
-            parent = data.parent if isinstance(data, FlowStarted) else None
             args += (change.value, status.value, data.flow_id, _micros(timestamp), stamp, error)
-            args += (labels, parent.flow_id if parent is not None else "")
+            if isinstance(data, FlowStarted):
+                parent = data.parent.flow_id if data.parent is not None else None
+                sets = self._keys.row_sets(shard, data.labels, data.plan.goals, parent)
+                args += (json.dumps(dict(data.labels)), json.dumps(list(data.plan.goals)))
+                args += (parent or "", len(sets))
+                joins += sets
+            else:
+                args += ("", "", "", 0)
         return args
 
     def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
         """One script call for the shard's appends in a pipeline, above this store's floor."""
         keys = [self._keys.feeds[shard], self._keys.clocks[shard], *self._keys.index(shard)]
         keys += (append.stream for append in batch)
-        args = [format_id(self._feed.floor), len(FlowStatus)]
+        keys += (key for append in batch for key in append.joins)
+        args = [format_id(self._feed.floor), len(FlowStatus), len(batch)]
         for append in batch:
             args += append.args
         return ("EVALSHA", APPEND.sha, len(keys), *keys, *args)
@@ -221,8 +242,8 @@ class RedisEventStore(ClosesOnExit):
     ) -> list[FlowSummary]:
         """Newest first; flows created at the same moment come in descending id order.
 
-        A label filter reads every row of the status and filters here (label queries
-        with an index of their own come with paging).
+        A label filter reads every row of the status and filters here; ``query_flows``
+        reads a label's own set instead, a page at a time.
         """
         if labels:
             every = await self.list_flows(status)
@@ -264,6 +285,94 @@ class RedisEventStore(ClosesOnExit):
         for flow_ids, raws in zip(by_shard.values(), replies, strict=True):
             rows.update(zip(flow_ids, raws, strict=True))
         return [_summary(flow_id, rows[flow_id]) for flow_id, _ in flows]
+
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        """Each shard's page from the narrowest sets (the fewest rows in all shards, by
+        ZCARD), walked by creation time from the cursor and filtered here, then merged."""
+        with self._guard.translating():
+            sets = await self._narrowest(query)
+            pages = await asyncio.gather(
+                *(
+                    self._matches(shard, key, query)
+                    for shard in range(self._keys.shards)
+                    for key in sets(shard)
+                )
+            )
+        rows = sorted(itertools.chain(*pages), key=sort_key, reverse=query.newest_first)
+        return page_of(query, rows)
+
+    async def _narrowest(self, query: FlowQuery) -> Callable[[int], list[str]]:
+        keys = self._keys
+        choices: list[Callable[[int], list[str]]] = [
+            *(_one(keys.label_set, *label) for label in query.labels.items()),
+            *(_one(keys.goal_set, goal) for goal in query.goals),
+            *([] if query.parent is None else [_one(keys.parent_set, query.parent)]),
+        ]
+        if query.statuses:
+            statuses = sorted(query.statuses)
+            choices.append(lambda shard: [keys.flow_set(shard, status) for status in statuses])
+        if not choices:
+            return lambda shard: [keys.flow_set(shard, None)]
+        shards = range(keys.shards)
+        sizes = await asyncio.gather(
+            *(
+                self._pipeliner.execute("ZCARD", key)
+                for choice in choices
+                for shard in shards
+                for key in choice(shard)
+            )
+        )
+        totals, at = [], 0
+        for choice in choices:
+            width = sum(len(choice(shard)) for shard in shards)
+            totals.append(sum(sizes[at : at + width]))
+            at += width
+        return choices[totals.index(min(totals))]
+
+    async def _matches(self, shard: int, key: str, query: FlowQuery) -> list[FlowSummary]:
+        """Up to a page and one of the set's rows that match, in the query's order, read in
+        chunks of growing size; a chunk starts after the last (score, member) read."""
+        wanted, chunk = query.limit + 1, max(query.limit + 1, MIN_CHUNK)
+        low, high = _score_range(query)
+        skip, found = 0, []
+        while len(found) < wanted and low <= high:
+            bounds = (high, low) if query.newest_first else (low, high)
+            command = "ZREVRANGEBYSCORE" if query.newest_first else "ZRANGEBYSCORE"
+            reply = await self._pipeliner.execute(
+                command, key, *bounds, "WITHSCORES", "LIMIT", skip, chunk
+            )
+            members = [member.decode() for member in reply[::2]]
+            scores = [int(float(score)) for score in reply[1::2]]
+            if not members:
+                break
+            raws = await self._pipeliner.execute("HMGET", self._keys.flows(shard), *members)
+            for member, raw in zip(members, raws, strict=True):
+                summary = None if raw is None else _summary(member, raw)
+                if summary and query.beyond_cursor(sort_key(summary)) and query.matches(summary):
+                    found.append(summary)
+            if len(members) < chunk:
+                break
+            last = scores[-1]
+            same = sum(1 for score in scores if score == last)
+            skip = skip + same if last == (high if query.newest_first else low) else same
+            low, high = (low, last) if query.newest_first else (last, high)
+            chunk = min(2 * chunk, MAX_CHUNK)
+        return found[:wanted]
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        statuses, shards = list(FlowStatus), range(self._keys.shards)
+        with self._guard.translating():
+            sizes = await asyncio.gather(
+                *(
+                    self._pipeliner.execute("ZCARD", self._keys.flow_set(shard, status))
+                    for status in statuses
+                    for shard in shards
+                )
+            )
+        width = len(shards)
+        return {
+            status: sum(sizes[n * width : (n + 1) * width]) for n, status in enumerate(statuses)
+        }
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         shard = self._keys.shard(flow_aggregate(flow_id))
@@ -399,6 +508,21 @@ def _holders(step_id: str, pairs: list[bytes]) -> list[SlotHolder]:
     return holders
 
 
+def _one(make: Callable[..., str], *parts: str) -> Callable[[int], list[str]]:
+    return lambda shard: [make(shard, *parts)]
+
+
+def _score_range(query: FlowQuery) -> tuple[int, int]:
+    """The scores (creation microseconds, inclusive) the query's rows can have: its time
+    range, cut at its cursor (whose own score may still hold rows past it, by id)."""
+    low = -MAX_SCORE if query.created_after is None else _micros(query.created_after) + 1
+    high = MAX_SCORE if query.created_before is None else _micros(query.created_before) - 1
+    if query.after is not None:
+        cursor = _micros(query.after.created_at)
+        low, high = (low, min(high, cursor)) if query.newest_first else (max(low, cursor), high)
+    return low, high
+
+
 def _micros(moment: datetime) -> int:
     """Microseconds since the epoch, exactly (a naive time counts as UTC)."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -416,6 +540,7 @@ def _summary(flow_id: str, raw: bytes) -> FlowSummary:
         row.get("error"),
         json.loads(row.get("labels") or "{}"),
         row.get("parent"),
+        tuple(json.loads(row.get("goals") or "[]")),
     )
 
 
