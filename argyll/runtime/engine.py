@@ -72,6 +72,7 @@ from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
+from argyll.runtime.recovery import catch_up, collector_paused, running_flows
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.takeover import IsDead, LeaseKeeper
@@ -194,14 +195,15 @@ class Engine:
         await self._leases.renew(self.store)
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
-        for status in (FlowStatus.ACTIVE, FlowStatus.PAUSED):
-            for summary in await self.store.list_flows(status):
-                state = await self.get_flow(summary.id)
-                self._open_work.seed(state)
-                if state.deadline is not None:
-                    self._dispatch.schedule(state.id, state.deadline)
-        self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
-        await self._leases.take_over_orphans(self.store)
+        with collector_paused():
+            async for states in running_flows(self.store):
+                for state in states:
+                    self._cache(state)
+                    self._open_work.seed(state)
+                    if state.deadline is not None:
+                        self._dispatch.schedule(state.id, state.deadline)
+            self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
+            await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
 
@@ -616,12 +618,18 @@ class Engine:
         assert decision.state is not None  # noqa: S101 — narrows the type: the loop only breaks with a state
         return decision.state
 
-    async def _take_over(self, flow_id: FlowID, dead: IsDead) -> None:
-        """Re-decide a flow whose work a dead instance held, from the store's state of it."""
-        self._flows.forget(flow_id)
-        await self._trigger(
-            flow_id, lambda state, context: decide.on_takeover(state, context, dead)
-        )
+    async def _take_over(self, flow_ids: Sequence[FlowID], dead: IsDead) -> None:
+        """Re-decide flows whose work dead instances held, each from the store's newest state
+        of it (read for them all at once), so that their claims reach the store together."""
+        known = {flow_id: self._flows.get(flow_id) for flow_id in flow_ids}
+        for state in await catch_up(self.store, known):
+            if self._flows.get(state.id) is known[state.id]:  # no one moved it on meanwhile
+                self._cache(state)
+
+        def rule(state: FlowState, context: decide.Context) -> decide.Decision:
+            return decide.on_takeover(state, context, dead)
+
+        await asyncio.gather(*(self._trigger(flow_id, rule) for flow_id in flow_ids))
 
     async def _record(self, flow_id: FlowID, rule: Rule) -> None:
         """Trigger until the store takes it: work that was done must not be forgotten."""
