@@ -16,28 +16,19 @@ import asyncio
 import collections
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from argyll import Engine, decide
-from argyll.apply import CATALOG_APPLIERS, fold
-from argyll.catalog import on_register
+from argyll import Engine
 from argyll.decide import EvaluatePredicate, Outcome, RunWork
-from argyll.events import CATALOG, flow_aggregate
-from argyll.model import Catalog, FlowID, parse_step
-from argyll.planner import plan as make_plan
 from argyll.store import EventStore, open_store
+from argyll.testing import write_orphaned_flows
 
-DEAD = "elsewhere:1:gone"
 STEP = {
     "id": "remote",
     "type": "sync",
     "attributes": {"result": {"role": "output"}},
     "http": {"endpoint": "http://127.0.0.1:9/never", "timeout": 60000},
 }
-APPENDS_AT_ONCE = 500
 
 
 class CountingRunner:
@@ -61,23 +52,7 @@ class CountingRunner:
 
 async def build(store: EventStore, flows: int) -> None:
     """The catalog and ``flows`` active flows, each holding one item of a dead instance."""
-    step = parse_step(STEP)
-    catalog_events = on_register(Catalog(), step)
-    await store.append(CATALOG, 0, catalog_events, datetime.now(UTC))
-    catalog = fold(Catalog(), await store.read(CATALOG), CATALOG_APPLIERS)
-    plan = make_plan(catalog, ["remote"], {})
-    tokens = iter(range(10**9))
-    now = datetime.now(UTC)
-    context = decide.Context(now, lambda: f"t{next(tokens)}", DEAD)
-    template = decide.on_start(FlowID("template"), plan, {}, context).events
-    for first in range(0, flows, APPENDS_AT_ONCE):
-        batch = range(first, min(first + APPENDS_AT_ONCE, flows))
-        await asyncio.gather(*(_append_flow(store, f"f{i:07d}", template, now) for i in batch))
-
-
-async def _append_flow(store: EventStore, flow_id: str, template: Sequence, now: datetime) -> None:
-    events = [replace(data, flow_id=FlowID(flow_id)) for data in template]
-    await store.append(flow_aggregate(flow_id), 0, events, now)
+    await write_orphaned_flows(store, STEP, flows, prefix="f")
 
 
 async def bare_read(url: str) -> tuple[float, int]:

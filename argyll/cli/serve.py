@@ -23,6 +23,7 @@ import click
 from tornado.web import Application
 
 from argyll import logs
+from argyll.demo import install_demo
 from argyll.errors import ArgyllError, ValidationError
 from argyll.events import Event, FlowStarted
 from argyll.outbound import ALLOW_ALL, OutboundPolicy, parse_policy
@@ -371,9 +372,11 @@ def is_loopback(host: str) -> bool:
 async def start(
     options: ServeOptions, tokens: TokenFile | None = None
 ) -> tuple[Engine, Serving] | None:
-    """Start the engine (its webhook base is the served address), then serve it.
+    """Serve at once, then start the engine (its webhook base is the served address).
 
-    None, after one line on stderr, when the port cannot be had or the store not opened.
+    The port is bound first and answers 503 with ``Retry-After`` until the engine has
+    read its running flows back (a restart with many may take seconds). None, after
+    one line on stderr, when the port cannot be had or the store not opened.
     """
     try:
         if options.no_dashboard:
@@ -387,20 +390,26 @@ async def start(
         return None
     engine = Engine(**engine_options(options, url))
     try:
-        await engine.start()
-    except ArgyllError as exc:
-        print(f"argyll: cannot start the engine: {exc}", file=sys.stderr)
-        await engine.aclose()
-        return None
-    try:
         if options.no_dashboard:
-            api = await serve_api(engine, sockets=sockets, **server_options(options, tokens))
-            return engine, api
-        return engine, await serve_with_dashboard(engine, options, port, tokens)
+            server: Serving = await serve_api(
+                engine, sockets=sockets, **server_options(options, tokens)
+            )
+        else:
+            server = await serve_with_dashboard(engine, options, port, tokens)
     except OSError as exc:
         cannot_listen(options, exc)
+        return None
+    log.info("%s", kv(event="starting", url=url))
+    try:
+        await engine.start()
+        if options.demo and not options.no_dashboard:
+            await install_demo(engine, url)
+    except ArgyllError as exc:
+        print(f"argyll: cannot start the engine: {exc}", file=sys.stderr)
+        await server.aclose()
         await engine.aclose()
         return None
+    return engine, server
 
 
 def cannot_listen(options: ServeOptions, error: OSError) -> None:
@@ -420,6 +429,7 @@ async def serve_with_dashboard(
         port=port,
         extra_patterns=[mount(api), mount(api, re.escape(METRICS_PATH))],
         demo=options.demo,
+        register_demo=False,
         max_body_size=options.max_body_size,
         tokens=tokens,
     )

@@ -172,6 +172,7 @@ class Engine:
         )
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
+        self._started = False
 
     # ----------------------------------------------------------- lifecycle
 
@@ -187,6 +188,11 @@ class Engine:
         if self._store is None:
             raise ArgyllError("the engine is not started: use `async with Engine(...)`")
         return self._store
+
+    @property
+    def started(self) -> bool:
+        """Whether ``start`` has finished (and ``aclose`` not begun): the engine serves."""
+        return self._started
 
     async def start(self) -> None:
         """Open the store, fold the catalog, resume every active flow, follow the feed."""
@@ -206,9 +212,11 @@ class Engine:
             await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
+        self._started = True
 
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""
+        self._started = False
         self._dispatch.close()
         await self._tasks.cancel_all(*([self._follower] if self._follower else []))
         self._scripts.close()

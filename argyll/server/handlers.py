@@ -21,7 +21,7 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from argyll import __version__
 from argyll.access import Token, authorize, bearer, scope_for
 from argyll.decide import Failed, Outcome, Succeeded
-from argyll.errors import BodyTooLargeError, ValidationError
+from argyll.errors import BodyTooLargeError, StartingError, ValidationError
 from argyll.events import ANONYMOUS
 from argyll.model import (
     ACTION_REQUEST,
@@ -44,6 +44,8 @@ from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 MAX_LIST_LIMIT = 10_000
+STARTING_RETRY_AFTER = 1
+"""Seconds a caller is told to wait before asking an engine that is still starting again."""
 _DIGITS = re.compile(r"[0-9]+")
 _FLOW_STATUSES = tuple(status.value for status in FlowStatus)
 
@@ -60,6 +62,7 @@ class ApiHandler(RequestHandler):
 
     def prepare(self) -> None:
         self.caller = caller_of(self, bearer(self.request.headers.get("Authorization")))
+        check_started(self.engine)
         length = self.request.headers.get("Content-Length", "")
         if _DIGITS.fullmatch(length) and int(length) > self.max_body_size:
             raise BodyTooLargeError(int(length), self.max_body_size)
@@ -93,6 +96,13 @@ class ApiHandler(RequestHandler):
 
     def log_exception(self, *exc_info: Any) -> None:
         """Silent: expected errors are answered, unexpected ones are logged by ``problem_for``."""
+
+
+def check_started(engine: Engine) -> None:
+    """Refuse a call (503, ``Retry-After``) while the engine is still starting: the port
+    is served at once, before a restart has read its running flows back."""
+    if not engine.started:
+        raise StartingError(STARTING_RETRY_AFTER)
 
 
 class NoRouteHandler(RequestHandler):

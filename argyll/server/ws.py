@@ -31,7 +31,7 @@ from argyll.errors import ArgyllError, NotFoundError, ValidationError
 from argyll.events import Event, flow_aggregate
 from argyll.model import ID_PATTERN, json_text
 from argyll.runtime.engine import Engine
-from argyll.server.handlers import caller_of
+from argyll.server.handlers import caller_of, check_started
 from argyll.server.problem import write_problem
 from argyll.wire import (
     CLOSE_GOING_AWAY,
@@ -89,6 +89,7 @@ class EventSocket(WebSocketHandler):
         """Check the token, then fix the feed position (and read the flow's past), all before
         the handshake answers: a refused client gets a 401 or 403, never a socket."""
         caller_of(self, self._secret())
+        check_started(self.engine)
         flow_id = self.get_query_argument("flow_id", None)
         if flow_id is not None and not ID_PATTERN.fullmatch(flow_id):
             raise ValidationError(
