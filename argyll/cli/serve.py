@@ -287,12 +287,11 @@ def describe(event: Event) -> str:
     return kv(event=event.type, **fields)
 
 
-async def log_events(engine: Engine) -> None:
-    """One log line per notable event of the feed, from now on."""
-    async for event in engine.events(None):
-        level = NOTABLE_EVENTS.get(event.type)
-        if level is not None and event_log.isEnabledFor(level):
-            event_log.log(level, "%s", describe(event), extra=log_context(event))
+def log_event(event: Event) -> None:
+    """One log line for a notable event (the engine's follower hands each one here)."""
+    level = NOTABLE_EVENTS.get(event.type)
+    if level is not None and event_log.isEnabledFor(level):
+        event_log.log(level, "%s", describe(event), extra=log_context(event))
 
 
 def log_context(event: Event) -> dict[str, str]:
@@ -324,13 +323,10 @@ async def run(options: ServeOptions) -> int:
     if started is None:
         return 1
     engine, server = started
-    watcher = asyncio.create_task(log_events(engine), name="argyll-event-log")
     print(f"argyll serving on {server.url} store={redact_url(engine.store.url)}", flush=True)
     await stop.wait()
     log.info("%s", kv(event="stopping", url=server.url))
     await server.aclose()
-    watcher.cancel()
-    await asyncio.gather(watcher, return_exceptions=True)
     await engine.aclose()
     return 0
 
@@ -389,6 +385,7 @@ async def start(
         cannot_listen(options, exc)
         return None
     engine = Engine(**engine_options(options, url))
+    engine.on_event(log_event)
     try:
         if options.no_dashboard:
             server: Serving = await serve_api(
