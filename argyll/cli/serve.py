@@ -15,7 +15,7 @@ import os
 import re
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -23,6 +23,7 @@ import click
 from tornado.web import Application
 
 from argyll import logs
+from argyll.cli.workers import inherited_sockets, is_worker, supervise
 from argyll.demo import install_demo
 from argyll.errors import ArgyllError, ValidationError
 from argyll.events import Event, FlowStarted
@@ -87,6 +88,11 @@ read again when it changes, or on SIGHUP. Without tokens the server listens
 only on a loopback address, unless --allow-anonymous. SIGTERM or Ctrl-C
 stops accepting connections, closes the engine and exits 0; a server that
 cannot start (port in use, bad store) prints one line and exits 1.
+
+The port is bound at once: until the engine has read its running flows back (a
+restart with many takes seconds), every call is answered 503 with Retry-After.
+--workers N serves the port from N engine processes on the one store (any of
+them takes any call, webhooks too); the dashboard needs --workers 1.
 """
 
 
@@ -112,6 +118,7 @@ class ServeOptions:
     lua_memory: int = DEFAULT_LIMITS.lua_memory
     tokens: str | None = None
     allow_anonymous: bool = False
+    workers: int = 1
 
 
 def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> OutboundPolicy:
@@ -227,10 +234,42 @@ def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
     is_flag=True,
     help="serve without tokens on a non-loopback address (anyone who reaches it may do anything)",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="engine processes serving the one port on the one store; with more than one "
+    "the dashboard is not served (its sessions live in one process)",
+)
 def serve(**flags: Any) -> None:
     options = ServeOptions(**flags)
     logs.configure(options.log_level, options.log_format)
+    if options.workers > 1:
+        if options.demo:
+            raise click.UsageError("--demo needs the dashboard, which only --workers 1 serves")
+        options = replace(options, no_dashboard=True)
+        if not is_worker():
+            click.get_current_context().exit(asyncio.run(run_workers(options)))
     click.get_current_context().exit(asyncio.run(run(options)))
+
+
+async def run_workers(options: ServeOptions) -> int:
+    """Bind the port, then serve it from ``options.workers`` worker processes."""
+    try:
+        access_tokens(options)
+        sockets = bind(options.host, options.port)
+    except AccessRefused as refused:
+        print(f"argyll: {refused}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        cannot_listen(options, exc)
+        return 1
+    try:
+        return await supervise(sys.argv[1:], sockets, options.workers)
+    finally:
+        for listening in sockets:
+            listening.close()
 
 
 def store_url(options: ServeOptions) -> str:
@@ -376,7 +415,7 @@ async def start(
     """
     try:
         if options.no_dashboard:
-            sockets = bind(options.host, options.port)
+            sockets = inherited_sockets() or bind(options.host, options.port)
             url = base_url(sockets[0])
         else:
             port = options.port or free_port(options.host)

@@ -356,7 +356,7 @@ class Engine:
         _check_timeout(timeout)
         _check_labels(labels)
         ident = FlowID(flow_id or new_flow_id())
-        plan = make_plan(self.catalog, goal_list, init)
+        plan = await self._fresh_plan(goal_list, init)
         context = self._context()
         decision = decide.on_start(
             ident, plan, init, context, timeout_ms=timeout, labels=labels, actor=actor
@@ -368,6 +368,16 @@ class Engine:
             return FlowStart(ident, created=False)
         self._dispatch.perform(decision)
         return FlowStart(ident, created=True)
+
+    async def _fresh_plan(self, goals: list[str], init: Mapping[str, Any]) -> Plan:
+        """The plan; if this engine's catalog cannot make it, again on the store's newest
+        (another engine on the store may just have registered the step: a worker of the
+        same ``argyll serve``, whose call came before this engine's follower saw it)."""
+        try:
+            return make_plan(self.catalog, goals, init)
+        except ValidationError:
+            await self._refresh_catalog()
+            return make_plan(self.catalog, goals, init)
 
     async def _check_same_start(
         self, flow_id: FlowID, goals: list[str], init: dict, labels: dict
