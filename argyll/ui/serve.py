@@ -74,8 +74,9 @@ async def serve_dashboard(
     """Start serving at once on the running loop; returns when the port is bound.
 
     Args:
-        engine: a started engine (its ``webhook_base_url`` should be this server's URL
-            when the demo's async step is to complete).
+        engine: the engine served (its ``webhook_base_url`` should be this server's URL
+            when the demo's async step is to complete); until it has started, a page
+            says so and the API answers 503.
         host, port: where to listen; port 0 picks a free one (see ``DashboardServer.url``).
         extra_patterns: Tornado rules served next to the dashboard (``mount(app)`` hands a
             whole application, such as the REST API, its paths).
