@@ -23,7 +23,7 @@ import click
 from tornado.web import Application
 
 from argyll import logs
-from argyll.cli.workers import inherited_sockets, is_worker, supervise
+from argyll.cli.workers import bind_for_workers, inherited_sockets, is_worker, supervise
 from argyll.demo import install_demo
 from argyll.errors import ArgyllError, ValidationError
 from argyll.events import Event, FlowStarted
@@ -258,7 +258,7 @@ async def run_workers(options: ServeOptions) -> int:
     """Bind the port, then serve it from ``options.workers`` worker processes."""
     try:
         access_tokens(options)
-        sockets = bind(options.host, options.port)
+        sockets = bind_for_workers(options.host, options.port, options.workers)
     except AccessRefused as refused:
         print(f"argyll: {refused}", file=sys.stderr)
         return 1
@@ -266,9 +266,9 @@ async def run_workers(options: ServeOptions) -> int:
         cannot_listen(options, exc)
         return 1
     try:
-        return await supervise(sys.argv[1:], sockets, options.workers)
+        return await supervise(sys.argv[1:], sockets)
     finally:
-        for listening in sockets:
+        for listening in {each for own in sockets for each in own}:
             listening.close()
 
 

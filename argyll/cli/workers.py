@@ -1,9 +1,12 @@
 """``argyll serve --workers N``: N engine processes on one store behind one port.
 
-The first process binds the port, then starts N workers, each ``argyll serve``
-again with the bound sockets handed down (``WORKER_FDS`` names their file
-descriptors): the kernel gives each new connection to one of them, and each
-serves it with an engine of its own on the same store. Any worker takes any call,
+The first process binds the port, N times over with ``SO_REUSEPORT`` where the
+system has it (one listening socket per worker, so the kernel spreads new
+connections over the workers evenly), else once for all (then whichever worker
+wakes first takes each connection). It starts N workers, each ``argyll serve``
+again with its sockets handed down (``WORKER_FDS`` names their file
+descriptors), and each serves its connections with an engine of its own on the
+same store. Any worker takes any call,
 a webhook included: the store is what the engines share, and each follows it
 (another worker's flows are read from it). The first process prints the serving
 line once every worker is ready, passes SIGTERM and SIGINT on, and exits 0 when
@@ -22,6 +25,8 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+
+from tornado.netutil import bind_sockets
 
 WORKER_FDS = "ARGYLL_WORKER_FDS"
 """The environment variable naming, comma-separated, the listening sockets a worker serves."""
@@ -43,14 +48,24 @@ def inherited_sockets() -> list[socket.socket] | None:
     return [socket.socket(fileno=int(fd)) for fd in named.split(",")]
 
 
-async def supervise(argv: Sequence[str], sockets: Sequence[socket.socket], workers: int) -> int:
-    """Run ``workers`` processes of ``argv`` on ``sockets`` until a signal; their exit code."""
+def bind_for_workers(host: str, port: int, workers: int) -> list[list[socket.socket]]:
+    """The listening sockets of each worker: its own on the one port where the system can
+    share a port (``SO_REUSEPORT``), else the same ones for all. Port 0 picks a free one."""
+    try:
+        first = bind_sockets(port, host, reuse_port=True)
+    except ValueError:  # no SO_REUSEPORT here
+        return [bind_sockets(port, host)] * workers
+    chosen = first[0].getsockname()[1]
+    return [first, *(bind_sockets(chosen, host, reuse_port=True) for _ in range(workers - 1))]
+
+
+async def supervise(argv: Sequence[str], sockets: Sequence[Sequence[socket.socket]]) -> int:
+    """Run one process of ``argv`` on each worker's sockets until a signal; the exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    fds = [listening.fileno() for listening in sockets]
-    processes = [await _spawn(argv, fds) for _ in range(workers)]
+    processes = [await _spawn(argv, [each.fileno() for each in own]) for own in sockets]
     exits = [asyncio.create_task(process.wait()) for process in processes]
     announced = await _all_ready(processes, stop)
     if announced is not None:

@@ -6,7 +6,8 @@ and decides again), cache the new state, then perform the decided effects.
 
 This module is that loop and the public API; the engine's other concerns each have
 their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
-(long flows read from a snapshot), ``dispatch`` (performing the decided effects, in
+(long flows read from a snapshot), ``recovery`` (running flows read back in batches
+at start-up), ``dispatch`` (performing the decided effects, in
 ``tasks``; concurrency slots in ``slots``), ``takeover`` (the lease and taking on
 dead instances' work, over ``leases``), ``health`` (store and step probes) and
 ``metrics`` (the Prometheus series, counted from what this engine appends).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from pathlib import Path
 
 import httpx
@@ -89,3 +90,17 @@ async def test_the_demo_needs_one_worker() -> None:
     code, _, err = await finish(process)
     assert code == 2
     assert "--demo needs the dashboard" in err
+
+
+async def test_a_port_in_use_is_refused_before_any_worker_starts() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        process = await spawn(
+            "serve", "--workers", "2", "--port", str(port), "--store", "memory://"
+        )
+        code, out, err = await finish(process)
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "argyll serving on" not in out
