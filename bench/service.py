@@ -5,7 +5,7 @@ start flows over REST from many concurrent clients and poll each to completion.
 The ceiling is a bare Tornado JSON handler answering the same requests (one POST,
 then GETs) to the same client in the same run.
 
-Run: python -m bench.service [--clients 8 64] [--seconds 5]
+Run: python -m bench.service [--clients 8 64] [--seconds 5] [--workers N]
 """
 
 from __future__ import annotations
@@ -110,17 +110,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 64])
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=1, help="argyll serve --workers N")
     args = parser.parse_args()
     print(f"# bench/service.py  {datetime.now().isoformat(timespec='minutes')}")
     with tempfile.TemporaryDirectory() as tmp:
         store = f"sqlite:///{Path(tmp) / 'bench.db'}"
         argyll = [sys.executable, "-m", "argyll", "serve", "--port", "0", "--store", store]
+        argyll += ["--workers", str(args.workers)]
         process, base = start_server(argyll)
         try:
             asyncio.run(register(base))
             for clients in args.clients:
                 rate, latencies = asyncio.run(load(base, clients, args.seconds))
-                report(f"argyll serve, sqlite, {clients} clients", rate, latencies)
+                name = f"argyll serve x{args.workers}, sqlite, {clients} clients"
+                report(name, rate, latencies)
         finally:
             process.terminate()
             process.wait()
