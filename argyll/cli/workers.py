@@ -73,12 +73,11 @@ async def supervise(argv: Sequence[str], sockets: Sequence[Sequence[socket.socke
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([stopping, *exits], return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
-    clean = stop.is_set() and not any(task.done() for task in exits)
     for process in processes:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
     codes = await asyncio.gather(*exits)
-    return 0 if clean and not any(codes) else 1
+    return 0 if stop.is_set() and not any(codes) else 1  # asked to stop, and all stopped well
 
 
 async def _spawn(argv: Sequence[str], fds: list[int]) -> asyncio.subprocess.Process:
