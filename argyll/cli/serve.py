@@ -248,6 +248,8 @@ def serve(**flags: Any) -> None:
     if options.workers > 1:
         if options.demo:
             raise click.UsageError("--demo needs the dashboard, which only --workers 1 serves")
+        if store_url(options).startswith("memory:"):
+            raise click.UsageError("workers share their store: give --workers SQLite or Redis")
         options = replace(options, no_dashboard=True)
         if not is_worker():
             click.get_current_context().exit(asyncio.run(run_workers(options)))

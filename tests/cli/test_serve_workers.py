@@ -85,21 +85,29 @@ async def test_flows_and_webhooks_through_one_port_land_on_either_worker(
     assert code == 0, err
 
 
-async def test_the_demo_needs_one_worker() -> None:
-    process = await spawn("serve", "--workers", "2", "--demo", "--port", str(unused_port()))
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--demo"], "--demo needs the dashboard"),
+        (["--store", "memory://"], "workers share their store"),
+    ],
+)
+async def test_what_one_process_only_can_do_is_refused_with_workers(
+    flags: list[str], said: str
+) -> None:
+    process = await spawn("serve", "--workers", "2", *flags, "--port", str(unused_port()))
     code, _, err = await finish(process)
     assert code == 2
-    assert "--demo needs the dashboard" in err
+    assert said in err
 
 
-async def test_a_port_in_use_is_refused_before_any_worker_starts() -> None:
+async def test_a_port_in_use_is_refused_before_any_worker_starts(tmp_path: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        process = await spawn(
-            "serve", "--workers", "2", "--port", str(port), "--store", "memory://"
-        )
+        store = f"sqlite:///{tmp_path / 'argyll.db'}"
+        process = await spawn("serve", "--workers", "2", "--port", str(port), "--store", store)
         code, out, err = await finish(process)
     assert code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in err
