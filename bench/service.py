@@ -8,7 +8,7 @@ when the flow has ended) and asks ``/status?wait=`` only if it has not. The
 ceiling is a bare Tornado JSON handler answering the same requests (one POST,
 then GETs) to the same client in the same run.
 
-Run: python -m bench.service [--clients 8 64] [--seconds 5] [--modes poll wait]
+Run: python -m bench.service [--clients 8 64] [--seconds 5] [--modes poll wait] [--workers N]
 """
 
 from __future__ import annotations
@@ -159,18 +159,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 64])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--modes", nargs="+", choices=sorted(MODES), default=["poll", "wait"])
+    parser.add_argument("--workers", type=int, default=1, help="argyll serve --workers N")
     args = parser.parse_args()
     print(f"# bench/service.py  {datetime.now().isoformat(timespec='minutes')}")
     with tempfile.TemporaryDirectory() as tmp:
         store = f"sqlite:///{Path(tmp) / 'bench.db'}"
         argyll = [sys.executable, "-m", "argyll", "serve", "--port", "0", "--store", store]
+        argyll += ["--workers", str(args.workers)]
         process, base = start_server(argyll)
         try:
             asyncio.run(register(base))
             for mode in args.modes:
                 for clients in args.clients:
                     figures = measured(process.pid, base, clients, args.seconds, mode)
-                    report(f"argyll serve, sqlite, {mode}, {clients} clients", *figures)
+                    name = f"argyll serve x{args.workers}, sqlite, {mode}, {clients} clients"
+                    report(name, *figures)
         finally:
             process.terminate()
             process.wait()

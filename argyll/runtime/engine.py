@@ -6,7 +6,8 @@ and decides again), cache the new state, then perform the decided effects.
 
 This module is that loop and the public API; the engine's other concerns each have
 their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
-(long flows read from a snapshot), ``dispatch`` (performing the decided effects, in
+(long flows read from a snapshot), ``recovery`` (running flows read back in batches
+at start-up), ``dispatch`` (performing the decided effects, in
 ``tasks``; concurrency slots in ``slots``), ``takeover`` (the lease and taking on
 dead instances' work, over ``leases``), ``health`` (store and step probes) and
 ``metrics`` (the Prometheus series, counted from what this engine appends).
@@ -76,6 +77,7 @@ from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
+from argyll.runtime.recovery import catch_up, collector_paused, running_flows
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.subflows import SubflowRunner
@@ -179,6 +181,8 @@ class Engine:
         )
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
+        self._started = False
+        self._listeners: list[Callable[[Event], None]] = []
 
     # ----------------------------------------------------------- lifecycle
 
@@ -195,6 +199,11 @@ class Engine:
             raise ArgyllError("the engine is not started: use `async with Engine(...)`")
         return self._store
 
+    @property
+    def started(self) -> bool:
+        """Whether ``start`` has finished (and ``aclose`` not begun): the engine serves."""
+        return self._started
+
     async def start(self) -> None:
         """Open the store, fold the catalog, resume every active flow, follow the feed."""
         spec = self._store_spec
@@ -203,21 +212,23 @@ class Engine:
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
         running = []
-        for status in (FlowStatus.ACTIVE, FlowStatus.PAUSED):
-            for summary in await self.store.list_flows(status):
-                state = await self.get_flow(summary.id)
-                running.append(state)
-                self._open_work.seed(state)
-                if state.deadline is not None:
-                    self._dispatch.schedule(state.id, state.deadline)
-                for at in collect.deadlines(state, self.clock.now(), self._scripts.test):
-                    self._dispatch.schedule(state.id, at)
-        await self._seed_compensations()
-        self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
-        await self._subflows.cancel_orphans(running)
-        await self._leases.take_over_orphans(self.store)
+        with collector_paused():
+            async for states in running_flows(self.store):
+                for state in states:
+                    self._cache(state)
+                    running.append(state)
+                    self._open_work.seed(state)
+                    if state.deadline is not None:
+                        self._dispatch.schedule(state.id, state.deadline)
+                    for at in collect.deadlines(state, self.clock.now(), self._scripts.test):
+                        self._dispatch.schedule(state.id, at)
+            await self._seed_compensations()
+            self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
+            await self._subflows.cancel_orphans(running)
+            await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
+        self._started = True
 
     async def _seed_compensations(self) -> None:
         """Failed and canceled flows not yet deactivated: their compensation is carried on.
@@ -238,6 +249,7 @@ class Engine:
 
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""
+        self._started = False
         self._dispatch.close()
         await self._tasks.cancel_all(*([self._follower] if self._follower else []))
         self._scripts.close()
@@ -376,7 +388,7 @@ class Engine:
         _check_timeout(timeout)
         _check_labels(labels)
         ident = FlowID(flow_id or new_flow_id())
-        plan = make_plan(self.catalog, goal_list, init)
+        plan = await self._fresh_plan(goal_list, init)
         context = self._context()
         decision = decide.on_start(
             ident, plan, init, context, timeout_ms=timeout, labels=labels, actor=actor
@@ -406,6 +418,16 @@ class Engine:
 
     async def _cancel_child(self, flow_id: FlowID, reason: str, actor: str) -> None:
         await self.cancel_flow(flow_id, reason, actor=actor)
+
+    async def _fresh_plan(self, goals: list[str], init: Mapping[str, Any]) -> Plan:
+        """The plan; if this engine's catalog cannot make it, again on the store's newest
+        (another engine on the store may just have registered the step: a worker of the
+        same ``argyll serve``, whose call came before this engine's follower saw it)."""
+        try:
+            return make_plan(self.catalog, goals, init)
+        except ValidationError:
+            await self._refresh_catalog()
+            return make_plan(self.catalog, goals, init)
 
     async def _check_same_start(
         self, flow_id: FlowID, goals: list[str], init: dict, labels: dict
@@ -568,6 +590,13 @@ class Engine:
         )
         return state
 
+    def on_event(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``listener`` with each event of the feed the engine follows, from start-up
+        on (ride on its follower rather than follow the feed again); returns the undo.
+        It runs on the follower's turn: quick, and never raising."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
     def events(self, after: str | None = None) -> AsyncIterator[Event]:
         """Every event of the store from ``after`` ("" = the start, None = from now), then live."""
         return self.store.subscribe(after)
@@ -675,12 +704,18 @@ class Engine:
         assert decision.state is not None  # noqa: S101 — narrows the type: the loop only breaks with a state
         return decision.state
 
-    async def _take_over(self, flow_id: FlowID, dead: IsDead) -> None:
-        """Re-decide a flow whose work a dead instance held, from the store's state of it."""
-        self._flows.forget(flow_id)
-        await self._trigger(
-            flow_id, lambda state, context: decide.on_takeover(state, context, dead)
-        )
+    async def _take_over(self, flow_ids: Sequence[FlowID], dead: IsDead) -> None:
+        """Re-decide flows whose work dead instances held, each from the store's newest state
+        of it (read for them all at once), so that their claims reach the store together."""
+        known = {flow_id: self._flows.get(flow_id) for flow_id in flow_ids}
+        for state in await catch_up(self.store, known):
+            if self._flows.get(state.id) is known[state.id]:  # no one moved it on meanwhile
+                self._cache(state)
+
+        def rule(state: FlowState, context: decide.Context) -> decide.Decision:
+            return decide.on_takeover(state, context, dead)
+
+        await asyncio.gather(*(self._trigger(flow_id, rule) for flow_id in flow_ids))
 
     async def _record(self, flow_id: FlowID, rule: Rule) -> None:
         """Trigger until the store takes it: work that was done must not be forgotten."""
@@ -704,6 +739,8 @@ class Engine:
         """Fold events other writers appended (other engines sharing the store)."""
         async for event in self.store.subscribe(after):
             self._open_work.observe(event)
+            for listener in self._listeners:
+                listener(event)
             if event.aggregate == CATALOG:
                 if event.seq > self.catalog.version:
                     await self._refresh_catalog()

@@ -51,7 +51,8 @@ def make_app(
     """The application serving ``engine``.
 
     Args:
-        engine: a started ``Engine``.
+        engine: the ``Engine`` served; until it has started, every call is answered 503
+            (``engine-starting``, with ``Retry-After``).
         max_body_size: the largest request body accepted, in bytes (larger: 413).
         ws_queue_limit: how many events a WebSocket client may fall behind before it is closed.
         ws_max_clients: how many WebSocket clients may be connected at once (more: 503).
@@ -184,7 +185,8 @@ async def serve(
     """Serve ``engine`` on the running loop and return at once; the port is bound on return.
 
     Args:
-        engine: a started ``Engine``.
+        engine: the ``Engine`` served; until it has started, every call is answered 503
+            (``engine-starting``, with ``Retry-After``).
         host, port: where to listen (port 0: a free port; see ``Server.url``).
         sockets: already bound sockets to serve on instead of ``host``/``port``.
         max_body_size, ws_queue_limit, ws_max_clients, extra_routes, tokens: as for ``make_app``.

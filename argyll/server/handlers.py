@@ -21,7 +21,7 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from argyll import __version__
 from argyll.access import Token, authorize, bearer, scope_for
 from argyll.decide import Failed, Outcome, Succeeded
-from argyll.errors import BodyTooLargeError, ValidationError
+from argyll.errors import BodyTooLargeError, StartingError, ValidationError
 from argyll.events import ANONYMOUS
 from argyll.flow_query import FlowQuery, parse_flow_query
 from argyll.model import (
@@ -49,6 +49,9 @@ _PARAMETER_OF = {"statuses": "status", "goals": "goal", "labels": "label"}
 """The query parameter of each body field whose name differs."""
 _GIVEN_ONCE = ("id_prefix", "parent", "created_after", "created_before", "sort", "cursor", "limit")
 """The query parameters named as their body fields, given once (the last one counts)."""
+
+STARTING_RETRY_AFTER = 1
+"""Seconds a caller is told to wait before asking an engine that is still starting again."""
 _DIGITS = re.compile(r"[0-9]+")
 _SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _FLOW_STATUSES = tuple(status.value for status in FlowStatus)
@@ -69,6 +72,7 @@ class ApiHandler(RequestHandler):
 
     def prepare(self) -> None:
         self.caller = caller_of(self, bearer(self.request.headers.get("Authorization")))
+        check_started(self.engine)
         length = self.request.headers.get("Content-Length", "")
         if _DIGITS.fullmatch(length) and int(length) > self.max_body_size:
             raise BodyTooLargeError(int(length), self.max_body_size)
@@ -102,6 +106,13 @@ class ApiHandler(RequestHandler):
 
     def log_exception(self, *exc_info: Any) -> None:
         """Silent: expected errors are answered, unexpected ones are logged by ``problem_for``."""
+
+
+def check_started(engine: Engine) -> None:
+    """Refuse a call (503, ``Retry-After``) while the engine is still starting: the port
+    is served at once, before a restart has read its running flows back."""
+    if not engine.started:
+        raise StartingError(STARTING_RETRY_AFTER)
 
 
 class NoRouteHandler(RequestHandler):

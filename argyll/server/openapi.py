@@ -339,6 +339,10 @@ PROBLEM_FIELD_SCHEMAS: dict[str, Schema] = {
     "size": {"type": "integer", "description": "the body's size in bytes"},
     "limit": {"type": "integer", "description": "the server's limit in bytes"},
     "scope": {"type": "string", "description": "the scope the call needs"},
+    "retry_after": {
+        "type": "integer",
+        "description": "seconds to wait before asking again (also the Retry-After header)",
+    },
 }
 """The schema of each structured field a row of ``argyll.problems`` adds to its body."""
 

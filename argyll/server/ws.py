@@ -44,7 +44,7 @@ from argyll.model import ID_PATTERN, json_text
 from argyll.runtime.engine import Engine
 from argyll.runtime.fanout import FeedFanout
 from argyll.runtime.feeds import check_position
-from argyll.server.handlers import caller_of
+from argyll.server.handlers import caller_of, check_started
 from argyll.server.problem import write_problem
 from argyll.store.feed import position_key
 from argyll.wire import (
@@ -106,6 +106,7 @@ class EventSocket(WebSocketHandler):
         """Check the token and the filters, and fix the feed position, all before the
         handshake answers: a refused client gets a 4xx problem, never a socket."""
         caller_of(self, self._secret())
+        check_started(self.engine)
         flow_ids = self._listed("flow_id")
         wrong = [ident for ident in flow_ids if not ID_PATTERN.fullmatch(ident)]
         if wrong:

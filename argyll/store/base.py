@@ -2,11 +2,11 @@
 
 A backend can be written, and tested with ``argyll.store.contract``, role by role:
 
-- ``Streams``: each aggregate's events (append, read, version);
+- ``Streams``: each aggregate's events (append, read, version; read_many for a batch);
 - ``Feed``: every event of every aggregate in one order (read_all, subscribe, head);
 - ``FlowIndex``: one row per flow, kept by ``argyll.flow_index.summarize`` as flow
   events are appended (list_flows, query_flows, flow_counts, flow_summary);
-- ``Snapshots``: a folded state kept to be read back cheaply;
+- ``Snapshots``: a folded state kept to be read back cheaply (one or a batch at a time);
 - ``Leases``: which engine instances are alive (heartbeat, live_instances, retire);
 - ``Slots``: how many work items of a step with a concurrency limit run at once,
   over every engine on the store (acquire_slot, release_slot, slot_holders,
@@ -50,6 +50,11 @@ class Streams(Protocol):
 
     async def version(self, aggregate: str) -> int:
         """The aggregate's last seq (0 when it has no events)."""
+        ...
+
+    async def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        """Each aggregate's events with seq > the version given for it, in one call of the
+        store (a restart reads its flows a batch at a time); absent when it has none."""
         ...
 
 
@@ -108,6 +113,12 @@ class Snapshots(Protocol):
 
     async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
         """The latest snapshot saved for ``aggregate`` as (version, state), if any."""
+        ...
+
+    async def load_snapshots(
+        self, aggregates: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        """``load_snapshot`` of each aggregate in one call: those that have one."""
         ...
 
 

@@ -90,6 +90,11 @@ class MemoryEventStore(ClosesOnExit):
         self._check_open()
         return self._streams.get(aggregate, [])[max(after, 0) :]
 
+    async def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        self._check_open()
+        found = {name: self._streams.get(name, [])[max(seq, 0) :] for name, seq in after.items()}
+        return {name: events for name, events in found.items() if events}
+
     async def version(self, aggregate: str) -> int:
         self._check_open()
         return len(self._streams.get(aggregate, ()))
@@ -145,6 +150,13 @@ class MemoryEventStore(ClosesOnExit):
         self._check_open()
         saved = self._snapshots.get(aggregate)
         return None if saved is None else (saved[0], json.loads(saved[1]))
+
+    async def load_snapshots(
+        self, aggregates: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        self._check_open()
+        saved = {name: self._snapshots.get(name) for name in aggregates}
+        return {name: (it[0], json.loads(it[1])) for name, it in saved.items() if it is not None}
 
     async def heartbeat(self, instance: str, ttl: float) -> None:
         self._instances[instance] = time.monotonic() + ttl

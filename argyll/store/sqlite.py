@@ -387,6 +387,10 @@ class _Database:
     def read(self, aggregate: str, after: int) -> list[Event]:
         return [_event(row) for row in self._connection.execute(_READ, (aggregate, after))]
 
+    def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        found = {aggregate: self.read(aggregate, seq) for aggregate, seq in after.items()}
+        return {aggregate: events for aggregate, events in found.items() if events}
+
     def read_feed(self, after: int, limit: int) -> list[Event]:
         return [_event(row) for row in self._connection.execute(_READ_FEED, (after, limit))]
 
@@ -400,6 +404,10 @@ class _Database:
     def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
         row = self._connection.execute(_SNAPSHOT, (aggregate,)).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
+
+    def load_snapshots(self, aggregates: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        found = {aggregate: self.load_snapshot(aggregate) for aggregate in aggregates}
+        return {aggregate: saved for aggregate, saved in found.items() if saved is not None}
 
     def heartbeat(self, instance: str, expires: float) -> None:
         self._connection.execute(_HEARTBEAT, (instance, expires))
@@ -684,6 +692,9 @@ class SQLiteEventStore(ClosesOnExit):
     async def read(self, aggregate: str, after: int = 0) -> list[Event]:
         return await self._call(self._database.read, aggregate, after)
 
+    async def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        return await self._call(self._database.read_many, dict(after))
+
     async def version(self, aggregate: str) -> int:
         return await self._call(self._database.version, aggregate)
 
@@ -722,6 +733,11 @@ class SQLiteEventStore(ClosesOnExit):
 
     async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
         return await self._call(self._database.load_snapshot, aggregate)
+
+    async def load_snapshots(
+        self, aggregates: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        return await self._call(self._database.load_snapshots, list(aggregates))
 
     async def heartbeat(self, instance: str, ttl: float) -> None:
         await self._call(self._database.heartbeat, instance, time.time() + ttl)

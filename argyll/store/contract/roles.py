@@ -76,6 +76,18 @@ class StreamsContract(Suite):
         assert await store.read("flow:a", after=5) == []
         assert await store.read("flow:missing") == []
 
+    async def test_read_many_reads_each_aggregate_after_its_own_version(
+        self, store: EventStore
+    ) -> None:
+        a = await store.append("flow:a", 0, [skipped("a", str(n)) for n in range(3)], NOW)
+        b = await store.append("flow:b", 0, [skipped("b")], NOW)
+        await store.append("flow:c", 0, [skipped("c")], NOW)
+
+        found = await store.read_many({"flow:a": 1, "flow:b": 0, "flow:c": 1, "flow:none": 0})
+
+        assert found == {"flow:a": a[1:], "flow:b": b}
+        assert await store.read_many({}) == {}
+
     async def test_version_is_the_last_seq(self, store: EventStore) -> None:
         assert await store.version("flow:a") == 0
         await store.append("flow:a", 0, [skipped("a"), skipped("a")], NOW)
@@ -411,6 +423,15 @@ class SnapshotsContract(Suite):
         await store.save_snapshot("flow:f", 200, {"id": "f"})
         assert await store.load_snapshot("flow:f") == (200, {"id": "f"})
         assert await store.load_snapshot("flow:other") is None
+
+    async def test_snapshots_load_a_batch_at_once(self, store: EventStore) -> None:
+        await store.save_snapshot("flow:f", 100, {"id": "f"})
+        await store.save_snapshot("flow:g", 300, {"id": "g", "n": [1]})
+
+        found = await store.load_snapshots(["flow:f", "flow:none", "flow:g"])
+
+        assert found == {"flow:f": (100, {"id": "f"}), "flow:g": (300, {"id": "g", "n": [1]})}
+        assert await store.load_snapshots([]) == {}
 
 
 # -------------------------------------------------------------------- leases

@@ -199,6 +199,12 @@ class RedisEventStore(ClosesOnExit):
             self._feed.observe(parse_id(entries[-1][0]))
         return [feed_event(entry, shard) for entry in entries]
 
+    async def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        """One read per aggregate, queued at once: the pipeliner sends them together."""
+        names = list(after)
+        found = await asyncio.gather(*(self.read(name, after[name]) for name in names))
+        return {name: events for name, events in zip(names, found, strict=True) if events}
+
     async def version(self, aggregate: str) -> int:
         shard = self._keys.shard(aggregate)
         with self._guard.translating():
@@ -397,6 +403,13 @@ class RedisEventStore(ClosesOnExit):
             return None
         saved = json.loads(raw)
         return saved["version"], saved["state"]
+
+    async def load_snapshots(
+        self, aggregates: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        """One GET per aggregate, queued at once (each may live on another shard)."""
+        found = await asyncio.gather(*(self.load_snapshot(name) for name in aggregates))
+        return {name: saved for name, saved in zip(aggregates, found, strict=True) if saved}
 
     # ----------------------------------------------------------------- leases
 
