@@ -243,33 +243,28 @@ class WorkNotCompleted(EventData):
     error: str
 
 
+class _RetryScheduled(EventData):
+    """Events that schedule a call again: ``next_retry_at`` travels as ISO-8601 text."""
+
+    __slots__ = ()
+    next_retry_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "next_retry_at": iso(self.next_retry_at)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        return super().from_dict({**data, "next_retry_at": parse_time(data["next_retry_at"])})
+
+
 @dataclass(frozen=True, slots=True)
-class WorkRetryScheduled(EventData):
+class WorkRetryScheduled(_RetryScheduled):
     type: ClassVar[str] = "work_retry_scheduled"
     flow_id: FlowID
     step_id: StepID
     token: Token
     retry_count: int
     next_retry_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "flow_id": self.flow_id,
-            "step_id": self.step_id,
-            "token": self.token,
-            "retry_count": self.retry_count,
-            "next_retry_at": iso(self.next_retry_at),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
-        return cls(
-            data["flow_id"],
-            data["step_id"],
-            data["token"],
-            data["retry_count"],
-            parse_time(data["next_retry_at"]),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,7 +401,7 @@ class CompSucceeded(EventData):
 
 
 @dataclass(frozen=True, slots=True)
-class CompRetryScheduled(EventData):
+class CompRetryScheduled(_RetryScheduled):
     """A compensation call that did not complete (transport error, 5xx) is tried again."""
 
     type: ClassVar[str] = "comp_retry_scheduled"
@@ -416,27 +411,6 @@ class CompRetryScheduled(EventData):
     retry_count: int
     next_retry_at: datetime
     error: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "flow_id": self.flow_id,
-            "step_id": self.step_id,
-            "token": self.token,
-            "retry_count": self.retry_count,
-            "next_retry_at": iso(self.next_retry_at),
-            "error": self.error,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
-        return cls(
-            data["flow_id"],
-            data["step_id"],
-            data["token"],
-            data["retry_count"],
-            parse_time(data["next_retry_at"]),
-            data["error"],
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,8 +125,38 @@ def plan_html(
     return (
         f'<table class="kv"><tr><th>Goals</th><td>{escape(", ".join(plan.goals))}</td></tr>'
         f"<tr><th>Steps ({len(plan.steps)})</th><td>{steps}</td></tr>"
-        f'<tr><th>Required</th><td class="required">{ticks}</td></tr></table>'
+        f'<tr><th>Required</th><td class="required">{ticks}</td></tr>'
+        f"{_children_rows(plan)}{_excluded_rows(plan)}</table>"
     )
+
+
+_LEFT_OUT = {
+    "missing": "Left out: inputs missing",
+    "satisfied": "Left out: init has its outputs",
+    "blocked": "Left out: blocked by init",
+}
+
+
+def _children_rows(plan: Plan) -> str:
+    """Each sub-flow step's child plan: its goals and its steps."""
+    return "".join(
+        f"<tr><th>Sub-flow <code>{escape(step_id)}</code></th><td>"
+        + ", ".join(f"<code>{escape(s)}</code>" for s in child.steps)
+        + "</td></tr>"
+        for step_id, child in plan.children.items()
+    )
+
+
+def _excluded_rows(plan: Plan) -> str:
+    """The steps the goals reached but the plan left out, with the attribute names why."""
+    rows = []
+    for reason, steps in plan.excluded.to_dict().items():
+        listed = ", ".join(
+            f"<code>{escape(step_id)}</code> ({escape(', '.join(names))})"
+            for step_id, names in steps.items()
+        )
+        rows.append(f"<tr><th>{_LEFT_OUT[reason]}</th><td>{listed}</td></tr>")
+    return "".join(rows)
 
 
 FLOW_COLUMNS = (

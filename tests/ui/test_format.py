@@ -103,6 +103,23 @@ def test_the_plan_preview_ticks_the_required_inputs_init_has() -> None:
     assert '<span class="muted">none</span>' in plan_html(plan(catalog, ["seed"], {}), "", [], {})
 
 
+def test_the_plan_preview_shows_sub_flows_and_what_it_left_out() -> None:
+    catalog = catalog_of(
+        script_step("double", "{:y (* x 2)}", requires=["x"], outputs=["y"]),
+        {
+            "id": "twice",
+            "type": "flow",
+            "flow": {"goals": ["double"]},
+            "attributes": {"x": {"role": "required"}, "y": {"role": "output"}},
+        },
+        script_step("seed", "{:x 1}", outputs=["x"]),
+        script_step("use", "{:z y}", requires=["y"], outputs=["z"]),
+    )
+    preview = plan_html(plan(catalog, ["use"], {"x": 3}), "", [], {"x": 3})
+    assert "<tr><th>Sub-flow <code>twice</code></th><td><code>double</code></td></tr>" in preview
+    assert "<th>Left out: init has its outputs</th><td><code>seed</code> (x)</td>" in preview
+
+
 def test_the_plan_preview_shows_an_error_or_a_hint_instead() -> None:
     assert plan_html(None, "unknown goal <x>", [], {}) == (
         '<p class="error">unknown goal &lt;x&gt;</p>'
