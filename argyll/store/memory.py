@@ -5,7 +5,8 @@ the engine runs several thousand flows a second on it. A position is the 1-based
 index of the event in the global feed, as a string (``argyll.store.feed``).
 Snapshots and memo outputs are kept as JSON text, so a caller's later change to
 a saved state cannot reach the copy. Memo entries are kept in use order (the
-least recently used first), so eviction takes the first.
+least recently used first), so eviction takes the first. A removed flow's events
+leave holes (None) in the feed list, so every other event keeps its position.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from argyll.errors import StoreError, VersionConflict
-from argyll.events import Event, EventData
+from argyll.events import Event, EventData, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
+from argyll.retention import expired
 from argyll.store.base import MEMO_LIMIT, ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
 
@@ -52,7 +54,8 @@ class MemoryEventStore(ClosesOnExit):
         self._memo_keys: dict[str, set[str]] = {}
         """step id -> the keys of its memos."""
         self._streams: dict[str, list[Event]] = {}
-        self._feed: list[Event] = []
+        self._feed: list[Event | None] = []
+        """Every event by position - 1; None where a removed flow's event was."""
         self._flows: dict[str, FlowSummary] = {}
         self._instances: dict[str, float] = {}
         self._snapshots: dict[str, tuple[int, str]] = {}
@@ -94,7 +97,14 @@ class MemoryEventStore(ClosesOnExit):
     async def read_all(self, after: str = "", limit: int = 1000) -> list[Event]:
         self._check_open()
         start = feed_index(after)
-        return self._feed[start : start + limit]
+        found: list[Event] = []
+        for position in range(start, len(self._feed)):
+            if len(found) >= limit:
+                break
+            event = self._feed[position]
+            if event is not None:
+                found.append(event)
+        return found
 
     def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
         """Follow the feed; ``None`` starts at the head as of this call, not the first read."""
@@ -227,6 +237,31 @@ class MemoryEventStore(ClosesOnExit):
             del self._memos[key]
         return len(keys)
 
+    async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
+        self._check_open()
+        ended = (flow for flow in self._flows.values() if expired(flow, before))
+        return heapq.nsmallest(max(limit, 0), ended, key=_ended_first)
+
+    async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
+        self._check_open()
+        removed = []
+        for flow_id in dict.fromkeys(flow_ids):
+            summary = self._flows.get(flow_id)
+            if summary is not None and expired(summary, before):
+                self._remove_flow(flow_id)
+                removed.append(flow_id)
+        return removed
+
+    def _remove_flow(self, flow_id: str) -> None:
+        aggregate = flow_aggregate(flow_id)
+        for event in self._streams.pop(aggregate, []):
+            self._feed[int(event.position) - 1] = None
+        del self._flows[flow_id]
+        self._snapshots.pop(aggregate, None)
+        produced = [key for key, (memo, _) in self._memos.items() if memo.flow_id == flow_id]
+        for key in produced:
+            self._drop_memo(key)
+
     def _drop_memo(self, key: str) -> None:
         kept = self._memos.pop(key, None)
         if kept is not None:
@@ -241,7 +276,9 @@ class MemoryEventStore(ClosesOnExit):
         while not self._closed:
             if position < len(self._feed):
                 position += 1
-                yield self._feed[position - 1]
+                event = self._feed[position - 1]
+                if event is not None:
+                    yield event
             else:
                 await self._changes.waiter().wait()
 
@@ -258,3 +295,7 @@ class MemoryEventStore(ClosesOnExit):
 
 def _newest_first(summary: FlowSummary) -> tuple[datetime, str]:
     return summary.created_at, summary.id
+
+
+def _ended_first(summary: FlowSummary) -> tuple[datetime, str]:
+    return cast(datetime, summary.completed_at), summary.id

@@ -28,7 +28,9 @@ step's concurrency slots, and the queue for them, each grant decided in one
 transaction; version 5 the ``memos`` table: memoized results, each with ``used``,
 a number raised past every other entry's on each put and hit, so the least
 recently used is the lowest (``?memo_limit=`` bounds the table, see
-``argyll.store.options``).
+``argyll.store.options``); version 6 the indexes retention reads by: flows by
+status and end time, memos by the flow that produced them. Removing a flow deletes
+its rows; ``position`` is AUTOINCREMENT, so no later event takes a removed one's.
 """
 
 from __future__ import annotations
@@ -42,16 +44,17 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from argyll.codec import decode, decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import Event, EventData
+from argyll.events import Event, EventData, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
+from argyll.retention import expired
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
 from argyll.store.options import split_memo_limit
@@ -121,6 +124,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX memos_by_step ON memos (step)",
         "CREATE INDEX memos_by_use ON memos (used)",
     ),
+    (  # to version 6: what retention looks up, ended flows by end time and memos by flow
+        "CREATE INDEX flows_by_end ON flows (status, completed_at)",
+        "CREATE INDEX memos_by_flow ON memos (flow)",
+    ),
 )
 """The statements that take the database from version n to n + 1, at index n."""
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -170,6 +177,14 @@ _MEMO_PUT = (
 _MEMO_COUNT = "SELECT count(*) FROM memos"
 _MEMO_EVICT = "DELETE FROM memos WHERE key IN (SELECT key FROM memos ORDER BY used LIMIT ?)"
 _MEMO_FORGET = "DELETE FROM memos WHERE step = ?"
+_ENDED = (
+    f"SELECT {_FLOW_COLUMNS} FROM flows "  # noqa: S608 — only this module's column lists are interpolated
+    "WHERE status = ? AND completed_at < ? ORDER BY completed_at LIMIT ?"
+)
+_REMOVE_EVENTS = "DELETE FROM events WHERE aggregate = ?"
+_REMOVE_FLOW = "DELETE FROM flows WHERE id = ?"
+_REMOVE_SNAPSHOT = "DELETE FROM snapshots WHERE aggregate = ?"
+_REMOVE_MEMOS = "DELETE FROM memos WHERE flow = ?"
 _NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
 _HAS_LABEL = "json_extract(labels, ?) = ?"
 
@@ -400,6 +415,34 @@ class _Database:
     def memo_forget(self, step_id: str) -> int:
         return self._connection.execute(_MEMO_FORGET, (step_id,)).rowcount
 
+    def ended_flows(self, before: str, limit: int) -> list[FlowSummary]:
+        """The earliest-ended first, from each ended status's part of ``flows_by_end``."""
+        found = [
+            _flow_summary(row)
+            for status in FlowStatus
+            if status.ended
+            for row in self._connection.execute(_ENDED, (status.value, before, limit))
+        ]
+        found.sort(key=lambda flow: (flow.completed_at, flow.id))
+        return found[:limit]
+
+    def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
+        removed = []
+        with self._transaction():
+            for flow_id in dict.fromkeys(flow_ids):
+                summary = self.flow_summary(flow_id)
+                if summary is not None and expired(summary, before):
+                    self._remove_flow(flow_id)
+                    removed.append(flow_id)
+        return removed
+
+    def _remove_flow(self, flow_id: str) -> None:
+        aggregate = flow_aggregate(flow_id)
+        self._connection.execute(_REMOVE_EVENTS, (aggregate,))
+        self._connection.execute(_REMOVE_FLOW, (flow_id,))
+        self._connection.execute(_REMOVE_SNAPSHOT, (aggregate,))
+        self._connection.execute(_REMOVE_MEMOS, (flow_id,))
+
     def close(self) -> None:
         self._connection.close()
 
@@ -560,6 +603,22 @@ class SQLiteEventStore(ClosesOnExit):
     async def memo_forget(self, step_id: str) -> int:
         return await self._call(self._database.memo_forget, step_id)
 
+    async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
+        if limit <= 0:
+            return []
+        return await self._call(self._database.ended_flows, encode_time(_utc(before)), limit)
+
+    async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
+        """One transaction for the batch, in the worker between appends (never beside one).
+
+        Subscribers then read the feed from the file: the recent events kept for them
+        might hold a removed one.
+        """
+        removed = await self._call(self._database.remove_flows, flow_ids, before)
+        if removed:
+            self._recent.clear()
+        return removed
+
     async def aclose(self) -> None:
         """Write the appends already accepted, end every subscription, close the file."""
         if self._closed:
@@ -651,3 +710,8 @@ class SQLiteEventStore(ClosesOnExit):
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"{self.url}: the store is closed")
+
+
+def _utc(moment: datetime) -> datetime:
+    """An aware time in UTC, the offset stored times carry, so text order is time order."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment

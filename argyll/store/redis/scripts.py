@@ -42,6 +42,8 @@ SLOT_REAP = _script("slot_reap")
 MEMO_GET = _script("memo_get")
 MEMO_PUT = _script("memo_put")
 MEMO_FORGET = _script("memo_forget")
+MEMO_DROP_FLOWS = _script("memo_drop_flows")
+REMOVE_FLOWS = _script("remove_flows")
 SCRIPTS = (
     APPEND,
     READ_STREAM,
@@ -56,4 +58,6 @@ SCRIPTS = (
     MEMO_GET,
     MEMO_PUT,
     MEMO_FORGET,
+    MEMO_DROP_FLOWS,
+    REMOVE_FLOWS,
 )

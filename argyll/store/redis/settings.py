@@ -19,6 +19,8 @@ slot and one Lua script can touch all of it::
     <prefix>{memo}:uses               sorted set: memo keys by last put or hit (a counter)
     <prefix>{memo}:clock              that counter
     <prefix>{memo}:step:<step>        set: the step's memo keys, so an update drops them
+    <prefix>{memo}:flow:<flow>        set: the memo keys the flow produced, so removing the
+                                      flow's history (retention) drops them
 
 Every memo key shares the ``{memo}`` hash tag, so a get (and the use it counts) is one
 script call, and a put evicts the least recently used of the whole store at once; on
@@ -121,6 +123,7 @@ class Keys:
         """The keys every memo script takes first, in this order."""
         self.memo_clock = memos + "clock"
         self.memo_steps = memos + "step:"
+        self.memo_flows = memos + "flow:"
 
     def memo_step(self, step_id: str) -> str:
         return self.memo_steps + step_id

@@ -34,6 +34,7 @@ from argyll.events import Event, EventData, FlowFailed, FlowStarted, flow_aggreg
 from argyll.flow_index import INDEXED_TYPES, IndexedData, index_change
 from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
+from argyll.retention import expired
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.redis.feed import RedisFeed, feed_event, format_id, parse_id
 from argyll.store.redis.guard import Guard
@@ -43,10 +44,12 @@ from argyll.store.redis.scripts import (
     APPEND,
     HEARTBEAT,
     LIVE,
+    MEMO_DROP_FLOWS,
     MEMO_FORGET,
     MEMO_GET,
     MEMO_PUT,
     READ_STREAM,
+    REMOVE_FLOWS,
     SCRIPTS,
     SLOT_ACQUIRE,
     SLOT_LIST,
@@ -66,6 +69,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ITEM_SEPARATOR = "\x1f"
 """Between flow and token in a slot key's item (ids and tokens never hold it)."""
 MICROSECOND = timedelta(microseconds=1)
+_ENDED_STATUSES = " ".join(status.value for status in FlowStatus if status.ended)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,14 +367,74 @@ class RedisEventStore(ClosesOnExit):
             "created_at": encode_time(memo.created_at),
         }
         args = [key, json.dumps(entry), memo.step_id, self.memo_limit, self._keys.memo_steps]
+        args += (self._keys.memo_flows, memo.flow_id)
         with self._guard.translating():
             await self._pipeliner.script(MEMO_PUT, keys, args)
 
     async def memo_forget(self, step_id: str) -> int:
         keys = [*self._keys.memo_tables, self._keys.memo_step(step_id)]
         with self._guard.translating():
-            dropped: int = await self._pipeliner.script(MEMO_FORGET, keys, [])
+            dropped: int = await self._pipeliner.script(
+                MEMO_FORGET, keys, [self._keys.memo_flows]
+            )
         return dropped
+
+    # -------------------------------------------------------------- retention
+
+    async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
+        """The earliest-created first, shard by shard: rows created before ``before`` are read
+        a page at a time from each ended status's set and kept if they ended before it too."""
+        found: list[FlowSummary] = []
+        with self._guard.translating():
+            for shard in range(self._keys.shards):
+                for status in FlowStatus:
+                    if status.ended and len(found) < limit:
+                        found += await self._ended_in(shard, status, before, limit - len(found))
+        return found
+
+    async def _ended_in(
+        self, shard: int, status: FlowStatus, before: datetime, limit: int
+    ) -> list[FlowSummary]:
+        found: list[FlowSummary] = []
+        key, offset = self._keys.flow_set(shard, status), 0
+        while len(found) < limit:
+            members = await self._pipeliner.execute(
+                "ZRANGEBYSCORE", key, "-inf", f"({_micros(before)}", "LIMIT", offset, limit
+            )
+            if not members:
+                break
+            offset += len(members)
+            flows = [(member.decode(), shard) for member in members]
+            summaries = await self._summaries(flows)
+            found += [summary for summary in summaries if expired(summary, before)]
+        return found[:limit]
+
+    async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
+        """One script call per shard, then one that drops the removed flows' memo entries."""
+        by_shard: dict[int, list[str]] = {}
+        for flow_id in dict.fromkeys(flow_ids):
+            by_shard.setdefault(self._keys.shard(flow_aggregate(flow_id)), []).append(flow_id)
+        stamp = encode_time(before.astimezone(UTC) if before.tzinfo else before)
+        with self._guard.translating():
+            replies = await asyncio.gather(
+                *(self._remove_in(shard, flows, stamp) for shard, flows in by_shard.items())
+            )
+            removed = [flow_id.decode() for reply in replies for flow_id in reply]
+            if removed:
+                keys = self._keys.memo_tables
+                args = [self._keys.memo_steps, self._keys.memo_flows, *removed]
+                await self._pipeliner.script(MEMO_DROP_FLOWS, keys, args)
+        return removed
+
+    async def _remove_in(self, shard: int, flow_ids: list[str], stamp: str) -> list[bytes]:
+        keys = [self._keys.feeds[shard], *self._keys.index(shard)]
+        for flow_id in flow_ids:
+            aggregate = flow_aggregate(flow_id)
+            keys += (self._keys.stream(shard, aggregate), self._keys.snapshot(shard, aggregate))
+        removed: list[bytes] = await self._pipeliner.script(
+            REMOVE_FLOWS, keys, [len(FlowStatus), stamp, _ENDED_STATUSES, *flow_ids]
+        )
+        return removed
 
     # -------------------------------------------------------------- lifecycle
 
