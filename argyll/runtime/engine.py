@@ -72,6 +72,7 @@ from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
+from argyll.runtime.retention import HistorySweeper, RetentionPolicy, SweepReport
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.takeover import IsDead, LeaseKeeper
@@ -112,6 +113,8 @@ class Engine:
         clock: where time comes from (tests pass a fake one).
         outbound: where HTTP steps and health checks may call (default: anywhere).
         script_limits: what one script run may spend (Ale steps, Lua instructions, memory).
+        retention: remove ended flows' history after this long, archiving it first if asked
+            (a sweep when the engine starts and every ``retention.interval`` seconds).
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class Engine:
         instance_id: str | None = None,
         outbound: OutboundPolicy = ALLOW_ALL,
         script_limits: ScriptLimits = DEFAULT_LIMITS,
+        retention: RetentionPolicy | None = None,
     ) -> None:
         self._store_spec = store
         self.policy = policy or decide.Policy()
@@ -169,6 +173,13 @@ class Engine:
             self._take_over,
             self._dispatch.slots,
         )
+        self._sweeper = (
+            None
+            if retention is None
+            else HistorySweeper(
+                retention, lambda: self.store, self.clock, self.metrics, self._history_removed
+            )
+        )
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
 
@@ -204,6 +215,19 @@ class Engine:
         await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
+        if self._sweeper is not None:
+            self._tasks.spawn(self._sweeper.run())
+
+    async def sweep_history(self) -> SweepReport:
+        """Remove (archiving first, if asked) the flows that ended before the retention cutoff
+        now; the engine also does this every ``retention.interval`` seconds."""
+        if self._sweeper is None:
+            raise ArgyllError("the engine keeps all history: start it with retention=")
+        return await self._sweeper.sweep()
+
+    def _history_removed(self, flow: FlowSummary) -> None:
+        self._flows.removed(flow.id)
+        self._locks.pop(flow.id, None)
 
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""

@@ -56,6 +56,11 @@ class FlowCache:
         """Drop a cached state that may be out of date, so the next read goes to the store."""
         self._active.pop(flow_id, None)
 
+    def removed(self, flow_id: FlowID) -> None:
+        """Forget a flow whose history was removed from the store (retention)."""
+        self._active.pop(flow_id, None)
+        self._ended.pop(flow_id, None)
+
     def awaited(self, flow_id: FlowID) -> bool:
         return flow_id in self._waiters
 

@@ -374,9 +374,7 @@ class RedisEventStore(ClosesOnExit):
     async def memo_forget(self, step_id: str) -> int:
         keys = [*self._keys.memo_tables, self._keys.memo_step(step_id)]
         with self._guard.translating():
-            dropped: int = await self._pipeliner.script(
-                MEMO_FORGET, keys, [self._keys.memo_flows]
-            )
+            dropped: int = await self._pipeliner.script(MEMO_FORGET, keys, [self._keys.memo_flows])
         return dropped
 
     # -------------------------------------------------------------- retention
