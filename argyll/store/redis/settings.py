@@ -5,7 +5,8 @@ slot and one Lua script can touch all of it::
 
     <prefix>{sk}:feed                 stream: the shard's part of the global feed (the events)
     <prefix>{sk}:clock                the id every later feed entry of the shard must exceed
-    <prefix>{sk}:stream:<aggregate>   stream: entry 0-<seq> holds the event's feed id
+    <prefix>{sk}:ids:<aggregate>      string: the aggregate's events' feed ids, 16 bytes each
+    <prefix>{sk}:stream:<aggregate>   stream: the same, as written before (lua/events.lua)
     <prefix>{sk}:snapshot:<aggregate> the aggregate's latest snapshot (JSON)
     <prefix>{sk}:flows                hash: flow id -> its index row (JSON)
     <prefix>{sk}:flows:<set>          sorted sets all/active/completed/failed, by creation time
@@ -135,8 +136,10 @@ class Keys:
     def shard(self, aggregate: str) -> int:
         return zlib.crc32(aggregate.encode()) % self.shards
 
-    def stream(self, shard: int, aggregate: str) -> str:
-        return f"{self.tags[shard]}stream:{aggregate}"
+    def events(self, shard: int, aggregate: str) -> list[str]:
+        """The keys that list the aggregate's events (ids, then the earlier layout's stream),
+        in the order the scripts take them (``lua/events.lua``)."""
+        return [f"{self.tags[shard]}ids:{aggregate}", f"{self.tags[shard]}stream:{aggregate}"]
 
     def snapshot(self, shard: int, aggregate: str) -> str:
         return f"{self.tags[shard]}snapshot:{aggregate}"

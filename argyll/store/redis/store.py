@@ -19,7 +19,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -28,7 +28,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from argyll.codec import decode_time, encode, encode_time
+from argyll.codec import decode_time, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData, FlowFailed, FlowStarted, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, index_change
@@ -36,7 +36,14 @@ from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.retention import expired
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
-from argyll.store.redis.feed import RedisFeed, feed_event, format_id, parse_id
+from argyll.store.redis.feed import (
+    RedisFeed,
+    encode_entry,
+    entry_time,
+    feed_event,
+    format_id,
+    parse_id,
+)
 from argyll.store.redis.guard import Guard
 from argyll.store.redis.packing import pack_with_hiredis
 from argyll.store.redis.pipeliner import Client, Pipeliner
@@ -55,6 +62,7 @@ from argyll.store.redis.scripts import (
     SLOT_LIST,
     SLOT_REAP,
     SLOT_RELEASE,
+    VERSION,
 )
 from argyll.store.redis.settings import (
     CLUSTER_SHARDS,
@@ -65,18 +73,16 @@ from argyll.store.redis.settings import (
     redis_settings,
 )
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ITEM_SEPARATOR = "\x1f"
 """Between flow and token in a slot key's item (ids and tokens never hold it)."""
-MICROSECOND = timedelta(microseconds=1)
 _ENDED_STATUSES = " ".join(status.value for status in FlowStatus if status.ended)
 
 
 @dataclass(frozen=True, slots=True)
 class _Append:
-    """One append's part of its shard's script call: its stream and its arguments."""
+    """One append's part of its shard's script call: its event keys and its arguments."""
 
-    stream: str
+    keys: list[str]
     args: list[Any]
     """expected, aggregate, count, indexed, then the events' and index rows' fields"""
 
@@ -126,13 +132,14 @@ class RedisEventStore(ClosesOnExit):
         stamp = encode_time(timestamp)
         indexed = [cast(IndexedData, data) for data in events if data.type in INDEXED_TYPES]
         args: list[Any] = [expected, aggregate, len(events), len(indexed)]
+        moment = entry_time(timestamp)
         for data in events:
-            args += (stamp, *encode(data))
+            args += (moment, *encode_entry(aggregate, data))
         if indexed:
             args += self._index_args(shard, indexed, stamp, timestamp)
-        stream = self._keys.stream(shard, aggregate)
+        keys = self._keys.events(shard, aggregate)
         with self._guard.translating():
-            appended, detail = await self._pipeliner.grouped(shard, _Append(stream, args))
+            appended, detail = await self._pipeliner.grouped(shard, _Append(keys, args))
         if not appended:
             raise VersionConflict(aggregate, expected, int(detail))
         if not events:
@@ -159,14 +166,15 @@ class RedisEventStore(ClosesOnExit):
             error = data.error if isinstance(data, FlowFailed) else ""
             change, status = index_change(data)
             labels = json.dumps(dict(data.labels)) if isinstance(data, FlowStarted) else ""
-            args += (change.value, status.value, data.flow_id, _micros(timestamp), stamp, error)
+            args += (change.value, status.value, data.flow_id, entry_time(timestamp), stamp, error)
             args.append(labels)
         return args
 
     def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
         """One script call for the shard's appends in a pipeline, above this store's floor."""
         keys = [self._keys.feeds[shard], self._keys.clocks[shard], *self._keys.index(shard)]
-        keys += (append.stream for append in batch)
+        for append in batch:
+            keys += append.keys
         args = [format_id(self._feed.floor), len(FlowStatus)]
         for append in batch:
             args += append.args
@@ -174,7 +182,7 @@ class RedisEventStore(ClosesOnExit):
 
     async def read(self, aggregate: str, after: int = 0) -> list[Event]:
         shard = self._keys.shard(aggregate)
-        keys = [self._keys.stream(shard, aggregate), self._keys.feeds[shard]]
+        keys = [*self._keys.events(shard, aggregate), self._keys.feeds[shard]]
         with self._guard.translating():
             entries = await self._pipeliner.script(READ_STREAM, keys, [max(after, 0)])
         if entries:
@@ -184,8 +192,8 @@ class RedisEventStore(ClosesOnExit):
     async def version(self, aggregate: str) -> int:
         shard = self._keys.shard(aggregate)
         with self._guard.translating():
-            version: int = await self._pipeliner.execute(
-                "XLEN", self._keys.stream(shard, aggregate)
+            version: int = await self._pipeliner.script(
+                VERSION, self._keys.events(shard, aggregate), []
             )
         return version
 
@@ -397,7 +405,7 @@ class RedisEventStore(ClosesOnExit):
         key, offset = self._keys.flow_set(shard, status), 0
         while len(found) < limit:
             members = await self._pipeliner.execute(
-                "ZRANGEBYSCORE", key, "-inf", f"({_micros(before)}", "LIMIT", offset, limit
+                "ZRANGEBYSCORE", key, "-inf", f"({entry_time(before)}", "LIMIT", offset, limit
             )
             if not members:
                 break
@@ -428,7 +436,7 @@ class RedisEventStore(ClosesOnExit):
         keys = [self._keys.feeds[shard], *self._keys.index(shard)]
         for flow_id in flow_ids:
             aggregate = flow_aggregate(flow_id)
-            keys += (self._keys.stream(shard, aggregate), self._keys.snapshot(shard, aggregate))
+            keys += (*self._keys.events(shard, aggregate), self._keys.snapshot(shard, aggregate))
         removed: list[bytes] = await self._pipeliner.script(
             REMOVE_FLOWS, keys, [len(FlowStatus), stamp, _ENDED_STATUSES, *flow_ids]
         )
@@ -458,12 +466,6 @@ def _holders(step_id: str, pairs: list[bytes]) -> list[SlotHolder]:
         flow_id, _, token = item.decode().partition(ITEM_SEPARATOR)
         holders.append(SlotHolder(instance.decode(), flow_id, step_id, token))
     return holders
-
-
-def _micros(moment: datetime) -> int:
-    """Microseconds since the epoch, exactly (a naive time counts as UTC)."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return (aware - EPOCH) // MICROSECOND
 
 
 def _summary(flow_id: str, raw: bytes) -> FlowSummary:
