@@ -53,6 +53,8 @@ class MemoryEventStore(ClosesOnExit):
         """key -> (the memo, its outputs as JSON), least recently used first."""
         self._memo_keys: dict[str, set[str]] = {}
         """step id -> the keys of its memos."""
+        self._memo_flows: dict[str, set[str]] = {}
+        """flow id -> the keys of the memos it produced."""
         self._streams: dict[str, list[Event]] = {}
         self._feed: list[Event | None] = []
         """Every event by position - 1; None where a removed flow's event was."""
@@ -229,12 +231,14 @@ class MemoryEventStore(ClosesOnExit):
             self._drop_memo(next(iter(self._memos)))
         self._memos[key] = (replace(memo, outputs={}), json.dumps(memo.outputs))
         self._memo_keys.setdefault(memo.step_id, set()).add(key)
+        self._memo_flows.setdefault(memo.flow_id, set()).add(key)
 
     async def memo_forget(self, step_id: str) -> int:
         self._check_open()
         keys = self._memo_keys.pop(step_id, set())
         for key in keys:
-            del self._memos[key]
+            memo, _ = self._memos.pop(key)
+            self._forget_produced(memo.flow_id, key)
         return len(keys)
 
     async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
@@ -258,14 +262,22 @@ class MemoryEventStore(ClosesOnExit):
             self._feed[int(event.position) - 1] = None
         del self._flows[flow_id]
         self._snapshots.pop(aggregate, None)
-        produced = [key for key, (memo, _) in self._memos.items() if memo.flow_id == flow_id]
-        for key in produced:
+        for key in self._memo_flows.pop(flow_id, set()):
             self._drop_memo(key)
 
     def _drop_memo(self, key: str) -> None:
         kept = self._memos.pop(key, None)
         if kept is not None:
             self._memo_keys[kept[0].step_id].discard(key)
+            self._forget_produced(kept[0].flow_id, key)
+
+    def _forget_produced(self, flow_id: str, key: str) -> None:
+        """Take ``key`` off the flow's memo keys; a flow with none left leaves the table."""
+        produced = self._memo_flows.get(flow_id)
+        if produced is not None:
+            produced.discard(key)
+            if not produced:
+                del self._memo_flows[flow_id]
 
     async def aclose(self) -> None:
         """Refuse further calls and end every subscription."""

@@ -410,9 +410,11 @@ class RedisEventStore(ClosesOnExit):
             if not members:
                 break
             offset += len(members)
-            flows = [(member.decode(), shard) for member in members]
-            summaries = await self._summaries(flows)
-            found += [summary for summary in summaries if expired(summary, before)]
+            rows = await self._pipeliner.execute("HMGET", self._keys.flows(shard), *members)
+            for member, row in zip(members, rows, strict=True):
+                summary = None if row is None else _summary(member.decode(), row)
+                if summary is not None and expired(summary, before):  # None: just removed
+                    found.append(summary)
         return found[:limit]
 
     async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
