@@ -6,7 +6,8 @@ Runs ``--flows`` one-step Ale flows through an in-process engine on a fresh Redi
 prefix and on a fresh SQLite file, then prints, per flow: the sum of ``MEMORY
 USAGE`` over every key of the prefix (less what the catalog alone takes), each
 kind of key's part of it, and the SQLite file's bytes after a checkpoint (less the
-empty file). Goal: ≤ 3 KiB per flow on Redis. Every key it makes is deleted.
+empty file). Goal: ≤ 3 KiB per flow on Redis; it exits 1 when Redis takes more.
+Every key it makes is deleted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from argyll import Engine
 from bench.core import chain_steps
 from bench.redis import delete_keys
 
+GOAL_BYTES = 3 * 1024
 KIND = re.compile(r"\{[^}]*\}:([a-z_]+)")
 """A key's kind: the first word after its hash tag (feed, stream, flows, snapshot, ...)."""
 
@@ -83,11 +85,12 @@ def _checkpointed_size(path: Path) -> int:
     return path.stat().st_size
 
 
-async def main(url: str, flows: int) -> None:
+async def main(url: str, flows: int) -> int:
     total, kinds = await redis_per_flow(url, flows)
     parts = ", ".join(f"{kind} {size:,.0f} B" for kind, size in kinds.items())
     print(f"Redis   {total / 1024:6.2f} KiB per completed one-step flow ({parts}); goal ≤ 3 KiB")
     print(f"SQLite  {await sqlite_per_flow(flows) / 1024:6.2f} KiB per completed one-step flow")
+    return 0 if total <= GOAL_BYTES else 1
 
 
 if __name__ == "__main__":
@@ -95,4 +98,4 @@ if __name__ == "__main__":
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--flows", type=int, default=2000)
     options = parser.parse_args()
-    asyncio.run(main(options.url, options.flows))
+    raise SystemExit(asyncio.run(main(options.url, options.flows)))

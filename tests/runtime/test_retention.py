@@ -1,12 +1,13 @@
 """Retention in the engine: a sweep on an injected clock removes (and archives) old ended flows."""
 
+import logging
 from datetime import timedelta
 
 import pytest
 
 from argyll import Engine
 from argyll.archive import read_events
-from argyll.errors import ArgyllError, NotFoundError
+from argyll.errors import ArgyllError, NotFoundError, StoreError
 from argyll.events import flow_aggregate
 from argyll.model import FlowStatus
 from argyll.runtime.retention import RetentionPolicy
@@ -142,3 +143,40 @@ def test_a_policy_refuses_a_nonsense_retention():
         RetentionPolicy(days=0)
     with pytest.raises(ValueError, match="batch"):
         RetentionPolicy(days=1, batch=0)
+
+
+async def test_a_crash_between_archive_and_removal_archives_twice_and_loses_nothing(
+    keeping_a_week, clock, tmp_path, monkeypatch
+):
+    engine = keeping_a_week
+    await finished(engine, "old")
+    stored = await engine.store.read(flow_aggregate("old"))
+    clock.advance(8 * DAY_MS)
+    removing = engine.store.remove_flows
+
+    async def lost(flow_ids, before):
+        raise StoreError("the store went away")
+
+    monkeypatch.setattr(engine.store, "remove_flows", lost)
+    with pytest.raises(StoreError):
+        await engine.sweep_history()
+    monkeypatch.setattr(engine.store, "remove_flows", removing)
+    report = await engine.sweep_history()
+
+    assert report.removed == 1
+    archived = [(e.seq, e.data) for e in read_events(tmp_path / "archive", "old")]
+    assert archived == [(e.seq, e.data) for e in stored] * 2
+
+
+async def test_each_sweep_logs_one_line(keeping_a_week, clock, caplog):
+    engine = keeping_a_week
+    await finished(engine, "old")
+    clock.advance(8 * DAY_MS)
+
+    with caplog.at_level(logging.INFO, logger="argyll.retention"):
+        await engine.sweep_history()
+
+    (line,) = [
+        record.getMessage() for record in caplog.records if record.name == "argyll.retention"
+    ]
+    assert "removed 1 flows" in line and "archived 7 events" in line

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import aclosing
 
 import pytest
@@ -20,7 +21,7 @@ from argyll.events import (
 from argyll.memo import Memo
 from argyll.model import FlowID, StepID
 from argyll.store.base import EventStore
-from argyll.store.contract.support import Suite, append_to, at, skipped, started, take
+from argyll.store.contract.support import WAIT, Suite, append_to, at, skipped, started, take
 
 CUTOFF = at(100)
 
@@ -153,6 +154,27 @@ class RetentionContract(Suite):
         assert moved is not None and moved.outputs == {"out": 4}
         assert await store.memo_forget("s") == 1
         assert await store.memo_forget("t") == 1
+
+    async def test_appends_go_on_while_flows_are_removed(self, store: EventStore) -> None:
+        for n in range(20):
+            await ended_flow(store, f"old{n}", 10)
+
+        async def append_some(flow_id: str) -> None:
+            await append_to(store, flow_aggregate(flow_id), [started(flow_id)], at(200))
+            for _ in range(5):
+                await append_to(store, flow_aggregate(flow_id), [skipped(flow_id)], at(201))
+
+        async with asyncio.timeout(WAIT):
+            removed, *_ = await asyncio.gather(
+                store.remove_flows([f"old{n}" for n in range(20)], CUTOFF),
+                *(append_some(f"new{n}") for n in range(5)),
+            )
+
+        assert sorted(removed) == sorted(f"old{n}" for n in range(20))
+        assert [await store.version(f"flow:new{n}") for n in range(5)] == [6] * 5
+        assert {event.aggregate for event in await store.read_all()} == {
+            f"flow:new{n}" for n in range(5)
+        }
 
     async def test_a_closed_store_refuses_retention_calls(self, store: EventStore) -> None:
         await store.aclose()
