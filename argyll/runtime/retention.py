@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from argyll.archive import write_archive
-from argyll.errors import ArgyllError
+from argyll.errors import ArgyllError, ValidationError
 from argyll.events import Event, flow_aggregate
 from argyll.model import FlowSummary
 from argyll.retention import cutoff
@@ -56,10 +56,15 @@ class RetentionPolicy:
     batch: int = SWEEP_BATCH
 
     def __post_init__(self) -> None:
+        problems = []
         if not self.days > 0:
-            raise ValueError(f"retention days must be above 0, not {self.days}")
-        if self.interval <= 0 or self.batch < 1:
-            raise ValueError("retention interval must be above 0 and batch at least 1")
+            problems.append(("retention.days", f"must be above 0, not {self.days}"))
+        if not self.interval > 0:
+            problems.append(("retention.interval", f"must be above 0, not {self.interval}"))
+        if self.batch < 1:
+            problems.append(("retention.batch", f"must be at least 1, not {self.batch}"))
+        if problems:
+            raise ValidationError(problems)
 
 
 @dataclass(frozen=True, slots=True)
