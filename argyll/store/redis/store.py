@@ -1,8 +1,11 @@
-"""``RedisEventStore``: streams, the flow index, snapshots, leases, slots and memos on Redis.
+"""``RedisEventStore``: streams, the flow index, snapshots, leases, slots, memos and retention
+on Redis.
 
 One Lua script, called by SHA, checks an append's expected version against the
-aggregate stream's length and writes the batch to the feed, the aggregate
-stream and the flow index, atomically. Every command but the feed watchers'
+number of events its aggregate lists and writes the batch to the feed, the
+aggregate's list of feed ids (``lua/events.lua``) and the flow index, atomically.
+Removing an ended flow (retention) is one script per shard, then one on the memo
+keys. Every command but the feed watchers'
 blocking reads goes through the store's ``Pipeliner``, so any number of callers
 needs a few connections; the appends of one shard in one pipeline are one
 script call, each still checked and written on its own (group commit, as in
@@ -88,7 +91,7 @@ class _Append:
 
 
 class RedisEventStore(ClosesOnExit):
-    """Per-aggregate streams, a sharded global feed and the flow index, on Redis.
+    """Per-aggregate event lists, a sharded global feed and the flow index, on Redis.
 
     Make one with ``await RedisEventStore.open(url)``.
     """
