@@ -206,6 +206,8 @@ ROUTE_SCOPES: Mapping[tuple[str, str], Needed] = {
     ("POST", wire.PLAN_PATH): Scope.READ,
     ("GET", wire.FLOWS_PATH): Scope.READ,
     ("POST", wire.FLOWS_PATH): Scope.RUN,
+    ("POST", wire.FLOW_QUERY_PATH): Scope.READ,
+    ("GET", wire.FLOW_QUERY_PATH): Scope.READ,
     ("GET", wire.FLOW_PATH): Scope.READ,
     ("GET", wire.FLOW_STATUS_PATH): Scope.READ,
     ("GET", wire.FLOW_EVENTS_PATH): Scope.READ,
@@ -217,6 +219,8 @@ ROUTE_SCOPES: Mapping[tuple[str, str], Needed] = {
     ("POST", wire.STEP_COMPLETE_PATH): Scope.RUN,
     ("POST", wire.STEP_SKIP_PATH): Scope.RUN,
     ("GET", wire.EVENTS_PATH): Scope.READ,
+    ("GET", wire.FEED_PATH): Scope.READ,
+    ("GET", wire.CATALOG_EVENTS_PATH): Scope.READ,
 }
 """Every route and method the server answers, and what it needs (``PUBLIC``: no token)."""
 

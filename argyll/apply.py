@@ -14,12 +14,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from argyll.collect import with_candidate
 from argyll.events import (
     AttributeSet,
+    CompFailed,
+    CompRetryScheduled,
+    CompStarted,
+    CompSucceeded,
     Event,
     EventData,
     FlowCanceled,
     FlowCompleted,
+    FlowDeactivated,
     FlowFailed,
     FlowPaused,
     FlowResumed,
@@ -213,6 +219,7 @@ def _flow_started(flow: FlowState | None, event: Event, data: FlowStarted) -> Fl
         version=event.seq,
         deadline=data.deadline,
         labels=data.labels,
+        parent=data.parent,
     )
 
 
@@ -299,6 +306,7 @@ def _work_started(flow: FlowState, event: Event, data: WorkStarted) -> FlowState
 
 @applies(FLOW_APPLIERS, WorkSucceeded)
 def _work_succeeded(flow: FlowState, event: Event, data: WorkSucceeded) -> FlowState:
+    http = flow.plan.steps[data.step_id].http
     return _with_item(
         flow,
         data.step_id,
@@ -308,6 +316,7 @@ def _work_succeeded(flow: FlowState, event: Event, data: WorkSucceeded) -> FlowS
         outputs=data.outputs,
         error=None,
         memo=None if data.memo is None else data.memo.to_dict(),
+        completed_seq=event.seq if http is not None and http.compensate else None,
     )
 
 
@@ -347,6 +356,7 @@ def _attribute_set(flow: FlowState, event: Event, data: AttributeSet) -> FlowSta
 
 @applies(FLOW_APPLIERS, StepCompleted)
 def _step_completed(flow: FlowState, event: Event, data: StepCompleted) -> FlowState:
+    flow = _candidates(flow, data)
     return _with_execution(
         flow,
         data.step_id,
@@ -355,6 +365,17 @@ def _step_completed(flow: FlowState, event: Event, data: StepCompleted) -> FlowS
         outputs=data.outputs,
         completed_at=event.timestamp,
     )
+
+
+def _candidates(flow: FlowState, data: StepCompleted) -> FlowState:
+    """Each output another step or init set first becomes one more candidate (SPEC §14)."""
+    changed = {
+        name: with_candidate(flow.attributes[name], value, data.step_id)
+        for name, value in data.outputs.items()
+        if name in flow.attributes
+        and (flow.attributes[name].values or flow.attributes[name].step != data.step_id)
+    }
+    return replace(flow, attributes={**flow.attributes, **changed}) if changed else flow
 
 
 @applies(FLOW_APPLIERS, StepFailed)
@@ -366,6 +387,7 @@ def _step_failed(flow: FlowState, event: Event, data: StepFailed) -> FlowState:
         status=StepStatus.FAILED,
         error=data.error,
         completed_at=event.timestamp,
+        unsatisfied=data.unsatisfied or (),
     )
 
 
@@ -378,6 +400,7 @@ def _step_skipped(flow: FlowState, event: Event, data: StepSkipped) -> FlowState
         status=StepStatus.SKIPPED,
         reason=data.reason,
         completed_at=event.timestamp,
+        unsatisfied=data.unsatisfied or (),
     )
 
 
@@ -426,7 +449,74 @@ def _flow_retried(flow: FlowState, event: Event, data: FlowRetried) -> FlowState
         completed_at=None,
         error=None,
         executions=executions,
+        deactivated_at=None,
     )
+
+
+# ---------------------------------------------------------------- compensation
+
+
+@applies(FLOW_APPLIERS, CompStarted)
+def _comp_started(flow: FlowState, event: Event, data: CompStarted) -> FlowState:
+    """Compensating; the first start counts its retries afresh (work retries are not its own)."""
+    item = flow.executions[data.step_id].work_items[data.token]
+    first = item.status is WorkStatus.SUCCEEDED
+    return _with_item(
+        flow,
+        data.step_id,
+        data.token,
+        event,
+        status=WorkStatus.COMPENSATING,
+        next_retry_at=None,
+        owner=data.instance,
+        retry_count=0 if first else item.retry_count,
+        error=None if first else item.error,
+    )
+
+
+@applies(FLOW_APPLIERS, CompRetryScheduled)
+def _comp_retry_scheduled(flow: FlowState, event: Event, data: CompRetryScheduled) -> FlowState:
+    return _with_item(
+        flow,
+        data.step_id,
+        data.token,
+        event,
+        status=WorkStatus.COMPENSATING,
+        retry_count=data.retry_count,
+        next_retry_at=data.next_retry_at,
+        error=data.error,
+    )
+
+
+@applies(FLOW_APPLIERS, CompSucceeded)
+def _comp_succeeded(flow: FlowState, event: Event, data: CompSucceeded) -> FlowState:
+    return _with_item(
+        flow,
+        data.step_id,
+        data.token,
+        event,
+        status=WorkStatus.COMPENSATED,
+        next_retry_at=None,
+        error=None,
+    )
+
+
+@applies(FLOW_APPLIERS, CompFailed)
+def _comp_failed(flow: FlowState, event: Event, data: CompFailed) -> FlowState:
+    return _with_item(
+        flow,
+        data.step_id,
+        data.token,
+        event,
+        status=WorkStatus.COMPENSATION_FAILED,
+        next_retry_at=None,
+        error=data.error,
+    )
+
+
+@applies(FLOW_APPLIERS, FlowDeactivated)
+def _flow_deactivated(flow: FlowState, event: Event, data: FlowDeactivated) -> FlowState:
+    return _touch(flow, event, deactivated_at=event.timestamp)
 
 
 def fold_flow(events: Iterable[Event]) -> FlowState:

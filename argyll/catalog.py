@@ -62,6 +62,11 @@ def _check_fits(catalog: Catalog, step: Step) -> None:
 def _type_clashes(catalog: Catalog, step: Step) -> list[tuple[str, str]]:
     problems = []
     for name, spec in step.attributes.items():
+        if spec.collect.gathers:
+            if spec.type not in (AttrType.ARRAY, AttrType.ANY):
+                reason = f"collect {spec.collect} gives an array: the type must be array or any"
+                problems.append((f"attributes.{name}.type", reason))
+            continue
         if spec.type is AttrType.ANY:
             continue
         known, owner = catalog.attribute_type(name, ignore=step.id)

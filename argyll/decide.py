@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from argyll import collect, compensate
 from argyll.apply import FLOW_APPLIERS, new_flow
 from argyll.errors import MissingInputsError, NotFoundError, ScriptError, ValidationError
 from argyll.events import (
@@ -53,6 +54,7 @@ from argyll.model import (
     FlowID,
     FlowState,
     FlowStatus,
+    ParentRef,
     Plan,
     ScriptConfig,
     Step,
@@ -128,7 +130,9 @@ class StopWork:
     flow_id: FlowID
 
 
-Effect = RunWork | AcquireSlot | EvaluatePredicate | ScheduleWake | StopWork
+Effect = (
+    RunWork | AcquireSlot | EvaluatePredicate | ScheduleWake | StopWork | compensate.RunCompensation
+)
 
 CANCELED_REASON = "flow canceled"
 """Why the steps a cancel stopped were skipped (a retry of the canceled flow runs them)."""
@@ -217,7 +221,24 @@ class Builder:
     def effect(self, effect: Effect) -> None:
         self.decision.effects.append(effect)
 
+    @property
+    def instance(self) -> str:
+        return self.context.instance
+
+    def wake(self, at: datetime) -> None:
+        self.effect(ScheduleWake(self.flow.id, at))
+
+    def next_retry(self, config: WorkConfig, retry_count: int) -> tuple[int, datetime] | None:
+        """The number and time of the retry after ``retry_count`` ones, or None when used up."""
+        limit = config.max_retries or self.context.policy.max_retries
+        if limit >= 0 and retry_count >= limit:
+            return None
+        retry = retry_count + 1
+        return retry, self.now + timedelta(milliseconds=retry_delay_ms(config, retry))
+
     def done(self) -> Decision:
+        """The decision; an ended flow's compensation and deactivation come last."""
+        compensate.settle(self)
         self.decision.state = self.flow
         return self.decision
 
@@ -242,7 +263,8 @@ def check_init(plan: Plan, init: Mapping[str, Any]) -> None:
     for name, value in init.items():
         for step_id in plan.attributes[name].consumers if name in plan.attributes else ():
             spec = plan.steps[step_id].attributes[name]
-            if typed_by_flow(spec) and not matches_type(value, spec.type):
+            checked = typed_by_flow(spec) and not spec.collect.gathers  # a some/all: an array
+            if checked and not matches_type(value, spec.type):
                 problems.append((f"init.{name}", f"must be of type {spec.type}"))
                 break
     problems += const_problems(plan, init)
@@ -262,10 +284,12 @@ def on_start(
     timeout_ms: int | None = None,
     labels: Mapping[str, str] | None = None,
     actor: str | None = None,
+    parent: ParentRef | None = None,
 ) -> Decision:
+    """Open a flow (``parent``: a child flow's sub-flow step) and carry it as far as it goes."""
     check_init(plan, init)
     deadline = context.now + timedelta(milliseconds=timeout_ms) if timeout_ms else None
-    started = FlowStarted(flow_id, plan, dict(init), deadline, actor, dict(labels or {}))
+    started = FlowStarted(flow_id, plan, dict(init), deadline, actor, dict(labels or {}), parent)
     flow = new_flow(Event(flow_aggregate(flow_id), 1, context.now, started))
     builder = Builder(flow, context, expected=0)
     builder.decision.events.append(started)
@@ -351,8 +375,8 @@ def on_predicate(
         builder.emit(StepFailed(flow.id, step.id, f"predicate failed: {error}"))
     elif not result:
         builder.emit(StepSkipped(flow.id, step.id, "predicate returned false"))
-    else:
-        _start_step(builder, step, _inputs(builder.flow, step))
+    elif (inputs := _inputs(builder, step)) is not None:
+        _start_step(builder, step, inputs)
     advance(builder)
     return builder.done()
 
@@ -374,6 +398,8 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
     work is taken on after the resume) or in one that has ended.
     """
     builder = Builder(flow, context, flow.version)
+    if flow.status.ended:
+        compensate.take_over(builder, is_dead)
     if flow.status is not FlowStatus.ACTIVE:
         return builder.done()  # a paused flow's work is taken on once resumed
     for step_id, execution in flow.executions.items():
@@ -386,6 +412,16 @@ def on_takeover(flow: FlowState, context: Context, is_dead: Callable[[str], bool
             elif item.status is WorkStatus.NOT_COMPLETED and item.next_retry_at is not None:
                 builder.effect(ScheduleWake(flow.id, item.next_retry_at))
     advance(builder)
+    return builder.done()
+
+
+def on_compensation(
+    flow: FlowState, step_id: str, token: str, outcome: Outcome, context: Context
+) -> Decision:
+    """Record a compensation call's result (Succeeded: undone; NotCompleted: retried)."""
+    builder = Builder(flow, context, flow.version)
+    error = None if isinstance(outcome, Succeeded) else outcome.error
+    compensate.record(builder, step_id, token, error, transient=isinstance(outcome, NotCompleted))
     return builder.done()
 
 
@@ -493,16 +529,14 @@ def _succeed(
 def _not_completed(builder: Builder, step: Step, token: Token, item: WorkItem, error: str) -> None:
     flow_id = builder.flow.id
     builder.emit(WorkNotCompleted(flow_id, step.id, token, error))
-    config = step.work_config
-    limit = config.max_retries or builder.context.policy.max_retries
-    if limit >= 0 and item.retry_count >= limit:
+    retry = builder.next_retry(step.work_config, item.retry_count)
+    if retry is None:
         reason = f"{error} (gave up after {_retries(item.retry_count)})"
         builder.emit(WorkFailed(flow_id, step.id, token, reason))
         return
-    retry = item.retry_count + 1
-    due = builder.now + timedelta(milliseconds=retry_delay_ms(config, retry))
-    builder.emit(WorkRetryScheduled(flow_id, step.id, token, retry, due))
-    builder.effect(ScheduleWake(flow_id, due))
+    count, due = retry
+    builder.emit(WorkRetryScheduled(flow_id, step.id, token, count, due))
+    builder.wake(due)
 
 
 def _retries(count: int) -> str:
@@ -565,41 +599,40 @@ def _settle(builder: Builder, step_id: StepID) -> bool:
 
 
 def _consider(builder: Builder, step_id: StepID) -> bool:
-    """Start, or end as unreachable, a pending step; False while it must wait."""
+    """Start, or end as unreachable, a pending step; False while it must wait (argyll.collect)."""
     flow, step = builder.flow, builder.flow.plan.steps[step_id]
-    for name in step.required_inputs:
-        if name in flow.attributes:
-            continue
-        providers = flow.plan.providers(name)
-        if not all(flow.executions[p].status.ended for p in providers):
+    match collect.readiness(flow, step, builder.now, builder.context.test):
+        case collect.Waiting(wake_at=at):
+            if at is not None and ScheduleWake(flow.id, at) not in builder.decision.effects:
+                builder.effect(ScheduleWake(flow.id, at))
             return False
-        failed = [p for p in providers if flow.executions[p].status is StepStatus.FAILED]
-        if failed:
-            error = f"required input {name!r} cannot be produced: step {failed[0]!r} failed"
-            builder.emit(StepFailed(flow.id, step_id, error))
-        else:
-            builder.emit(StepSkipped(flow.id, step_id, f"required input {name!r} not produced"))
-        return True
-    for name in step.optional_inputs:
-        if name not in flow.attributes and not all(
-            flow.executions[p].status.ended for p in flow.plan.providers(name)
-        ):
-            return False
-    inputs = _inputs(flow, step)
-    if step.predicate is not None:
-        builder.effect(EvaluatePredicate(flow.id, step, {**inputs, **meta_values(flow, step)}))
-        return False
-    return _start_step(builder, step, inputs)
+        case collect.Unsatisfied(inputs=names, reason=reason, failed=failed):
+            if failed:
+                builder.emit(StepFailed(flow.id, step_id, reason, names))
+            else:
+                builder.emit(StepSkipped(flow.id, step_id, reason, unsatisfied=names))
+            return True
+        case collect.Ready(inputs=collected):
+            inputs = _with_consts(flow, step, collected)
+            if step.predicate is not None:
+                facts = {**inputs, **meta_values(flow, step)}
+                builder.effect(EvaluatePredicate(flow.id, step, facts))
+                return False
+            return _start_step(builder, step, inputs)
+    return False
 
 
-def _inputs(flow: FlowState, step: Step) -> dict[str, Any]:
-    inputs: dict[str, Any] = {}
-    for name, spec in step.inputs.items():
-        if name in flow.attributes:
-            inputs[name] = flow.attributes[name].value
-        elif spec.default is not None:
-            inputs[name] = spec.default_value()
-    return {**inputs, **const_values(step, flow.init)}
+def _inputs(builder: Builder, step: Step) -> dict[str, Any] | None:
+    """The inputs the flow gives a step that is ready to start (None: it is not)."""
+    ready = collect.readiness(builder.flow, step, builder.now, builder.context.test)
+    if not isinstance(ready, collect.Ready):
+        return None
+    return _with_consts(builder.flow, step, ready.inputs)
+
+
+def _with_consts(flow: FlowState, step: Step, collected: Mapping[str, Any]) -> dict[str, Any]:
+    """The step's inputs as the flow gives them: the collected values and its const inputs."""
+    return {**collected, **const_values(step, flow.init)}
 
 
 def _start_step(builder: Builder, step: Step, inputs: dict[str, Any]) -> bool:

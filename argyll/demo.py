@@ -5,17 +5,20 @@ async payment step, Ale and Lua scripts, a collector). Its HTTP steps are plain
 Python functions served by ``argyll.sdk.StepServer``, as a user would write
 them; ``DemoService.routes()`` mounts them under ``/demo`` in the same process
 as the engine. The payment step acknowledges at once and completes later
-through its ``ctx`` (the webhook URL the engine sent). ``install_demo``
+through its ``ctx`` (the webhook URL the engine sent), and is refunded (its
+``http.compensate``, ``/demo/refund``) when the flow fails or is canceled. ``install_demo``
 registers the catalog and probes its health so the dashboard starts green.
 
 Try ``{"quantity": 2}`` with goal ``notification-sender`` (completes) and
-``{"quantity": 500}`` (fails at ``stock-reservation``: not enough stock);
+``{"quantity": 500}`` (fails at ``stock-reservation``: not enough stock, and the
+payment, captured meanwhile, is refunded);
 ``DEMO_PRESETS`` are these orders, as the dashboard offers them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,10 +30,13 @@ from tornado.web import RequestHandler
 from argyll.errors import ArgyllError
 from argyll.runtime.engine import Engine
 from argyll.sdk import StepContext, StepError, StepServer, register_all
+from argyll.wire import JSON_CONTENT_TYPE, RECEIPT_TOKEN_HEADER
 
 log = logging.getLogger("argyll.demo")
 
 PREFIX = "/demo"
+REFUND_PATH = "/refund"
+"""Where the payment is undone (the payment step's ``http.compensate``, under PREFIX)."""
 PAYMENT_DELAY = 0.3
 TIMEOUT_MS = 5000
 RETRIES = {"max_retries": 2, "init_backoff": 200, "max_backoff": 1000, "backoff_type": "linear"}
@@ -92,7 +98,9 @@ DEMO_PRESETS = (
         "Alice orders 500 Widgets, but only 120 are in stock. Stock Reservation answers "
         "HTTP 409 (a 4xx is final: no retry), so Notification Sender never gets its "
         "reservation input and the flow fails. The flows table names the root cause: "
-        "stock-reservation and its error.",
+        "stock-reservation and its error. The payment, captured a moment later, is "
+        "refunded: Payment Processor has a compensate endpoint, and its work item goes "
+        "compensating, then compensated.",
     ),
 )
 """The demo's orders to try: one that completes, one that fails and why."""
@@ -212,11 +220,33 @@ async def send_notification(
     return {"notification": {"to": order.get("customer"), "text": text, "sent": True}}
 
 
+class _RefundHandler(RequestHandler):
+    """The payment's compensation: the engine posts ``{input, output}`` of a captured payment."""
+
+    def initialize(self, refunds: list[dict[str, Any]]) -> None:
+        self.refunds = refunds
+
+    def post(self) -> None:
+        body = json.loads(self.request.body or b"{}")
+        payment = body.get("output", {}).get("payment", {})
+        token = self.request.headers.get(RECEIPT_TOKEN_HEADER, "")
+        if all(refund["token"] != token for refund in self.refunds):  # a repeat refunds once
+            self.refunds.append(
+                {"order": payment.get("order"), "amount": payment.get("amount"), "token": token}
+            )
+        self.set_header("Content-Type", JSON_CONTENT_TYPE)
+        self.finish(json.dumps({"refunded": payment.get("amount")}))
+
+
 class DemoService:
-    """The demo's HTTP steps; ``routes()`` mounts them, ``aclose()`` ends pending payments."""
+    """The demo's HTTP steps; ``routes()`` mounts them, ``aclose()`` ends pending payments.
+
+    ``refunds`` lists each payment refunded (order, amount, receipt token), once per token.
+    """
 
     def __init__(self, payment_delay: float = PAYMENT_DELAY) -> None:
         self.payment_delay = payment_delay
+        self.refunds: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.steps = StepServer()
         sync = self.steps.step
@@ -264,12 +294,16 @@ class DemoService:
         )(send_notification)
 
     def routes(self) -> list[tuple[str, type[RequestHandler], dict[str, Any]]]:
-        return self.steps.routes(PREFIX)
+        refund = (PREFIX + REFUND_PATH, _RefundHandler, {"refunds": self.refunds})
+        return [*self.steps.routes(PREFIX), refund]
 
     def definitions(self, base_url: str) -> list[dict[str, Any]]:
         """Every demo step's definition, the HTTP ones served under ``base_url`` + ``/demo``."""
-        served = self.steps.definitions(base_url.rstrip("/") + PREFIX)
-        every = {**{step["id"]: step for step in served}, **SCRIPT_STEPS}
+        root = base_url.rstrip("/") + PREFIX
+        served = {step["id"]: step for step in self.steps.definitions(root)}
+        payment = served["payment-processor"]
+        payment["http"] = {**payment["http"], "compensate": root + REFUND_PATH}
+        every = {**served, **SCRIPT_STEPS}
         return [dict(every[step_id]) for step_id in CATALOG_ORDER]
 
     async def take_payment(

@@ -15,6 +15,7 @@ ArgyllError
 │   ├── ScriptSyntaxError    a script does not compile (line, column)
 │   └── ScriptLimitError     a script went over its step/instruction/memory budget
 └── StoreError               the event store failed or is unreachable
+    └── StartingError        the engine is still reading its store back (a restart)
 
 ``argyll.problems`` maps each of them to the problem+json reply that stands for it.
 """
@@ -119,3 +120,11 @@ class ScriptLimitError(ScriptError):
 
 class StoreError(ArgyllError):
     """The event store failed or could not be reached."""
+
+
+class StartingError(StoreError):
+    """The engine is still starting (reading its running flows back): ask again later."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the engine is starting; try again in {retry_after} s")
+        self.retry_after = retry_after

@@ -17,11 +17,13 @@ from typing import Any, ClassVar
 
 from argyll.model import (
     FlowID,
+    ParentRef,
     Plan,
     Step,
     StepID,
     Token,
     iso,
+    parent_from_dict,
     parse_step,
     parse_time,
     plan_from_dict,
@@ -31,8 +33,9 @@ CATALOG = "catalog"
 FLOW_PREFIX = "flow:"
 ANONYMOUS = "anonymous"
 """The actor of a call made without a token."""
-OPTIONAL_FIELDS = frozenset({"actor", "reason"})
-"""Fields written only when set: who made a call and why, on the events an API call appends."""
+OPTIONAL_FIELDS = frozenset({"actor", "reason", "unsatisfied"})
+"""Fields written only when set: who made a call and why, on the events an API call appends;
+the inputs that ended a step without running it."""
 
 
 def flow_aggregate(flow_id: str) -> str:
@@ -135,6 +138,8 @@ class FlowStarted(EventData):
     deadline: datetime | None = None
     actor: str | None = None
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    parent: ParentRef | None = None
+    """Set on a child flow: the parent flow, its sub-flow step and the work item's token."""
 
     def to_dict(self) -> dict[str, Any]:
         out = {"flow_id": self.flow_id, "plan": self.plan.to_dict(), "init": dict(self.init)}
@@ -142,6 +147,8 @@ class FlowStarted(EventData):
             out["deadline"] = iso(self.deadline)
         if self.labels:
             out["labels"] = dict(self.labels)
+        if self.parent is not None:
+            out["parent"] = self.parent.to_dict()
         out["actor"] = self.actor
         return _without_unset(out)
 
@@ -155,6 +162,7 @@ class FlowStarted(EventData):
             parse_time(deadline) if deadline else None,
             data.get("actor"),
             dict(data.get("labels", {})),
+            parent_from_dict(data["parent"]) if data.get("parent") else None,
         )
 
 
@@ -285,16 +293,29 @@ class StepCompleted(EventData):
     reason: str | None = None
 
 
+class _Unsatisfiable(EventData):
+    """Step endings that may name the inputs that ended the step without running it."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        names = data.get("unsatisfied")
+        fields = {name: data[name] for name in _names(cls) if name in data}
+        return cls(**{**fields, "unsatisfied": tuple(names) if names else None})
+
+
 @dataclass(frozen=True, slots=True)
-class StepFailed(EventData):
+class StepFailed(_Unsatisfiable):
     type: ClassVar[str] = "step_failed"
     flow_id: FlowID
     step_id: StepID
     error: str
+    unsatisfied: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class StepSkipped(EventData):
+class StepSkipped(_Unsatisfiable):
     """A step that will not run; ``actor`` is set when someone skipped it by hand."""
 
     type: ClassVar[str] = "step_skipped"
@@ -302,6 +323,7 @@ class StepSkipped(EventData):
     step_id: StepID
     reason: str
     actor: str | None = None
+    unsatisfied: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +383,82 @@ class FlowRetried(EventData):
         return cls(data["flow_id"], steps, data.get("actor"), data.get("reason"))
 
 
+# -------------------------------------------------------------- compensation
+
+
+@dataclass(frozen=True, slots=True)
+class CompStarted(EventData):
+    """A succeeded item's compensation call is made (again, after a retry or a takeover)."""
+
+    type: ClassVar[str] = "comp_started"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    instance: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CompSucceeded(EventData):
+    type: ClassVar[str] = "comp_succeeded"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+
+
+@dataclass(frozen=True, slots=True)
+class CompRetryScheduled(EventData):
+    """A compensation call that did not complete (transport error, 5xx) is tried again."""
+
+    type: ClassVar[str] = "comp_retry_scheduled"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    retry_count: int
+    next_retry_at: datetime
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow_id": self.flow_id,
+            "step_id": self.step_id,
+            "token": self.token,
+            "retry_count": self.retry_count,
+            "next_retry_at": iso(self.next_retry_at),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventData:
+        return cls(
+            data["flow_id"],
+            data["step_id"],
+            data["token"],
+            data["retry_count"],
+            parse_time(data["next_retry_at"]),
+            data["error"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompFailed(EventData):
+    """A compensation that failed for good (4xx, or its retries used up)."""
+
+    type: ClassVar[str] = "comp_failed"
+    flow_id: FlowID
+    step_id: StepID
+    token: Token
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowDeactivated(EventData):
+    """An ended flow has no work running and no compensation left: nothing more happens."""
+
+    type: ClassVar[str] = "flow_deactivated"
+    flow_id: FlowID
+    status: str
+
+
 EVENT_TYPES: dict[str, type[EventData]] = {
     cls.type: cls
     for cls in (
@@ -385,6 +483,11 @@ EVENT_TYPES: dict[str, type[EventData]] = {
         FlowResumed,
         FlowCanceled,
         FlowRetried,
+        CompStarted,
+        CompSucceeded,
+        CompRetryScheduled,
+        CompFailed,
+        FlowDeactivated,
     )
 }
 
@@ -412,20 +515,24 @@ class Event:
         return self.data.type
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The envelope the API sends; a stored event carries its feed ``position``."""
+        out = {
             "type": self.data.type,
             "aggregate": self.aggregate,
             "seq": self.seq,
             "timestamp": iso(self.timestamp),
             "data": self.data.to_dict(),
         }
+        if self.position:
+            out["position"] = self.position
+        return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], position: str = "") -> Event:
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
         return cls(
             aggregate=data["aggregate"],
             seq=data["seq"],
             timestamp=parse_time(data["timestamp"]),
             data=decode_data(data["type"], data["data"]),
-            position=position,
+            position=data.get("position", ""),
         )

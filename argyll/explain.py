@@ -17,6 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argyll import subflow
+from argyll.collect import still_collecting
+from argyll.compensate import COMPENSATION_STATUSES
 from argyll.decide import CANCELED_REASON
 from argyll.events import Event, FlowRetried, StepCompleted, StepSkipped, WorkStarted
 from argyll.model import (
@@ -27,7 +30,9 @@ from argyll.model import (
     Step,
     StepID,
     StepStatus,
+    StepType,
     WorkStatus,
+    compensation_summary,
     iso,
     json_text,
 )
@@ -40,6 +45,7 @@ RETRY_SCHEDULED = "retry_scheduled"
 PAUSED = "paused"
 PREDICATE_FALSE = "predicate_false"
 INPUTS_UNREACHABLE = "inputs_unreachable"
+INPUTS_UNSATISFIED = "inputs_unsatisfied"
 FAILED = "failed"
 MANUAL = "manual"
 FLOW_CANCELED = "flow_canceled"
@@ -60,6 +66,7 @@ REASONS: Mapping[str, frozenset[StepStatus]] = {
     PAUSED: frozenset({StepStatus.PENDING, StepStatus.ACTIVE}),
     PREDICATE_FALSE: frozenset({StepStatus.SKIPPED}),
     INPUTS_UNREACHABLE: frozenset({StepStatus.SKIPPED, StepStatus.FAILED}),
+    INPUTS_UNSATISFIED: frozenset({StepStatus.SKIPPED, StepStatus.FAILED}),
     FAILED: frozenset({StepStatus.FAILED}),
     MANUAL: frozenset({StepStatus.COMPLETED, StepStatus.SKIPPED}),
     FLOW_CANCELED: frozenset({StepStatus.SKIPPED}),
@@ -85,14 +92,19 @@ class Explanation:
     status: FlowStatus
     steps: Mapping[StepID, Reason]
     not_in_plan: Mapping[StepID, Reason]
+    compensation: Mapping[str, Any] | None = None
+    """How the flow's undoing stands (``model.compensation_summary``), once it began."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "flow_id": self.flow_id,
             "status": self.status.value,
             "steps": {step_id: r.to_dict() for step_id, r in self.steps.items()},
             "not_in_plan": {step_id: r.to_dict() for step_id, r in self.not_in_plan.items()},
         }
+        if self.compensation is not None:
+            out["compensation"] = dict(self.compensation)
+        return out
 
 
 @dataclass(slots=True)
@@ -128,8 +140,21 @@ class _History:
 def explain(state: FlowState, events: Iterable[Event], catalog: Catalog) -> Explanation:
     """Why each planned step is where it is, and which providers the plan left out."""
     history = _History.of(events)
-    steps = {step_id: _step(state, step_id, history) for step_id in state.plan.steps}
-    return Explanation(state.id, state.status, steps, _not_in_plan(state, catalog))
+    steps = {
+        step_id: _with_compensation(state, step_id, _step(state, step_id, history))
+        for step_id in state.plan.steps
+    }
+    compensation = compensation_summary(state)
+    return Explanation(state.id, state.status, steps, _not_in_plan(state, catalog), compensation)
+
+
+def _with_compensation(flow: FlowState, step_id: StepID, reason: Reason) -> Reason:
+    """A step whose work is being undone, or was, says so per item: ``detail.compensation``."""
+    items = flow.executions[step_id].work_items
+    undoing = {t: i.status.value for t, i in items.items() if i.status in COMPENSATION_STATUSES}
+    if not undoing:
+        return reason
+    return Reason(reason.status, reason.reason, {**reason.detail, "compensation": undoing})
 
 
 def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
@@ -147,12 +172,17 @@ def _step(flow: FlowState, step_id: StepID, history: _History) -> Reason:
             return Reason(status, FLOW_CANCELED, {})
         case StepStatus.SKIPPED | StepStatus.FAILED if lost := _unreachable(flow, step):
             return Reason(status, INPUTS_UNREACHABLE, {"inputs": lost})
+        case StepStatus.SKIPPED | StepStatus.FAILED if execution.unsatisfied:
+            why = execution.reason or execution.error
+            return Reason(
+                status, INPUTS_UNSATISFIED, {"inputs": list(execution.unsatisfied), "why": why}
+            )
         case StepStatus.SKIPPED:
             return Reason(status, PREDICATE_FALSE, _present(reason=execution.reason))
         case StepStatus.FAILED:
             return Reason(status, FAILED, {"error": execution.error, "attempts": attempts})
         case StepStatus.ACTIVE:
-            return _active(flow, execution, status, attempts)
+            return _with_children(flow, step, _active(flow, execution, status, attempts))
     return _pending(flow, step)
 
 
@@ -179,6 +209,14 @@ def _active(flow: FlowState, execution: Execution, status: StepStatus, attempts:
     return Reason(status, QUEUED, {"attempts": attempts})
 
 
+def _with_children(flow: FlowState, step: Step, reason: Reason) -> Reason:
+    """A running sub-flow step also names the child flows it waits for."""
+    if reason.reason != RUNNING or step.type is not StepType.FLOW:
+        return reason
+    detail = {**reason.detail, "child_flows": subflow.step_children(flow, step.id)}
+    return Reason(reason.status, RUNNING, detail)
+
+
 def _pending(flow: FlowState, step: Step) -> Reason:
     status = StepStatus.PENDING
     if flow.status.ended:
@@ -196,12 +234,11 @@ def _providers(flow: FlowState, name: str) -> dict[str, str]:
 
 
 def _waiting_for(flow: FlowState, step: Step) -> dict[str, Any]:
-    """Inputs not yet set whose providers have not all ended: each with its providers' statuses."""
+    """Inputs still collecting from providers that have not all ended, with their statuses."""
     return {
         name: {"providers": _providers(flow, name)}
-        for name in (*step.required_inputs, *step.optional_inputs)
-        if name not in flow.attributes
-        and not all(flow.executions[p].status.ended for p in flow.plan.providers(name))
+        for name, spec in step.inputs.items()
+        if still_collecting(flow, name, spec)
     }
 
 
@@ -248,6 +285,14 @@ def _present(**detail: Any) -> dict[str, Any]:
 
 def describe(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | None = None) -> str:
     """An explanation entry (``Reason.to_dict``) in plain words, for people."""
+    text = _described(step_id, entry, names)
+    undoing = entry.get("detail", {}).get("compensation")
+    if undoing:
+        text += "; undone: " + ", ".join(sorted(set(undoing.values())))
+    return text
+
+
+def _described(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | None) -> str:
     detail = entry.get("detail", {})
     names = names or {}
     attempts = detail.get("attempts", 0)
@@ -271,6 +316,8 @@ def describe(step_id: str, entry: Mapping[str, Any], names: Mapping[str, str] | 
             return "skipped: its predicate returned false"
         case "inputs_unreachable":
             return "cannot run: " + _inputs(detail["inputs"], names, waiting=False)
+        case "inputs_unsatisfied":
+            return f"cannot run: {detail.get('why')}"
         case "failed":
             return f"failed after {_times(attempts)}: {detail.get('error')}"
         case "manual":

@@ -8,6 +8,7 @@ from ``index_change``), so what a row says is decided here once.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 
 from argyll.events import (
@@ -65,19 +66,33 @@ def summarize(summary: FlowSummary | None, event: Event) -> FlowSummary | None:
         return summary
     change, status = _CHANGES[data.type]
     if isinstance(data, FlowStarted):
-        return FlowSummary(data.flow_id, status, event.timestamp, labels=data.labels)
+        parent = data.parent.flow_id if data.parent is not None else None
+        return FlowSummary(
+            data.flow_id,
+            status,
+            event.timestamp,
+            labels=data.labels,
+            parent=parent,
+            goals=data.plan.goals,
+        )
     if summary is None:
         return None
     if change is RowChange.MOVE:
-        return FlowSummary(summary.id, status, summary.created_at, labels=summary.labels)
+        return replace(summary, status=status, completed_at=None, error=None)
     error = data.error if isinstance(data, FlowFailed) else None
-    return FlowSummary(
-        summary.id, status, summary.created_at, event.timestamp, error, summary.labels
-    )
+    return replace(summary, status=status, completed_at=event.timestamp, error=error)
 
 
 def summary_of(state: FlowState) -> FlowSummary:
     """The index row of a folded flow: the same row its events make through ``summarize``."""
+    parent = state.parent.flow_id if state.parent is not None else None
     return FlowSummary(
-        state.id, state.status, state.created_at, state.completed_at, state.error, state.labels
+        state.id,
+        state.status,
+        state.created_at,
+        state.completed_at,
+        state.error,
+        state.labels,
+        parent,
+        state.plan.goals,
     )

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from argyll import compensate
 from argyll.decide import (
     CANCELED_REASON,
     SKIPPED_BY_HAND,
@@ -94,6 +95,11 @@ def on_retry(
     if flow.status not in (FlowStatus.FAILED, FlowStatus.CANCELED):
         raise ConflictError(
             f"flow {flow.id!r} is {flow.status.value}; only a failed or canceled flow is retried"
+        )
+    if compensate.started(flow):
+        raise ConflictError(
+            f"flow {flow.id!r} is being compensated or was: its completed work is being undone,"
+            " so it cannot run again"
         )
     _check_redrive(flow, redrive)
     again = _rerun(flow, redrive)

@@ -107,7 +107,11 @@ def step_problems(policy: OutboundPolicy, step: Step) -> list[tuple[str, str]]:
     """Each URL of an HTTP step the policy refuses, as (field, reason)."""
     if step.http is None or policy.allows_all:
         return []
-    urls = {"http.endpoint": step.http.endpoint, "http.health_check": step.http.health_check}
+    urls = {
+        "http.endpoint": step.http.endpoint,
+        "http.health_check": step.http.health_check,
+        "http.compensate": step.http.compensate,
+    }
     return [
         (field, problem)
         for field, url in urls.items()

@@ -28,6 +28,7 @@ from argyll.errors import (
     ForbiddenError,
     MissingInputsError,
     NotFoundError,
+    StartingError,
     StoreError,
     UnauthorizedError,
     UnknownGoalsError,
@@ -94,6 +95,15 @@ def _body_too_large_fields(error: BodyTooLargeError) -> Fields:
 
 def _forbidden_fields(error: ForbiddenError) -> Fields:
     return {"scope": error.scope}
+
+
+def _retry_after_fields(error: StartingError) -> Fields:
+    return {"retry_after": error.retry_after}
+
+
+def _read_starting(body: Body, detail: str, where: str) -> ArgyllError:
+    seconds = body.get("retry_after")
+    return StartingError(seconds if isinstance(seconds, int) else 1)
 
 
 def _read_forbidden(body: Body, detail: str, where: str) -> ArgyllError:
@@ -212,6 +222,15 @@ PROBLEM_TYPES: tuple[ProblemType, ...] = (
         ("size", "limit"),
         _body_too_large_fields,
         _read_message(ArgyllError),
+    ),
+    ProblemType(
+        "engine-starting",
+        StartingError,
+        503,
+        "Engine starting",
+        ("retry_after",),
+        _retry_after_fields,
+        _read_starting,
     ),
     ProblemType(
         "store-unavailable",

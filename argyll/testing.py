@@ -14,15 +14,20 @@ import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from argyll import decide
 from argyll.apply import CATALOG_APPLIERS, fold
 from argyll.catalog import on_register
-from argyll.events import CATALOG, Event
-from argyll.model import Catalog, parse_step
+from argyll.events import CATALOG, Event, EventData, flow_aggregate
+from argyll.model import Catalog, FlowID, parse_step
+from argyll.planner import plan as make_plan
 from argyll.wire import JSON_CONTENT_TYPE
+
+if TYPE_CHECKING:
+    from argyll.store import EventStore
 
 
 class FakeClock:
@@ -120,6 +125,47 @@ def script_step(
     if predicate is not None:
         step["predicate"] = {"language": language, "script": predicate}
     return step
+
+
+ORPHANING_INSTANCE = "elsewhere:1:gone"
+"""The owner of the work ``write_orphaned_flows`` writes: an instance that never heartbeats."""
+
+
+async def write_orphaned_flows(
+    store: EventStore,
+    definition: Mapping[str, Any],
+    count: int,
+    *,
+    prefix: str = "orphan-",
+    init: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """``count`` active flows of the step ``definition`` (registered first), each with its
+    work started by an instance that is gone, appended straight to the store (no engine):
+    what a restart finds after a crash. Returns the flows' ids."""
+    step = parse_step(definition)
+    catalog = fold(Catalog(), await store.read(CATALOG), CATALOG_APPLIERS)
+    now = datetime.now(UTC)
+    registered = on_register(catalog, step)
+    if registered:
+        catalog = fold(
+            catalog, await store.append(CATALOG, catalog.version, registered, now), CATALOG_APPLIERS
+        )
+    plan = make_plan(catalog, [step.id], dict(init or {}))
+    context = decide.Context(now, counter_tokens(), ORPHANING_INSTANCE)
+    template = decide.on_start(FlowID(prefix), plan, dict(init or {}), context).events
+    ids = [f"{prefix}{n}" for n in range(count)]
+    for first in range(0, count, 500):
+        await asyncio.gather(
+            *(
+                store.append(flow_aggregate(flow_id), 0, _as_flow(template, flow_id), now)
+                for flow_id in ids[first : first + 500]
+            )
+        )
+    return ids
+
+
+def _as_flow(template: Iterable[EventData], flow_id: str) -> list[EventData]:
+    return [replace(data, flow_id=FlowID(flow_id)) for data in template]  # type: ignore[type-var]
 
 
 def catalog_of(*definitions: Mapping[str, Any]) -> Catalog:

@@ -29,6 +29,7 @@ HEALTHS_PATH = "/engine/health"
 STEP_HEALTH_PATH = "/engine/health/{step_id}"
 PLAN_PATH = "/engine/plan"
 FLOWS_PATH = "/engine/flow"
+FLOW_QUERY_PATH = "/engine/flow/query"
 FLOW_PATH = "/engine/flow/{flow_id}"
 FLOW_STATUS_PATH = "/engine/flow/{flow_id}/status"
 FLOW_EVENTS_PATH = "/engine/flow/{flow_id}/events"
@@ -39,12 +40,18 @@ FLOW_RETRY_PATH = "/engine/flow/{flow_id}/retry"
 FLOW_EXPLAIN_PATH = "/engine/flow/{flow_id}/explain"
 STEP_COMPLETE_PATH = "/engine/flow/{flow_id}/step/{step_id}/complete"
 STEP_SKIP_PATH = "/engine/flow/{flow_id}/step/{step_id}/skip"
+FEED_PATH = "/engine/events"
+CATALOG_EVENTS_PATH = "/engine/catalog/events"
 EVENTS_PATH = "/engine/ws"
-"""The REST resources of docs/rest.md and the WebSocket of the event feed."""
+"""The REST resources of docs/rest.md (the global feed and the catalog's events paged by
+position among them) and the WebSocket of the event feed."""
 METRICS_PATH = "/metrics"
 """The Prometheus scrape target (docs/metrics.md)."""
 WEBHOOK_PATH = "/webhook/{flow_id}/{step_id}/{token}"
 """Where an async step posts its result (docs/steps.md)."""
+
+MAX_WAIT = 60.0
+"""The longest, in seconds, a read with ``?wait=`` is held for a flow to end (more counts as it)."""
 
 TOKEN_QUERY = "token"  # noqa: S105 — a query parameter's name, not a secret
 TOKEN_COOKIE = "argyll_token"  # noqa: S105 — a cookie's name, not a secret

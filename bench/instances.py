@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -77,6 +78,40 @@ async def doomed(store: str, service: str, flows: int) -> None:
             await engine.start_flow(["blocking"], flow_id=f"takeover-{i}")
         print("ready", flush=True)
         await asyncio.Event().wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def idle_serve_cpu(store: str, flows: int) -> tuple[float, float]:
+    """(CPU share of one core an idle ``argyll serve`` on the store uses while another engine
+    process runs ``flows`` one-step flows on it, those flows/s)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["-m", "argyll", "serve", "--no-dashboard", "--port", str(port), "--store", store]
+    serve = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    try:
+        assert serve.stdout is not None
+        async with asyncio.timeout(60):
+            assert b"argyll serving on" in await serve.stdout.readline()
+        used, begun = cpu_seconds(serve.pid), time.perf_counter()
+        rate = await flows_per_second(store, 1, flows)
+        share = (cpu_seconds(serve.pid) - used) / (time.perf_counter() - begun)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        await serve.wait()
+    return share, rate
 
 
 async def takeover_seconds(store: str) -> float:

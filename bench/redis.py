@@ -124,8 +124,23 @@ async def engine_figures(store_url: str) -> None:
         f"raw appends of the same batches {2000 / raw:>9,.0f} flows/s  "
         f"engine/ceiling={raw / elapsed:.2f}"
     )
+    await idle_figures(store_url)
     taken = await instances.takeover_seconds(store_url)
     print(f"takeover: a survivor re-dispatched a killed instance's work after {taken:.2f} s")
+
+
+async def idle_figures(store_url: str) -> None:
+    """What an idle second ``argyll serve`` costs while an engine runs flows on the same Redis."""
+    share, rate = await instances.idle_serve_cpu(store_url, 4000)
+    print(f"idle argyll serve beside {rate:,.0f} flows/s of another engine: {share:.0%} of a core")
+
+
+async def idle_only(url: str) -> None:
+    prefix = f"argyll-bench-{uuid.uuid4().hex}:"
+    try:
+        await idle_figures(f"{url}{'&' if '?' in url else '?'}prefix={prefix}")
+    finally:
+        await delete_keys(url, f"{prefix}*")
 
 
 async def main(url: str, seconds: float) -> None:
@@ -158,5 +173,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--idle-only", action="store_true", help="only the idle second `argyll serve` figure"
+    )
     options = parser.parse_args()
-    asyncio.run(main(options.url, options.seconds))
+    asyncio.run(idle_only(options.url) if options.idle_only else main(options.url, options.seconds))

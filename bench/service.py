@@ -1,11 +1,14 @@
 """Flows over HTTP: `argyll serve` on SQLite under many concurrent clients, beside bare Tornado.
 
 Like upstream Argyll's load test: register one Ale step returning {:result "hello"},
-start flows over REST from many concurrent clients and poll each to completion.
-The ceiling is a bare Tornado JSON handler answering the same requests (one POST,
+start flows over REST from many concurrent clients and see each to completion, in
+two ways: ``poll`` asks ``/status`` every POLL_PAUSE until the flow has ended;
+``wait`` starts it with ``POST /engine/flow?wait=`` (a long poll: the reply comes
+when the flow has ended) and asks ``/status?wait=`` only if it has not. The
+ceiling is a bare Tornado JSON handler answering the same requests (one POST,
 then GETs) to the same client in the same run.
 
-Run: python -m bench.service [--clients 8 64] [--seconds 5]
+Run: python -m bench.service [--clients 8 64] [--seconds 5] [--modes poll wait] [--workers N]
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ import asyncio, sys, tornado.web
 class Flow(tornado.web.RequestHandler):
     def post(self):
         self.set_status(201)
-        self.write({"message": "flow started", "flow_id": "x"})
+        reply = {"message": "flow started", "flow_id": "x"}
+        if self.get_query_argument("wait", None) is not None:
+            reply["state"] = {"id": "x", "status": "completed"}
+        self.write(reply)
 class Status(tornado.web.RequestHandler):
     def get(self, flow_id):
         self.write({"id": flow_id, "status": "completed"})
@@ -43,6 +49,8 @@ asyncio.run(main())
 
 POLL_PAUSE = 0.01
 """Seconds a client waits before asking again about a flow that is still active."""
+WAIT = "10"
+"""Seconds a ``wait`` client asks the server to hold each reply until the flow ends."""
 
 STEP = {
     "id": "hello",
@@ -62,12 +70,39 @@ def start_server(command: list[str]) -> tuple[subprocess.Popen[str], str]:
     return process, line.split("serving on ", 1)[1].split()[0]
 
 
-async def load(base: str, clients: int, seconds: float) -> tuple[int, list[float]]:
-    """Closed loop: each client starts a flow, polls it to completion, and starts the next.
+async def polled(client: aiohttp.ClientSession) -> None:
+    """One flow, started, then its status asked every POLL_PAUSE until it has ended."""
+    async with client.post("/engine/flow", json={"goals": ["hello"]}) as reply:
+        flow_id = (await reply.json())["flow_id"]
+    while True:
+        async with client.get(f"/engine/flow/{flow_id}/status") as status:
+            if (await status.json())["status"] != "active":
+                return
+        await asyncio.sleep(POLL_PAUSE)
+
+
+async def waited(client: aiohttp.ClientSession) -> None:
+    """One flow, started with a long poll; its status waited for only if that was not enough."""
+    start = {"goals": ["hello"]}
+    async with client.post("/engine/flow", params={"wait": WAIT}, json=start) as reply:
+        body = await reply.json()
+    status = body.get("state", {}).get("status", "active")
+    while status == "active":
+        path = f"/engine/flow/{body['flow_id']}/status"
+        async with client.get(path, params={"wait": WAIT}) as reply:
+            status = (await reply.json())["status"]
+
+
+MODES = {"poll": polled, "wait": waited}
+
+
+async def load(base: str, clients: int, seconds: float, mode: str) -> tuple[int, list[float]]:
+    """Closed loop: each client starts a flow, sees it to completion, and starts the next.
 
     The load comes from aiohttp directly: the cheapest client, so the server gets the CPU.
     """
     latencies: list[float] = []
+    run_one = MODES[mode]
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(base, connector=connector) as client:
         deadline = time.perf_counter() + seconds
@@ -75,13 +110,7 @@ async def load(base: str, clients: int, seconds: float) -> tuple[int, list[float
         async def one_client() -> None:
             while time.perf_counter() < deadline:
                 start = time.perf_counter()
-                async with client.post("/engine/flow", json={"goals": ["hello"]}) as reply:
-                    flow_id = (await reply.json())["flow_id"]
-                while True:
-                    async with client.get(f"/engine/flow/{flow_id}/status") as status:
-                        if (await status.json())["status"] != "active":
-                            break
-                    await asyncio.sleep(POLL_PAUSE)
+                await run_one(client)
                 latencies.append(time.perf_counter() - start)
 
         began = time.perf_counter()
@@ -90,14 +119,33 @@ async def load(base: str, clients: int, seconds: float) -> tuple[int, list[float
     return round(len(latencies) / elapsed), latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    pid: int, base: str, clients: int, seconds: float, mode: str
+) -> tuple[int, list[float], float]:
+    """A closed-loop run, and the server's CPU milliseconds per flow during it: on a shared
+    machine flows/s follows what the others leave over, CPU per flow does not."""
+    before = cpu_seconds(pid)
+    rate, latencies = asyncio.run(load(base, clients, seconds, mode))
+    return rate, latencies, (cpu_seconds(pid) - before) * 1000 / max(len(latencies), 1)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)] * 1000
 
 
-def report(name: str, rate: int, latencies: list[float]) -> None:
+def report(name: str, rate: int, latencies: list[float], cpu_ms: float) -> None:
     p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 0.99)
-    print(f"{name:<34} {rate:>6} flows/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    print(
+        f"{name:<40} {rate:>6} flows/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+        f"   server CPU {cpu_ms:5.2f} ms/flow"
+    )
 
 
 async def register(base: str) -> None:
@@ -110,26 +158,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 64])
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--modes", nargs="+", choices=sorted(MODES), default=["poll", "wait"])
+    parser.add_argument("--workers", type=int, default=1, help="argyll serve --workers N")
     args = parser.parse_args()
     print(f"# bench/service.py  {datetime.now().isoformat(timespec='minutes')}")
     with tempfile.TemporaryDirectory() as tmp:
         store = f"sqlite:///{Path(tmp) / 'bench.db'}"
         argyll = [sys.executable, "-m", "argyll", "serve", "--port", "0", "--store", store]
+        argyll += ["--workers", str(args.workers)]
         process, base = start_server(argyll)
         try:
             asyncio.run(register(base))
-            for clients in args.clients:
-                rate, latencies = asyncio.run(load(base, clients, args.seconds))
-                report(f"argyll serve, sqlite, {clients} clients", rate, latencies)
+            for mode in args.modes:
+                for clients in args.clients:
+                    figures = measured(process.pid, base, clients, args.seconds, mode)
+                    name = f"argyll serve x{args.workers}, sqlite, {mode}, {clients} clients"
+                    report(name, *figures)
         finally:
             process.terminate()
             process.wait()
     port = 18000 + os.getpid() % 1000
     bare, base = start_server([sys.executable, "-c", BARE, str(port)])
     try:
-        for clients in args.clients:
-            rate, latencies = asyncio.run(load(base, clients, args.seconds))
-            report(f"bare tornado handlers, {clients} clients", rate, latencies)
+        for mode in args.modes:
+            for clients in args.clients:
+                figures = measured(bare.pid, base, clients, args.seconds, mode)
+                report(f"bare tornado handlers, {mode}, {clients} clients", *figures)
     finally:
         bare.terminate()
         bare.wait()

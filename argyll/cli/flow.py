@@ -1,8 +1,10 @@
-"""``argyll plan`` and ``argyll flow start|ls|get|events``: planning goals and running flows.
+"""``argyll plan`` and ``argyll flow start|ls|get|wait|events``: planning goals and running flows.
 
 ``flow start --wait`` and ``flow events --follow`` read the flow's WebSocket
 stream, which begins with its past events, so nothing that happened before the
-stream opened is missed; both end when the flow ends.
+stream opened is missed; both end when the flow ends. ``flow wait`` shows
+nothing along the way, so it needs no stream: the engine holds its read until
+the flow ends (``?wait=``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from rich.text import Text
 
 from argyll.cli import render
 from argyll.cli.options import Settings, pass_settings, shared_options
-from argyll.cli.remote import ExitCode, Remote
+from argyll.cli.remote import Answer, ExitCode, Remote
 from argyll.client import protocol
 
 ENDED_STEP_EVENTS = frozenset({"step_completed", "step_failed", "step_skipped"})
@@ -152,17 +154,44 @@ def start_flow(
 @flow.command("ls")
 @click.option(
     "--status",
-    help="only flows with this status (active, paused, completed, failed, canceled)",
+    "statuses",
+    multiple=True,
+    help="only flows with this status: active, paused, completed, failed or canceled "
+    "(repeat: any of them)",
 )
-@click.option("--limit", type=int, help="at most this many flows, newest first")
 @label_option("only flows with this label (repeat: all of them)")
+@click.option(
+    "--goal", "goals", multiple=True, help="only flows with this goal (repeat: all of them)"
+)
+@click.option("--id-prefix", metavar="TEXT", help="only flows whose id starts with TEXT")
+@click.option("--parent", metavar="ID", help="only the child flows of flow ID")
+@click.option("--created-after", metavar="TIME", help="only flows created after TIME (ISO-8601)")
+@click.option("--created-before", metavar="TIME", help="only flows created before TIME (ISO-8601)")
+@click.option("--oldest-first", is_flag=True, help="oldest first (default: newest first)")
+@click.option("--limit", type=int, help="flows per page (default 50, at most 1000)")
+@click.option("--cursor", metavar="CURSOR", help="the page after the one that printed CURSOR")
+@click.option("--all", "every_page", is_flag=True, help="every page, one after the other")
 @shared_options
 @pass_settings
-def list_flows(
-    settings: Settings, status: str | None, limit: int | None, labels: dict[str, str]
-) -> None:
-    """Flows, newest first."""
-    render.fetched(settings, protocol.list_flows(status, limit, labels), render.flows)
+def list_flows(settings: Settings, every_page: bool, **chosen: Any) -> None:
+    """Flows, newest first, a page at a time: the next page's --cursor is printed after the
+    table (and is next_cursor in the JSON)."""
+    filters: dict[str, Any] = {name: value for name, value in chosen.items() if value}
+    if filters.pop("oldest_first", False):
+        filters["sort"] = "created_at"
+    with settings.remote() as remote:
+        answer = remote.send(protocol.list_page(**filters))
+        pages = [answer]
+        while every_page and answer.data["next_cursor"] is not None:
+            answer = remote.send(protocol.list_page(**filters, cursor=answer.data["next_cursor"]))
+            pages.append(answer)
+    if every_page:
+        flows = [flow for page in pages for flow in page.data["flows"]]
+        joined = {"flows": flows, "count": len(flows), "next_cursor": None}
+        answer = Answer(json.dumps(joined).encode(), joined)
+    render.reply(answer, settings.as_json, render.flows)
+    if not settings.as_json and answer.data["next_cursor"] is not None:
+        render.stderr().print(f"more: --cursor {answer.data['next_cursor']}", soft_wrap=True)
 
 
 @flow.command("get")
@@ -172,6 +201,30 @@ def list_flows(
 def get_flow(settings: Settings, flow_id: str) -> None:
     """A flow's state: status, each step's execution, attributes."""
     render.fetched(settings, protocol.get_flow(flow_id), render.flow)
+
+
+@flow.command("wait")
+@click.argument("flow_id", metavar="ID")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="give up (exit 4) if the flow is still running after this long",
+)
+@shared_options
+@pass_settings
+def wait_flow(settings: Settings, flow_id: str, timeout: float) -> None:
+    """Wait for a flow to end, then show its state; exit 4 unless it completed.
+
+    The engine holds the request until the flow ends (no polling).
+    """
+    with settings.remote() as remote:
+        final = remote.wait_flow(flow_id, timeout)
+    render.reply(final, settings.as_json, render.flow)
+    if final.data["status"] != "completed":
+        click.get_current_context().exit(ExitCode.BAD_OUTCOME)
 
 
 @flow.command("events")

@@ -24,6 +24,7 @@ from argyll.client import protocol
 from argyll.client.client import DEFAULT_TIMEOUT
 from argyll.client.protocol import Call
 from argyll.errors import ArgyllError
+from argyll.model import flow_state_from_dict
 from argyll.wire import CLOSE_TRY_AGAIN_LATER
 
 
@@ -97,6 +98,7 @@ class Remote:
                 params=call.params,
                 content=call.content,
                 headers=call.headers,
+                timeout=self.timeout + call.hold,
             )
         except httpx.TransportError as error:
             raise unreachable(self.url, error) from None
@@ -109,6 +111,18 @@ class Remote:
             message = f"{self.url}{call.path} answered {response.status_code} with no JSON"
             raise CommandError(f"{message}: is it an argyll engine?", ExitCode.REFUSED) from None
         return Answer(body, data)
+
+    def wait_flow(self, flow_id: str, timeout: float) -> Answer:
+        """The flow's state once it has ended, by long polls (``protocol.FlowWait``); a flow
+        still running after ``timeout`` seconds is ``BAD_OUTCOME``."""
+        waiting = protocol.FlowWait(flow_id, timeout)
+        while True:
+            answer = self.send(waiting.call())
+            try:
+                if waiting.ended(flow_state_from_dict(answer.data)) is not None:
+                    return answer
+            except TimeoutError as error:
+                raise CommandError(str(error), ExitCode.BAD_OUTCOME) from None
 
     async def follow(self, flow_id: str) -> AsyncIterator[tuple[str, Mapping[str, Any]]]:
         """The flow's events as sent (text) and decoded, past ones first, until the flow ends.

@@ -15,7 +15,7 @@ import os
 import re
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -24,6 +24,8 @@ import click
 from tornado.web import Application
 
 from argyll import logs
+from argyll.cli.workers import bind_for_workers, inherited_sockets, is_worker, supervise
+from argyll.demo import install_demo
 from argyll.errors import ArgyllError, ValidationError
 from argyll.events import Event, FlowStarted
 from argyll.outbound import ALLOW_ALL, OutboundPolicy, parse_policy
@@ -59,6 +61,8 @@ NOTABLE_EVENTS = {
     "flow_retried": logging.INFO,
     "step_failed": logging.WARNING,
     "work_retry_scheduled": logging.WARNING,
+    "comp_retry_scheduled": logging.WARNING,
+    "comp_failed": logging.ERROR,  # a change that was not undone: it needs a person
 }
 # Never a work item's token: it is the receipt token that completes the work by webhook.
 _EVENT_FIELDS = ("flow_id", "step_id", "retry_count", "next_retry_at", "error")
@@ -88,6 +92,11 @@ read again when it changes, or on SIGHUP. Without tokens the server listens
 only on a loopback address, unless --allow-anonymous. SIGTERM or Ctrl-C
 stops accepting connections, closes the engine and exits 0; a server that
 cannot start (port in use, bad store) prints one line and exits 1.
+
+The port is bound at once: until the engine has read its running flows back (a
+restart with many takes seconds), every call is answered 503 with Retry-After.
+--workers N serves the port from N engine processes on the one store (any of
+them takes any call, webhooks too); the dashboard needs --workers 1.
 """
 
 
@@ -115,6 +124,7 @@ class ServeOptions:
     allow_anonymous: bool = False
     retention: float | None = None
     archive: Path | None = None
+    workers: int = 1
 
 
 def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> OutboundPolicy:
@@ -244,12 +254,46 @@ def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
     help="with --retention: write the events of flows to be removed to DIR first, one "
     "gzip file of JSON lines per UTC day (read them with `argyll archive read`)",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="engine processes serving the one port on the one store; with more than one "
+    "the dashboard is not served (its sessions live in one process)",
+)
 def serve(**flags: Any) -> None:
     options = ServeOptions(**flags)
     if options.archive is not None and options.retention is None:
         raise click.UsageError("--archive needs --retention DAYS (nothing is removed without it)")
     logs.configure(options.log_level, options.log_format)
+    if options.workers > 1:
+        if options.demo:
+            raise click.UsageError("--demo needs the dashboard, which only --workers 1 serves")
+        if store_url(options).startswith("memory:"):
+            raise click.UsageError("workers share their store: give --workers SQLite or Redis")
+        options = replace(options, no_dashboard=True)
+        if not is_worker():
+            click.get_current_context().exit(asyncio.run(run_workers(options)))
     click.get_current_context().exit(asyncio.run(run(options)))
+
+
+async def run_workers(options: ServeOptions) -> int:
+    """Bind the port, then serve it from ``options.workers`` worker processes."""
+    try:
+        access_tokens(options)
+        sockets = bind_for_workers(options.host, options.port, options.workers)
+    except AccessRefused as refused:
+        print(f"argyll: {refused}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        cannot_listen(options, exc)
+        return 1
+    try:
+        return await supervise(sys.argv[1:], sockets)
+    finally:
+        for listening in {each for own in sockets for each in own}:
+            listening.close()
 
 
 def store_url(options: ServeOptions) -> str:
@@ -309,12 +353,11 @@ def describe(event: Event) -> str:
     return kv(event=event.type, **fields)
 
 
-async def log_events(engine: Engine) -> None:
-    """One log line per notable event of the feed, from now on."""
-    async for event in engine.events(None):
-        level = NOTABLE_EVENTS.get(event.type)
-        if level is not None and event_log.isEnabledFor(level):
-            event_log.log(level, "%s", describe(event), extra=log_context(event))
+def log_event(event: Event) -> None:
+    """One log line for a notable event (the engine's follower hands each one here)."""
+    level = NOTABLE_EVENTS.get(event.type)
+    if level is not None and event_log.isEnabledFor(level):
+        event_log.log(level, "%s", describe(event), extra=log_context(event))
 
 
 def log_context(event: Event) -> dict[str, str]:
@@ -346,13 +389,10 @@ async def run(options: ServeOptions) -> int:
     if started is None:
         return 1
     engine, server = started
-    watcher = asyncio.create_task(log_events(engine), name="argyll-event-log")
     print(f"argyll serving on {server.url} store={redact_url(engine.store.url)}", flush=True)
     await stop.wait()
     log.info("%s", kv(event="stopping", url=server.url))
     await server.aclose()
-    watcher.cancel()
-    await asyncio.gather(watcher, return_exceptions=True)
     await engine.aclose()
     return 0
 
@@ -394,13 +434,15 @@ def is_loopback(host: str) -> bool:
 async def start(
     options: ServeOptions, tokens: TokenFile | None = None
 ) -> tuple[Engine, Serving] | None:
-    """Start the engine (its webhook base is the served address), then serve it.
+    """Serve at once, then start the engine (its webhook base is the served address).
 
-    None, after one line on stderr, when the port cannot be had or the store not opened.
+    The port is bound first and answers 503 with ``Retry-After`` until the engine has
+    read its running flows back (a restart with many may take seconds). None, after
+    one line on stderr, when the port cannot be had or the store not opened.
     """
     try:
         if options.no_dashboard:
-            sockets = bind(options.host, options.port)
+            sockets = inherited_sockets() or bind(options.host, options.port)
             url = base_url(sockets[0])
         else:
             port = options.port or free_port(options.host)
@@ -409,21 +451,28 @@ async def start(
         cannot_listen(options, exc)
         return None
     engine = Engine(**engine_options(options, url))
-    try:
-        await engine.start()
-    except ArgyllError as exc:
-        print(f"argyll: cannot start the engine: {exc}", file=sys.stderr)
-        await engine.aclose()
-        return None
+    engine.on_event(log_event)
     try:
         if options.no_dashboard:
-            api = await serve_api(engine, sockets=sockets, **server_options(options, tokens))
-            return engine, api
-        return engine, await serve_with_dashboard(engine, options, port, tokens)
+            server: Serving = await serve_api(
+                engine, sockets=sockets, **server_options(options, tokens)
+            )
+        else:
+            server = await serve_with_dashboard(engine, options, port, tokens)
     except OSError as exc:
         cannot_listen(options, exc)
+        return None
+    log.info("%s", kv(event="starting", url=url))
+    try:
+        await engine.start()
+        if options.demo and not options.no_dashboard:
+            await install_demo(engine, url)
+    except ArgyllError as exc:
+        print(f"argyll: cannot start the engine: {exc}", file=sys.stderr)
+        await server.aclose()
         await engine.aclose()
         return None
+    return engine, server
 
 
 def cannot_listen(options: ServeOptions, error: OSError) -> None:
@@ -443,6 +492,7 @@ async def serve_with_dashboard(
         port=port,
         extra_patterns=[mount(api), mount(api, re.escape(METRICS_PATH))],
         demo=options.demo,
+        register_demo=False,
         max_body_size=options.max_body_size,
         tokens=tokens,
     )

@@ -8,21 +8,20 @@ the server refuses is the typed ``ArgyllError`` the engine would have raised.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Iterable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, Unpack
 
 import httpx
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from argyll.client import protocol
-from argyll.client.protocol import Call, EngineInfo, ServiceHealth
+from argyll.client.protocol import Call, EngineInfo, FlowFilters, ServiceHealth
 from argyll.decide import Outcome
 from argyll.errors import ArgyllError
-from argyll.events import Event
+from argyll.events import Event, flow_aggregate
+from argyll.flow_query import FlowPage
 from argyll.model import (
     FlowID,
     FlowStart,
@@ -43,8 +42,6 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_WAIT = 60.0
 """Seconds ``wait_flow`` waits by default before TimeoutError."""
-POLL_FIRST, POLL_MAX = 0.02, 0.5
-"""Seconds between status polls of the sync ``wait_flow``: doubling from the first to the max."""
 
 StepDefinition = Mapping[str, Any] | Step
 Goals = Iterable[str] | str
@@ -67,6 +64,7 @@ class Client:
         token: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
         self._http = httpx.Client(
             base_url=self.base_url, timeout=timeout, headers=auth_headers(token)
         )
@@ -82,7 +80,12 @@ class Client:
 
     def _send(self, call: Call[T]) -> T:
         response = self._http.request(
-            call.method, call.path, params=call.params, content=call.content, headers=call.headers
+            call.method,
+            call.path,
+            params=call.params,
+            content=call.content,
+            headers=call.headers,
+            timeout=read_timeout(self._timeout, call),
         )
         return call.result(response.status_code, response.content)
 
@@ -185,26 +188,23 @@ class Client:
         """Why each step of the flow's plan is where it is (the API's JSON)."""
         return self._send(protocol.explain_flow(flow_id))
 
-    def get_flow(self, flow_id: str) -> FlowState:
-        return self._send(protocol.get_flow(flow_id))
+    def get_flow(self, flow_id: str, wait: float | None = None) -> FlowState:
+        """The flow's state; with ``wait``, once it has ended or after ``wait`` s (at most 60)."""
+        return self._send(protocol.get_flow(flow_id, wait))
 
-    def flow_status(self, flow_id: str) -> FlowStatus:
-        return self._send(protocol.flow_status(flow_id))
+    def flow_status(self, flow_id: str, wait: float | None = None) -> FlowStatus:
+        """The flow's status; with ``wait``, once it has ended or after ``wait`` s (at most 60)."""
+        return self._send(protocol.flow_status(flow_id, wait))
 
     def wait_flow(self, flow_id: str, timeout: float = DEFAULT_WAIT) -> FlowState:
         """The flow's state once it has ended; TimeoutError after ``timeout`` s.
 
-        Polls ``/status``, quickly at first, then every ``POLL_MAX`` seconds.
+        The server holds each read until the flow ends (long polls, ``?wait=``): no polling.
         """
-        deadline = time.monotonic() + timeout
-        delay = POLL_FIRST
-        while not self.flow_status(flow_id).ended:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"flow {flow_id!r} still active after {timeout} s")
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, POLL_MAX)
-        return self.get_flow(flow_id)
+        waiting = protocol.FlowWait(flow_id, timeout)
+        while (state := waiting.ended(self._send(waiting.call()))) is None:
+            pass
+        return state
 
     def list_flows(
         self,
@@ -212,8 +212,16 @@ class Client:
         limit: int | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        """Flows newest first; with ``labels``, those that carry every one of them."""
+        """Flows newest first (a page: 50 unless ``limit`` says otherwise, at most 1000);
+        with ``labels``, those that carry every one of them."""
         return self._send(protocol.list_flows(status, limit, labels))
+
+    def query_flows(self, **filters: Unpack[FlowFilters]) -> FlowPage:
+        """One page of the flows that match every filter given: ``statuses``, ``labels``,
+        ``goals``, ``id_prefix``, ``created_after``, ``created_before`` (datetimes or
+        ISO-8601), ``sort`` ("-created_at" or "created_at"), ``limit`` and the ``cursor``
+        of the page before (its ``next_cursor``)."""
+        return self._send(protocol.query_flows(**filters))
 
     def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
         """The flow's events as JSON dicts, as ``Engine.flow_events`` gives them."""
@@ -266,7 +274,12 @@ class AsyncClient:
 
     async def _send(self, call: Call[T]) -> T:
         response = await self._http.request(
-            call.method, call.path, params=call.params, content=call.content, headers=call.headers
+            call.method,
+            call.path,
+            params=call.params,
+            content=call.content,
+            headers=call.headers,
+            timeout=read_timeout(self.timeout, call),
         )
         return call.result(response.status_code, response.content)
 
@@ -370,25 +383,23 @@ class AsyncClient:
         """Why each step of the flow's plan is where it is (the API's JSON)."""
         return await self._send(protocol.explain_flow(flow_id))
 
-    async def get_flow(self, flow_id: str) -> FlowState:
-        return await self._send(protocol.get_flow(flow_id))
+    async def get_flow(self, flow_id: str, wait: float | None = None) -> FlowState:
+        """The flow's state; with ``wait``, once it has ended or after ``wait`` s (at most 60)."""
+        return await self._send(protocol.get_flow(flow_id, wait))
 
-    async def flow_status(self, flow_id: str) -> FlowStatus:
-        return await self._send(protocol.flow_status(flow_id))
+    async def flow_status(self, flow_id: str, wait: float | None = None) -> FlowStatus:
+        """The flow's status; with ``wait``, once it has ended or after ``wait`` s (at most 60)."""
+        return await self._send(protocol.flow_status(flow_id, wait))
 
     async def wait_flow(self, flow_id: str, timeout: float = DEFAULT_WAIT) -> FlowState:
         """The flow's state once it has ended; TimeoutError after ``timeout`` s.
 
-        Follows the flow's events over the WebSocket rather than polling.
+        The server holds each read until the flow ends (long polls, ``?wait=``): no polling.
         """
-        async with asyncio.timeout(timeout):
-            state = await self.get_flow(flow_id)
-            if state.status.ended:
-                return state
-            async with self.stream(flow_id) as events:
-                async for _ in events:
-                    pass
-            return await self.get_flow(flow_id)
+        waiting = protocol.FlowWait(flow_id, timeout)
+        while (state := waiting.ended(await self._send(waiting.call()))) is None:
+            pass
+        return state
 
     async def list_flows(
         self,
@@ -396,8 +407,13 @@ class AsyncClient:
         limit: int | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
-        """Flows newest first; with ``labels``, those that carry every one of them."""
+        """Flows newest first (a page: 50 unless ``limit`` says otherwise, at most 1000);
+        with ``labels``, those that carry every one of them."""
         return await self._send(protocol.list_flows(status, limit, labels))
+
+    async def query_flows(self, **filters: Unpack[FlowFilters]) -> FlowPage:
+        """One page of the flows that match every filter given, as ``Client.query_flows``."""
+        return await self._send(protocol.query_flows(**filters))
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
         """The flow's events as JSON dicts, as ``Engine.flow_events`` and ``stream`` give them."""
@@ -411,24 +427,36 @@ class AsyncClient:
         """Report an async work item's result (``Succeeded`` or ``Failed``) to its webhook."""
         await self._send(protocol.complete_work(flow_id, step_id, token, outcome))
 
-    def stream(self, flow_id: str | None = None, *, until_ended: bool = True) -> EventStream:
+    def stream(
+        self,
+        flow_id: str | Iterable[str] | None = None,
+        *,
+        types: Iterable[str] = (),
+        after: str | None = None,
+        until_ended: bool = True,
+    ) -> EventStream:
         """Events over the WebSocket: ``async for event in client.stream(flow_id=...)``.
 
-        Each event is a JSON dict (``event["type"]``, ``event["data"]``), the same
-        shape ``flow_events`` and ``Engine.flow_events`` give, so a flow's stream
-        read to its end equals its ``flow_events``. With ``flow_id``, the flow's past
-        events come first, then live ones (a flow not started yet is waited for), and
-        the stream ends after ``flow_completed`` or ``flow_failed``: following one flow
-        means following it to its end. ``until_ended=False`` keeps it open after that.
-        Without ``flow_id``, every event from now on, until closed. Use
+        Each event is a JSON dict (``event["type"]``, ``event["data"]``, its feed
+        ``event["position"]``), the same shape ``flow_events`` and
+        ``Engine.flow_events`` give, so a flow's stream read to its end equals its
+        ``flow_events``. With ``flow_id`` (one id or several), the flows' past events
+        come first, then live ones (a flow not started yet is waited for), and the
+        stream ends once each has ended (``flow_completed``, ``flow_failed``,
+        ``flow_canceled``): following flows means following them to their end.
+        ``until_ended=False`` keeps it open after that. Without ``flow_id``, every
+        event from now on, until closed. ``types``: only events of these types (the
+        server filters). ``after``: only events after this position (an event's
+        ``position``), to go on from where an earlier stream stopped. Use
         ``async with client.stream(...) as events`` to connect at once and close on exit.
         """
-        url = protocol.stream_url(self.base_url, flow_id)
         stream = EventStream(
-            url,
-            flow_id,
+            self.base_url,
+            protocol.flow_ids(flow_id),
             self.timeout,
             self._streams,
+            types=tuple(types),
+            after=after,
             until_ended=until_ended,
             headers=self._headers,
         )
@@ -439,31 +467,40 @@ class AsyncClient:
 class EventStream:
     """The events of ``/engine/ws``, one JSON dict per message, as the server sent it.
 
-    A flow's stream that the server closes for falling behind reconnects and goes
-    on after the last ``seq`` it gave, so no event is lost or repeated. A stream of
-    every event cannot catch up: it raises ``ArgyllError`` instead. It ends when the
-    server closes it otherwise (shutting down), when ``close`` is called, or (with
-    ``until_ended``) right after the flow's ``flow_completed`` or ``flow_failed``.
+    A stream the server closes for falling behind reconnects with ``after`` set to
+    the position of the last event it gave, so no event is lost or repeated; one
+    that had given none yet and started from "now" cannot catch up and raises
+    ``ArgyllError`` instead. It ends when the server closes it otherwise (shutting
+    down), when ``close`` is called, or (with ``until_ended`` and flows to follow)
+    right after the last of them has ended.
     """
 
     def __init__(
         self,
-        url: str,
-        flow_id: str | None,
+        base_url: str,
+        flow_ids: list[str],
         connect_timeout: float,
         owners: set[EventStream],
         *,
+        types: tuple[str, ...] = (),
+        after: str | None = None,
         until_ended: bool = True,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.url, self.flow_id = url, flow_id
+        self.base_url, self.flow_ids, self.types = base_url, flow_ids, types
         self._headers = dict(headers or {})
-        self._ends_with_flow = until_ended and flow_id is not None
+        self._running = {flow_aggregate(ident) for ident in flow_ids} if until_ended else set()
         self._connect_timeout = connect_timeout
         self._owners = owners
         self._connection: WebSocketClientConnection | None = None
-        self._last_seq = 0
+        self._after = after
+        self._last_seqs: dict[str, int] = {}
         self._closed = False
+
+    @property
+    def url(self) -> str:
+        """Where the stream (re)connects: after the last event it gave, once it gave one."""
+        return protocol.stream_url(self.base_url, self.flow_ids, self.types, self._after)
 
     async def __aenter__(self) -> Self:
         return await self.connect()
@@ -487,11 +524,16 @@ class EventStream:
                 self._after_close(connection)
                 continue
             event: dict[str, Any] = json.loads(message)
-            if self.flow_id is None or event["seq"] > self._last_seq:
-                self._last_seq = event["seq"]
-                if self._ends_with_flow and event["type"] in protocol.FLOW_ENDED:
+            aggregate = event["aggregate"]
+            if event["seq"] <= self._last_seqs.get(aggregate, 0):
+                continue
+            self._last_seqs[aggregate] = event["seq"]
+            self._after = event.get("position", self._after)
+            if event["type"] in protocol.FLOW_ENDED and aggregate in self._running:
+                self._running.discard(aggregate)
+                if not self._running:
                     self.close()
-                return event
+            return event
 
     def close(self) -> None:
         self._closed = True
@@ -508,15 +550,21 @@ class EventStream:
         return self._connection
 
     def _after_close(self, connection: WebSocketClientConnection) -> None:
-        """Reconnect (by returning) when a flow's stream fell behind; otherwise end or raise."""
+        """Reconnect (by returning) when the stream fell behind and knows where it stood;
+        otherwise end or raise."""
         self._connection = None
         code, reason = connection.close_code, connection.close_reason
-        if code == CLOSE_TRY_AGAIN_LATER and self.flow_id is not None:
+        if code == CLOSE_TRY_AGAIN_LATER and (self.flow_ids or self._after is not None):
             return
         self.close()
         if code in (CLOSE_TRY_AGAIN_LATER, CLOSE_INTERNAL_ERROR):
             raise ArgyllError(f"the event stream was closed ({code}): {reason}")
         raise StopAsyncIteration
+
+
+def read_timeout(timeout: float, call: Call[Any]) -> float:
+    """The seconds a request may take: the client's timeout, plus what the server may hold."""
+    return timeout + call.hold
 
 
 def auth_headers(token: str | None) -> dict[str, str]:

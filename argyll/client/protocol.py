@@ -11,16 +11,18 @@ and structured fields (a reply that is not JSON is its own detail).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 from urllib.parse import urlencode
 
 from argyll import wire
 from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import ArgyllError
 from argyll.events import FLOW_ENDED_TYPES, Event, parse_time
+from argyll.flow_query import FlowPage
 from argyll.model import (
     FlowID,
     FlowStart,
@@ -70,7 +72,10 @@ class EngineInfo:
     steps: Mapping[StepID, Step]
     health: Mapping[StepID, Health]
     active_flows: Mapping[FlowID, FlowSummary]
+    """The newest page of them; ``active_flows_next_cursor`` pages on (``query_flows``)."""
     last_updated: datetime | None
+    flow_counts: Mapping[FlowStatus, int] = field(default_factory=dict)
+    active_flows_next_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,8 @@ class Call(Generic[T]):
     params: Mapping[str, str | list[str]] | None = None
     content: bytes | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    hold: float = 0.0
+    """Seconds the server may hold the reply back (a long poll): added to the read timeout."""
 
     def result(self, status: int, body: bytes) -> T:
         """The typed value of a reply, or the typed error its problem+json stands for."""
@@ -203,14 +210,50 @@ def submit_flow(
     return _json_call("POST", wire.FLOWS_PATH, parse, body)
 
 
-def get_flow(flow_id: str) -> Call[FlowState]:
+def get_flow(flow_id: str, wait: float | None = None) -> Call[FlowState]:
+    """The flow's state; with ``wait``, once it has ended or after ``wait`` seconds."""
     path = wire.fill_path(wire.FLOW_PATH, flow_id=flow_id)
-    return Call("GET", path, lambda reply: flow_state_from_dict(reply.data))
+    return _long_poll(path, wait, lambda reply: flow_state_from_dict(reply.data))
 
 
-def flow_status(flow_id: str) -> Call[FlowStatus]:
+def flow_status(flow_id: str, wait: float | None = None) -> Call[FlowStatus]:
+    """The flow's status; with ``wait``, once it has ended or after ``wait`` seconds."""
     path = wire.fill_path(wire.FLOW_STATUS_PATH, flow_id=flow_id)
-    return Call("GET", path, lambda reply: FlowStatus(reply.data["status"]))
+    return _long_poll(path, wait, lambda reply: FlowStatus(reply.data["status"]))
+
+
+def _long_poll(path: str, wait: float | None, parse: Callable[[Reply], T]) -> Call[T]:
+    if wait is None:
+        return Call("GET", path, parse)
+    seconds = min(max(wait, 0.0), wire.MAX_WAIT)
+    return Call("GET", path, parse, params={"wait": f"{seconds:.3f}"}, hold=seconds)
+
+
+class FlowWait:
+    """The rounds of waiting for a flow to end: each a read with ``?wait=`` for the time
+    left (the server holds each for at most ``wire.MAX_WAIT``), so nothing polls.
+
+    ``while (state := waiting.ended(send(waiting.call()))) is None: pass``
+    """
+
+    def __init__(
+        self, flow_id: str, timeout: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.flow_id, self.timeout = flow_id, timeout
+        self._clock = clock
+        self._deadline = clock() + timeout
+
+    def call(self) -> Call[FlowState]:
+        return get_flow(self.flow_id, wait=max(self._deadline - self._clock(), 0.0))
+
+    def ended(self, state: FlowState) -> FlowState | None:
+        """``state`` once the flow has ended, None to ask again; TimeoutError when the time
+        is up and it has not."""
+        if state.status.ended:
+            return state
+        if self._clock() >= self._deadline:
+            raise TimeoutError(f"flow {self.flow_id!r} still running after {self.timeout} s")
+        return None
 
 
 def list_flows(
@@ -228,6 +271,59 @@ def list_flows(
         return [parse_flow_summary(flow) for flow in reply.data["flows"]]
 
     return Call("GET", wire.FLOWS_PATH, parse, params=params)
+
+
+class FlowFilters(TypedDict, total=False):
+    """What ``query_flows`` may be given: the fields of a ``FlowQuery`` body (docs/rest.md);
+    times may be datetimes or ISO-8601 text, ``cursor`` is a page's ``next_cursor``."""
+
+    statuses: Iterable[FlowStatus | str]
+    labels: Mapping[str, str]
+    goals: Iterable[str]
+    id_prefix: str
+    parent: str
+    created_after: datetime | str
+    created_before: datetime | str
+    sort: str
+    limit: int
+    cursor: str | None
+
+
+def query_flows(**filters: Unpack[FlowFilters]) -> Call[FlowPage]:
+    """``POST /engine/flow/query`` with the filters given (the others left out)."""
+    return _json_call("POST", wire.FLOW_QUERY_PATH, parse_flow_page, _query_body(filters))
+
+
+def _query_body(filters: FlowFilters) -> dict[str, Any]:
+    """The JSON of the filters given: lists for the iterables, ISO-8601 for datetimes."""
+    body: dict[str, Any] = {name: value for name, value in filters.items() if value is not None}
+    for name in ("statuses", "goals"):
+        if name in body:
+            body[name] = [str(item) for item in body[name]]
+    for name in ("created_after", "created_before"):
+        if isinstance(body.get(name), datetime):
+            body[name] = body[name].isoformat()
+    return body
+
+
+def list_page(**filters: Unpack[FlowFilters]) -> Call[FlowPage]:
+    """``GET /engine/flow`` with the filters given, as query parameters (``status``,
+    ``goal`` and ``label`` repeat)."""
+    body = _query_body(filters)
+    params: dict[str, str | list[str]] = {
+        name: str(value) for name, value in body.items() if not isinstance(value, list | dict)
+    }
+    for key, name in (("statuses", "status"), ("goals", "goal")):
+        if key in body:
+            params[name] = body[key]
+    if "labels" in body:
+        params["label"] = [f"{name}={value}" for name, value in body["labels"].items()]
+    return Call("GET", wire.FLOWS_PATH, parse_flow_page, params=params)
+
+
+def parse_flow_page(reply: Reply) -> FlowPage:
+    flows = [parse_flow_summary(flow) for flow in reply.data["flows"]]
+    return FlowPage(flows, reply.data.get("next_cursor"))
 
 
 def flow_events(flow_id: str) -> Call[list[dict[str, Any]]]:
@@ -319,12 +415,29 @@ def post_outcome(webhook_url: str, outcome: Outcome) -> Call[None]:
     raise TypeError(f"a webhook reports Succeeded or Failed, not {outcome!r}")
 
 
-def stream_url(base_url: str, flow_id: str | None = None) -> str:
-    """The ``ws://`` (or ``wss://``) address of the event feed, for one flow or for all."""
+def stream_url(
+    base_url: str,
+    flow_id: str | Iterable[str] | None = None,
+    types: Iterable[str] = (),
+    after: str | None = None,
+) -> str:
+    """The ``ws://`` (or ``wss://``) address of the event feed: for some flows or for all,
+    of some types or all, after a position or from now (or a flow's start)."""
     scheme, rest = base_url.rstrip("/").split("://", 1)
     ws_scheme = "wss" if scheme == "https" else "ws"
-    query = "?" + urlencode({"flow_id": flow_id}) if flow_id is not None else ""
+    params = {"flow_id": ",".join(flow_ids(flow_id)), "types": ",".join(types)}
+    if after is not None:
+        params["after"] = after
+    given = {name: value for name, value in params.items() if value or name == "after"}
+    query = "?" + urlencode(given) if given else ""
     return f"{ws_scheme}://{rest}{wire.EVENTS_PATH}{query}"
+
+
+def flow_ids(flow_id: str | Iterable[str] | None) -> list[str]:
+    """One flow id, several, or none, as a list."""
+    if flow_id is None:
+        return []
+    return [flow_id] if isinstance(flow_id, str) else list(flow_id)
 
 
 def _step_json(definition: Mapping[str, Any] | Step) -> dict[str, Any]:
@@ -383,6 +496,8 @@ def parse_flow_summary(data: Mapping[str, Any]) -> FlowSummary:
         completed_at=_time(data.get("completed_at")),
         error=data.get("error"),
         labels=dict(data.get("labels", {})),
+        parent=FlowID(data["parent"]) if data.get("parent") else None,
+        goals=tuple(data.get("goals", ())),
     )
 
 
@@ -394,4 +509,6 @@ def parse_engine_info(data: Mapping[str, Any]) -> EngineInfo:
             FlowID(fid): parse_flow_summary(flow) for fid, flow in data["active_flows"].items()
         },
         last_updated=_time(data.get("last_updated")),
+        flow_counts={FlowStatus(s): n for s, n in data.get("flow_counts", {}).items()},
+        active_flows_next_cursor=data.get("active_flows_next_cursor"),
     )

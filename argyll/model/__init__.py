@@ -11,11 +11,20 @@
 Everything is re-exported here: ``from argyll.model import Step`` is the import to use.
 """
 
-from argyll.model.codec import flow_state_from_dict, parse_step, parse_time, plan_from_dict
+from argyll.model.codec import (
+    flow_state_from_dict,
+    parent_from_dict,
+    parse_step,
+    parse_time,
+    plan_from_dict,
+)
 from argyll.model.types import (
+    DEFAULT_PAGE,
     DEFAULT_TIMEOUT_MS,
     ID_PATTERN,
+    MAX_PAGE,
     STEP_LANGUAGES,
+    UNDOING,
     AttributeEdges,
     AttributeMapping,
     AttributeSpec,
@@ -51,6 +60,7 @@ from argyll.model.types import (
     WorkConfig,
     WorkItem,
     WorkStatus,
+    compensation_summary,
     iso,
     matches_type,
 )
@@ -70,13 +80,16 @@ from argyll.model.validation import (
 __all__ = [
     "ACTION_REQUEST",
     "COMPLETE_REQUEST",
+    "DEFAULT_PAGE",
     "DEFAULT_TIMEOUT_MS",
     "FLOW_REQUEST",
     "ID_PATTERN",
+    "MAX_PAGE",
     "PLAN_REQUEST",
     "RETRY_REQUEST",
     "STEP_DEFINITION",
     "STEP_LANGUAGES",
+    "UNDOING",
     "AttrType",
     "AttributeEdges",
     "AttributeMapping",
@@ -115,10 +128,12 @@ __all__ = [
     "WorkItem",
     "WorkStatus",
     "check_step_definition",
+    "compensation_summary",
     "flow_state_from_dict",
     "iso",
     "json_text",
     "matches_type",
+    "parent_from_dict",
     "parse_step",
     "parse_time",
     "plan_from_dict",

@@ -180,6 +180,7 @@ def _work_item(data: Mapping[str, Any]) -> WorkItem:
         owner=data.get("owner", ""),
         started_at=_maybe_time(data.get("started_at")),
         memo=data.get("memo"),
+        completed_seq=data.get("completed_seq"),
     )
 
 
@@ -213,7 +214,7 @@ def flow_state_from_dict(data: Mapping[str, Any], version: int = 0) -> FlowState
         version=version,
         deadline=_maybe_time(data.get("deadline")),
         labels=dict(data.get("labels", {})),
-        parent=_parent(data["parent"]) if data.get("parent") else None,
+        parent=parent_from_dict(data["parent"]) if data.get("parent") else None,
         deactivated_at=_maybe_time(data.get("deactivated_at")),
     )
 
@@ -226,5 +227,6 @@ def _attribute_value(data: Mapping[str, Any]) -> AttributeValue:
     )
 
 
-def _parent(data: Mapping[str, Any]) -> ParentRef:
+def parent_from_dict(data: Mapping[str, Any]) -> ParentRef:
+    """A child flow's ``parent`` (``ParentRef.to_dict``'s inverse)."""
     return ParentRef(FlowID(data["flow_id"]), StepID(data["step_id"]), Token(data["token"]))

@@ -17,11 +17,14 @@ from enum import StrEnum
 from typing import Any
 
 from argyll.model.types import (
+    DEFAULT_PAGE,
     DEFAULT_TIMEOUT_MS,
     ID_PATTERN,
+    MAX_PAGE,
     AttrType,
     BackoffType,
     Collect,
+    FlowStatus,
     HttpMethod,
     Language,
     MetaKey,
@@ -43,6 +46,7 @@ PLAN_REQUEST = "PlanRequest"
 ACTION_REQUEST = "ActionRequest"
 RETRY_REQUEST = "RetryRequest"
 COMPLETE_REQUEST = "CompleteRequest"
+FLOW_QUERY = "FlowQuery"
 
 NESTED_ROLE_FORMS: tuple[str, ...] = tuple(role.value for role in Role)
 """Each role's settings object: ``{"role": "optional", "optional": {...}}`` (only its own)."""
@@ -233,8 +237,44 @@ def _request_schemas() -> dict[str, Schema]:
             timeout=_integer(1, "milliseconds until an unfinished flow fails"),
             labels=LABELS,
         ),
+        FLOW_QUERY: _flow_query(),
         **_operator_schemas(),
     }
+
+
+def _flow_query() -> Schema:
+    """A query of the flow index (``argyll.flow_query``): filters, order, page size, cursor."""
+    moment = {"type": "string", "description": "an ISO-8601 time"}
+    return closed_object(
+        [],
+        statuses={
+            "type": "array",
+            "items": enum_schema(FlowStatus),
+            "description": "flows in any of these statuses",
+        },
+        labels={**LABELS, "description": "flows that carry every one of these labels"},
+        goals={
+            "type": "array",
+            "items": id_schema(),
+            "description": "flows whose goals include every one of these steps",
+        },
+        id_prefix={"type": "string", "description": "flows whose id starts with this"},
+        parent={**id_schema(), "description": "the child flows of this flow"},
+        created_after={**moment, "description": "flows created after this ISO-8601 time"},
+        created_before={**moment, "description": "flows created before this ISO-8601 time"},
+        sort={
+            "enum": ["-created_at", "created_at"],
+            "description": "newest first (-created_at, the default) or oldest first",
+        },
+        limit={
+            **_integer(1, f"flows per page (default {DEFAULT_PAGE})"),
+            "maximum": MAX_PAGE,
+        },
+        cursor={
+            "type": ["string", "null"],
+            "description": "the next_cursor of the page before (null or absent: the first page)",
+        },
+    )
 
 
 def _operator_schemas() -> dict[str, Schema]:

@@ -21,6 +21,9 @@ Token = NewType("Token", str)
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 DEFAULT_TIMEOUT_MS = 30_000
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000
+"""Rows of the flow index a listing answers with unless asked for more, and at most."""
 
 
 class StepType(StrEnum):
@@ -59,6 +62,11 @@ class Collect(StrEnum):
     """Every value, as an array, once every provider has succeeded."""
     NONE = "none"
     """Satisfied only when no provider produces the attribute."""
+
+    @property
+    def gathers(self) -> bool:
+        """Gives an array of candidates: the input's type is the array's, not the attribute's."""
+        return self in (Collect.SOME, Collect.ALL)
 
 
 class MetaKey(StrEnum):
@@ -380,6 +388,11 @@ class Step:
     def for_each_inputs(self) -> list[str]:
         return [n for n, a in self.attributes.items() if a.for_each]
 
+    @property
+    def compensable(self) -> bool:
+        """Its succeeded work is undone when the flow fails or is canceled."""
+        return self.http is not None and bool(self.http.compensate)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name or self.id, "type": self.type}
         if self.version:
@@ -490,6 +503,9 @@ class WorkItem:
     """When the current attempt started."""
     memo: Mapping[str, Any] | None = None
     """``{flow_id, seq}``: the item's outputs were a memo hit of that ``work_succeeded``."""
+    completed_seq: int | None = None
+    """The flow event that recorded the success of an item that may be compensated (a step
+    with ``http.compensate``): the completion order compensation undoes in reverse."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -497,6 +513,8 @@ class WorkItem:
             "inputs": dict(self.inputs),
             "retry_count": self.retry_count,
         }
+        if self.completed_seq is not None:
+            out["completed_seq"] = self.completed_seq
         if self.owner:
             out["owner"] = self.owner
         if self.outputs is not None:
@@ -621,11 +639,53 @@ class FlowState:
             out["parent"] = self.parent.to_dict()
         if self.deactivated_at is not None:
             out["deactivated_at"] = iso(self.deactivated_at)
+        compensation = compensation_summary(self)
+        if compensation is not None:
+            out["compensation"] = compensation
         out["plan"] = self.plan.to_dict()
         out["init"] = dict(self.init)
         out["attributes"] = {n: a.to_dict() for n, a in self.attributes.items()}
         out["executions"] = {s: e.to_dict() for s, e in self.executions.items()}
         return out
+
+
+UNDOING = frozenset({FlowStatus.FAILED, FlowStatus.CANCELED})
+"""The ends of a flow that compensate its work (a completed flow keeps what it did)."""
+
+
+def compensation_summary(flow: FlowState) -> dict[str, Any] | None:
+    """How an ended flow's compensation stands (None: it has not begun), for its state.
+
+    ``status`` is ``compensating`` while items are left (``pending``), then
+    ``compensated`` when each was undone, or ``failed`` when some compensation failed
+    for good (each in ``failures``, with its error).
+    """
+    counts = dict.fromkeys(
+        (WorkStatus.COMPENSATING, WorkStatus.COMPENSATED, WorkStatus.COMPENSATION_FAILED), 0
+    )
+    waiting, failures = 0, []
+    for step_id, execution in flow.executions.items():
+        if not flow.plan.steps[step_id].compensable:
+            continue
+        for token, item in execution.work_items.items():
+            if item.status in counts:
+                counts[item.status] += 1
+            waiting += item.status is WorkStatus.SUCCEEDED and flow.status in UNDOING
+            if item.status is WorkStatus.COMPENSATION_FAILED:
+                failures.append({"step_id": step_id, "token": token, "error": item.error})
+    if not any(counts.values()):
+        return None
+    pending = waiting + counts[WorkStatus.COMPENSATING]
+    status = "compensating" if pending else "failed" if failures else "compensated"
+    out: dict[str, Any] = {
+        "status": status,
+        "compensated": counts[WorkStatus.COMPENSATED],
+        "failed": counts[WorkStatus.COMPENSATION_FAILED],
+        "pending": pending,
+    }
+    if failures:
+        out["failures"] = failures
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -638,6 +698,10 @@ class FlowSummary:
     completed_at: datetime | None = None
     error: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    parent: FlowID | None = None
+    """A child flow's parent flow."""
+    goals: tuple[StepID, ...] = ()
+    """The flow's goal steps, as its plan names them."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -651,6 +715,10 @@ class FlowSummary:
             out["error"] = self.error
         if self.labels:
             out["labels"] = dict(self.labels)
+        if self.parent is not None:
+            out["parent"] = self.parent
+        if self.goals:
+            out["goals"] = list(self.goals)
         return out
 
     def has_labels(self, wanted: Mapping[str, str]) -> bool:
@@ -692,7 +760,7 @@ class Catalog:
         """The first concrete type the catalog gives ``name`` and the step that declares it."""
         for sid in (*self.providers.get(name, ()), *self.consumers.get(name, ())):
             spec = self.steps[sid].attributes[name]
-            if sid != ignore and spec.type is not AttrType.ANY:
+            if sid != ignore and spec.type is not AttrType.ANY and not spec.collect.gathers:
                 return spec.type, sid
         return AttrType.ANY, StepID("")
 

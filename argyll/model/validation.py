@@ -134,6 +134,8 @@ class Shape:
                 return f"must be one of {_one_of(details['options'])}, {got}"
             case "minimum":
                 return f"must be at least {details['limit']}, {got}"
+            case "maximum":
+                return f"must be at most {details['limit']}, {got}"
             case "minItems" if details["limit"] == 1:
                 return f"must not be empty, {got}"
             case "minItems":
@@ -190,6 +192,7 @@ PLAN_REQUEST = Shape(schema.PLAN_REQUEST)
 ACTION_REQUEST = Shape(schema.ACTION_REQUEST)
 RETRY_REQUEST = Shape(schema.RETRY_REQUEST)
 COMPLETE_REQUEST = Shape(schema.COMPLETE_REQUEST)
+FLOW_QUERY = Shape(schema.FLOW_QUERY)
 
 
 # ------------------------------------------------------------- step rules

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from argyll import decide
+from argyll.compensate import RunCompensation
 from argyll.errors import NotFoundError, StoreError
 from argyll.memo import memo_key
 from argyll.model import FlowID, FlowState, StepType
@@ -84,6 +85,8 @@ class Dispatcher:
                         self._tasks.spawn(self._evaluate(effect))
                 case decide.ScheduleWake(flow_id=flow_id, at=at):
                     self._timers.schedule(flow_id, at)
+                case RunCompensation():
+                    self._tasks.spawn(self._compensate(effect))
 
     def schedule(self, flow_id: FlowID, at: datetime) -> None:
         """Wake the flow at ``at`` (a deadline found at start-up)."""
@@ -145,6 +148,15 @@ class Dispatcher:
         if memo is None:
             return None
         return decide.Memoized(memo.outputs, FlowID(memo.flow_id), memo.seq)
+
+    async def _compensate(self, effect: RunCompensation) -> None:
+        outcome = await self._work.compensate(effect)
+        await self._record(
+            effect.flow_id,
+            lambda state, context: decide.on_compensation(
+                state, effect.step.id, effect.token, outcome, context
+            ),
+        )
 
     async def _start_granted(self, effect: decide.AcquireSlot) -> bool:
         """Decide on an item granted a slot; whether that started it."""

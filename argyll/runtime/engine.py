@@ -6,7 +6,8 @@ and decides again), cache the new state, then perform the decided effects.
 
 This module is that loop and the public API; the engine's other concerns each have
 their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
-(long flows read from a snapshot), ``dispatch`` (performing the decided effects, in
+(long flows read from a snapshot), ``recovery`` (running flows read back in batches
+at start-up), ``dispatch`` (performing the decided effects, in
 ``tasks``; concurrency slots in ``slots``), ``takeover`` (the lease and taking on
 dead instances' work, over ``leases``), ``health`` (store and step probes) and
 ``metrics`` (the Prometheus series, counted from what this engine appends).
@@ -26,7 +27,7 @@ from typing import Any, Self
 import httpx
 
 from argyll import catalog as catalog_rules
-from argyll import decide, operate
+from argyll import collect, decide, operate, subflow
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -39,18 +40,22 @@ from argyll.errors import (
 from argyll.events import (
     ANONYMOUS,
     CATALOG,
+    FLOW_ENDED_TYPES,
     FLOW_PREFIX,
     Event,
     EventData,
     FlowCanceled,
+    FlowDeactivated,
     FlowFailed,
     FlowStarted,
     flow_aggregate,
 )
 from argyll.explain import explain
+from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo, memo_entries
 from argyll.model import (
     ID_PATTERN,
+    UNDOING,
     Catalog,
     FlowID,
     FlowStart,
@@ -72,9 +77,11 @@ from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
+from argyll.runtime.recovery import catch_up, collector_paused, running_flows
 from argyll.runtime.retention import HistorySweeper, RetentionPolicy, SweepReport
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
+from argyll.runtime.subflows import SubflowRunner
 from argyll.runtime.takeover import IsDead, LeaseKeeper
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.work import WorkRunner
@@ -147,12 +154,15 @@ class Engine:
         self.outbound = outbound
         self._http_client = make_client(outbound, HTTP_LIMITS)
         self._http = HttpCaller(self._http_client, webhook_base_url, outbound)
-        self._work = work or WorkRunner(self._scripts, self._http)
         self.catalog = Catalog()
         self._flows = FlowCache()
         self._locks: dict[FlowID, asyncio.Lock] = {}
         self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
         self._tasks = BackgroundTasks()
+        self._subflows = SubflowRunner(
+            self.get_flow, self._start_child, self.wait_flow, self._cancel_child, self._tasks
+        )
+        self._work = work or WorkRunner(self._scripts, self._http, self._subflows)
         self._dispatch = Dispatcher(
             self._work,
             self.clock,
@@ -182,6 +192,8 @@ class Engine:
         )
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
+        self._started = False
+        self._listeners: list[Callable[[Event], None]] = []
 
     # ----------------------------------------------------------- lifecycle
 
@@ -198,6 +210,11 @@ class Engine:
             raise ArgyllError("the engine is not started: use `async with Engine(...)`")
         return self._store
 
+    @property
+    def started(self) -> bool:
+        """Whether ``start`` has finished (and ``aclose`` not begun): the engine serves."""
+        return self._started
+
     async def start(self) -> None:
         """Open the store, fold the catalog, resume every active flow, follow the feed."""
         spec = self._store_spec
@@ -205,18 +222,26 @@ class Engine:
         await self._leases.renew(self.store)
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
-        for status in (FlowStatus.ACTIVE, FlowStatus.PAUSED):
-            for summary in await self.store.list_flows(status):
-                state = await self.get_flow(summary.id)
-                self._open_work.seed(state)
-                if state.deadline is not None:
-                    self._dispatch.schedule(state.id, state.deadline)
-        self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
-        await self._leases.take_over_orphans(self.store)
+        running = []
+        with collector_paused():
+            async for states in running_flows(self.store):
+                for state in states:
+                    self._cache(state)
+                    running.append(state)
+                    self._open_work.seed(state)
+                    if state.deadline is not None:
+                        self._dispatch.schedule(state.id, state.deadline)
+                    for at in collect.deadlines(state, self.clock.now(), self._scripts.test):
+                        self._dispatch.schedule(state.id, at)
+            await self._seed_compensations()
+            self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
+            await self._subflows.cancel_orphans(running)
+            await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
         if self._sweeper is not None:
             self._tasks.spawn(self._sweeper.run())
+        self._started = True
 
     async def sweep_history(self) -> SweepReport:
         """Remove (archiving first, if asked) the flows that ended before the retention cutoff
@@ -229,8 +254,26 @@ class Engine:
         self._flows.removed(flow.id)
         self._locks.pop(flow.id, None)
 
+    async def _seed_compensations(self) -> None:
+        """Failed and canceled flows not yet deactivated: their compensation is carried on.
+
+        The flow index does not tell which ended flows still compensate, so each failed
+        or canceled flow's last event is read, and only a flow that does not end with
+        its deactivation is folded (see docs/steps.md, "Compensation").
+        """
+        for status in UNDOING:
+            for summary in await self.store.list_flows(status):
+                aggregate = flow_aggregate(summary.id)
+                last = await self.store.read(
+                    aggregate, after=await self.store.version(aggregate) - 1
+                )
+                if last and isinstance(last[-1].data, FlowDeactivated):
+                    continue
+                self._open_work.seed(await self.get_flow(summary.id))
+
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""
+        self._started = False
         self._dispatch.close()
         await self._tasks.cancel_all(*([self._follower] if self._follower else []))
         self._scripts.close()
@@ -369,7 +412,7 @@ class Engine:
         _check_timeout(timeout)
         _check_labels(labels)
         ident = FlowID(flow_id or new_flow_id())
-        plan = make_plan(self.catalog, goal_list, init)
+        plan = await self._fresh_plan(goal_list, init)
         context = self._context()
         decision = decide.on_start(
             ident, plan, init, context, timeout_ms=timeout, labels=labels, actor=actor
@@ -382,6 +425,34 @@ class Engine:
         self._dispatch.perform(decision)
         return FlowStart(ident, created=True)
 
+    async def _start_child(self, child: subflow.ChildFlow) -> None:
+        """Start a flow step's child flow; one already started for the same item is kept."""
+        context = self._context()
+        decision = decide.on_start(
+            child.flow_id, child.plan, child.init, context, parent=child.parent
+        )
+        try:
+            await self._append(child.flow_id, decision, context.now)
+        except VersionConflict:
+            first = (await self.store.read(flow_aggregate(child.flow_id)))[0].data
+            if not isinstance(first, FlowStarted) or first.parent != child.parent:
+                raise ConflictError(f"flow {child.flow_id!r} exists, not as this child") from None
+            return
+        self._dispatch.perform(decision)
+
+    async def _cancel_child(self, flow_id: FlowID, reason: str, actor: str) -> None:
+        await self.cancel_flow(flow_id, reason, actor=actor)
+
+    async def _fresh_plan(self, goals: list[str], init: Mapping[str, Any]) -> Plan:
+        """The plan; if this engine's catalog cannot make it, again on the store's newest
+        (another engine on the store may just have registered the step: a worker of the
+        same ``argyll serve``, whose call came before this engine's follower saw it)."""
+        try:
+            return make_plan(self.catalog, goals, init)
+        except ValidationError:
+            await self._refresh_catalog()
+            return make_plan(self.catalog, goals, init)
+
     async def _check_same_start(
         self, flow_id: FlowID, goals: list[str], init: dict, labels: dict
     ) -> None:
@@ -392,7 +463,8 @@ class Engine:
             raise ConflictError(f"flow {flow_id!r} already exists with a different request")
 
     async def get_flow(self, flow_id: str) -> FlowState:
-        cached = self._flows.get(FlowID(flow_id))
+        ident = FlowID(flow_id)
+        cached = self._flows.get(ident) or self._flows.final(ident)
         if cached is not None:
             return cached
         return await read_flow(self.store, flow_id)
@@ -432,6 +504,14 @@ class Engine:
         """Flows newest first; with ``labels``, those that carry every one of them."""
         wanted = FlowStatus(status) if status else None
         return await self.store.list_flows(wanted, limit, labels)
+
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        """One page of the flows that match ``query`` (``argyll.flow_query``), from the index."""
+        return await self.store.query_flows(query)
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        """How many flows the store holds in each status."""
+        return await self.store.flow_counts()
 
     async def complete_work(
         self, flow_id: str, step_id: str, token: str, outcome: decide.Outcome
@@ -534,6 +614,13 @@ class Engine:
         )
         return state
 
+    def on_event(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``listener`` with each event of the feed the engine follows, from start-up
+        on (ride on its follower rather than follow the feed again); returns the undo.
+        It runs on the follower's turn: quick, and never raising."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
     def events(self, after: str | None = None) -> AsyncIterator[Event]:
         """Every event of the store from ``after`` ("" = the start, None = from now), then live."""
         return self.store.subscribe(after)
@@ -582,8 +669,8 @@ class Engine:
 
     async def metrics_text(self) -> bytes:
         """Every series in Prometheus text format; the active-flow gauge is read from the store."""
-        active = await self.store.list_flows(FlowStatus.ACTIVE)
-        return self.metrics.render(len(active))
+        counts = await self.store.flow_counts()
+        return self.metrics.render(counts[FlowStatus.ACTIVE])
 
     def _limited_steps(self) -> list[str]:
         """The catalog's steps with a concurrency limit."""
@@ -597,7 +684,7 @@ class Engine:
     async def _load(self, flow_id: FlowID) -> FlowState:
         cached = self._flows.get(flow_id)
         if cached is None:
-            return await self.get_flow(flow_id)
+            return await read_flow(self.store, flow_id)
         newer = await self.store.read(flow_aggregate(flow_id), after=cached.version)
         return fold(cached, newer, FLOW_APPLIERS)
 
@@ -637,15 +724,22 @@ class Engine:
             else:
                 raise ConflictError(f"flow {flow_id!r} kept changing; gave up deciding")
         self._dispatch.perform(decision)
+        self._subflows.stop_children(decision)
         assert decision.state is not None  # noqa: S101 — narrows the type: the loop only breaks with a state
         return decision.state
 
-    async def _take_over(self, flow_id: FlowID, dead: IsDead) -> None:
-        """Re-decide a flow whose work a dead instance held, from the store's state of it."""
-        self._flows.forget(flow_id)
-        await self._trigger(
-            flow_id, lambda state, context: decide.on_takeover(state, context, dead)
-        )
+    async def _take_over(self, flow_ids: Sequence[FlowID], dead: IsDead) -> None:
+        """Re-decide flows whose work dead instances held, each from the store's newest state
+        of it (read for them all at once), so that their claims reach the store together."""
+        known = {flow_id: self._flows.get(flow_id) for flow_id in flow_ids}
+        for state in await catch_up(self.store, known):
+            if self._flows.get(state.id) is known[state.id]:  # no one moved it on meanwhile
+                self._cache(state)
+
+        def rule(state: FlowState, context: decide.Context) -> decide.Decision:
+            return decide.on_takeover(state, context, dead)
+
+        await asyncio.gather(*(self._trigger(flow_id, rule) for flow_id in flow_ids))
 
     async def _record(self, flow_id: FlowID, rule: Rule) -> None:
         """Trigger until the store takes it: work that was done must not be forgotten."""
@@ -669,6 +763,8 @@ class Engine:
         """Fold events other writers appended (other engines sharing the store)."""
         async for event in self.store.subscribe(after):
             self._open_work.observe(event)
+            for listener in self._listeners:
+                listener(event)
             if event.aggregate == CATALOG:
                 if event.seq > self.catalog.version:
                     await self._refresh_catalog()
@@ -680,10 +776,12 @@ class Engine:
         cached = self._flows.get(flow_id)
         if cached is not None and event.seq == cached.version + 1:
             self._cache(fold(cached, [event], FLOW_APPLIERS))
+        elif cached is None:
+            self._flows.outdated(flow_id, event.seq)
         if event.type in STOPPING_TYPES and self._flows.get(flow_id) is None:
             # another instance canceled it, or it timed out; and no retry has run it since
             self._dispatch.stop(flow_id)
-        if cached is None and self._flows.awaited(flow_id) and event.type.startswith("flow_"):
+        if cached is None and self._flows.awaited(flow_id) and event.type in FLOW_ENDED_TYPES:
             self._tasks.spawn(self._resolve_waiters(flow_id))
 
     async def _resolve_waiters(self, flow_id: FlowID) -> None:

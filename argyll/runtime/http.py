@@ -20,6 +20,7 @@ import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 from httpx_aiohttp import AiohttpTransport
 
+from argyll.compensate import RunCompensation
 from argyll.decide import Failed, NotCompleted, Outcome, RunWork, Succeeded
 from argyll.mapping import with_webhook_url
 from argyll.model import HealthStatus, HttpMethod, Step, StepType
@@ -219,6 +220,42 @@ class HttpCaller:
                 return Failed(refused)
             return NotCompleted(transport_error(exc, url, step.http.timeout))
         return classify(response, step)
+
+    async def compensate(self, effect: RunCompensation) -> Outcome:
+        """One compensation call: POST ``{input, output}`` to the step's compensate URL.
+
+        Placeholders are filled from the item's outputs, then its inputs; any 2xx is done,
+        5xx and transport errors are not completed (retried), anything else fails for good.
+        """
+        step = effect.step
+        assert step.http is not None and step.http.compensate  # noqa: S101 — narrows the type: only compensable steps come here
+        try:
+            url = fill_endpoint(step.http.compensate, {**effect.inputs, **effect.outputs})
+        except KeyError as exc:
+            return Failed(f"compensate placeholder {exc.args[0]!r} has no output or input")
+        refused = self._outbound.url_problem(url)
+        if refused is not None:
+            return Failed(refused)
+        headers = {
+            FLOW_ID_HEADER: effect.flow_id,
+            STEP_ID_HEADER: step.id,
+            RECEIPT_TOKEN_HEADER: effect.token,
+        }
+        body = {"input": dict(effect.inputs), "output": dict(effect.outputs)}
+        try:
+            response = await self._client.post(
+                url, json=body, headers=headers, timeout=step.http.timeout / 1000
+            )
+        except httpx.HTTPError as exc:
+            refused = refusal(exc)
+            if refused is not None:
+                return Failed(refused)
+            return NotCompleted(transport_error(exc, url, step.http.timeout))
+        if response.status_code >= 500:
+            return NotCompleted(f"HTTP {response.status_code}: {problem_detail(response)}")
+        if not response.is_success:
+            return Failed(f"HTTP {response.status_code}: {problem_detail(response)}")
+        return Succeeded({})
 
     async def probe(self, url: str) -> tuple[HealthStatus, str | None]:
         """One health check: healthy on a 2xx within the short timeout."""

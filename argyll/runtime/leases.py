@@ -18,7 +18,11 @@ from datetime import datetime, timedelta
 from argyll.events import (
     FLOW_ENDED_TYPES,
     FLOW_PREFIX,
+    CompFailed,
+    CompStarted,
+    CompSucceeded,
     Event,
+    FlowDeactivated,
     FlowPaused,
     FlowResumed,
     FlowRetried,
@@ -27,15 +31,15 @@ from argyll.events import (
     WorkStarted,
     WorkSucceeded,
 )
-from argyll.model import FlowID, FlowState, FlowStatus, Token, WorkStatus
+from argyll.model import UNDOING, FlowID, FlowState, FlowStatus, Token, WorkStatus
 
 HOST = socket.gethostname()
 _QUIET_TYPES = FLOW_ENDED_TYPES | {FlowPaused.type}
 """After these a flow holds no work to take over: it ended, or waits for a resume."""
 _RESUMING_TYPES = frozenset({FlowResumed.type, FlowRetried.type})
 """After these a flow runs again, holding work whose owners the feed no longer says."""
-_WAKING_TYPES = _RESUMING_TYPES | {FlowStarted.type}
-"""After these a flow runs: its work is followed from here on."""
+_WAKING_TYPES = _RESUMING_TYPES | {FlowStarted.type, CompStarted.type}
+"""After these a flow runs (or an ended one compensates): its work is followed from here on."""
 
 
 def new_instance_id() -> str:
@@ -74,7 +78,15 @@ class OpenWork:
         """Flows resumed or retried since the last sweep: each is looked at once, at the next."""
 
     def seed(self, state: FlowState) -> None:
-        """Start from a folded flow (at start-up, before the feed takes over)."""
+        """Start from a folded flow (at start-up, before the feed takes over).
+
+        An ended flow that is not deactivated may have compensation to carry on: it is
+        looked at once, at the next sweep.
+        """
+        if state.status in UNDOING and state.deactivated_at is None:
+            self.activity[state.id] = state.last_updated or state.created_at
+            self.resumed.add(state.id)
+            return
         if state.status is not FlowStatus.ACTIVE:  # paused ones are taken on when resumed
             return
         self.activity[state.id] = state.last_updated or state.created_at
@@ -90,7 +102,7 @@ class OpenWork:
             return
         flow_id = FlowID(event.aggregate[len(FLOW_PREFIX) :])
         data = event.data
-        if data.type in _QUIET_TYPES:
+        if data.type in _QUIET_TYPES or isinstance(data, FlowDeactivated):
             self.owners.pop(flow_id, None)
             self.activity.pop(flow_id, None)
             return
@@ -99,9 +111,9 @@ class OpenWork:
         self.activity[flow_id] = event.timestamp
         if data.type in _RESUMING_TYPES:
             self.resumed.add(flow_id)
-        elif isinstance(data, WorkStarted):
+        elif isinstance(data, WorkStarted | CompStarted):
             self.owners.setdefault(flow_id, {})[data.token] = data.instance
-        elif isinstance(data, WorkSucceeded | WorkFailed):
+        elif isinstance(data, WorkSucceeded | WorkFailed | CompSucceeded | CompFailed):
             self.owners.get(flow_id, {}).pop(data.token, None)
 
     def orphaned(

@@ -21,6 +21,7 @@ from argyll.errors import ScriptError, ScriptLimitError
 from argyll.model import Language, ScriptConfig, Step
 from argyll.runtime.isolated import run_isolated
 from argyll.script import ale, jpath, lua
+from argyll.script.lua_globals import unknown_globals
 from argyll.script.result import is_truthy
 
 INLINE_ALE_STEPS = 20_000
@@ -70,14 +71,49 @@ def compile_script(language: Language, source: str) -> Program:
 
 
 def check_scripts(step: Step) -> list[tuple[str, str]]:
-    """Every compile problem of a step's scripts (matches and mappings too), as (field, reason)."""
+    """Every compile problem of a step's scripts (matches and mappings too), as (field, reason):
+    a script that does not compile, or an Ale script naming something nothing binds, or a
+    Lua script reading a global nothing gives it."""
     problems = []
     for where, config in _scripts_of(step):
         try:
-            compile_script(config.language, config.script)
+            program = compile_script(config.language, config.script)
         except ScriptError as exc:
             problems.append((f"{where}.script", f"does not compile: {exc}"))
+            continue
+        given = _given_names(step, where)
+        if isinstance(program, ale.AleProgram):
+            problems.extend(
+                (f"{where}.script", f"line {u.line}, column {u.column}: {u.message}")
+                for u in program.unbound(given)
+            )
+        elif config.language is Language.LUA:
+            problems.extend(
+                (
+                    f"{where}.script",
+                    f"line {g.line}, column {g.column}: global {g.name!r} is neither an input"
+                    " nor a library name",
+                )
+                for g in unknown_globals(config.script, given)
+            )
     return problems
+
+
+def _given_names(step: Step, where: str) -> set[str]:
+    """The names a script of the step may use besides its own and the builtins: a match
+    sees the candidate ``value``; the others every runtime input, under its own name and
+    its mapped one (a mapping also sees the value it maps, as ``value`` or by name)."""
+    if where.endswith(".match"):
+        return {"value"}
+    names = set(step.runtime_inputs)
+    names.update(
+        spec.mapping.name
+        for name, spec in step.attributes.items()
+        if name in names and spec.mapping is not None and spec.mapping.name
+    )
+    if where.endswith(".mapping.script"):
+        names.update((where.split(".")[1], "value"))
+    return names
 
 
 def _scripts_of(step: Step) -> Iterator[tuple[str, ScriptConfig]]:

@@ -4,9 +4,9 @@ An engine renews its heartbeat every ``interval`` seconds; after each renewal it
 frees the concurrency slots of instances whose lease lapsed (waking this engine's
 waiting items), then asks its ``OpenWork`` (see ``leases.py``) which flows hold work
 of dead instances, or have been quiet for longer than a lease (a flow whose items
-wait in line for a slot is not quiet), and hands each to
-``take_over``, which lets the deciders re-dispatch what was lost. A renewal that
-fails is logged and tried again: the store may come back.
+wait in line for a slot is not quiet), and hands them to ``take_over``
+(``TAKEOVERS_AT_ONCE`` at a time), which lets the deciders re-dispatch what was
+lost. A renewal that fails is logged and tried again: the store may come back.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from argyll.errors import ArgyllError
@@ -25,9 +25,11 @@ from argyll.store import EventStore
 
 log = logging.getLogger("argyll.engine")
 
+TAKEOVERS_AT_ONCE = 500
+"""Flows taken over at once, so that their reads and claims reach the store together."""
 IsDead = Callable[[str], bool]
-TakeOver = Callable[[FlowID, IsDead], Awaitable[None]]
-"""Take on one flow's orphaned work, given which owners are dead."""
+TakeOver = Callable[[Sequence[FlowID], IsDead], Awaitable[None]]
+"""Take on some flows' orphaned work, given which owners are dead."""
 
 
 class SlotWatch(Protocol):
@@ -73,9 +75,9 @@ class LeaseKeeper:
         def dead(owner: str) -> bool:
             return is_dead(owner, me, live)
 
-        orphans = self._open_work.orphaned(me, live, self._clock.now(), self._ttl, in_line)
-        for flow_id in list(orphans):
-            await self._take_over(flow_id, dead)
+        orphans = list(self._open_work.orphaned(me, live, self._clock.now(), self._ttl, in_line))
+        for first in range(0, len(orphans), TAKEOVERS_AT_ONCE):
+            await self._take_over(orphans[first : first + TAKEOVERS_AT_ONCE], dead)
 
     async def keep_alive(self, store: EventStore) -> None:
         """Renew the lease and take on the work of instances that died, until cancelled."""

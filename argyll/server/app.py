@@ -24,8 +24,10 @@ from tornado.web import Application, RequestHandler
 from argyll import wire
 from argyll.redaction import redact_path
 from argyll.runtime.engine import Engine
+from argyll.runtime.fanout import FeedFanout
 from argyll.runtime.metrics import UNMATCHED_ROUTE
 from argyll.server import handlers as h
+from argyll.server.feed import CatalogEventsHandler, FeedHandler
 from argyll.server.openapi import openapi_document
 from argyll.server.tokens import TokenFile
 from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT, EventSocket
@@ -49,7 +51,8 @@ def make_app(
     """The application serving ``engine``.
 
     Args:
-        engine: a started ``Engine``.
+        engine: the ``Engine`` served; until it has started, every call is answered 503
+            (``engine-starting``, with ``Retry-After``).
         max_body_size: the largest request body accepted, in bytes (larger: 413).
         ws_queue_limit: how many events a WebSocket client may fall behind before it is closed.
         ws_max_clients: how many WebSocket clients may be connected at once (more: 503).
@@ -58,9 +61,11 @@ def make_app(
     """
     api = {"engine": engine, "max_body_size": max_body_size}
     sockets: set[EventSocket] = set()
+    fanout = FeedFanout(engine.events)
     socket_args = {
         "engine": engine,
         "sockets": sockets,
+        "fanout": fanout,
         "queue_limit": ws_queue_limit,
         "max_clients": ws_max_clients,
     }
@@ -76,6 +81,7 @@ def make_app(
         (wire.STEP_HEALTH_PATH, h.StepHealthHandler, api),
         (wire.PLAN_PATH, h.PlanHandler, api),
         (wire.FLOWS_PATH, h.FlowsHandler, api),
+        (wire.FLOW_QUERY_PATH, h.FlowQueryHandler, api),
         (wire.FLOW_PATH, h.FlowHandler, api),
         (wire.FLOW_STATUS_PATH, h.FlowStatusHandler, api),
         (wire.FLOW_EVENTS_PATH, h.FlowEventsHandler, api),
@@ -86,6 +92,8 @@ def make_app(
         (wire.FLOW_EXPLAIN_PATH, h.ExplainHandler, api),
         (wire.STEP_COMPLETE_PATH, h.CompleteStepHandler, api),
         (wire.STEP_SKIP_PATH, h.SkipStepHandler, api),
+        (wire.FEED_PATH, FeedHandler, api),
+        (wire.CATALOG_EVENTS_PATH, CatalogEventsHandler, api),
         (wire.WEBHOOK_PATH, h.WebhookHandler, api),
         (wire.EVENTS_PATH, EventSocket, socket_args),
     ]
@@ -95,6 +103,7 @@ def make_app(
         default_handler_class=h.NoRouteHandler,
         log_function=log_request,
         argyll_sockets=sockets,
+        argyll_fanout=fanout,
         argyll_openapi=openapi_document(),
         argyll_metrics=engine.metrics,
         argyll_routes=route_labels(templates, extra_routes),
@@ -176,7 +185,8 @@ async def serve(
     """Serve ``engine`` on the running loop and return at once; the port is bound on return.
 
     Args:
-        engine: a started ``Engine``.
+        engine: the ``Engine`` served; until it has started, every call is answered 503
+            (``engine-starting``, with ``Retry-After``).
         host, port: where to listen (port 0: a free port; see ``Server.url``).
         sockets: already bound sockets to serve on instead of ``host``/``port``.
         max_body_size, ws_queue_limit, ws_max_clients, extra_routes, tokens: as for ``make_app``.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from tornado.web import HTTPError, RequestHandler, stream_request_body
@@ -21,8 +21,9 @@ from tornado.web import HTTPError, RequestHandler, stream_request_body
 from argyll import __version__
 from argyll.access import Token, authorize, bearer, scope_for
 from argyll.decide import Failed, Outcome, Succeeded
-from argyll.errors import BodyTooLargeError, ValidationError
+from argyll.errors import BodyTooLargeError, StartingError, ValidationError
 from argyll.events import ANONYMOUS
+from argyll.flow_query import FlowQuery, parse_flow_query
 from argyll.model import (
     ACTION_REQUEST,
     COMPLETE_REQUEST,
@@ -39,13 +40,24 @@ from argyll.model import (
 from argyll.problems import problem_text
 from argyll.runtime.engine import Engine
 from argyll.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from argyll.runtime.waiters import Hold, state_after, status_after
 from argyll.server.problem import write_problem
 from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
 
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
-MAX_LIST_LIMIT = 10_000
+_PARAMETER_OF = {"statuses": "status", "goals": "goal", "labels": "label"}
+"""The query parameter of each body field whose name differs."""
+_GIVEN_ONCE = ("id_prefix", "parent", "created_after", "created_before", "sort", "cursor", "limit")
+"""The query parameters named as their body fields, given once (the last one counts)."""
+
+STARTING_RETRY_AFTER = 1
+"""Seconds a caller is told to wait before asking an engine that is still starting again."""
 _DIGITS = re.compile(r"[0-9]+")
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _FLOW_STATUSES = tuple(status.value for status in FlowStatus)
+
+ACTIVE_PAGE = FlowQuery(statuses=frozenset({FlowStatus.ACTIVE}))
+"""The active flows ``GET /engine`` shows: the newest page of them."""
 
 
 @stream_request_body
@@ -60,6 +72,7 @@ class ApiHandler(RequestHandler):
 
     def prepare(self) -> None:
         self.caller = caller_of(self, bearer(self.request.headers.get("Authorization")))
+        check_started(self.engine)
         length = self.request.headers.get("Content-Length", "")
         if _DIGITS.fullmatch(length) and int(length) > self.max_body_size:
             raise BodyTooLargeError(int(length), self.max_body_size)
@@ -93,6 +106,13 @@ class ApiHandler(RequestHandler):
 
     def log_exception(self, *exc_info: Any) -> None:
         """Silent: expected errors are answered, unexpected ones are logged by ``problem_for``."""
+
+
+def check_started(engine: Engine) -> None:
+    """Refuse a call (503, ``Retry-After``) while the engine is still starting: the port
+    is served at once, before a restart has read its running flows back."""
+    if not engine.started:
+        raise StartingError(STARTING_RETRY_AFTER)
 
 
 class NoRouteHandler(RequestHandler):
@@ -153,26 +173,49 @@ def parse_goals_and_init(
     return ([goals] if isinstance(goals, str) else goals), body.get("init", {})
 
 
-def parse_flow_query(status: str | None, limit: str | None) -> tuple[FlowStatus | None, int | None]:
-    """``?status=`` one of the flow statuses, ``?limit=`` an integer from 1 to MAX_LIST_LIMIT."""
-    problems: list[tuple[str, str]] = []
-    wanted = None
-    if status is not None:
-        if status in _FLOW_STATUSES:
-            wanted = FlowStatus(status)
-        else:
-            allowed = ", ".join(map(json_text, _FLOW_STATUSES))
-            problems.append(("status", f"must be one of {allowed}, got {json_text(status)}"))
-    count = None
-    if limit is not None:
-        if _DIGITS.fullmatch(limit) and 1 <= int(limit) <= MAX_LIST_LIMIT:
-            count = int(limit)
-        else:
-            reason = f"must be an integer from 1 to {MAX_LIST_LIMIT}, got {json_text(limit)}"
-            problems.append(("limit", reason))
-    if problems:
-        raise ValidationError(problems)
-    return wanted, count
+def flow_query_body(arguments: Callable[[str], list[str]]) -> dict[str, Any]:
+    """``GET /engine/flow``'s query string as a ``FlowQuery`` body: ``?status=`` and
+    ``?goal=`` repeat or list comma-separated values, ``?label=name=value`` repeats, the
+    others are given once, ``?limit=`` as digits."""
+    body: dict[str, Any] = {}
+    for name, field in (("status", "statuses"), ("goal", "goals")):
+        values = [part for value in arguments(name) for part in value.split(",")]
+        if values:
+            body[field] = values
+    labels = parse_labels(arguments("label"))
+    if labels:
+        body["labels"] = labels
+    for name in _GIVEN_ONCE:
+        given = arguments(name)
+        if given:
+            body[name] = given[-1]
+    limit = body.get("limit")
+    if limit is not None and _DIGITS.fullmatch(limit):
+        body["limit"] = int(limit)
+    return body
+
+
+def parse_listing(arguments: Callable[[str], list[str]]) -> FlowQuery:
+    """The flow query of ``GET /engine/flow``; a problem names the query parameter."""
+    try:
+        return parse_flow_query(flow_query_body(arguments))
+    except ValidationError as error:
+        problems = [
+            (_PARAMETER_OF.get(field.split(".")[0], field), reason)
+            for field, reason in error.problems
+        ]
+        raise ValidationError(problems) from error
+
+
+def parse_wait(value: str | None) -> float | None:
+    """``?wait=`` seconds, a plain decimal (``Hold`` cuts it to ``MAX_WAIT``), or None."""
+    if value is None:
+        return None
+    if not _SECONDS.fullmatch(value):
+        raise ValidationError(
+            [("wait", f"must be a number of seconds >= 0, got {json_text(value)}")]
+        )
+    return float(value)
 
 
 def parse_labels(queries: list[str]) -> dict[str, str]:
@@ -213,14 +256,20 @@ class ServiceHealthHandler(ApiHandler):
 
 
 class EngineHandler(ApiHandler):
+    """The catalog, its health, how many flows are in each status, and the newest page of
+    active flows (the rest are paged by ``POST /engine/flow/query``)."""
+
     async def get(self) -> None:
         catalog = self.engine.catalog
-        active = await self.engine.list_flows(FlowStatus.ACTIVE)
+        active = await self.engine.query_flows(ACTIVE_PAGE)
+        counts = await self.engine.flow_counts()
         self.reply(
             {
                 "steps": {sid: step.to_dict() for sid, step in catalog.steps.items()},
                 "health": health_map(self.engine),
-                "active_flows": {flow.id: flow.to_dict() for flow in active},
+                "flow_counts": {status.value: count for status, count in counts.items()},
+                "active_flows": {flow.id: flow.to_dict() for flow in active.flows},
+                "active_flows_next_cursor": active.next_cursor,
                 "last_updated": iso(catalog.last_updated),
             }
         )
@@ -298,17 +347,32 @@ class PlanHandler(ApiHandler):
         self.reply(self.engine.plan(goals, init).to_dict())
 
 
-class FlowsHandler(ApiHandler):
+class LongPollHandler(ApiHandler):
+    """A handler whose reply may wait for a flow to end (``?wait=``), and stops waiting
+    when its client goes away."""
+
+    def initialize(self, engine: Engine, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+        super().initialize(engine, max_body_size)
+        self._hold = Hold(0.0)
+
+    def hold(self, wait: float | None) -> Hold:
+        self._hold = Hold(wait or 0.0)
+        return self._hold
+
+    def on_connection_close(self) -> None:
+        self._hold.release()
+        super().on_connection_close()
+
+
+class FlowsHandler(LongPollHandler):
     async def get(self) -> None:
-        status, limit = parse_flow_query(
-            self.get_query_argument("status", None), self.get_query_argument("limit", None)
-        )
-        labels = parse_labels(self.get_query_arguments("label"))
-        listed = await self.engine.list_flows(status, limit, labels)
-        flows = [flow.to_dict() for flow in listed]
-        self.reply({"flows": flows, "count": len(flows)})
+        query = parse_listing(self.get_query_arguments)
+        self.reply((await self.engine.query_flows(query)).to_dict())
 
     async def post(self) -> None:
+        """Start a flow; with ``?wait=``, answer once it has ended (or the wait is over),
+        with its state as it stands then."""
+        wait = parse_wait(self.get_query_argument("wait", None))
         body = self.json_object()
         goals, init = parse_goals_and_init(body)
         start = await self.engine.submit_flow(
@@ -320,22 +384,37 @@ class FlowsHandler(ApiHandler):
             actor=self.actor,
         )
         if start.created:
-            self.reply(
-                {"message": f"flow {start.flow_id!r} started", "flow_id": start.flow_id}, 201
-            )
+            reply = {"message": f"flow {start.flow_id!r} started", "flow_id": start.flow_id}
         else:
             message = f"flow {start.flow_id!r} was already started with this request"
-            self.reply({"message": message, "flow_id": start.flow_id})
+            reply = {"message": message, "flow_id": start.flow_id}
+        if wait is not None:
+            state = await state_after(self.engine, start.flow_id, self.hold(wait))
+            reply["state"] = state.to_dict()
+        self.reply(reply, 201 if start.created else 200)
 
 
-class FlowHandler(ApiHandler):
+class FlowHandler(LongPollHandler):
     async def get(self, flow_id: str) -> None:
-        self.reply((await self.engine.get_flow(flow_id)).to_dict())
+        hold = self.hold(parse_wait(self.get_query_argument("wait", None)))
+        self.reply((await state_after(self.engine, flow_id, hold)).to_dict())
 
 
-class FlowStatusHandler(ApiHandler):
+class FlowQueryHandler(FlowHandler):
+    """``POST`` queries the flow index; ``GET`` is still the flow whose id is "query"."""
+
+    async def get(self) -> None:  # type: ignore[override]
+        await super().get("query")
+
+    async def post(self) -> None:
+        query = parse_flow_query(self.json_object())
+        self.reply((await self.engine.query_flows(query)).to_dict())
+
+
+class FlowStatusHandler(LongPollHandler):
     async def get(self, flow_id: str) -> None:
-        summary = await self.engine.flow_status(flow_id)
+        hold = self.hold(parse_wait(self.get_query_argument("wait", None)))
+        summary = await status_after(self.engine, flow_id, hold)
         self.reply({"id": summary.id, "status": summary.status.value})
 
 

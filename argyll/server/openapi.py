@@ -15,13 +15,14 @@ from typing import Any
 
 from argyll import __version__, wire
 from argyll.access import scope_for
+from argyll.events import EVENT_TYPES
 from argyll.explain import LEFT_OUT_REASONS, REASONS
-from argyll.model import ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
+from argyll.model import DEFAULT_PAGE, ID_PATTERN, FlowStatus, HealthStatus, StepStatus, WorkStatus
 from argyll.model import schema as model_schema
 from argyll.model.schema import NOT_DOTS, enum_schema, id_schema
 from argyll.problems import BY_TYPE, PROBLEM_TYPES, UNTYPED
-from argyll.server.handlers import MAX_LIST_LIMIT
-from argyll.wire import JSON_CONTENT_TYPE, PROBLEM_CONTENT_TYPE
+from argyll.server.feed import MAX_PAGE
+from argyll.wire import JSON_CONTENT_TYPE, MAX_WAIT, PROBLEM_CONTENT_TYPE
 
 Schema = dict[str, Any]
 
@@ -47,6 +48,34 @@ def _excluded_schema() -> Schema:
         "properties": {
             name: {**_map(_STRINGS), "description": why} for name, why in groups.items()
         },
+    }
+
+
+_WAIT_QUERY = {
+    "name": "wait",
+    "in": "query",
+    "description": f"seconds to wait for the flow to end (more than {MAX_WAIT:g} count as it)",
+    "schema": {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+}
+_AFTER_QUERY = {
+    "name": "after",
+    "in": "query",
+    "description": "a position the feed gave (an event's `position`, a page's `next_after`)",
+    "schema": {"type": "string"},
+}
+_EVENT_TYPE = f"(?:{'|'.join(sorted(EVENT_TYPES))})"
+
+
+def _listed_query(name: str, description: str, item: str) -> Schema:
+    """A query parameter repeated, each value one ``item`` or several joined by commas."""
+    listed = {"type": "string", "pattern": f"^{item}(?:,{item})*$"}
+    return {
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": {"type": "array", "items": listed},
+        "style": "form",
+        "explode": True,
     }
 
 
@@ -127,6 +156,10 @@ def _flow_schemas() -> dict[str, Schema]:
             **_obj(["flow_id", "seq"], flow_id={"type": "string"}, seq={"type": "integer"}),
             "description": "the outputs were a memo hit: the work_succeeded that produced them",
         },
+        completed_seq={
+            "type": "integer",
+            "description": "the event that recorded a compensable item's success (its order)",
+        },
     )
     execution = _obj(
         ["status", "inputs", "work_items"],
@@ -137,6 +170,7 @@ def _flow_schemas() -> dict[str, Schema]:
         outputs=_OBJECT,
         error={"type": "string"},
         reason={"type": "string"},
+        unsatisfied={**_STRINGS, "description": "the inputs that ended the step without running"},
         duration={"type": "integer", "description": "milliseconds"},
         work_items=_map(_ref("WorkItem")),
     )
@@ -164,6 +198,17 @@ def _flow_schemas() -> dict[str, Schema]:
             completed_at=_TIME,
             error={"type": "string"},
             labels=model_schema.LABELS,
+            parent={"type": "string", "description": "a child flow's parent flow"},
+            goals={**_STRINGS, "description": "the flow's goal steps"},
+        ),
+        "FlowPage": _obj(
+            ["flows", "count", "next_cursor"],
+            flows={"type": "array", "items": _ref("FlowSummary")},
+            count={"type": "integer"},
+            next_cursor={
+                "type": ["string", "null"],
+                "description": "give it as cursor for the next page; null: this is the last",
+            },
         ),
         "WorkItem": work_item,
         "Execution": execution,
@@ -185,10 +230,24 @@ def _flow_schemas() -> dict[str, Schema]:
             last_updated=_TIME,
             error={"type": "string"},
             deadline={**_TIME, "description": "when an unfinished flow fails (its timeout)"},
+            deactivated_at={
+                **_TIME,
+                "description": "when the ended flow had no work or compensation left",
+            },
+            compensation=_ref("Compensation"),
             labels=model_schema.LABELS,
+            parent={
+                **_obj(
+                    ["flow_id", "step_id", "token"],
+                    flow_id={"type": "string"},
+                    step_id={"type": "string"},
+                    token={"type": "string"},
+                ),
+                "description": "a child flow's parent: the flow, its sub-flow step, the item",
+            },
             plan=_ref("Plan"),
             init=_OBJECT,
-            attributes=_map(_obj(["value", "step"], value={}, step={"type": ["string", "null"]})),
+            attributes=_map(_attribute_value()),
             executions=_map(_ref("Execution")),
         ),
         "Operated": _obj(
@@ -198,6 +257,14 @@ def _flow_schemas() -> dict[str, Schema]:
             status=status,
         ),
         "Explanation": _explanation_schema(),
+        "Compensation": _obj(
+            ["status", "compensated", "failed", "pending"],
+            status={"enum": ["compensating", "compensated", "failed"]},
+            compensated={"type": "integer"},
+            failed={"type": "integer"},
+            pending={"type": "integer"},
+            failures=_failures_schema(),
+        ),
         "Event": _obj(
             ["type", "aggregate", "seq", "timestamp", "data"],
             type={"type": "string"},
@@ -205,8 +272,40 @@ def _flow_schemas() -> dict[str, Schema]:
             seq={"type": "integer", "minimum": 1},
             timestamp=_TIME,
             data=_OBJECT,
+            position={
+                "type": "string",
+                "description": "where the event is in the feed (opaque): give it as `after`",
+            },
+        ),
+        "EventPage": _obj(
+            ["events", "count", "next_after"],
+            events={"type": "array", "items": _ref("Event")},
+            count={"type": "integer"},
+            next_after={
+                "type": "string",
+                "description": "`after` for the next page (the same position when empty)",
+            },
         ),
     }
+
+
+def _failures_schema() -> Schema:
+    """The compensations that failed for good: step, token, error."""
+    failure = _obj(
+        ["step_id", "token", "error"],
+        step_id={"type": "string"},
+        token={"type": "string"},
+        error={"type": ["string", "null"]},
+    )
+    return {"type": "array", "items": failure}
+
+
+def _attribute_value() -> Schema:
+    """An attribute: its first value, its step, and every value once several steps gave one."""
+    step = {"type": ["string", "null"]}
+    candidate = _obj(["value", "step"], value={}, step=step)
+    values = {"type": "array", "items": candidate, "description": "in completion order"}
+    return _obj(["value", "step"], value={}, step=step, values=values)
 
 
 def _explanation_schema() -> Schema:
@@ -224,6 +323,7 @@ def _explanation_schema() -> Schema:
         status=enum_schema(FlowStatus),
         steps=_map(entry),
         not_in_plan=_map(left_out),
+        compensation=_ref("Compensation"),
     )
 
 
@@ -239,6 +339,10 @@ PROBLEM_FIELD_SCHEMAS: dict[str, Schema] = {
     "size": {"type": "integer", "description": "the body's size in bytes"},
     "limit": {"type": "integer", "description": "the server's limit in bytes"},
     "scope": {"type": "string", "description": "the scope the call needs"},
+    "retry_after": {
+        "type": "integer",
+        "description": "seconds to wait before asking again (also the Retry-After header)",
+    },
 }
 """The schema of each structured field a row of ``argyll.problems`` adds to its body."""
 
@@ -310,10 +414,29 @@ def _service_paths() -> Schema:
         error={"type": "string", "description": "why the store is unhealthy"},
     )
     engine = _obj(
-        ["steps", "health", "active_flows", "last_updated"],
+        [
+            "steps",
+            "health",
+            "flow_counts",
+            "active_flows",
+            "active_flows_next_cursor",
+            "last_updated",
+        ],
         steps=_map(_ref("Step")),
         health=_map(_ref("Health")),
-        active_flows=_map(_ref("FlowSummary")),
+        flow_counts={
+            "type": "object",
+            "properties": {status.value: {"type": "integer"} for status in FlowStatus},
+            "description": "how many flows the store holds in each status",
+        },
+        active_flows={
+            **_map(_ref("FlowSummary")),
+            "description": f"the newest {DEFAULT_PAGE} active flows",
+        },
+        active_flows_next_cursor={
+            "type": ["string", "null"],
+            "description": "the cursor of the next page of active flows (POST /engine/flow/query)",
+        },
         last_updated={"type": ["string", "null"], "format": "date-time"},
     )
     html = {"description": "OK", "content": {"text/html": {"schema": {"type": "string"}}}}
@@ -384,33 +507,19 @@ def _step_paths() -> Schema:
 
 def _flow_paths() -> Schema:
     flow_id = _path_param("flow_id", "a flow id")
-    flows = _obj(
-        ["flows", "count"],
-        flows={"type": "array", "items": _ref("FlowSummary")},
-        count={"type": "integer"},
+    started = _obj(
+        ["message", "flow_id"],
+        message={"type": "string"},
+        flow_id={"type": "string"},
+        state={**_ref("FlowState"), "description": "with ?wait=: the state at reply time"},
     )
-    started = _obj(["message", "flow_id"], message={"type": "string"}, flow_id={"type": "string"})
+    wait = [_WAIT_QUERY]
     events = _obj(
         ["events", "count"],
         events={"type": "array", "items": _ref("Event")},
         count={"type": "integer"},
     )
-    query = [
-        {"name": "status", "in": "query", "schema": enum_schema(FlowStatus)},
-        {
-            "name": "limit",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT},
-        },
-        {
-            "name": "label",
-            "in": "query",
-            "description": "name=value: only flows with that label (repeat for several)",
-            "schema": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+="}},
-            "style": "form",
-            "explode": True,
-        },
-    ]
+    query = _listing_parameters()
     return {
         wire.PLAN_PATH: {
             "post": _op(
@@ -424,7 +533,11 @@ def _flow_paths() -> Schema:
         },
         wire.FLOWS_PATH: {
             "get": _op(
-                "listFlows", "Flows, newest first", {200: _json(flows)}, 400, parameters=query
+                "listFlows",
+                "A page of flows, newest first unless sorted otherwise",
+                {200: _json(_ref("FlowPage"))},
+                400,
+                parameters=query,
             ),
             "post": _op(
                 "startFlow",
@@ -434,17 +547,35 @@ def _flow_paths() -> Schema:
                 409,
                 413,
                 body=_body(_ref("FlowRequest"), "goals, initial attributes and an optional id"),
+                parameters=wait,
+            ),
+        },
+        wire.FLOW_QUERY_PATH: {
+            "post": _op(
+                "queryFlows",
+                "A page of the flows that match every filter given",
+                {200: _json(_ref("FlowPage"))},
+                400,
+                413,
+                body=_body(_ref("FlowQuery"), "filters, order, page size and cursor"),
             ),
         },
         wire.FLOW_PATH: {
             "parameters": [flow_id],
-            "get": _op("getFlow", "A flow's state", {200: _json(_ref("FlowState"))}, 404),
+            "get": _op(
+                "getFlow",
+                "A flow's state (with ?wait=, once it has ended or the wait is over)",
+                {200: _json(_ref("FlowState"))},
+                400,
+                404,
+                parameters=wait,
+            ),
         },
         wire.FLOW_STATUS_PATH: {
             "parameters": [flow_id],
             "get": _op(
                 "getFlowStatus",
-                "A flow's status",
+                "A flow's status (with ?wait=, once it has ended or the wait is over)",
                 {
                     200: _json(
                         _obj(
@@ -454,7 +585,9 @@ def _flow_paths() -> Schema:
                         )
                     )
                 },
+                400,
                 404,
+                parameters=wait,
             ),
         },
         wire.FLOW_EVENTS_PATH: {
@@ -462,6 +595,81 @@ def _flow_paths() -> Schema:
             "get": _op("getFlowEvents", "A flow's events in seq order", {200: _json(events)}, 404),
         },
     }
+
+
+def _feed_paths() -> Schema:
+    page = _json(_ref("EventPage"))
+    query = [
+        _AFTER_QUERY,
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+        },
+    ]
+    return {
+        wire.FEED_PATH: {
+            "get": _op(
+                "getFeed",
+                "The global feed (every event), a page after a position",
+                {200: page},
+                400,
+                parameters=query,
+            ),
+        },
+        wire.CATALOG_EVENTS_PATH: {
+            "get": _op(
+                "getCatalogEvents",
+                "The catalog's events, a page after a position",
+                {200: page},
+                400,
+                parameters=query,
+            ),
+        },
+    }
+
+
+def _listing_parameters() -> list[Schema]:
+    """``GET /engine/flow``'s query string: the fields of ``FlowQuery``, by parameter."""
+    fields = model_schema.definitions()[model_schema.FLOW_QUERY]["properties"]
+
+    def repeated(name: str, items: Schema, description: str) -> Schema:
+        schema = {"type": "array", "items": items}
+        return {"name": name, "in": "query", "description": description, "schema": schema}
+
+    once = ("id_prefix", "parent", "created_after", "created_before", "sort", "limit")
+    return [
+        repeated(
+            "status",
+            enum_schema(FlowStatus),
+            "flows in any of these statuses (repeat, or separate by commas)",
+        ),
+        repeated(
+            "label",
+            {"type": "string", "pattern": "^[^=]+="},
+            "name=value: only flows with that label (repeat for several)",
+        ),
+        repeated(
+            "goal",
+            {"type": "string"},
+            "flows whose goals include this step (repeat, or separate by commas)",
+        ),
+        *(
+            {
+                "name": name,
+                "in": "query",
+                "description": fields[name]["description"],
+                "schema": {k: v for k, v in fields[name].items() if k != "description"},
+            }
+            for name in once
+        ),
+        {
+            "name": "cursor",
+            "in": "query",
+            "description": "the next_cursor of the page before",
+            "schema": {"type": "string"},
+        },
+    ]
 
 
 def _operate_paths() -> Schema:
@@ -553,10 +761,18 @@ def _push_paths() -> Schema:
         wire.EVENTS_PATH: {
             "get": _op(
                 "events",
-                "The event feed; with flow_id, that flow's past events then live ones",
+                "The event feed; with flow_id, those flows' past events then live ones",
                 {101: socket},
                 400,
-                parameters=[{"name": "flow_id", "in": "query", "schema": _ID_QUERY}],
+                parameters=[
+                    _listed_query(
+                        "flow_id",
+                        "only these flows (comma-separated or repeated)",
+                        f"(?:{ID_PATTERN.pattern})",
+                    ),
+                    _listed_query("types", "only events of these types", _EVENT_TYPE),
+                    _AFTER_QUERY,
+                ],
             ),
         },
     }
@@ -598,6 +814,7 @@ def openapi_document() -> Schema:
                 **_service_paths(),
                 **_step_paths(),
                 **_flow_paths(),
+                **_feed_paths(),
                 **_operate_paths(),
                 **_push_paths(),
             }

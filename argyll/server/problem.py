@@ -4,7 +4,8 @@ The body comes from ``argyll.problems`` (type, title, status, detail and the
 structured fields of the error); Tornado's own refusals (no route, method not
 allowed) get the same shape with type ``about:blank``. What is an outage or a
 bug is logged here: a store failure as an error line, anything the table does
-not know with its traceback (and the client is told nothing about it).
+not know with its traceback (and the client is told nothing about it). An engine
+still starting is neither: its 503 says when to ask again (``Retry-After``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
 
-from argyll.errors import BodyTooLargeError, UnauthorizedError
+from argyll.errors import BodyTooLargeError, StartingError, UnauthorizedError
 from argyll.problems import INTERNAL, problem_body, problem_type_of, status_problem
 from argyll.wire import PROBLEM_CONTENT_TYPE
 
@@ -29,7 +30,7 @@ def problem_for(error: BaseException) -> dict[str, Any]:
     row = problem_type_of(error)
     if row is INTERNAL:
         log.error("unexpected error while serving a request", exc_info=error)
-    elif row.status >= 500:
+    elif row.status >= 500 and not isinstance(error, StartingError):
         log.error("request failed: %s", error)
     return problem_body(error)
 
@@ -43,6 +44,8 @@ def write_problem(handler: RequestHandler, status_code: int, exc_info: Any) -> N
         handler.set_header("Connection", "close")
     if isinstance(error, UnauthorizedError):
         handler.set_header("WWW-Authenticate", 'Bearer realm="argyll"')
+    if isinstance(error, StartingError):
+        handler.set_header("Retry-After", str(error.retry_after))
     handler.set_header("Content-Type", PROBLEM_CONTENT_TYPE)
     handler.finish(json.dumps(problem) + "\n")
 

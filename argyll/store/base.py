@@ -2,11 +2,11 @@
 
 A backend can be written, and tested with ``argyll.store.contract``, role by role:
 
-- ``Streams``: each aggregate's events (append, read, version);
+- ``Streams``: each aggregate's events (append, read, version; read_many for a batch);
 - ``Feed``: every event of every aggregate in one order (read_all, subscribe, head);
 - ``FlowIndex``: one row per flow, kept by ``argyll.flow_index.summarize`` as flow
-  events are appended (list_flows, flow_summary);
-- ``Snapshots``: a folded state kept to be read back cheaply;
+  events are appended (list_flows, query_flows, flow_counts, flow_summary);
+- ``Snapshots``: a folded state kept to be read back cheaply (one or a batch at a time);
 - ``Leases``: which engine instances are alive (heartbeat, live_instances, retire);
 - ``Slots``: how many work items of a step with a concurrency limit run at once,
   over every engine on the store (acquire_slot, release_slot, slot_holders,
@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any, Protocol, Self
 
 from argyll.events import Event, EventData
+from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
 
@@ -51,6 +52,11 @@ class Streams(Protocol):
 
     async def version(self, aggregate: str) -> int:
         """The aggregate's last seq (0 when it has no events)."""
+        ...
+
+    async def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        """Each aggregate's events with seq > the version given for it, in one call of the
+        store (a restart reads its flows a batch at a time); absent when it has none."""
         ...
 
 
@@ -83,6 +89,18 @@ class FlowIndex(Protocol):
         only those that carry every one of them."""
         ...
 
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        """One page of the rows that match ``query``, in its order, from its cursor on.
+
+        The cost grows with the page (and how many rows of the narrowest index the
+        filters skip), not with how many flows the store holds.
+        """
+        ...
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        """How many flows are in each status (every status present, zero or not)."""
+        ...
+
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         """The flow's index row, or None when no ``flow_started`` of it was appended."""
         ...
@@ -97,6 +115,12 @@ class Snapshots(Protocol):
 
     async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
         """The latest snapshot saved for ``aggregate`` as (version, state), if any."""
+        ...
+
+    async def load_snapshots(
+        self, aggregates: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        """``load_snapshot`` of each aggregate in one call: those that have one."""
         ...
 
 
@@ -205,15 +229,16 @@ class Retention(Protocol):
     Removing a flow takes its events out of its stream and of the global feed (the
     positions of every other event stay as they were), its index row, its snapshot and
     the memo entries it produced (a later hit would name an event that is gone; the
-    result is worked out again instead). Only a flow that has ended (completed, failed
-    or canceled) before the cutoff is removed, checked in the same write as the removal,
-    so a flow retried meanwhile stays.
+    result is worked out again instead), and its place in the query indexes and counts.
+    Only a flow that has ended (completed, failed or canceled) before the cutoff and
+    whose last event is its deactivation (no compensation still running) is removed,
+    checked in the same write as the removal, so a flow retried meanwhile stays.
     """
 
     async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
-        """Up to ``limit`` flows that ended before ``before``; which come first is the store's
-        choice (the earliest-ended or earliest-created first), so a sweep can take them in
-        bounded batches until none is left."""
+        """Up to ``limit`` deactivated flows that ended before ``before``; which come first
+        is the store's choice (the earliest-ended or earliest-created first), so a sweep can
+        take them in bounded batches until none is left."""
         ...
 
     async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:

@@ -1,8 +1,11 @@
-"""What the stores share to serve the global feed: waking subscribers, integer positions.
+"""What the stores share to serve the global feed: waking subscribers, positions.
 
 The memory and SQLite stores number their feed 1, 2, 3, ... and show a position
 as that number in decimal (``feed_index`` reads it back); every store wakes its
-subscribers after an append through a ``ChangeSignal``.
+subscribers after an append through a ``ChangeSignal``. Every store's positions
+are decimal numbers joined by ``-`` that order as tuples of those numbers
+(Redis: ``<ms>-<seq>-<shard>``), so ``position_key`` orders positions of any store
+without asking it; only the store says whether a position is one of its own.
 """
 
 from __future__ import annotations
@@ -39,4 +42,15 @@ def feed_index(position: str) -> int:
         return 0
     if position.isascii() and position.isdecimal():
         return int(position)
+    raise ValidationError([("after", f"{position!r} is not a position of this store")])
+
+
+def position_key(position: str) -> tuple[int, ...]:
+    """Where ``position`` falls in the feed: a key that orders positions as the feed does
+    ("" is the start, before every event)."""
+    if position == "":
+        return ()
+    parts = position.split("-")
+    if all(part.isascii() and part.isdecimal() for part in parts):
+        return tuple(int(part) for part in parts)
     raise ValidationError([("after", f"{position!r} is not a position of this store")])

@@ -22,13 +22,15 @@ from datetime import datetime
 from typing import Any, cast
 
 from argyll.errors import StoreError, VersionConflict
-from argyll.events import Event, EventData, flow_aggregate
+from argyll.events import Event, EventData, FlowDeactivated, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
+from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
 from argyll.retention import expired
 from argyll.store.base import MEMO_LIMIT, ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
+from argyll.store.memory_index import MemoryFlowIndex
 
 Item = tuple[str, str]
 """A work item by (flow, token), within its step."""
@@ -58,7 +60,8 @@ class MemoryEventStore(ClosesOnExit):
         self._streams: dict[str, list[Event]] = {}
         self._feed: list[Event | None] = []
         """Every event by position - 1; None where a removed flow's event was."""
-        self._flows: dict[str, FlowSummary] = {}
+        self._index = MemoryFlowIndex()
+        self._flows = self._index.rows
         self._instances: dict[str, float] = {}
         self._snapshots: dict[str, tuple[int, str]] = {}
         self._slots: dict[str, _StepSlots] = {}
@@ -84,13 +87,18 @@ class MemoryEventStore(ClosesOnExit):
         self._feed.extend(appended)
         for event in appended:
             if event.data.type in INDEXED_TYPES:
-                self._index(event)
+                self._index_event(event)
         self._changes.fire()
         return appended
 
     async def read(self, aggregate: str, after: int = 0) -> list[Event]:
         self._check_open()
         return self._streams.get(aggregate, [])[max(after, 0) :]
+
+    async def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        self._check_open()
+        found = {name: self._streams.get(name, [])[max(seq, 0) :] for name, seq in after.items()}
+        return {name: events for name, events in found.items() if events}
 
     async def version(self, aggregate: str) -> int:
         self._check_open()
@@ -134,6 +142,14 @@ class MemoryEventStore(ClosesOnExit):
             return sorted(flows, key=_newest_first, reverse=True)
         return heapq.nlargest(limit, flows, key=_newest_first)
 
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        self._check_open()
+        return self._index.query(query)
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        self._check_open()
+        return self._index.counts()
+
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         self._check_open()
         return self._flows.get(flow_id)
@@ -146,6 +162,13 @@ class MemoryEventStore(ClosesOnExit):
         self._check_open()
         saved = self._snapshots.get(aggregate)
         return None if saved is None else (saved[0], json.loads(saved[1]))
+
+    async def load_snapshots(
+        self, aggregates: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        self._check_open()
+        saved = {name: self._snapshots.get(name) for name in aggregates}
+        return {name: (it[0], json.loads(it[1])) for name, it in saved.items() if it is not None}
 
     async def heartbeat(self, instance: str, ttl: float) -> None:
         self._instances[instance] = time.monotonic() + ttl
@@ -243,7 +266,11 @@ class MemoryEventStore(ClosesOnExit):
 
     async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
         self._check_open()
-        ended = (flow for flow in self._flows.values() if expired(flow, before))
+        ended = (
+            flow
+            for flow in self._flows.values()
+            if expired(flow, before) and self._deactivated(flow.id)
+        )
         return heapq.nsmallest(max(limit, 0), ended, key=_ended_first)
 
     async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
@@ -251,16 +278,21 @@ class MemoryEventStore(ClosesOnExit):
         removed = []
         for flow_id in dict.fromkeys(flow_ids):
             summary = self._flows.get(flow_id)
-            if summary is not None and expired(summary, before):
+            if summary is not None and expired(summary, before) and self._deactivated(flow_id):
                 self._remove_flow(flow_id)
                 removed.append(flow_id)
         return removed
+
+    def _deactivated(self, flow_id: str) -> bool:
+        """Whether the flow's last event is its deactivation: no compensation still runs."""
+        stream = self._streams.get(flow_aggregate(flow_id))
+        return bool(stream) and stream[-1].data.type == FlowDeactivated.type
 
     def _remove_flow(self, flow_id: str) -> None:
         aggregate = flow_aggregate(flow_id)
         for event in self._streams.pop(aggregate, []):
             self._feed[int(event.position) - 1] = None
-        del self._flows[flow_id]
+        self._index.remove(flow_id)
         self._snapshots.pop(aggregate, None)
         for key in self._memo_flows.pop(flow_id, set()):
             self._drop_memo(key)
@@ -294,11 +326,11 @@ class MemoryEventStore(ClosesOnExit):
             else:
                 await self._changes.waiter().wait()
 
-    def _index(self, event: Event) -> None:
+    def _index_event(self, event: Event) -> None:
         flow_id = cast(IndexedData, event.data).flow_id
         summary = summarize(self._flows.get(flow_id), event)
         if summary is not None:
-            self._flows[flow_id] = summary
+            self._index.put(summary)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -28,9 +28,20 @@ step's concurrency slots, and the queue for them, each grant decided in one
 transaction; version 5 the ``memos`` table: memoized results, each with ``used``,
 a number raised past every other entry's on each put and hit, so the least
 recently used is the lowest (``?memo_limit=`` bounds the table, see
-``argyll.store.options``); version 6 the indexes retention reads by: flows by
-status and end time, memos by the flow that produced them. Removing a flow deletes
-its rows; ``position`` is AUTOINCREMENT, so no later event takes a removed one's.
+``argyll.store.options``); version 6 the flows' ``parent`` column (a child flow's
+parent flow). Version 7 serves flow queries from indexes: the flows' ``goals``
+column, a row per label and per goal of each flow (``flow_labels``,
+``flow_goals``) with the flow's creation time, indexes that give each filter's
+rows in creation order, and ``flow_counts``, kept in the transaction that changes
+a flow's status; the migration fills them from the rows and events already there.
+Version 8 the indexes retention reads by: flows by status and end time, memos
+by the flow that produced them. Removing a flow deletes its rows, its label and
+goal rows, and takes it off ``flow_counts``; ``position`` is AUTOINCREMENT, so no
+later event takes a removed one's.
+
+Flow listings, queries and counts run on a second connection in a thread of
+their own (a file in WAL mode has readers that never wait for the writer), so a
+long listing does not hold up appends.
 """
 
 from __future__ import annotations
@@ -52,6 +63,7 @@ from argyll.codec import decode, decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
+from argyll.flow_query import FlowPage, FlowQuery, page_of, utc
 from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.retention import expired
@@ -124,7 +136,45 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX memos_by_step ON memos (step)",
         "CREATE INDEX memos_by_use ON memos (used)",
     ),
-    (  # to version 6: what retention looks up, ended flows by end time and memos by flow
+    (  # to version 6: a child flow's row names its parent flow
+        "ALTER TABLE flows ADD COLUMN parent TEXT",
+    ),
+    (  # to version 7: flow queries served from indexes, counts by status
+        "ALTER TABLE flows ADD COLUMN goals TEXT NOT NULL DEFAULT '[]'",
+        """UPDATE flows SET goals = coalesce((
+            SELECT json_extract(data, '$.plan.goals') FROM events
+            WHERE aggregate = 'flow:' || flows.id AND type = 'flow_started'
+        ), '[]')""",
+        "DROP INDEX flows_by_status",
+        "CREATE INDEX flows_by_status ON flows (status, created_at, id)",
+        "CREATE INDEX flows_by_created ON flows (created_at, id)",
+        "CREATE INDEX flows_by_parent ON flows (parent, created_at, id)",
+        """CREATE TABLE flow_labels (
+            id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (id, name)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX flow_labels_by_value ON flow_labels (name, value, created_at, id)",
+        """CREATE TABLE flow_goals (
+            id TEXT NOT NULL,
+            goal TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (id, goal)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX flow_goals_by_goal ON flow_goals (goal, created_at, id)",
+        """INSERT INTO flow_labels (id, name, value, created_at)
+            SELECT flows.id, label.key, label.value, flows.created_at
+            FROM flows, json_each(flows.labels) AS label""",
+        """INSERT OR IGNORE INTO flow_goals (id, goal, created_at)
+            SELECT flows.id, goal.value, flows.created_at
+            FROM flows, json_each(flows.goals) AS goal""",
+        "CREATE TABLE flow_counts (status TEXT PRIMARY KEY, count INTEGER NOT NULL)",
+        """INSERT INTO flow_counts (status, count)
+            SELECT status, count(*) FROM flows GROUP BY status""",
+    ),
+    (  # to version 8: what retention looks up, ended flows by end time and memos by flow
         "CREATE INDEX flows_by_end ON flows (status, completed_at)",
         "CREATE INDEX memos_by_flow ON memos (flow)",
     ),
@@ -141,9 +191,16 @@ _LAST_POSITION = "SELECT last_insert_rowid()"
 _READ = f"SELECT {_COLUMNS} FROM events WHERE aggregate = ? AND seq > ? ORDER BY seq"  # noqa: S608 — only this module's column lists are interpolated
 _READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"  # noqa: S608 — only this module's column lists are interpolated
 _HEAD = "SELECT coalesce(max(position), 0) FROM events"
-_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels"
+_FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels, parent, goals"
 _FLOW = f"SELECT {_FLOW_COLUMNS} FROM flows WHERE id = ?"  # noqa: S608 — only this module's column lists are interpolated
-_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608 — only this module's column lists are interpolated
+_SAVE_FLOW = f"INSERT OR REPLACE INTO flows ({_FLOW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 — only this module's column lists are interpolated
+_SAVE_LABEL = "INSERT OR IGNORE INTO flow_labels (id, name, value, created_at) VALUES (?, ?, ?, ?)"
+_SAVE_GOAL = "INSERT OR IGNORE INTO flow_goals (id, goal, created_at) VALUES (?, ?, ?)"
+_COUNT = (
+    "INSERT INTO flow_counts (status, count) VALUES (?, ?) "
+    "ON CONFLICT (status) DO UPDATE SET count = count + excluded.count"
+)
+_COUNTS = "SELECT status, count FROM flow_counts"
 _SAVE_SNAPSHOT = "INSERT OR REPLACE INTO snapshots (aggregate, version, state) VALUES (?, ?, ?)"
 _SNAPSHOT = "SELECT version, state FROM snapshots WHERE aggregate = ?"
 _HEARTBEAT = "INSERT OR REPLACE INTO instances (id, expires) VALUES (?, ?)"
@@ -177,16 +234,28 @@ _MEMO_PUT = (
 _MEMO_COUNT = "SELECT count(*) FROM memos"
 _MEMO_EVICT = "DELETE FROM memos WHERE key IN (SELECT key FROM memos ORDER BY used LIMIT ?)"
 _MEMO_FORGET = "DELETE FROM memos WHERE step = ?"
+_DEACTIVATED = (
+    "(SELECT type FROM events WHERE aggregate = 'flow:' || flows.id "
+    "ORDER BY seq DESC LIMIT 1) = 'flow_deactivated'"
+)
+"""A flow whose last event is its deactivation: no compensation of it still runs."""
+_IS_DEACTIVATED = f"SELECT 1 FROM flows WHERE id = ? AND {_DEACTIVATED}"  # noqa: S608 — a fixed condition only
 _ENDED = (
     f"SELECT {_FLOW_COLUMNS} FROM flows "  # noqa: S608 — only this module's column lists are interpolated
-    "WHERE status = ? AND completed_at < ? ORDER BY completed_at LIMIT ?"
+    f"WHERE status = ? AND completed_at < ? AND {_DEACTIVATED} ORDER BY completed_at LIMIT ?"
 )
 _REMOVE_EVENTS = "DELETE FROM events WHERE aggregate = ?"
 _REMOVE_FLOW = "DELETE FROM flows WHERE id = ?"
+_REMOVE_LABELS = "DELETE FROM flow_labels WHERE id = ?"
+_REMOVE_GOALS = "DELETE FROM flow_goals WHERE id = ?"
 _REMOVE_SNAPSHOT = "DELETE FROM snapshots WHERE aggregate = ?"
 _REMOVE_MEMOS = "DELETE FROM memos WHERE flow = ?"
 _NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
 _HAS_LABEL = "json_extract(labels, ?) = ?"
+_OTHER_LABEL = (
+    "EXISTS (SELECT 1 FROM flow_labels l WHERE l.id = d.id AND l.name = ? AND l.value = ?)"
+)
+_OTHER_GOAL = "EXISTS (SELECT 1 FROM flow_goals g WHERE g.id = d.id AND g.goal = ?)"
 
 Row = tuple[Any, ...]
 
@@ -236,6 +305,18 @@ class _Database:
         except BaseException:
             self._connection.close()
             raise
+        self.path = path
+        self.reads = _Reads(self._connection)
+
+    def reader(self) -> _Reads:
+        """Reads on a connection of their own, or on this one for a private in-memory file."""
+        if self.path == IN_MEMORY:
+            return self.reads
+        connection = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        connection.execute("PRAGMA query_only = ON")
+        return _Reads(connection)
 
     def _migrate(self) -> None:
         with self._transaction():
@@ -305,10 +386,24 @@ class _Database:
         return events
 
     def _index(self, event: Event) -> None:
+        """The flow's row after ``event``; a new row's labels and goals; the counts it moves."""
         flow_id = cast(IndexedData, event.data).flow_id
-        summary = summarize(self.flow_summary(flow_id), event)
-        if summary is not None:
-            self._connection.execute(_SAVE_FLOW, _flow_row(summary))
+        old = self.reads.flow_summary(flow_id)
+        summary = summarize(old, event)
+        if summary is None:
+            return
+        execute = self._connection.execute
+        execute(_SAVE_FLOW, _flow_row(summary))
+        created = encode_time(utc(summary.created_at))
+        if old is None:
+            for name, value in summary.labels.items():
+                execute(_SAVE_LABEL, (flow_id, name, value, created))
+            for goal in summary.goals:
+                execute(_SAVE_GOAL, (flow_id, goal, created))
+        if old is None or old.status is not summary.status:
+            execute(_COUNT, (summary.status.value, 1))
+            if old is not None:
+                execute(_COUNT, (old.status.value, -1))
 
     def version(self, aggregate: str) -> int:
         version: int = self._connection.execute(_VERSION, (aggregate,)).fetchone()[0]
@@ -317,6 +412,10 @@ class _Database:
     def read(self, aggregate: str, after: int) -> list[Event]:
         return [_event(row) for row in self._connection.execute(_READ, (aggregate, after))]
 
+    def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        found = {aggregate: self.read(aggregate, seq) for aggregate, seq in after.items()}
+        return {aggregate: events for aggregate, events in found.items() if events}
+
     def read_feed(self, after: int, limit: int) -> list[Event]:
         return [_event(row) for row in self._connection.execute(_READ_FEED, (after, limit))]
 
@@ -324,31 +423,16 @@ class _Database:
         head: int = self._connection.execute(_HEAD).fetchone()[0]
         return head
 
-    def list_flows(
-        self, status: FlowStatus | None, limit: int | None, labels: Mapping[str, str] | None
-    ) -> list[FlowSummary]:
-        conditions, parameters = [], []
-        if status is not None:
-            conditions.append("status = ?")
-            parameters.append(status.value)
-        for key, value in (labels or {}).items():
-            conditions.append(_HAS_LABEL)
-            parameters += (f"$.{json.dumps(key)}", value)
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        query = f"SELECT {_FLOW_COLUMNS} FROM flows {where} {_NEWEST_FIRST}"  # noqa: S608 — fixed clauses only; values are bound
-        rows = self._connection.execute(query, (*parameters, -1 if limit is None else limit))
-        return [_flow_summary(row) for row in rows]
-
-    def flow_summary(self, flow_id: str) -> FlowSummary | None:
-        row = self._connection.execute(_FLOW, (flow_id,)).fetchone()
-        return None if row is None else _flow_summary(row)
-
     def save_snapshot(self, aggregate: str, version: int, state: str) -> None:
         self._connection.execute(_SAVE_SNAPSHOT, (aggregate, version, state))
 
     def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
         row = self._connection.execute(_SNAPSHOT, (aggregate,)).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
+
+    def load_snapshots(self, aggregates: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        found = {aggregate: self.load_snapshot(aggregate) for aggregate in aggregates}
+        return {aggregate: saved for aggregate, saved in found.items() if saved is not None}
 
     def heartbeat(self, instance: str, expires: float) -> None:
         self._connection.execute(_HEARTBEAT, (instance, expires))
@@ -430,21 +514,146 @@ class _Database:
         removed = []
         with self._transaction():
             for flow_id in dict.fromkeys(flow_ids):
-                summary = self.flow_summary(flow_id)
-                if summary is not None and expired(summary, before):
-                    self._remove_flow(flow_id)
+                row = self._connection.execute(_FLOW, (flow_id,)).fetchone()
+                summary = None if row is None else _flow_summary(row)
+                if summary is not None and expired(summary, before) and self._deactivated(flow_id):
+                    self._remove_flow(summary)
                     removed.append(flow_id)
         return removed
 
-    def _remove_flow(self, flow_id: str) -> None:
-        aggregate = flow_aggregate(flow_id)
-        self._connection.execute(_REMOVE_EVENTS, (aggregate,))
-        self._connection.execute(_REMOVE_FLOW, (flow_id,))
-        self._connection.execute(_REMOVE_SNAPSHOT, (aggregate,))
-        self._connection.execute(_REMOVE_MEMOS, (flow_id,))
+    def _deactivated(self, flow_id: str) -> bool:
+        return self._connection.execute(_IS_DEACTIVATED, (flow_id,)).fetchone() is not None
+
+    def _remove_flow(self, summary: FlowSummary) -> None:
+        """Delete the flow's events, rows, query-index rows and memos; uncount it."""
+        flow_id, aggregate = summary.id, flow_aggregate(summary.id)
+        execute = self._connection.execute
+        execute(_REMOVE_EVENTS, (aggregate,))
+        execute(_REMOVE_FLOW, (flow_id,))
+        execute(_REMOVE_LABELS, (flow_id,))
+        execute(_REMOVE_GOALS, (flow_id,))
+        execute(_COUNT, (summary.status.value, -1))
+        execute(_REMOVE_SNAPSHOT, (aggregate,))
+        execute(_REMOVE_MEMOS, (flow_id,))
 
     def close(self) -> None:
         self._connection.close()
+
+
+class _Reads:
+    """The queries that only read: the feed and the flow index."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def read_feed(self, after: int, limit: int) -> list[Event]:
+        return [_event(row) for row in self._connection.execute(_READ_FEED, (after, limit))]
+
+    def flow_summary(self, flow_id: str) -> FlowSummary | None:
+        row = self._connection.execute(_FLOW, (flow_id,)).fetchone()
+        return None if row is None else _flow_summary(row)
+
+    def list_flows(
+        self, status: FlowStatus | None, limit: int | None, labels: Mapping[str, str] | None
+    ) -> list[FlowSummary]:
+        conditions, parameters = [], []
+        if status is not None:
+            conditions.append("status = ?")
+            parameters.append(status.value)
+        for key, value in (labels or {}).items():
+            conditions.append(_HAS_LABEL)
+            parameters += (f"$.{json.dumps(key)}", value)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        query = f"SELECT {_FLOW_COLUMNS} FROM flows {where} {_NEWEST_FIRST}"  # noqa: S608 — fixed clauses only; values are bound
+        rows = self._connection.execute(query, (*parameters, -1 if limit is None else limit))
+        return [_flow_summary(row) for row in rows]
+
+    def query_flows(self, query: FlowQuery) -> FlowPage:
+        sql, parameters = flow_query_sql(query)
+        rows = self._connection.execute(sql, parameters).fetchall()
+        return page_of(query, map(_flow_summary, rows))
+
+    def counts(self) -> dict[FlowStatus, int]:
+        found = dict(self._connection.execute(_COUNTS).fetchall())
+        return {status: found.get(status.value, 0) for status in FlowStatus}
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def flow_query_sql(query: FlowQuery) -> tuple[str, list[Any]]:
+    """The SELECT of one page of ``query`` (and the row after it), and its parameters.
+
+    The rows come from the index that narrows them most cheaply, already in the
+    query's order: the parent's children, the first label's or goal's rows, each
+    wanted status's rows (merged), or every flow by creation time; the other filters
+    are checked on them.
+    """
+    direction = "DESC" if query.newest_first else "ASC"
+    order = f"ORDER BY d.created_at {direction}, d.id {direction} LIMIT ?"
+    if query.labels or query.goals or query.parent is not None or len(query.statuses) <= 1:
+        sql, parameters = _narrowed(query, [*query.statuses][:1])
+        return f"{sql} {order}", [*parameters, query.limit + 1]
+    arms, parameters = [], []
+    for status in sorted(query.statuses):
+        sql, more = _narrowed(query, [status])
+        arms.append(f"SELECT * FROM ({sql} {order})")  # noqa: S608 — fixed clauses only; values are bound
+        parameters += (*more, query.limit + 1)
+    outer = order.replace("d.", "")
+    return f"{' UNION ALL '.join(arms)} {outer}", [*parameters, query.limit + 1]
+
+
+def _narrowed(query: FlowQuery, statuses: list[FlowStatus]) -> tuple[str, list[Any]]:
+    """The rows of the narrowest index as ``d``, joined to their flows as ``f``, filtered."""
+    labels, goals = list(query.labels.items()), list(query.goals)
+    conditions: list[str] = []
+    parameters: list[Any] = []
+    alias = "f"
+    if query.parent is not None:
+        source, alias = "flows d INDEXED BY flows_by_parent", "d"
+        conditions.append("d.parent = ?")
+        parameters.append(query.parent)
+    elif labels:
+        source = "flow_labels d JOIN flows f ON f.id = d.id"
+        conditions.append("d.name = ? AND d.value = ?")
+        parameters += labels.pop(0)
+    elif goals:
+        source = "flow_goals d JOIN flows f ON f.id = d.id"
+        conditions.append("d.goal = ?")
+        parameters.append(goals.pop(0))
+    else:
+        source, alias = "flows d", "d"
+    if query.statuses:
+        wanted = statuses if source == "flows d" else sorted(query.statuses)
+        conditions.append(f"{alias}.status IN ({', '.join('?' * len(wanted))})")
+        parameters += (status.value for status in wanted)
+    for name, value in labels:
+        conditions.append(_OTHER_LABEL)
+        parameters += (name, value)
+    for goal in goals:
+        conditions.append(_OTHER_GOAL)
+        parameters.append(goal)
+    if query.id_prefix:
+        conditions.append("substr(d.id, 1, ?) = ?")
+        parameters += (len(query.id_prefix), query.id_prefix)
+    for bound, moment in ((">", query.created_after), ("<", query.created_before)):
+        if moment is not None:
+            conditions.append(f"d.created_at {bound} ?")
+            parameters.append(encode_time(moment))
+    if query.after is not None:
+        conditions.append(f"(d.created_at, d.id) {'<' if query.newest_first else '>'} (?, ?)")
+        parameters += (encode_time(query.after.created_at), query.after.flow_id)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT {_columns(alias)} FROM {source} {where}", parameters  # noqa: S608 — fixed clauses only; values are bound
+
+
+def _columns(alias: str) -> str:
+    return ", ".join(f"{alias}.{column}" for column in _FLOW_COLUMNS.split(", "))
+
+
+def _shutdown(*threads: ThreadPoolExecutor) -> None:
+    for thread in threads:
+        thread.shutdown(wait=False)
 
 
 def _event(row: Row) -> Event:
@@ -458,15 +667,17 @@ def _flow_row(summary: FlowSummary) -> Row:
     return (
         summary.id,
         summary.status.value,
-        encode_time(summary.created_at),
+        encode_time(utc(summary.created_at)),
         completed_at,
         summary.error,
         json.dumps(dict(summary.labels)),
+        summary.parent,
+        json.dumps(list(summary.goals)),
     )
 
 
 def _flow_summary(row: Row) -> FlowSummary:
-    flow_id, status, created_at, completed_at, error, labels = row
+    flow_id, status, created_at, completed_at, error, labels, parent, goals = row
     return FlowSummary(
         FlowID(flow_id),
         FlowStatus(status),
@@ -474,6 +685,8 @@ def _flow_summary(row: Row) -> FlowSummary:
         None if completed_at is None else decode_time(completed_at),
         error,
         json.loads(labels),
+        None if parent is None else FlowID(parent),
+        tuple(json.loads(goals)),
     )
 
 
@@ -490,11 +703,13 @@ class SQLiteEventStore(ClosesOnExit):
         worker: ThreadPoolExecutor,
         head: int,
         memo_limit: int,
+        reads: tuple[_Reads, ThreadPoolExecutor],
     ) -> None:
         self.url = url
         self.memo_limit = memo_limit
         self._database = database
         self._worker = worker
+        self._reads, self._reader = reads
         self._head = head
         self._queue: list[_Append] = []
         self._writing: asyncio.Future[list[Outcome]] | None = None
@@ -508,16 +723,18 @@ class SQLiteEventStore(ClosesOnExit):
         path = sqlite_path(location)
         worker = ThreadPoolExecutor(1, thread_name_prefix="argyll-sqlite")
         loop = asyncio.get_running_loop()
+        reader = worker if path == IN_MEMORY else ThreadPoolExecutor(1, "argyll-sqlite-reads")
         try:
             database = await loop.run_in_executor(worker, _Database, path)
             head = await loop.run_in_executor(worker, database.head)
+            reads = await loop.run_in_executor(reader, database.reader)
         except (OSError, sqlite3.Error, StoreError) as error:
-            worker.shutdown(wait=False)
+            _shutdown(worker, reader)
             raise StoreError(f"{url}: cannot open {path}: {error}") from error
         except BaseException:
-            worker.shutdown(wait=False)
+            _shutdown(worker, reader)
             raise
-        return cls(url, database, worker, head, memo_limit)
+        return cls(url, database, worker, head, memo_limit, (reads, reader))
 
     async def append(
         self, aggregate: str, expected: int, events: Sequence[EventData], timestamp: datetime
@@ -537,11 +754,14 @@ class SQLiteEventStore(ClosesOnExit):
     async def read(self, aggregate: str, after: int = 0) -> list[Event]:
         return await self._call(self._database.read, aggregate, after)
 
+    async def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        return await self._call(self._database.read_many, dict(after))
+
     async def version(self, aggregate: str) -> int:
         return await self._call(self._database.version, aggregate)
 
     async def read_all(self, after: str = "", limit: int = 1000) -> list[Event]:
-        return await self._call(self._database.read_feed, feed_index(after), limit)
+        return await self._read(self._reads.read_feed, feed_index(after), limit)
 
     def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
         """Follow the feed; ``None`` starts after the last event this process knows of."""
@@ -559,16 +779,27 @@ class SQLiteEventStore(ClosesOnExit):
         labels: Mapping[str, str] | None = None,
     ) -> list[FlowSummary]:
         """Newest first; flows created at the same moment come in descending id order."""
-        return await self._call(self._database.list_flows, status, limit, labels)
+        return await self._read(self._reads.list_flows, status, limit, labels)
+
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        return await self._read(self._reads.query_flows, query)
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        return await self._read(self._reads.counts)
 
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
-        return await self._call(self._database.flow_summary, flow_id)
+        return await self._read(self._reads.flow_summary, flow_id)
 
     async def save_snapshot(self, aggregate: str, version: int, state: Mapping[str, Any]) -> None:
         await self._call(self._database.save_snapshot, aggregate, version, json.dumps(state))
 
     async def load_snapshot(self, aggregate: str) -> tuple[int, dict[str, Any]] | None:
         return await self._call(self._database.load_snapshot, aggregate)
+
+    async def load_snapshots(
+        self, aggregates: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        return await self._call(self._database.load_snapshots, list(aggregates))
 
     async def heartbeat(self, instance: str, ttl: float) -> None:
         await self._call(self._database.heartbeat, instance, time.time() + ttl)
@@ -627,8 +858,11 @@ class SQLiteEventStore(ClosesOnExit):
         self._changes.fire()
         while self._writing is not None:
             await asyncio.wait([self._writing])
-        await asyncio.get_running_loop().run_in_executor(self._worker, self._database.close)
-        self._worker.shutdown(wait=False)
+        loop = asyncio.get_running_loop()
+        if self._reads is not self._database.reads:
+            await loop.run_in_executor(self._reader, self._reads.close)
+        await loop.run_in_executor(self._worker, self._database.close)
+        _shutdown(self._worker, self._reader)
 
     def _flush(self) -> None:
         group, self._queue = self._queue, []
@@ -678,8 +912,8 @@ class SQLiteEventStore(ClosesOnExit):
     async def _follow(self, position: int) -> AsyncIterator[Event]:
         while not self._closed:
             changed = self._changes.waiter()
-            batch = self._recent_after(position) or await self._call(
-                self._database.read_feed, position, FEED_BATCH
+            batch = self._recent_after(position) or await self._read(
+                self._reads.read_feed, position, FEED_BATCH
             )
             for event in batch:
                 if self._closed:
@@ -692,10 +926,17 @@ class SQLiteEventStore(ClosesOnExit):
                         await changed.wait()
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        return await self._run(self._worker, function, *args)
+
+    async def _read(self, function: Callable[..., T], *args: Any) -> T:
+        """A read on the reader's thread and connection, apart from the writer's."""
+        return await self._run(self._reader, function, *args)
+
+    async def _run(self, thread: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
         self._check_open()
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._worker, function, *args)
+            return await loop.run_in_executor(thread, function, *args)
         except sqlite3.Error as error:
             raise self._translate(error) from error
 

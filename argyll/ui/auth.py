@@ -28,7 +28,8 @@ from tornado.web import RequestHandler
 from argyll.access import OPEN, Scope, Token
 from argyll.errors import ForbiddenError
 from argyll.events import ANONYMOUS, Event
-from argyll.model import Catalog, FlowID, FlowSummary, Step
+from argyll.flow_query import FlowPage, FlowQuery
+from argyll.model import Catalog, FlowID, FlowStatus, Step
 from argyll.runtime.engine import Engine
 from argyll.server.tokens import TokenFile
 from argyll.wire import TOKEN_COOKIE, TOKEN_QUERY
@@ -178,8 +179,11 @@ class ActingEngine:
     def events(self, after: str | None = None) -> AsyncIterator[Event]:
         return self.engine.events(after)
 
-    async def list_flows(self, status: Any = None, limit: int | None = None) -> list[FlowSummary]:
-        return await self.engine.list_flows(status, limit)
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        return await self.engine.query_flows(query)
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        return await self.engine.flow_counts()
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
         return await self.engine.flow_events(flow_id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,8 +31,9 @@ from argyll.client import AsyncClient, EngineInfo, EventStream
 from argyll.client.client import DEFAULT_TIMEOUT
 from argyll.errors import ArgyllError, NotFoundError
 from argyll.events import CATALOG, Event, EventData, StepHealthChanged, StepRegistered
-from argyll.model import Catalog, FlowID, FlowStatus, FlowSummary, Step
-from argyll.ui.model import MAX_FLOWS, DashboardModel
+from argyll.flow_query import FlowCursor, FlowPage, FlowQuery
+from argyll.model import Catalog, FlowID, FlowStatus, Step
+from argyll.ui.model import BACKFILL, FLOW_PAGE, DashboardModel
 
 log = logging.getLogger("argyll.ui")
 
@@ -56,9 +57,9 @@ class EngineSource(Protocol):
 
     def events(self, after: str | None = None) -> AsyncIterator[Event]: ...
 
-    async def list_flows(
-        self, status: Any = None, limit: int | None = None
-    ) -> list[FlowSummary]: ...
+    async def query_flows(self, query: FlowQuery) -> FlowPage: ...
+
+    async def flow_counts(self) -> dict[FlowStatus, int]: ...
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]: ...
 
@@ -177,7 +178,10 @@ class Feed:
         self._task: asyncio.Task[None] | None = None
         self._loads: dict[str, asyncio.Task[None]] = {}
         self._filling: asyncio.Task[None] | None = None
+        self._reads: dict[str, asyncio.Task[None]] = {}
+        """The store reads under way besides flows' events: "counts", "older"."""
         model.param.watch(lambda _: self._reload(), "selected_flow")
+        model.param.watch(lambda _: self._read("older", self._read_older), "older_wanted")
 
     def start(self) -> asyncio.Task[None]:
         if self._task is None:
@@ -187,7 +191,7 @@ class Feed:
     async def aclose(self) -> None:
         self.throttle.cancel()
         running = [task for task in (self._task, self._filling) if task is not None]
-        tasks = [*self._loads.values(), *running]
+        tasks = [*self._loads.values(), *self._reads.values(), *running]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -212,8 +216,9 @@ class Feed:
         stream = self.source.events(None)
         live = False
         try:
-            flows = await self.source.list_flows(limit=MAX_FLOWS)
-            self.model.load(self.source.catalog, flows)
+            page = await self.source.query_flows(FlowQuery(limit=FLOW_PAGE))
+            counts = await self.source.flow_counts()
+            self.model.load(self.source.catalog, page.flows, counts, page.next_cursor)
             self.model.connected("live")
             live = True
             self._reload()
@@ -233,6 +238,8 @@ class Feed:
             self.model.apply(event)
             if self.model.stale_flow:
                 self._reload()
+            if self.model.counts_stale:
+                self._read("counts", self._recount)
             self._backfill()
             self.throttle.poke()
             count += 1
@@ -258,6 +265,37 @@ class Feed:
         self.model.load_flow(flow_id, [Event.from_dict(item) for item in raw])
         if self.model.stale_flow:
             self._reload()
+        self.throttle.poke()
+
+    def _read(self, name: str, read: Callable[[], Awaitable[None]]) -> None:
+        """Start ``read`` unless a read of the same name is under way."""
+        if name not in self._reads:
+            task = asyncio.get_running_loop().create_task(read())
+            self._reads[name] = task
+            task.add_done_callback(lambda _: self._reads.pop(name, None))
+
+    async def _recount(self) -> None:
+        try:
+            self.model.load_counts(await self.source.flow_counts())
+        except UNREACHABLE as error:
+            log.warning("the dashboard could not count flows: %s", error)
+        self.throttle.poke()
+
+    async def _read_older(self) -> None:
+        """The next page of older flows, from where the last one ended."""
+        older = self.model.older
+        if older is None:
+            return
+        query = FlowQuery(limit=FLOW_PAGE, after=FlowCursor.decode(older))
+        try:
+            page = await self.source.query_flows(query)
+        except UNREACHABLE as error:
+            log.warning("the dashboard could not read older flows: %s", error)
+            return
+        self.model.load_older(page.flows, page.next_cursor)
+        for flow in page.flows[:BACKFILL]:
+            self.model.want_progress(flow.id)
+        self._backfill()
         self.throttle.poke()
 
     def _backfill(self) -> None:
@@ -331,14 +369,20 @@ class RemoteEngine:
         self._queues.add(queue)
         return self._drain(queue)
 
-    async def list_flows(self, status: Any = None, limit: int | None = None) -> list[FlowSummary]:
-        """The flow list, once the stream is up: a snapshot must not precede the stream."""
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        """A page of flows, once the stream is up: a snapshot must not precede the stream."""
+        await self._until_live()
+        return await self.client.query_flows(**query.to_body())
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        return dict((await self.client.engine_info()).flow_counts)
+
+    async def _until_live(self) -> None:
         try:
             async with asyncio.timeout(self.timeout):
                 await self._live.wait()
         except TimeoutError:
             raise ArgyllError(f"not connected to {self.url}") from None
-        return await self.client.list_flows(status, limit)
 
     async def flow_events(self, flow_id: str) -> list[dict[str, Any]]:
         return await self.client.flow_events(flow_id)

@@ -32,6 +32,9 @@ CONNECTION_TEXT = {
 WORK_COLORS = {
     "succeeded": STATUS_COLORS["completed"],
     "not_completed": "#f97316",
+    "compensating": "#a855f7",
+    "compensated": "#14b8a6",
+    "compensation_failed": "#be123c",
     "waiting": "#e2e8f0",
     "waited": "#e2e8f0",
     **STATUS_COLORS,
@@ -126,7 +129,16 @@ def plan_html(
     )
 
 
-FLOW_COLUMNS = ("flow", "goals", "status", "progress", "started", "duration (s)", "error")
+FLOW_COLUMNS = (
+    "flow",
+    "parent",
+    "goals",
+    "status",
+    "progress",
+    "started",
+    "duration (s)",
+    "error",
+)
 """The flows table's columns; ``utc`` (a start's UTC time, shown on hover) is kept hidden."""
 
 
@@ -155,6 +167,7 @@ def _flow_row(summary: FlowSummary, progress: FlowProgress | None, zone: tzinfo)
     skips = progress.skips if progress is not None else None
     return {
         "flow": summary.id,
+        "parent": summary.parent or "",
         "goals": ", ".join(progress.goals) if progress is not None else "",
         "status": _status_text(summary, skips),
         "progress": progress.text() if progress is not None else "",

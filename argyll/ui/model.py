@@ -42,6 +42,10 @@ CONNECTION_STATES = ("live", "reconnecting", "lost")
 trying after long enough that the page must not look live."""
 MAX_RECENT = 200
 MAX_FLOWS = 2000
+"""The most flow rows a page keeps (the newest); older ones are dropped, not counted less."""
+FLOW_PAGE = 200
+"""Flows the page reads from the store when it opens, and again each time older ones are
+asked for (``older_wanted``): the store's counts say how many there are in all."""
 BACKFILL = 100
 """How many of the flows listed when the page opens get their progress read back."""
 
@@ -166,6 +170,29 @@ class _Gantt:
                     self.lane(step_id, token), step_id, "backoff", "waiting", when, None, label
                 )
                 self.open(wait_key, bar)
+            case _ if event.type.startswith("comp_"):
+                self._compensation(event, step_id, token)
+
+    def _compensation(self, event: Event, step_id: str, token: str) -> None:
+        """An item's undoing, in its lane: each call, and the backoff before a retry."""
+        data, when = event.data, event.timestamp
+        key, wait_key = (step_id, token + "/undo"), (step_id, token + "/undo-wait")
+        lane = self.lane(step_id, token)
+        match event.type:
+            case "comp_started":
+                self.close(wait_key, "waited", when)
+                self.close(key, "compensating", when)
+                self.open(
+                    key, Bar(lane, step_id, "compensation", "compensating", when, None, "undo")
+                )
+            case "comp_succeeded":
+                self.close(key, "compensated", when)
+            case "comp_failed":
+                self.close(key, "compensation_failed", when, getattr(data, "error", ""))
+            case "comp_retry_scheduled":
+                self.close(key, "not_completed", when, getattr(data, "error", ""))
+                label = f"undo retry {getattr(data, 'retry_count', 0)} due"
+                self.open(wait_key, Bar(lane, step_id, "backoff", "waiting", when, None, label))
 
 
 def timeline(events: Sequence[Event]) -> list[Bar]:
@@ -214,7 +241,11 @@ class DashboardModel(param.Parameterized):
 
     catalog = param.ClassSelector(class_=Catalog, instantiate=False, doc="Steps and health.")
     flows = param.List(default=[], doc="Flow summaries, newest first.")
-    counts = param.Dict(default={}, doc="Number of flows per status.")
+    counts = param.Dict(default={}, doc="Number of flows per status, in the whole store.")
+    older = param.String(
+        default=None, allow_None=True, doc="The cursor of the store's next older flows, if any."
+    )
+    older_wanted = param.Event(doc="Read the next page of older flows (the feed does).")
     selected_flow = param.String(default="", doc="The flow the detail views follow.")
     flow = param.ClassSelector(class_=FlowState, default=None, allow_None=True)
     flow_events = param.List(default=[], doc="Every event of the selected flow, in order.")
@@ -240,6 +271,10 @@ class DashboardModel(param.Parameterized):
         super().__init__(**params)
         self._catalog: Catalog = self.catalog
         self._summaries: dict[FlowID, FlowSummary] = {}
+        self._counts = dict.fromkeys(FlowStatus, 0)
+        self._older: str | None = None
+        self.counts_stale = False
+        """An event moved a flow the page does not list: the counts must be read again."""
         self._progress: dict[FlowID, FlowProgress] = {}
         self._unknown: dict[FlowID, None] = {}
         self._flow: FlowState | None = None
@@ -251,15 +286,39 @@ class DashboardModel(param.Parameterized):
 
     # ------------------------------------------------------------- feeding
 
-    def load(self, catalog: Catalog, flows: Iterable[FlowSummary]) -> None:
-        """Start from a snapshot; events already in it may be applied again harmlessly."""
+    def load(
+        self,
+        catalog: Catalog,
+        flows: Iterable[FlowSummary],
+        counts: Mapping[FlowStatus, int] | None = None,
+        older: str | None = None,
+    ) -> None:
+        """Start from a snapshot: the catalog, the newest flows, the store's counts and the
+        cursor of older flows; events already in it may be applied again harmlessly."""
         self._catalog = catalog
         self._summaries = {summary.id: summary for summary in flows}
+        if counts is not None:
+            self.load_counts(counts)
+        self._older = older
         newest = sorted(self._summaries.values(), key=_newest_first, reverse=True)[:BACKFILL]
         for summary in newest:
             if summary.id not in self._progress:
                 self._unknown[summary.id] = None
-        self._dirty |= {"catalog", "flows"}
+        self._dirty |= {"catalog", "flows", "older"}
+
+    def load_older(self, flows: Iterable[FlowSummary], older: str | None) -> None:
+        """A page of older flows from the store (rows the feed already has win), and the
+        cursor of the page after it."""
+        for summary in flows:
+            self._summaries.setdefault(summary.id, summary)
+        self._older = older
+        self._dirty |= {"flows", "older"}
+
+    def load_counts(self, counts: Mapping[FlowStatus, int]) -> None:
+        """How many flows the store holds in each status, read just now."""
+        self._counts = {status: counts.get(status, 0) for status in FlowStatus}
+        self.counts_stale = False
+        self._dirty.add("flows")
 
     def connected(self, state: str) -> None:
         """Note the feed's connection state (one of ``CONNECTION_STATES``) for the next flush."""
@@ -306,6 +365,11 @@ class DashboardModel(param.Parameterized):
             self._progress[flow_id] = progress
             self._dirty.add("flows")
 
+    def want_progress(self, flow_id: FlowID) -> None:
+        """Read the flow's progress back (``next_unknown``) unless the model has it."""
+        if flow_id not in self._progress:
+            self._unknown[flow_id] = None
+
     @property
     def progress_unknown(self) -> bool:
         """Whether a listed flow's progress is waiting to be read back."""
@@ -350,6 +414,8 @@ class DashboardModel(param.Parameterized):
             changes["recent"] = list(self._recent)
         if "connection" in dirty:
             changes["connection"] = self._connection
+        if "older" in dirty:
+            changes["older"] = self._older
         self.param.update(changes)
         return True
 
@@ -360,10 +426,18 @@ class DashboardModel(param.Parameterized):
         self._dirty.add("catalog")
 
     def _apply_summary(self, flow_id: FlowID, event: Event) -> None:
-        summary = summarize(self._summaries.get(flow_id), event)
-        if summary is not None:
-            self._summaries[flow_id] = summary
-            self._dirty.add("flows")
+        """The flow's row, and the counts it moves; a flow the page does not list moves
+        counts the page cannot tell (it was never read), so they are read again."""
+        old = self._summaries.get(flow_id)
+        summary = summarize(old, event)
+        if summary is None:
+            self.counts_stale = True
+            return
+        self._summaries[flow_id] = summary
+        self._counts[summary.status] += 1
+        if old is not None:
+            self._counts[old.status] -= 1
+        self._dirty.add("flows")
 
     def _advance(self, flow_id: FlowID, event: Event) -> None:
         """Fold the event into the flow's progress; a listed flow with a gap is read back."""
@@ -400,9 +474,7 @@ class DashboardModel(param.Parameterized):
             newest = newest[:MAX_FLOWS]
             self._summaries = {summary.id: summary for summary in newest}
             self._progress = {k: v for k, v in self._progress.items() if k in self._summaries}
-        counts = dict.fromkeys((status.value for status in FlowStatus), 0)
-        for summary in newest:
-            counts[summary.status.value] += 1
+        counts = {status.value: max(count, 0) for status, count in self._counts.items()}
         return newest, counts
 
     # ------------------------------------------------------------ selection

@@ -66,6 +66,7 @@ async def serve_dashboard(
     port: int = 8080,
     extra_patterns: Sequence[Any] = (),
     demo: bool = False,
+    register_demo: bool = True,
     title: str = TITLE,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     tokens: TokenFile | None = None,
@@ -73,12 +74,15 @@ async def serve_dashboard(
     """Start serving at once on the running loop; returns when the port is bound.
 
     Args:
-        engine: a started engine (its ``webhook_base_url`` should be this server's URL
-            when the demo's async step is to complete).
+        engine: the engine served (its ``webhook_base_url`` should be this server's URL
+            when the demo's async step is to complete); until it has started, a page
+            says so and the API answers 503.
         host, port: where to listen; port 0 picks a free one (see ``DashboardServer.url``).
         extra_patterns: Tornado rules served next to the dashboard (``mount(app)`` hands a
             whole application, such as the REST API, its paths).
         demo: also serve the demo step services under ``/demo`` and register the demo catalog.
+        register_demo: register the demo catalog now (False: the caller does, once the
+            engine it serves before starting it has started).
         title: the browser tab's title.
         max_body_size: the largest request body the server reads.
         tokens: who may open the dashboard (``?token=`` once, then a cookie), and what
@@ -94,11 +98,12 @@ async def serve_dashboard(
     )
     server.start()
     running = DashboardServer(server, url, service, feeds)
-    if service is not None:
+    if service is not None and register_demo:
         await install_demo(engine, url)
     return running
 
 
+STARTING = "Argyll is starting: it is reading its running flows back. Reload in a moment."
 DISCONNECTED = "Connection lost: the dashboard's server stopped. Reload once it is back."
 
 
@@ -110,6 +115,8 @@ def _page(engine: EngineSource, feeds: set[Feed], demo: bool, guarded: bool) -> 
     automatic reconnection is left off: against a restarted server it fails to
     re-pull the session (Bokeh 3.9, "buffer not found") and leaves a stale toast.
     """
+    if isinstance(engine, Engine) and not engine.started:
+        return pn.pane.Markdown(STARTING)
     pn.config.notifications = True
     pn.config.disconnect_notification = DISCONNECTED
     doc = pn.state.curdoc

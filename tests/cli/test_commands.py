@@ -157,6 +157,8 @@ def test_follow_of_an_ended_flow_prints_its_events_and_ends(engine_url: str) -> 
     stored = httpx.get(f"{engine_url}/engine/flow/fe-1/events").json()["events"]
 
     lines = ok(argyll(engine_url, "flow", "events", "--follow", "fe-1", "-o", "json")).splitlines()
+    assert stored[-1]["type"] == "flow_deactivated"
+    stored = stored[:-1]  # following ends with the flow: its deactivation comes after
     assert [json.loads(line) for line in lines] == stored
 
     table = ok(argyll(engine_url, "flow", "events", "--follow", "fe-1")).splitlines()
@@ -176,7 +178,9 @@ def test_flow_start_wait_ends_with_the_outcome(engine_url: str) -> None:
 
 
 def test_flow_start_wait_exits_4_when_the_flow_fails(engine_url: str) -> None:
-    broken = script_step("wf-broken", "(nosuch wfx)", requires=["wfx"], outputs=["wfy"])
+    broken = script_step(
+        "wf-broken", '(raise "no such service")', requires=["wfx"], outputs=["wfy"]
+    )
     register(engine_url, broken)
     args = ("flow", "start", "wf-broken", "--init", '{"wfx": 1}', "--id", "wf-1", "--wait")
     failed = argyll(engine_url, "-o", "json", *args)

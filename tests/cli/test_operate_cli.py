@@ -26,7 +26,9 @@ def failing_chain(url: str, prefix: str) -> tuple[str, str]:
     boom, after = f"{prefix}-boom", f"{prefix}-after"
     register(
         url,
-        script_step(boom, "(nosuch x)", requires=[f"{prefix}x"], outputs=[f"{prefix}y"]),
+        script_step(
+            boom, '(raise "no such service")', requires=[f"{prefix}x"], outputs=[f"{prefix}y"]
+        ),
         script_step(
             after,
             f'{{:{prefix}z (str {prefix}y "!")}}',
@@ -244,7 +246,7 @@ def test_explain_shows_plain_words_and_the_apis_json(engine_url: str) -> None:
     headers = ["STEP", "STATUS", "REASON", "EXPLANATION"]
     assert any([cell.strip() for cell in row.split("┃")[1:-1]] == headers for row in table)
     boom_row = next(row for row in table if row.startswith(f"│ {boom} "))
-    assert "failed after 1 attempt: script error: unbound symbol 'nosuch'" in boom_row
+    assert "failed after 1 attempt: script error: no such service" in boom_row
     after_row = next(row for row in table if row.startswith(f"│ {after} "))
     assert "inputs_unreachable" in after_row and f'cannot run: "exy": {boom} (failed)' in after_row
 

@@ -34,6 +34,7 @@ from argyll.errors import (
     UnknownGoalsError,
     ValidationError,
 )
+from argyll.events import FLOW_ENDED_TYPES as FLOW_ENDED
 from argyll.events import Event
 from argyll.model import FlowStatus, HealthStatus, Step, StepStatus
 from argyll.server import serve_engine
@@ -314,8 +315,40 @@ async def test_a_flow_is_read_as_typed_state_status_and_events(
     events = await client.events(flow_id)
     assert all(isinstance(event, Event) for event in events)
     assert [event.seq for event in events] == list(range(1, len(events) + 1))
-    assert events[-1].type == "flow_completed"
+    assert [event.type for event in events[-2:]] == ["flow_completed", "flow_deactivated"]
     assert [event.to_dict() for event in events] == await client.flow_events(flow_id)
+
+
+async def test_flows_are_queried_by_filters_and_paged(client: Any) -> None:
+    await client.register_step(HELLO)
+    run = unique("run")
+    started = [
+        await client.start_flow(["hello"], {"name": str(n)}, f"{run}-{n}", labels={"run": run})
+        for n in range(5)
+    ]
+    for flow_id in started:
+        await client.wait_flow(flow_id, timeout=10)
+
+    first = await client.query_flows(labels={"run": run}, limit=2, sort="created_at")
+    assert [flow.id for flow in first.flows] == started[:2]
+    assert first.flows[0].goals == ("hello",)
+    rest = await client.query_flows(
+        labels={"run": run}, sort="created_at", cursor=first.next_cursor
+    )
+    assert [flow.id for flow in rest.flows] == started[2:]
+    assert rest.next_cursor is None
+    after = first.flows[-1].created_at
+    newer = await client.query_flows(
+        labels={"run": run}, statuses=[FlowStatus.COMPLETED], goals=["hello"], created_after=after
+    )
+    assert [flow.id for flow in newer.flows] == started[:1:-1]
+    assert (await client.query_flows(id_prefix=f"{run}-3")).flows[0].id == started[3]
+    with pytest.raises(ValidationError) as refused:
+        await client.query_flows(limit=1001, cursor="x")
+    assert [field for field, _ in refused.value.problems] == ["limit", "cursor"]
+    info = await client.engine_info()
+    assert info.flow_counts[FlowStatus.COMPLETED] >= 5
+    assert len(info.active_flows) <= 50
 
 
 async def test_unknown_flows_raise_not_found_with_the_flow_id(client: Any) -> None:
@@ -401,7 +434,7 @@ async def test_a_flow_stream_sends_the_past_then_live_events(
                     await client.complete_work(flow_id, step_id, token, Succeeded({}))
                 if event["type"] == "flow_completed":
                     break
-        assert seen == await client.flow_events(flow_id)
+        assert seen == through_end(await client.flow_events(flow_id))
 
 
 async def test_a_stream_opened_before_the_flow_waits_for_it(server_url: str) -> None:
@@ -411,7 +444,7 @@ async def test_a_stream_opened_before_the_flow_waits_for_it(server_url: str) -> 
         async with client.stream(flow_id) as events:
             await client.start_flow(["hello"], {"name": "Ed"}, flow_id)
             types = [event["type"] async for event in _until_ended(events)]
-        assert types[0] == "flow_started" and types[-1] == "flow_completed"
+        assert types[0] == "flow_started" and types[-1] == "flow_completed"  # the stream ends
 
 
 async def test_the_stream_of_every_event_sees_new_flows(server_url: str) -> None:
@@ -434,7 +467,7 @@ async def test_a_flow_stream_ends_with_the_flow_and_equals_its_flow_events(
             async with client.stream(flow_id=flow_id) as events:
                 await client.complete_work(flow_id, step_id, token, Failed("no budget"))
                 seen = [event async for event in events]
-            assert seen == await client.flow_events(flow_id)
+            assert seen == through_end(await client.flow_events(flow_id))
             assert seen[-1]["type"] == "flow_failed"
             replayed = [event async for event in client.stream(flow_id=flow_id)]
         assert replayed == seen
@@ -462,11 +495,20 @@ async def test_a_refused_stream_raises_the_typed_error(server_url: str) -> None:
 
 
 async def _until_ended(events: Any) -> AsyncIterator[dict[str, Any]]:
+    """A stream's events up to the flow's last one (its deactivation, after its end)."""
     async with asyncio.timeout(10):
         async for event in events:
             yield event
-            if event["type"] == "flow_completed":
+            if event["type"] == "flow_deactivated":
                 return
+
+
+def through_end(events: list[Any]) -> list[Any]:
+    """A flow's events up to its end: where a stream that ends with the flow stops (the
+    flow's deactivation comes after it)."""
+    types = [event["type"] if isinstance(event, dict) else event.type for event in events]
+    last = next(n for n, kind in enumerate(types) if kind in FLOW_ENDED)
+    return events[: last + 1]
 
 
 # ------------------------------------------------- in-process server behaviour
@@ -501,7 +543,7 @@ async def test_a_stream_that_falls_behind_reconnects_without_gaps_or_repeats(
                 everything = await client.events("burst")
         finally:
             await slow.aclose()
-    assert [event["seq"] for event in seen] == [event.seq for event in everything]
+    assert [event["seq"] for event in seen] == [event.seq for event in through_end(everything)]
     assert len(opened) > 1, "the server never closed the slow stream: nothing was tested"
 
 

@@ -12,6 +12,7 @@ from argyll.client import AsyncClient
 from argyll.demo import PREFIX, DemoService, demo_steps, install_demo
 from argyll.model import FlowStatus, HealthStatus, StepStatus
 from argyll.server.app import Server, base_url, bind, serve
+from argyll.testing import wait_until
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Demo:
     engine: Engine
     server: Server
     client: AsyncClient
+    service: DemoService
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ async def demo() -> AsyncIterator[Demo]:
         try:
             await install_demo(engine, url)
             async with AsyncClient(url) as client:
-                yield Demo(engine, server, client)
+                yield Demo(engine, server, client, service)
         finally:
             await service.aclose()
             await server.aclose()
@@ -82,6 +84,27 @@ async def test_a_large_order_fails_at_the_stock_reservation(demo: Demo) -> None:
     reservation = state.executions["stock-reservation"]
     assert reservation.status is StepStatus.FAILED
     assert "only 120 Widget in stock, 500 wanted" in (reservation.error or "")
+
+
+async def test_the_payment_of_an_order_that_fails_is_refunded(demo: Demo) -> None:
+    flow_id = await demo.client.start_flow(["notification-sender"], {"quantity": 500})
+
+    async def deactivated() -> dict | None:
+        state = await demo.engine.get_flow(flow_id)
+        return state.to_dict() if state.deactivated_at is not None else None
+
+    state = await wait_until(deactivated, "the failed order settled")
+    (item,) = state["executions"]["payment-processor"]["work_items"].values()
+    assert item["status"] == "compensated"
+    assert state["compensation"]["status"] == "compensated"
+    assert demo.service.refunds == [
+        {"order": f"ord-{flow_id[:8]}", "amount": 4750.0, "token": item_token(state)}
+    ]
+
+
+def item_token(state: dict) -> str:
+    (token,) = state["executions"]["payment-processor"]["work_items"]
+    return token
 
 
 async def test_an_unknown_user_fails_the_resolver_for_good(demo: Demo) -> None:

@@ -33,17 +33,28 @@ from redis_support import (
 )
 
 from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import CATALOG, Event, FlowCompleted, FlowFailed, StepHealthChanged
-from argyll.model import FlowID, FlowStatus, StepID
+from argyll.events import (
+    CATALOG,
+    Event,
+    FlowCompleted,
+    FlowFailed,
+    FlowStarted,
+    StepHealthChanged,
+    flow_aggregate,
+)
+from argyll.flow_query import FlowQuery
+from argyll.model import FlowID, FlowStatus, Plan, StepID
 from argyll.store import EventStore, RedisEventStore, open_store
 from argyll.store.contract import NOW, WAIT, skipped, started, take
 from argyll.store.redis import feed, redis_settings
 
 T = TypeVar("T")
 MICRO = timedelta(microseconds=1)
+GOAL_PLAN = Plan((StepID("g"),), (), {}, {})
 KEY = re.compile(
     r"\{s(?P<shard>\d+)\}:"
     r"(?P<kind>feed|clock|meta|instances|flows|flows:(all|active|completed|failed)"
+    r"|flows:label:.+|flows:goal:.+"
     r"|(ids|stream):(?P<aggregate>.+)|snapshot:.+)"
 )
 
@@ -121,7 +132,8 @@ async def test_every_key_carries_the_prefix_and_its_shard_tag(any_redis_url: str
     async with open_store(any_redis_url) as store:
         for n in range(12):
             flow = f"f{n}"
-            await store.append(f"flow:{flow}", 0, [started(flow)], NOW)
+            start = FlowStarted(FlowID(flow), GOAL_PLAN, {}, labels={"n": str(n)})
+            await store.append(f"flow:{flow}", 0, [start], NOW)
             end = FlowCompleted(FlowID(flow)) if n % 2 else FlowFailed(FlowID(flow), "boom")
             await store.append(f"flow:{flow}", 1, [end], NOW)
         await store.append(CATALOG, 0, [StepHealthChanged(StepID("s"), "healthy")], NOW)
@@ -196,6 +208,49 @@ async def test_racing_appenders_on_one_aggregate_lose_and_duplicate_nothing(
     for writer in range(writers):
         mine = [reason for reason in reasons[::2] if reason.startswith(f"{writer}/")]
         assert mine == [f"{writer}/{n}" for n in range(rounds)]
+
+
+async def test_racing_starts_leave_the_query_sets_as_the_winners_wrote_them(
+    redis_url: str,
+) -> None:
+    """Two instances start the same flows at once (one of them twice, so a refused start
+    and a winning one can share a script call), each start labelled by who made it: the
+    losers are refused, and the label, goal and status sets hold the winners only."""
+    url = redis_url + "&shards=4"
+    flows = [f"f{n}" for n in range(40)]
+    async with open_store(url) as first, open_store(url) as second:
+
+        async def start(store: EventStore, flow_id: str, who: str) -> str | None:
+            data = FlowStarted(FlowID(flow_id), GOAL_PLAN, {}, labels={"by": who, "x": flow_id})
+            try:
+                await store.append(flow_aggregate(flow_id), 0, [data], NOW)
+            except VersionConflict:
+                return None
+            return who
+
+        async with asyncio.timeout(4 * WAIT):
+            winners = await asyncio.gather(
+                *(
+                    start(store, flow, who)
+                    for flow in flows
+                    for store, who in ((first, "first"), (second, "second"), (first, "again"))
+                )
+            )
+        by = {
+            flow: who
+            for flow, who in zip([flow for flow in flows for _ in range(3)], winners, strict=True)
+            if who
+        }
+
+        assert sorted(by) == sorted(flows)
+        for who in ("first", "second", "again"):
+            listed = await first.query_flows(FlowQuery(labels={"by": who}, limit=100))
+            assert sorted(flow.id for flow in listed.flows) == sorted(
+                flow for flow, winner in by.items() if winner == who
+            )
+        every = await second.query_flows(FlowQuery(goals=("g",), limit=100))
+        assert sorted(flow.id for flow in every.flows) == sorted(flows)
+        assert (await second.flow_counts())[FlowStatus.ACTIVE] == len(flows)
 
 
 async def test_a_sharded_feed_puts_each_append_after_what_its_writer_saw(redis_url: str) -> None:
@@ -304,10 +359,11 @@ async def test_a_flow_written_in_the_earlier_layout_is_removed_whole(redis_url: 
         old = {
             "a": "flow:old",
             "n": 1,
-            "t": "flow_completed",
+            "t": "flow_deactivated",  # its last event (the only one kept here)
             "ts": "2024-05-01T12:30:15.123000+00:00",
         }
-        client.xadd(tag + "feed", {**old, "d": '{"flow_id":"old"}'}, id="1714566615123-0")  # type: ignore[arg-type]
+        data = '{"flow_id":"old","status":"completed"}'
+        client.xadd(tag + "feed", {**old, "d": data}, id="1714566615123-0")  # type: ignore[arg-type]
         client.xadd(tag + "stream:flow:old", {"p": "1714566615123-0"}, id="0-1")
         client.hset(
             tag + "flows",

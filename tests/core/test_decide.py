@@ -80,6 +80,7 @@ def test_a_memo_hit_succeeds_the_item_and_names_where_its_outputs_came_from():
         "attribute_set",
         "step_completed",
         "flow_completed",
+        "flow_deactivated",
     ]
     hit = flow.log[3].data
     assert (hit.memo.flow_id, hit.memo.seq) == ("earlier", 4)
@@ -109,6 +110,7 @@ def test_one_step_flow_runs_and_completes():
         "attribute_set",
         "step_completed",
         "flow_completed",
+        "flow_deactivated",
     ]
     assert flow.state.status is FlowStatus.COMPLETED
     assert flow.state.attributes["x"].value == 5
@@ -361,6 +363,7 @@ def test_predicate_false_skips_and_error_fails():
     assert flow.take(on_predicate(flow.state, "a", False, None, flow.context())) == [
         "step_skipped",
         "flow_completed",
+        "flow_deactivated",
     ]
     failing = Flow(script_step("a", "1", predicate="x"), goals=["a"])
     failing.take(on_predicate(failing.state, "a", False, "boom", failing.context()))
@@ -388,7 +391,8 @@ def test_after_the_flow_fails_no_new_step_starts_but_late_work_is_recorded():
     flow.outcome(run_a, Failed("no"))
     assert flow.state.status is FlowStatus.FAILED
     types = flow.outcome(run_slow, Succeeded({"y": 1}))
-    assert types == ["work_succeeded", "attribute_set", "step_completed"]
+    # the last running work has ended: nothing is left that can have side effects
+    assert types == ["work_succeeded", "attribute_set", "step_completed", "flow_deactivated"]
     assert flow.state.executions["h"].status is StepStatus.PENDING
 
 

@@ -235,7 +235,10 @@ def test_an_output_is_read_under_its_inner_name_and_kept_under_its_own():
     step = http_step({"x": required(), "name": output(mapping={"name": "user_name"})})
     flow = Flow(step, goals=["svc"], init={"x": 1})
     (run,) = flow.runs()
-    assert flow.answer(run, {"user_name": "Ada", "name": "ignored"})[-1] == "flow_completed"
+    assert flow.answer(run, {"user_name": "Ada", "name": "ignored"})[-2:] == [
+        "flow_completed",
+        "flow_deactivated",
+    ]
     assert flow.state.attributes["name"].value == "Ada"
     item = flow.state.executions["svc"].work_items[run.token]
     assert item.outputs == {"user_name": "Ada", "name": "ignored"}  # what the service answered
@@ -284,7 +287,12 @@ def test_a_failing_output_script_fails_the_item_for_good():
     )
     flow = Flow(step, goals=["svc"], init={"x": 1})
     (run,) = flow.runs()
-    assert flow.answer(run, {"y": 2}) == ["work_failed", "step_failed", "flow_failed"]
+    assert flow.answer(run, {"y": 2}) == [
+        "work_failed",
+        "step_failed",
+        "flow_failed",
+        "flow_deactivated",
+    ]
     item = flow.state.executions["svc"].work_items[run.token]
     assert item.status is WorkStatus.FAILED
     assert item.error.startswith("output 'y' mapping (ale) failed:")

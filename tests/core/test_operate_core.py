@@ -85,7 +85,7 @@ def test_a_paused_flow_does_not_end_until_resumed():
     pause(flow)
     flow.outcome(run_a, Succeeded({"x": 1}))
     assert flow.state.status is FlowStatus.PAUSED
-    assert resume(flow) == ["flow_resumed", "flow_completed"]
+    assert resume(flow) == ["flow_resumed", "flow_completed", "flow_deactivated"]
 
 
 def test_a_due_retry_waits_for_the_resume():
@@ -122,7 +122,7 @@ def test_a_late_result_after_cancel_is_recorded_and_acts_on_nothing():
     flow = chain()
     (run_a,) = flow.runs()
     cancel(flow)
-    assert flow.outcome(run_a, Succeeded({"x": 1})) == ["work_succeeded"]
+    assert flow.outcome(run_a, Succeeded({"x": 1})) == ["work_succeeded", "flow_deactivated"]
     assert "x" not in flow.state.attributes
     assert flow.effects == []
 
@@ -131,7 +131,7 @@ def test_a_late_transient_failure_after_cancel_schedules_no_retry():
     flow = chain()
     (run_a,) = flow.runs()
     cancel(flow)
-    assert flow.outcome(run_a, NotCompleted("503")) == ["work_not_completed"]
+    assert flow.outcome(run_a, NotCompleted("503")) == ["work_not_completed", "flow_deactivated"]
     assert flow.effects == []
 
 

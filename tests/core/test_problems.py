@@ -14,6 +14,7 @@ from argyll.errors import (
     MissingInputsError,
     NotFoundError,
     ScriptError,
+    StartingError,
     StoreError,
     UnauthorizedError,
     UnknownGoalsError,
@@ -31,7 +32,7 @@ from argyll.problems import (
     status_problem,
 )
 
-FIELDS = ("problems", "inputs", "goals", "kind", "ident", "scope")
+FIELDS = ("problems", "inputs", "goals", "kind", "ident", "scope", "retry_after")
 
 
 def fields(error: BaseException) -> dict[str, Any]:
@@ -48,6 +49,7 @@ def fields(error: BaseException) -> dict[str, Any]:
         NotFoundError("work item", "f/s/it's 'quoted' not found"),
         ConflictError("step 'a' is already registered"),
         StoreError("redis://x: connection refused"),
+        StartingError(1),
         UnauthorizedError(),
         ForbiddenError("run"),
     ],
@@ -85,6 +87,7 @@ def test_each_type_is_one_row_with_one_status() -> None:
         "not-found": 404,
         "conflict": 409,
         "body-too-large": 413,
+        "engine-starting": 503,
         "store-unavailable": 503,
         "internal": 500,
     }

@@ -21,6 +21,8 @@ CORE = (
     "argyll.decide",
     "argyll.mapping",
     "argyll.operate",
+    "argyll.subflow",
+    "argyll.compensate",
     "argyll.explain",
     "argyll.memo",
     "argyll.flow_index",

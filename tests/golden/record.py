@@ -24,6 +24,8 @@ from golden_state import catalog_state, flow_state
 from argyll import Engine
 from argyll.codec import encode, encode_time
 from argyll.events import CATALOG, Event, flow_aggregate
+from argyll.model import StepID
+from argyll.subflow import child_flow_id
 from argyll.testing import Call, StepService, counter_tokens, script_step
 
 BACKOFF = {"init_backoff": 10, "max_backoff": 10, "backoff_type": "fixed", "max_retries": 3}
@@ -60,6 +62,7 @@ def http_step(step_id: str, url: str, requires: str, output: str, **http: Any) -
 
 async def record(directory: Path, only: Sequence[str] = ()) -> None:
     replies = iter([(503, {"detail": "busy"}), (500, None)])
+    refunds = iter([(503, {"detail": "bank busy"}), (200, {})])
     healthy = True
 
     def answer(call: Call) -> tuple[int, Any]:
@@ -67,6 +70,10 @@ async def record(directory: Path, only: Sequence[str] = ()) -> None:
             return (200, {}) if healthy else (503, {"detail": "database away"})
         if call.path == "/ack":
             return 202, None
+        if call.path in SHOP_REPLIES:
+            return SHOP_REPLIES[call.path]
+        if call.path.startswith("/refund"):
+            return next(refunds)
         total = sum(item["doubled"] for item in call.body["doubled"])
         return next(replies, (200, {"total": total}))
 
@@ -118,12 +125,19 @@ async def record(directory: Path, only: Sequence[str] = ()) -> None:
         await engine.wait_flow(failed, timeout=10)
 
         operated, redriven = await operate(engine, service.url)
+        parent, child = await sub_flow(engine)
+        compensated = await compensate(engine, service.url)
+        collected = await collect(engine)
 
         for name, aggregate in (
             ("success", flow_aggregate(success)),
             ("failed", flow_aggregate(failed)),
             ("operated", flow_aggregate(operated)),
             ("redriven", flow_aggregate(redriven)),
+            ("subflow", flow_aggregate(parent)),
+            ("subflow-child", flow_aggregate(child)),
+            ("compensated", flow_aggregate(compensated)),
+            ("collected", flow_aggregate(collected)),
         ):
             if not only or name in only:
                 events = await engine.store.read(aggregate)
@@ -157,6 +171,66 @@ async def operate(engine: Engine, url: str) -> tuple[str, str]:
     await engine.retry_flow(redriven, complete={"boom": {"x": 2}}, reason="x known")
     await engine.wait_flow(redriven, timeout=10)
     return held, redriven
+
+
+async def sub_flow(engine: Engine) -> tuple[str, str]:
+    """A flow step whose child doubles a number: the parent's log, and the child's (with its
+    ``parent``)."""
+    await engine.register_step(
+        script_step("sf_double", "{:sf_y (* sf_x 2)}", requires=["sf_x"], outputs=["sf_y"])
+    )
+    await engine.register_step(
+        {
+            "id": "sf_twice",
+            "type": "flow",
+            "flow": {"goals": ["sf_double"]},
+            "attributes": {"sf_x": {"role": "required"}, "sf_y": {"role": "output"}},
+        }
+    )
+    parent = await engine.start_flow(["sf_twice"], {"sf_x": 21}, flow_id="golden-subflow")
+    state = await engine.wait_flow(parent, timeout=10)
+    (token,) = state.executions[StepID("sf_twice")].work_items
+    return parent, child_flow_id(parent, StepID("sf_twice"), token)
+
+
+SHOP_REPLIES = {
+    "/pay": (200, {"charge": "ch-1"}),
+    "/hold": (200, {"hold": "h-1"}),
+    "/reserve": (409, {"detail": "out of stock"}),
+    "/release/h-1": (404, {"detail": "no such hold"}),
+}
+
+
+async def compensate(engine: Engine, url: str) -> str:
+    """A flow that fails at its last step: the hold's release is refused for good (4xx),
+    the payment's refund is retried once (5xx) and then done; the flow is deactivated."""
+    pay = http_step("pay", f"{url}/pay", "amount", "charge", compensate=f"{url}/refund/{{charge}}")
+    hold = http_step("hold", f"{url}/hold", "charge", "hold", compensate=f"{url}/release/{{hold}}")
+    for step in (pay, hold, http_step("reserve", f"{url}/reserve", "hold", "reservation")):
+        await engine.register_step(step)
+    flow_id = await engine.start_flow(["reserve"], {"amount": 5}, flow_id="golden-compensated")
+    for _ in range(500):
+        if (await engine.get_flow(flow_id)).deactivated_at is not None:
+            return flow_id
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the compensated flow did not settle")
+
+
+async def collect(engine: Engine) -> str:
+    """A flow whose attribute two steps give (candidates) and whose gates skip (unsatisfied)."""
+    for step_id, bid in (("bid_a", 3), ("bid_b", 8)):
+        await engine.register_step(script_step(step_id, f"{{:bid {bid}}}", outputs=["bid"]))
+    gathers = script_step("pick", "{:picked bid}", outputs=["picked"])
+    gathers["attributes"]["bid"] = {"role": "required", "required": {"collect": "all"}}
+    await engine.register_step(gathers)
+    gated = script_step("cheap_only", "{:cheap true}", outputs=["cheap"])
+    match = {"language": "ale", "script": "(< value 5)"}
+    gate = {"collect": "all", "match": match}
+    gated["attributes"]["bid"] = {"role": "required", "required": gate}
+    await engine.register_step(gated)
+    flow = await engine.start_flow(["pick", "cheap_only"], {}, flow_id="golden-collected")
+    await engine.wait_flow(flow, timeout=10)
+    return flow
 
 
 if __name__ == "__main__":

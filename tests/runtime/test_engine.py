@@ -46,7 +46,7 @@ async def test_readme_example_runs(engine: Engine):
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert all(e["data"]["flow_id"] == flow_id for e in events)
     assert events[0]["type"] == "flow_started"
-    assert events[-1]["type"] == "flow_completed"
+    assert [e["type"] for e in events[-2:]] == ["flow_completed", "flow_deactivated"]
 
 
 async def test_register_is_idempotent_and_conflicts_are_refused(engine: Engine):

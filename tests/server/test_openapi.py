@@ -90,6 +90,8 @@ SEEDED = [
     ("/engine/flow/{flow_id}/status", "GET", {"flow_id": SEEDED_FLOW}),
     ("/engine/flow/{flow_id}/events", "GET", {"flow_id": SEEDED_FLOW}),
     ("/engine/flow/{flow_id}/explain", "GET", {"flow_id": SEEDED_FLOW}),
+    ("/engine/events", "GET", {}),
+    ("/engine/catalog/events", "GET", {}),
 ]
 
 
@@ -120,6 +122,7 @@ def test_document_describes_every_route() -> None:
         "/engine/health/{step_id}",
         "/engine/plan",
         "/engine/flow",
+        "/engine/flow/query",
         "/engine/flow/{flow_id}",
         "/engine/flow/{flow_id}/status",
         "/engine/flow/{flow_id}/events",
@@ -132,6 +135,8 @@ def test_document_describes_every_route() -> None:
         "/engine/flow/{flow_id}/step/{step_id}/skip",
         "/webhook/{flow_id}/{step_id}/{token}",
         "/engine/ws",
+        "/engine/events",
+        "/engine/catalog/events",
     }
     for path, item in paths.items():
         for method, operation in item.items():

@@ -10,7 +10,9 @@ from server_support import HELLO, Api, problem
 
 from argyll.testing import script_step, wait_until
 
-BOOM = script_step("boom", "(nosuch name)", requires=["name"], outputs=["greeting"])
+BOOM = script_step(
+    "boom", '(raise "no such service for " name)', requires=["name"], outputs=["greeting"]
+)
 """Provides ``greeting`` (as ``hello`` does) but always fails."""
 AFTER = script_step("after", '{:loud (str greeting "!")}', requires=["greeting"], outputs=["loud"])
 
@@ -145,7 +147,7 @@ async def test_explain_answers_every_planned_step(api: Api) -> None:
             "boom": {
                 "status": "failed",
                 "reason": "failed",
-                "detail": {"error": "script error: unbound symbol 'nosuch'", "attempts": 1},
+                "detail": {"error": "script error: no such service for Ann", "attempts": 1},
             },
         },
         "not_in_plan": {},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 from tornado.web import HTTPError
@@ -19,11 +20,12 @@ from argyll.errors import (
     ValidationError,
     VersionConflict,
 )
+from argyll.flow_query import FlowQuery
 from argyll.model import FlowStatus
 from argyll.server.handlers import (
-    parse_flow_query,
     parse_goals_and_init,
     parse_json_object,
+    parse_listing,
     webhook_outcome,
 )
 from argyll.server.problem import problem_for
@@ -92,12 +94,28 @@ def test_goals_and_init() -> None:
     assert [field for field, _ in refused.value.problems] == ["goals", "init", "id"]
 
 
-def test_flow_query() -> None:
-    assert parse_flow_query(None, None) == (None, None)
-    assert parse_flow_query("failed", "5") == (FlowStatus.FAILED, 5)
-    for status, limit in (("x", None), (None, "0"), (None, "+1"), (None, " 1"), (None, "1e3")):
-        with pytest.raises(ValidationError):
-            parse_flow_query(status, limit)
+def test_flow_listing_query() -> None:
+    def arguments(**given: list[str]) -> Callable[[str], list[str]]:
+        return lambda name: given.get(name, [])
+
+    assert parse_listing(arguments()) == FlowQuery()
+    listed = parse_listing(arguments(status=["failed,paused"], limit=["5"], goal=["g"]))
+    assert listed == FlowQuery(
+        statuses=frozenset({FlowStatus.FAILED, FlowStatus.PAUSED}), goals=("g",), limit=5
+    )
+    for name, value in (
+        ("status", "x"),
+        ("limit", "0"),
+        ("limit", "+1"),
+        ("limit", " 1"),
+        ("limit", "1e3"),
+        ("goal", ""),
+        ("sort", "id"),
+        ("cursor", "?"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            parse_listing(arguments(**{name: [value]}))
+        assert [field for field, _ in refused.value.problems] == [name]
 
 
 def test_webhook_outcome_follows_the_content_type() -> None:

@@ -37,7 +37,15 @@ async def test_health_names_the_service_and_store(api: Api) -> None:
 
 async def test_engine_state_shows_steps_health_and_active_flows(api: Api) -> None:
     empty = (await api.client.get("/engine")).json()
-    assert empty == {"steps": {}, "health": {}, "active_flows": {}, "last_updated": None}
+    no_flows = {status: 0 for status in ("active", "paused", "completed", "failed", "canceled")}
+    assert empty == {
+        "steps": {},
+        "health": {},
+        "flow_counts": no_flows,
+        "active_flows": {},
+        "active_flows_next_cursor": None,
+        "last_updated": None,
+    }
     async with StepService(lambda call: (200, {})) as service:
         await register(api, HELLO, async_step("approve", service.url, ["greeting"], ["ok"]))
         started = await api.client.post(
@@ -271,7 +279,7 @@ async def test_start_a_flow_and_follow_it_to_completion(api: Api) -> None:
     assert events["count"] == len(events["events"])
     assert [e["seq"] for e in events["events"]] == list(range(1, events["count"] + 1))
     assert events["events"][0]["type"] == "flow_started"
-    assert events["events"][-1]["type"] == "flow_completed"
+    assert [e["type"] for e in events["events"][-2:]] == ["flow_completed", "flow_deactivated"]
     assert all(e["aggregate"] == "flow:f1" for e in events["events"])
 
 
@@ -338,7 +346,7 @@ async def test_list_flows_filters_by_status_and_limits(api: Api) -> None:
     done = (await api.client.get("/engine/flow", params={"status": "completed"})).json()
     assert done["count"] == 3
     failed = (await api.client.get("/engine/flow", params={"status": "failed"})).json()
-    assert failed == {"flows": [], "count": 0}
+    assert failed == {"flows": [], "count": 0, "next_cursor": None}
 
 
 @pytest.mark.parametrize(

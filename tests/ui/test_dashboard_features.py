@@ -191,5 +191,7 @@ async def test_the_demos_failing_order_is_one_click_away_and_explained(
     assert flow.status is FlowStatus.FAILED and flow.init == {"quantity": 500}
     assert flow.plan.goals == ("notification-sender",)
     await expect(row_of(session, flow_id)).to_contain_text("stock-reservation: HTTP 409")
+    # the payment, captured after the failure, is refunded: the drawer says so
+    await expect(page.get_by_text("1 undone, 0 failed, 0 left")).to_be_visible()
     await session.shoot("features-7-demo-preset-failed")
     session.assert_clean()

@@ -118,6 +118,7 @@ def test_the_flow_table_filters_by_status_and_is_indexed_by_flow() -> None:
     frame = flow_frame(flows)
     assert list(frame.columns) == [
         "flow",
+        "parent",
         "goals",
         "status",
         "progress",
@@ -129,6 +130,7 @@ def test_the_flow_table_filters_by_status_and_is_indexed_by_flow() -> None:
     assert list(frame.index) == ["f2", "f1"]
     assert frame.loc["f2"].tolist() == [
         "f2",
+        "",
         "",
         "failed",
         "",

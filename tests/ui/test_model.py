@@ -387,4 +387,3 @@ async def test_a_flow_whose_goal_was_skipped_is_noted_with_the_reason(engine: En
     skips = model.skipped_goals[skipped]
     assert skips.goals == ("guarded",) and skips.every_goal
     assert list(skips.reasons) == ["guarded"] and skips.reasons["guarded"]
-

@@ -1,92 +1,77 @@
-"""The Ale compiler: forms to a tree of evaluator nodes, special forms included.
+"""The Ale compiler: forms to a tree of evaluator nodes, the binding forms and literals.
 
 Compiling resolves every local to its frame slot, folds literal vectors and
 objects into constants built once, collects the free (global) names a script
-uses, and counts the weight (node count) a run or a lambda call pays up front.
-Special forms are methods of ``Compiler`` listed in ``SPECIAL_FORMS``; ``->`` and
-``->>`` compile step by step rather than expand, so long chains do not nest.
+uses with the offset of their first use, and counts the weight (node count) a
+run or a lambda call pays up front. Special forms are methods listed in
+``SPECIAL_FORMS``; the ones Ale defines as macros over these (threading, ``case``,
+``try`` ...) live in ``derived`` and compile directly rather than expand.
+
+A body (a script, a lambda's, a let's) whose forms ``define`` names gets one frame
+holding all of them before any runs, so definitions may refer to each other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from argyll.script.ale import evaluator
+from argyll.script.ale.derived import DerivedForms, Threaded, expect, is_seq
 from argyll.script.ale.evaluator import Compiled, Const, node
 from argyll.script.ale.reader import Seq, SyntaxAt
-from argyll.script.ale.values import Node, Symbol, key_name
+from argyll.script.ale.values import MISSING, Cons, Node, Symbol, key_name, make_list, set_of
+
+
+class RecFrame(list[str]):
+    """The names of a frame whose slots start unset (``define``, ``let-rec``)."""
+
 
 Scope = tuple[list[str], ...]
 """Names of the enclosing frames at compile time, innermost last."""
 
-
-@dataclass(frozen=True, slots=True)
-class _Threaded:
-    """The value so far of a -> / ->> chain, already compiled, spliced into the next step."""
-
-    compiled: Compiled
-
-
-def _expect(form: Seq, low: int, high: int | None, usage: str) -> tuple[Any, ...]:
-    args = form.items[1:]
-    if len(args) < low or (high is not None and len(args) > high):
-        raise SyntaxAt(f"expected {usage}", form.pos)
-    return args
-
-
-def _is_seq(form: Any, *openers: str) -> bool:
-    return type(form) is Seq and form.opener in openers
+_DEFINERS = frozenset({"define", "define-lambda", "declare"})
 
 
 def _datum(form: Any, pos: int) -> Any:
     """The value of a quoted form."""
     kind = type(form)
-    if kind is _Threaded:
+    if kind is Threaded:
         raise SyntaxAt("cannot quote a threaded value", pos)
     if kind is not Seq:
         return form
     items = [_datum(item, form.pos) for item in form.items]
     if form.opener == "(":
-        return tuple(items)
+        if form.tail is not MISSING:
+            value = _datum(form.tail, form.pos)
+            for item in reversed(items):
+                value = Cons(item, value)
+            return value
+        return make_list(items)
     if form.opener == "[":
         return items
+    if form.opener == "#{":
+        return set_of(items)
     return _static_object(items[::2], items[1::2], form.pos)
 
 
-def _static_object(keys: list[Any], values: list[Any], pos: int) -> dict[str, Any]:
+def _static_object(keys: list[Any], values: list[Any], pos: int) -> dict[Any, Any]:
     names = [key_name(key) for key in keys]
     if None in names:
-        raise SyntaxAt("object keys must be keywords or strings", pos)
+        raise SyntaxAt("object keys must be keywords, strings or numbers", pos)
     return dict(zip(names, values, strict=True))
-
-
-def _cond_clauses(form: Seq) -> list[tuple[Any, Any]]:
-    """(test, expr) pairs from ``[test expr]`` clauses or the flat Clojure form."""
-    clauses = form.items[1:]
-    if any(_is_seq(clause, "[") for clause in clauses):
-        for clause in clauses:
-            if not (_is_seq(clause, "[") and len(clause.items) == 2):
-                raise SyntaxAt("cond clauses must be [test expr]", getattr(clause, "pos", form.pos))
-        pairs = [clause.items for clause in clauses]
-    elif len(clauses) % 2:
-        raise SyntaxAt("cond needs a test and an expression for each clause", form.pos)
-    else:
-        pairs = list(zip(clauses[::2], clauses[1::2], strict=True))
-    return [(True if test == Symbol("else") else test, expr) for test, expr in pairs]
 
 
 def _binding_pairs(spec: Any, pos: int) -> list[tuple[str, Any]]:
     """Accept ``([x 1] [y 2])``, ``((x 1))``, ``[[x 1]]`` and the flat ``[x 1 y 2]``."""
-    if not _is_seq(spec, "(", "["):
+    if not is_seq(spec, "(", "["):
         raise SyntaxAt("let bindings must be a list or a vector", pos)
     items = spec.items
     if spec.opener == "[" and items and type(items[0]) is Symbol:
         if len(items) % 2:
             raise SyntaxAt("let binding without a value", spec.pos)
         pairs = list(zip(items[::2], items[1::2], strict=True))
-    elif all(_is_seq(item, "(", "[") and len(item.items) == 2 for item in items):
+    elif all(is_seq(item, "(", "[") and len(item.items) == 2 for item in items):
         pairs = [item.items for item in items]
     else:
         raise SyntaxAt("let bindings must be [name value] pairs", spec.pos)
@@ -95,20 +80,57 @@ def _binding_pairs(spec: Any, pos: int) -> list[tuple[str, Any]]:
     return [(name.name, value) for name, value in pairs]
 
 
-class Compiler:
-    """Turns forms into nodes, collecting the free (global) names the script uses and
-    the weight (node count) of the code outside any lambda body."""
+def _params(params: Any, pos: int) -> tuple[list[str], bool]:
+    """Parameter names and whether the last takes the rest: ``(x y)``, ``[x y]``,
+    ``(x . more)``, or one symbol for all the arguments."""
+    if type(params) is Symbol:
+        return [params.name], True
+    if not is_seq(params, "(", "["):
+        raise SyntaxAt("lambda parameters must be a list of symbols", pos)
+    names = [*params.items, *([] if params.tail is MISSING else [params.tail])]
+    if any(type(name) is not Symbol for name in names):
+        raise SyntaxAt("lambda parameters must be a list of symbols", pos)
+    result = [name.name for name in names]
+    if len(set(result)) != len(result):
+        raise SyntaxAt("lambda parameters must be distinct", pos)
+    return result, params.tail is not MISSING
 
-    def __init__(self) -> None:
-        self.free: set[str] = set()
+
+def _defined_names(forms: Iterable[Any]) -> list[str]:
+    """The names a body's ``define``, ``define-lambda`` and ``declare`` forms bind."""
+    names: list[str] = []
+    for form in forms:
+        if not (is_seq(form, "(") and form.items and type(form.items[0]) is Symbol):
+            continue
+        head, *args = form.items
+        if head.name not in _DEFINERS or not args:
+            continue
+        targets = args if head.name == "declare" else args[:1]
+        for target in targets:
+            name = target.items[0] if is_seq(target, "(") and target.items else target
+            if type(name) is not Symbol:
+                raise SyntaxAt(f"{head.name} needs a name", form.pos)
+            if name.name not in names:
+                names.append(name.name)
+    return names
+
+
+class Compiler(DerivedForms):
+    """Turns forms into nodes, collecting the free (global) names the script uses and
+    the weight (node count) of the code outside any lambda body. With ``fast``, calls
+    of some builtins by name go straight to them (see ``evaluator.fast_call_node``)."""
+
+    def __init__(self, fast: bool = True) -> None:
+        self.free: dict[str, int] = {}
         self.weight = 0
+        self.fast = fast
 
     def compile(self, form: Any, scope: Scope) -> Compiled:
         self.weight += 1
         kind = type(form)
         if kind is Symbol:
-            return self.symbol(form.name, scope)
-        if kind is _Threaded:
+            return self.symbol(form, scope)
+        if kind is Threaded:
             return form.compiled
         if kind is not Seq:
             return Const(form)
@@ -116,6 +138,10 @@ class Compiler:
             return self.vector_literal(form, scope)
         if form.opener == "{":
             return self.object_literal(form, scope)
+        if form.opener == "#{":
+            return self.set_literal(form, scope)
+        if form.tail is not MISSING:
+            return self.pair_literal(form, scope)
         return self.combination(form, scope)
 
     def node(self, form: Any, scope: Scope) -> Node:
@@ -123,17 +149,27 @@ class Compiler:
 
     def body(self, forms: Iterable[Any], scope: Scope) -> Compiled:
         """A sequence of forms, worth the last one; null when empty."""
+        forms = list(forms)
+        defined = _defined_names(forms)
+        if defined:
+            frame = RecFrame(defined)
+            inner = (*scope, frame)
+            parts = [self.node(form, inner) for form in forms]
+            return evaluator.recursive_frame_node(len(frame), evaluator.sequence_node(parts))
         parts = [self.compile(form, scope) for form in forms]
         if len(parts) <= 1:
             return parts[0] if parts else Const(None)
         return evaluator.sequence_node([node(part) for part in parts])
 
-    def symbol(self, name: str, scope: Scope) -> Node:
+    def symbol(self, form: Symbol, scope: Scope) -> Node:
+        name = form.name
         for depth, names in enumerate(reversed(scope)):
             for slot in range(len(names), 0, -1):
                 if names[slot - 1] == name:
+                    if type(names) is RecFrame:
+                        return evaluator.checked_local_node(depth, slot, name)
                     return evaluator.local_node(depth, slot)
-        self.free.add(name)
+        self.free.setdefault(name, form.pos)
         return evaluator.global_node(name)
 
     def vector_literal(self, form: Seq, scope: Scope) -> Compiled:
@@ -142,6 +178,17 @@ class Compiler:
             self.weight -= len(parts)  # folded into this one constant
             return Const([part.value for part in parts])
         return evaluator.vector_node([node(part) for part in parts])
+
+    def set_literal(self, form: Seq, scope: Scope) -> Compiled:
+        parts = [self.node(item, scope) for item in form.items]
+        return evaluator.set_node(parts)
+
+    def pair_literal(self, form: Seq, scope: Scope) -> Node:
+        """``(a b . c)`` evaluates its parts and pairs them: ``(cons a (cons b c))``."""
+        value = self.node(form.tail, scope)
+        for item in reversed(form.items):
+            value = evaluator.cons_node(self.node(item, scope), value)
+        return value
 
     def object_literal(self, form: Seq, scope: Scope) -> Compiled:
         keys = [self.compile(key, scope) for key in form.items[::2]]
@@ -160,20 +207,28 @@ class Compiler:
 
     def combination(self, form: Seq, scope: Scope) -> Compiled:
         if not form.items:
-            return Const(())
+            return Const(None)
         head, *args = form.items
-        if type(head) is Symbol and head.name in SPECIAL_FORMS:
-            return SPECIAL_FORMS[head.name](self, form, scope)
+        if type(head) is Symbol and not _is_local(head, scope):
+            if head.name in SPECIAL_FORMS:
+                return SPECIAL_FORMS[head.name](self, form, scope)
+            self.weight += 1
+            self.free.setdefault(head.name, head.pos)
+            if self.fast and len(args) == 2 and head.name in evaluator.FAST_CALLS:
+                parts = [self.compile(arg, scope) for arg in args]
+                return evaluator.fast_call_node(*evaluator.FAST_CALLS[head.name], *parts)
+            nodes = [self.node(arg, scope) for arg in args]
+            return evaluator.global_call_node(head.name, nodes)
         return evaluator.call_node(self.node(head, scope), [self.node(arg, scope) for arg in args])
 
     # -- special forms
 
     def quote(self, form: Seq, scope: Scope) -> Compiled:
-        (datum,) = _expect(form, 1, 1, "(quote form)")
+        (datum,) = expect(form, 1, 1, "(quote form)")
         return Const(_datum(datum, form.pos))
 
     def if_(self, form: Seq, scope: Scope, negate: bool = False) -> Node:
-        test, then, *other = _expect(form, 2, 3, "(if test then else?)")
+        test, then, *other = expect(form, 2, 3, "(if test then else?)")
         branches = [self.node(then, scope), self.node(other[0] if other else None, scope)]
         if negate:
             branches.reverse()
@@ -183,7 +238,7 @@ class Compiler:
         return self.if_(form, scope, negate=True)
 
     def when(self, form: Seq, scope: Scope, negate: bool = False) -> Node:
-        test, *body = _expect(form, 2, None, "(when test body...)")
+        test, *body = expect(form, 1, None, "(when test body...)")
         branches = [node(self.body(body, scope)), node(Const(None))]
         if negate:
             branches.reverse()
@@ -192,11 +247,6 @@ class Compiler:
     def when_not(self, form: Seq, scope: Scope) -> Node:
         return self.when(form, scope, negate=True)
 
-    def cond(self, form: Seq, scope: Scope) -> Node:
-        return evaluator.cond_node(
-            [(self.node(test, scope), self.node(expr, scope)) for test, expr in _cond_clauses(form)]
-        )
-
     def and_(self, form: Seq, scope: Scope) -> Node:
         return evaluator.and_node([self.node(part, scope) for part in form.items[1:]])
 
@@ -204,8 +254,18 @@ class Compiler:
         return evaluator.or_node([self.node(part, scope) for part in form.items[1:]])
 
     def let(self, form: Seq, scope: Scope) -> Node:
-        """Bindings are sequential (each sees the ones before), for ``let`` and ``let*``."""
-        bindings, *body = _expect(form, 2, None, "(let bindings body...)")
+        """Ale's ``let`` binds in parallel: no init sees the names being bound."""
+        bindings, *body = expect(form, 1, None, "(let bindings body...)")
+        pairs = _binding_pairs(bindings, form.pos)
+        frame: list[str] = []
+        inner = (*scope, frame)
+        inits = [self.node(init, inner) for _, init in pairs]
+        frame.extend(name for name, _ in pairs)
+        return evaluator.parallel_let_node(inits, node(self.body(body, inner)))
+
+    def let_star(self, form: Seq, scope: Scope) -> Node:
+        """Each binding sees the ones before it."""
+        bindings, *body = expect(form, 1, None, "(let* bindings body...)")
         frame: list[str] = []
         inner = (*scope, frame)
         inits = []
@@ -214,40 +274,97 @@ class Compiler:
             frame.append(name)
         return evaluator.let_node(inits, node(self.body(body, inner)))
 
-    def lambda_(self, form: Seq, scope: Scope) -> Node:
-        params, *body = _expect(form, 2, None, "(lambda (params...) body...)")
-        if not _is_seq(params, "(", "[") or any(type(p) is not Symbol for p in params.items):
-            raise SyntaxAt("lambda parameters must be a list of symbols", form.pos)
-        names = [param.name for param in params.items]
-        if len(set(names)) != len(names):
-            raise SyntaxAt("lambda parameters must be distinct", form.pos)
+    def let_rec(self, form: Seq, scope: Scope) -> Node:
+        """Every binding sees all of them (for functions that call each other)."""
+        bindings, *body = expect(form, 1, None, "(let-rec bindings body...)")
+        pairs = _binding_pairs(bindings, form.pos)
+        return self.recursive(pairs, body, scope)
+
+    def recursive(self, pairs: list[tuple[str, Any]], body: list[Any], scope: Scope) -> Node:
+        frame = RecFrame(name for name, _ in pairs)
+        inner = (*scope, frame)
+        parts = [
+            evaluator.assign_node(slot, self.node(init, inner))
+            for slot, (_, init) in enumerate(pairs, start=1)
+        ]
+        parts.append(node(self.body(body, inner)))
+        return evaluator.recursive_frame_node(len(frame), evaluator.sequence_node(parts))
+
+    def lambda_(self, form: Seq, scope: Scope, name: str = "") -> Node:
+        params, *body = expect(form, 1, None, "(lambda (params...) body...)")
+        if is_seq(params, "[") and params.items and is_seq(params.items[0], "("):
+            return self.lambda_cases(form.items[1:], scope, name, form.pos)  # [(x) ...] [(x y) ...]
+        return self.lambda_case(params, body, scope, name, form.pos)
+
+    def lambda_cases(self, clauses: Iterable[Any], scope: Scope, name: str, pos: int) -> Node:
+        cases = []
+        for clause in clauses:
+            if not (is_seq(clause, "[") and clause.items):
+                raise SyntaxAt("each case of a lambda is [(params...) body...]", pos)
+            params, *body = clause.items
+            cases.append(self.lambda_case(params, body, scope, name, clause.pos))
+        return evaluator.cases_node(cases)
+
+    def lambda_case(self, params: Any, body: list[Any], scope: Scope, name: str, pos: int) -> Node:
+        names, rest = _params(params, pos)
         outer, self.weight = self.weight, 0
         compiled = node(self.body(body, (*scope, names)))
         weight, self.weight = self.weight, outer
-        return evaluator.lambda_node(len(names), compiled, weight)
+        return evaluator.lambda_node(len(names) - rest, compiled, weight, rest, name)
+
+    def lambda_rec(self, form: Seq, scope: Scope) -> Node:
+        """``(lambda-rec name (params) body...)``: a lambda that can call itself by name."""
+        name, *rest = expect(form, 2, None, "(lambda-rec name (params...) body...)")
+        if type(name) is not Symbol:
+            raise SyntaxAt("lambda-rec needs a name", form.pos)
+        function = Seq("(", (Symbol("lambda"), *rest), form.pos)
+        frame = RecFrame([name.name])
+        inner = (*scope, frame)
+        value = self.lambda_(function, inner, name.name)
+        body = evaluator.assign_node(1, value)
+        return evaluator.recursive_frame_node(1, body)
+
+    def define(self, form: Seq, scope: Scope) -> Node:
+        """``(define name value)`` or ``(define (name params...) body...)``, in a body's frame."""
+        target, *rest = expect(form, 1, None, "(define name value)")
+        if is_seq(target, "(") and target.items:
+            name = target.items[0]
+            slot = _definition_slot(name, scope, form.pos)
+            params = Seq("(", target.items[1:], target.pos, target.tail)
+            value = self.lambda_case(params, rest, scope, name.name, form.pos)
+        else:
+            if len(rest) != 1:
+                raise SyntaxAt("expected (define name value)", form.pos)
+            slot = _definition_slot(target, scope, form.pos)
+            value = self.node(rest[0], scope)
+        return evaluator.assign_node(slot, value)
+
+    def define_lambda(self, form: Seq, scope: Scope) -> Node:
+        target, *rest = expect(form, 2, None, "(define-lambda name (params...) body...)")
+        if is_seq(target, "("):
+            return self.define(form, scope)
+        slot = _definition_slot(target, scope, form.pos)
+        value = self.lambda_(Seq("(", (Symbol("lambda"), *rest), form.pos), scope, target.name)
+        return evaluator.assign_node(slot, value)
+
+    def declare(self, form: Seq, scope: Scope) -> Const:
+        return Const(None)  # the body's frame already holds the names
 
     def begin(self, form: Seq, scope: Scope) -> Compiled:
         return self.body(form.items[1:], scope)
 
-    def thread_first(self, form: Seq, scope: Scope) -> Compiled:
-        return self.thread(form, scope, last=False)
 
-    def thread_last(self, form: Seq, scope: Scope) -> Compiled:
-        return self.thread(form, scope, last=True)
+def _definition_slot(name: Any, scope: Scope, pos: int) -> int:
+    """The slot of a body's frame a ``define`` sets; a define elsewhere is an error."""
+    if type(name) is not Symbol:
+        raise SyntaxAt("define needs a name", pos)
+    if not scope or type(scope[-1]) is not RecFrame or name.name not in scope[-1]:
+        raise SyntaxAt("define belongs at the top of a body (a script, function or let)", pos)
+    return scope[-1].index(name.name) + 1
 
-    def thread(self, form: Seq, scope: Scope, last: bool) -> Compiled:
-        """Compile step by step rather than expand, so long chains do not nest the compiler."""
-        start, *steps = _expect(form, 1, None, f"({form.items[0].name} value steps...)")
-        value = self.compile(start, scope)
-        for step in steps:
-            threaded = _Threaded(value)
-            if _is_seq(step, "(") and step.items:
-                head, *rest = step.items
-                items = (head, *rest, threaded) if last else (head, threaded, *rest)
-                value = self.compile(Seq("(", items, step.pos), scope)
-            else:
-                value = self.compile(Seq("(", (step, threaded), form.pos), scope)
-        return value
+
+def _is_local(head: Symbol, scope: Scope) -> bool:
+    return any(head.name in names for names in scope)
 
 
 SPECIAL_FORMS: dict[str, Callable[[Compiler, Seq, Scope], Compiled]] = {
@@ -256,14 +373,18 @@ SPECIAL_FORMS: dict[str, Callable[[Compiler, Seq, Scope], Compiled]] = {
     "unless": Compiler.unless,
     "when": Compiler.when,
     "when-not": Compiler.when_not,
-    "cond": Compiler.cond,
     "and": Compiler.and_,
     "or": Compiler.or_,
     "let": Compiler.let,
-    "let*": Compiler.let,
+    "let*": Compiler.let_star,
+    "let-rec": Compiler.let_rec,
     "lambda": Compiler.lambda_,
     "fn": Compiler.lambda_,
+    "λ": Compiler.lambda_,
+    "lambda-rec": Compiler.lambda_rec,
+    "define": Compiler.define,
+    "define-lambda": Compiler.define_lambda,
+    "declare": Compiler.declare,
     "begin": Compiler.begin,
-    "->": Compiler.thread_first,
-    "->>": Compiler.thread_last,
+    **DerivedForms.FORMS,
 }

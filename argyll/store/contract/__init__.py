@@ -21,6 +21,7 @@ runs them on the memory, SQLite, Redis and Redis Cluster stores.
 """
 
 from argyll.store.contract.memos import MemosContract
+from argyll.store.contract.queries import FlowQueryContract
 from argyll.store.contract.retention import RetentionContract
 from argyll.store.contract.roles import (
     FeedContract,
@@ -48,6 +49,7 @@ __all__ = [
     "WAIT",
     "FeedContract",
     "FlowIndexContract",
+    "FlowQueryContract",
     "LeasesContract",
     "LifecycleContract",
     "MemosContract",
@@ -68,6 +70,7 @@ class StoreContract(
     StreamsContract,
     FeedContract,
     FlowIndexContract,
+    FlowQueryContract,
     SnapshotsContract,
     LeasesContract,
     SlotsContract,

@@ -13,21 +13,32 @@ from argyll.errors import StoreError
 from argyll.events import (
     FlowCanceled,
     FlowCompleted,
+    FlowDeactivated,
     FlowFailed,
     FlowPaused,
     FlowRetried,
+    FlowStarted,
     flow_aggregate,
 )
+from argyll.flow_query import FlowQuery
 from argyll.memo import Memo
-from argyll.model import FlowID, StepID
+from argyll.model import FlowID, FlowStatus, ParentRef, Plan, StepID, Token
 from argyll.store.base import EventStore
 from argyll.store.contract.support import WAIT, Suite, append_to, at, skipped, started, take
 
 CUTOFF = at(100)
 
 
-async def ended_flow(store: EventStore, flow_id: str, ended: float, how: str = "completed") -> None:
-    """A flow started at 0 with one more event, ended ``ended`` seconds after NOW."""
+async def ended_flow(
+    store: EventStore,
+    flow_id: str,
+    ended: float,
+    how: str = "completed",
+    *,
+    deactivated: bool = True,
+) -> None:
+    """A flow started at 0 with one more event, ended ``ended`` seconds after NOW and, unless
+    its compensation is to be still running, deactivated in the same write."""
     flow = FlowID(flow_id)
     await append_to(store, flow_aggregate(flow_id), [started(flow_id), skipped(flow_id)], at(0))
     end = {
@@ -35,7 +46,8 @@ async def ended_flow(store: EventStore, flow_id: str, ended: float, how: str = "
         "failed": FlowFailed(flow, "boom"),
         "canceled": FlowCanceled(flow),
     }[how]
-    await append_to(store, flow_aggregate(flow_id), [end], at(ended))
+    events = [end, FlowDeactivated(flow, how)] if deactivated else [end]
+    await append_to(store, flow_aggregate(flow_id), events, at(ended))
 
 
 class RetentionContract(Suite):
@@ -121,7 +133,7 @@ class RetentionContract(Suite):
         removed = await store.remove_flows(["recent", "running", "unknown"], CUTOFF)
 
         assert removed == []
-        assert len(await store.read("flow:recent")) == 3
+        assert len(await store.read("flow:recent")) == 4
         assert await store.flow_summary("running") is not None
 
     async def test_a_flow_retried_after_it_was_listed_stays(self, store: EventStore) -> None:
@@ -130,7 +142,7 @@ class RetentionContract(Suite):
         await append_to(store, "flow:again", [FlowRetried(FlowID("again"), ())], at(50))
 
         assert await store.remove_flows([flow.id for flow in listed], CUTOFF) == []
-        assert len(await store.read("flow:again")) == 4
+        assert len(await store.read("flow:again")) == 5
 
     async def test_removing_twice_removes_once(self, store: EventStore) -> None:
         await ended_flow(store, "old", 10)
@@ -175,6 +187,45 @@ class RetentionContract(Suite):
         assert {event.aggregate for event in await store.read_all()} == {
             f"flow:new{n}" for n in range(5)
         }
+
+    async def test_a_flow_still_compensating_is_neither_listed_nor_removed(
+        self, store: EventStore
+    ) -> None:
+        await ended_flow(store, "undoing", 10, "failed", deactivated=False)
+        flow = FlowID("undoing")
+
+        assert await store.ended_flows(CUTOFF, 10) == []
+        assert await store.remove_flows(["undoing"], CUTOFF) == []
+        assert await store.version(flow_aggregate("undoing")) == 3
+
+        deactivation = FlowDeactivated(flow, "failed")
+        await append_to(store, flow_aggregate("undoing"), [deactivation], at(50))
+        assert [it.id for it in await store.ended_flows(CUTOFF, 10)] == ["undoing"]
+        assert await store.remove_flows(["undoing"], CUTOFF) == ["undoing"]
+
+    async def test_a_removed_flow_leaves_queries_and_counts(self, store: EventStore) -> None:
+        flow = FlowID("child")
+        parent = ParentRef(FlowID("parent"), StepID("sub"), Token("t"))
+        plan = Plan(goals=(StepID("g"),), required=(), steps={}, attributes={})
+        opened = FlowStarted(flow, plan, {}, labels={"team": "a"}, parent=parent)
+        await store.append(flow_aggregate("child"), 0, [opened], at(0))
+        ending = [FlowCompleted(flow), FlowDeactivated(flow, "completed")]
+        await append_to(store, flow_aggregate("child"), ending, at(10))
+        before = await store.flow_counts()
+
+        assert await store.remove_flows(["child"], CUTOFF) == ["child"]
+
+        queries = [
+            FlowQuery(labels={"team": "a"}),
+            FlowQuery(goals=("g",)),
+            FlowQuery(parent="parent"),
+            FlowQuery(statuses=frozenset({FlowStatus.COMPLETED})),
+            FlowQuery(),
+        ]
+        for query in queries:
+            assert (await store.query_flows(query)).flows == [], query
+        after = await store.flow_counts()
+        assert after[FlowStatus.COMPLETED] == before[FlowStatus.COMPLETED] - 1
 
     async def test_a_closed_store_refuses_retention_calls(self, store: EventStore) -> None:
         await store.aclose()

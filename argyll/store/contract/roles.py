@@ -24,7 +24,7 @@ from argyll.events import (
     StepHealthChanged,
     flow_aggregate,
 )
-from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
+from argyll.model import FlowID, FlowStatus, FlowSummary, ParentRef, StepID, Token
 from argyll.store.base import EventStore
 from argyll.store.contract.support import (
     EMPTY_PLAN,
@@ -75,6 +75,18 @@ class StreamsContract(Suite):
         assert await store.read("flow:a", after=3) == appended[3:]
         assert await store.read("flow:a", after=5) == []
         assert await store.read("flow:missing") == []
+
+    async def test_read_many_reads_each_aggregate_after_its_own_version(
+        self, store: EventStore
+    ) -> None:
+        a = await store.append("flow:a", 0, [skipped("a", str(n)) for n in range(3)], NOW)
+        b = await store.append("flow:b", 0, [skipped("b")], NOW)
+        await store.append("flow:c", 0, [skipped("c")], NOW)
+
+        found = await store.read_many({"flow:a": 1, "flow:b": 0, "flow:c": 1, "flow:none": 0})
+
+        assert found == {"flow:a": a[1:], "flow:b": b}
+        assert await store.read_many({}) == {}
 
     async def test_version_is_the_last_seq(self, store: EventStore) -> None:
         assert await store.version("flow:a") == 0
@@ -374,6 +386,18 @@ class FlowIndexContract(Suite):
         assert await ids(team="sales") == []
         assert [f.id for f in await store.list_flows(None, 1, {"team": "billing"})] == ["b"]
 
+    async def test_a_child_flows_row_names_its_parent(self, store: EventStore) -> None:
+        parent = ParentRef(FlowID("p"), StepID("sub"), Token("t1"))
+        await store.append("flow:p", 0, [started("p")], at(0))
+        await store.append(
+            "flow:c", 0, [FlowStarted(FlowID("c"), EMPTY_PLAN, {}, parent=parent)], at(1)
+        )
+        await store.append("flow:c", 1, [FlowCanceled(FlowID("c"))], at(2))
+
+        summary = FlowSummary(FlowID("c"), FlowStatus.CANCELED, at(1), at(2), parent=FlowID("p"))
+        assert await store.flow_summary("c") == summary
+        assert [f.parent for f in await store.list_flows()] == [FlowID("p"), None]
+
     async def test_list_flows_breaks_ties_by_descending_id(self, store: EventStore) -> None:
         for flow_id in ["m", "z", "a"]:
             await store.append(flow_aggregate(flow_id), 0, [started(flow_id)], NOW)
@@ -399,6 +423,15 @@ class SnapshotsContract(Suite):
         await store.save_snapshot("flow:f", 200, {"id": "f"})
         assert await store.load_snapshot("flow:f") == (200, {"id": "f"})
         assert await store.load_snapshot("flow:other") is None
+
+    async def test_snapshots_load_a_batch_at_once(self, store: EventStore) -> None:
+        await store.save_snapshot("flow:f", 100, {"id": "f"})
+        await store.save_snapshot("flow:g", 300, {"id": "g", "n": [1]})
+
+        found = await store.load_snapshots(["flow:f", "flow:none", "flow:g"])
+
+        assert found == {"flow:f": (100, {"id": "f"}), "flow:g": (300, {"id": "g", "n": [1]})}
+        assert await store.load_snapshots([]) == {}
 
 
 # -------------------------------------------------------------------- leases

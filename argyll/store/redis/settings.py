@@ -9,7 +9,10 @@ slot and one Lua script can touch all of it::
     <prefix>{sk}:stream:<aggregate>   stream: the same, as written before (lua/events.lua)
     <prefix>{sk}:snapshot:<aggregate> the aggregate's latest snapshot (JSON)
     <prefix>{sk}:flows                hash: flow id -> its index row (JSON)
-    <prefix>{sk}:flows:<set>          sorted sets all/active/completed/failed, by creation time
+    <prefix>{sk}:flows:<set>          sorted sets all/<each status>, by creation time
+    <prefix>{sk}:flows:label:<label>  sorted set per label (JSON [name, value]), by creation time
+    <prefix>{sk}:flows:goal:<step>    sorted set per goal step, by creation time
+    <prefix>{sk}:flows:parent:<flow>  sorted set of a parent flow's children, by creation time
     <prefix>{s0}:meta, <prefix>{s0}:instances
     <prefix>{s0}:slots:held:<step>    hash: item (flow \x1f token) -> instance holding its slot
     <prefix>{s0}:slots:queue:<step>   sorted set: items waiting for a slot, by arrival
@@ -33,7 +36,9 @@ in the shard of ``flow:<id>`` (so a flow's start, end and index row share a slot
 
 from __future__ import annotations
 
+import json
 import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -149,6 +154,25 @@ class Keys:
 
     def flow_set(self, shard: int, status: FlowStatus | None) -> str:
         return f"{self.tags[shard]}flows:{'all' if status is None else status.value}"
+
+    def label_set(self, shard: int, name: str, value: str) -> str:
+        return f"{self.tags[shard]}flows:label:{json.dumps([name, value])}"
+
+    def goal_set(self, shard: int, goal: str) -> str:
+        return f"{self.tags[shard]}flows:goal:{goal}"
+
+    def parent_set(self, shard: int, parent: str) -> str:
+        return f"{self.tags[shard]}flows:parent:{parent}"
+
+    def row_sets(
+        self, shard: int, labels: Mapping[str, str], goals: Iterable[str], parent: str | None
+    ) -> list[str]:
+        """The label, goal and parent sets a flow's row is in, besides all and its status."""
+        return [
+            *(self.label_set(shard, name, value) for name, value in labels.items()),
+            *(self.goal_set(shard, goal) for goal in goals),
+            *([] if parent is None else [self.parent_set(shard, parent)]),
+        ]
 
     def index(self, shard: int) -> list[str]:
         """The flow index keys, in the order the append script takes them."""

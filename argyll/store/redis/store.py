@@ -19,8 +19,9 @@ not have been written (the reply was lost), so the caller reads before retrying.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -33,8 +34,16 @@ from redis.exceptions import RedisError
 
 from argyll.codec import decode_time, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import Event, EventData, FlowFailed, FlowStarted, flow_aggregate
+from argyll.events import (
+    Event,
+    EventData,
+    FlowDeactivated,
+    FlowFailed,
+    FlowStarted,
+    flow_aggregate,
+)
 from argyll.flow_index import INDEXED_TYPES, IndexedData, index_change
+from argyll.flow_query import FlowPage, FlowQuery, page_of, sort_key
 from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.retention import expired
@@ -79,6 +88,10 @@ from argyll.store.redis.settings import (
 ITEM_SEPARATOR = "\x1f"
 """Between flow and token in a slot key's item (ids and tokens never hold it)."""
 _ENDED_STATUSES = " ".join(status.value for status in FlowStatus if status.ended)
+MAX_SCORE = 2**53
+"""Beyond any creation time's score (microseconds since the epoch, exact in a double)."""
+MIN_CHUNK, MAX_CHUNK = 64, 1000
+"""Members of a sorted set a query reads at once: at least a page, growing up to the most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +101,8 @@ class _Append:
     keys: list[str]
     args: list[Any]
     """expected, aggregate, count, indexed, then the events' and index rows' fields"""
+    joins: list[str]
+    """The label and goal sets the rows it opens join."""
 
 
 class RedisEventStore(ClosesOnExit):
@@ -138,11 +153,12 @@ class RedisEventStore(ClosesOnExit):
         moment = entry_time(timestamp)
         for data in events:
             args += (moment, *encode_entry(aggregate, data))
+        joins: list[str] = []
         if indexed:
-            args += self._index_args(shard, indexed, stamp, timestamp)
+            args += self._index_args(shard, indexed, stamp, timestamp, joins)
         keys = self._keys.events(shard, aggregate)
         with self._guard.translating():
-            appended, detail = await self._pipeliner.grouped(shard, _Append(keys, args))
+            appended, detail = await self._pipeliner.grouped(shard, _Append(keys, args, joins))
         if not appended:
             raise VersionConflict(aggregate, expected, int(detail))
         if not events:
@@ -156,9 +172,15 @@ class RedisEventStore(ClosesOnExit):
         ]
 
     def _index_args(
-        self, shard: int, indexed: list[IndexedData], stamp: str, timestamp: datetime
+        self,
+        shard: int,
+        indexed: list[IndexedData],
+        stamp: str,
+        timestamp: datetime,
+        joins: list[str],
     ) -> list[Any]:
-        """The script's index arguments; a flow's row must live in the shard of ``flow:<id>``."""
+        """The script's index arguments, and into ``joins`` the sets opened rows join; a
+        flow's row must live in the shard of ``flow:<id>``."""
         args: list[Any] = []
         for data in indexed:
             home = flow_aggregate(data.flow_id)
@@ -168,17 +190,23 @@ class RedisEventStore(ClosesOnExit):
                 )
             error = data.error if isinstance(data, FlowFailed) else ""
             change, status = index_change(data)
-            labels = json.dumps(dict(data.labels)) if isinstance(data, FlowStarted) else ""
             args += (change.value, status.value, data.flow_id, entry_time(timestamp), stamp, error)
-            args.append(labels)
+            if isinstance(data, FlowStarted):
+                parent = data.parent.flow_id if data.parent is not None else None
+                sets = self._keys.row_sets(shard, data.labels, data.plan.goals, parent)
+                args += (json.dumps(dict(data.labels)), json.dumps(list(data.plan.goals)))
+                args += (parent or "", len(sets))
+                joins += sets
+            else:
+                args += ("", "", "", 0)
         return args
 
     def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
         """One script call for the shard's appends in a pipeline, above this store's floor."""
         keys = [self._keys.feeds[shard], self._keys.clocks[shard], *self._keys.index(shard)]
-        for append in batch:
-            keys += append.keys
-        args = [format_id(self._feed.floor), len(FlowStatus)]
+        keys += (key for append in batch for key in append.keys)
+        keys += (key for append in batch for key in append.joins)
+        args = [format_id(self._feed.floor), len(FlowStatus), len(batch)]
         for append in batch:
             args += append.args
         return ("EVALSHA", APPEND.sha, len(keys), *keys, *args)
@@ -191,6 +219,12 @@ class RedisEventStore(ClosesOnExit):
         if entries:
             self._feed.observe(parse_id(entries[-1][0]))
         return [feed_event(entry, shard) for entry in entries]
+
+    async def read_many(self, after: Mapping[str, int]) -> dict[str, list[Event]]:
+        """One read per aggregate, queued at once: the pipeliner sends them together."""
+        names = list(after)
+        found = await asyncio.gather(*(self.read(name, after[name]) for name in names))
+        return {name: events for name, events in zip(names, found, strict=True) if events}
 
     async def version(self, aggregate: str) -> int:
         shard = self._keys.shard(aggregate)
@@ -235,8 +269,8 @@ class RedisEventStore(ClosesOnExit):
     ) -> list[FlowSummary]:
         """Newest first; flows created at the same moment come in descending id order.
 
-        A label filter reads every row of the status and filters here (label queries
-        with an index of their own come with paging).
+        A label filter reads every row of the status and filters here; ``query_flows``
+        reads a label's own set instead, a page at a time.
         """
         if labels:
             every = await self.list_flows(status)
@@ -279,6 +313,94 @@ class RedisEventStore(ClosesOnExit):
             rows.update(zip(flow_ids, raws, strict=True))
         return [_summary(flow_id, rows[flow_id]) for flow_id, _ in flows]
 
+    async def query_flows(self, query: FlowQuery) -> FlowPage:
+        """Each shard's page from the narrowest sets (the fewest rows in all shards, by
+        ZCARD), walked by creation time from the cursor and filtered here, then merged."""
+        with self._guard.translating():
+            sets = await self._narrowest(query)
+            pages = await asyncio.gather(
+                *(
+                    self._matches(shard, key, query)
+                    for shard in range(self._keys.shards)
+                    for key in sets(shard)
+                )
+            )
+        rows = sorted(itertools.chain(*pages), key=sort_key, reverse=query.newest_first)
+        return page_of(query, rows)
+
+    async def _narrowest(self, query: FlowQuery) -> Callable[[int], list[str]]:
+        keys = self._keys
+        choices: list[Callable[[int], list[str]]] = [
+            *(_one(keys.label_set, *label) for label in query.labels.items()),
+            *(_one(keys.goal_set, goal) for goal in query.goals),
+            *([] if query.parent is None else [_one(keys.parent_set, query.parent)]),
+        ]
+        if query.statuses:
+            statuses = sorted(query.statuses)
+            choices.append(lambda shard: [keys.flow_set(shard, status) for status in statuses])
+        if not choices:
+            return lambda shard: [keys.flow_set(shard, None)]
+        shards = range(keys.shards)
+        sizes = await asyncio.gather(
+            *(
+                self._pipeliner.execute("ZCARD", key)
+                for choice in choices
+                for shard in shards
+                for key in choice(shard)
+            )
+        )
+        totals, at = [], 0
+        for choice in choices:
+            width = sum(len(choice(shard)) for shard in shards)
+            totals.append(sum(sizes[at : at + width]))
+            at += width
+        return choices[totals.index(min(totals))]
+
+    async def _matches(self, shard: int, key: str, query: FlowQuery) -> list[FlowSummary]:
+        """Up to a page and one of the set's rows that match, in the query's order, read in
+        chunks of growing size; a chunk starts after the last (score, member) read."""
+        wanted, chunk = query.limit + 1, max(query.limit + 1, MIN_CHUNK)
+        low, high = _score_range(query)
+        skip, found = 0, []
+        while len(found) < wanted and low <= high:
+            bounds = (high, low) if query.newest_first else (low, high)
+            command = "ZREVRANGEBYSCORE" if query.newest_first else "ZRANGEBYSCORE"
+            reply = await self._pipeliner.execute(
+                command, key, *bounds, "WITHSCORES", "LIMIT", skip, chunk
+            )
+            members = [member.decode() for member in reply[::2]]
+            scores = [int(float(score)) for score in reply[1::2]]
+            if not members:
+                break
+            raws = await self._pipeliner.execute("HMGET", self._keys.flows(shard), *members)
+            for member, raw in zip(members, raws, strict=True):
+                summary = None if raw is None else _summary(member, raw)
+                if summary and query.beyond_cursor(sort_key(summary)) and query.matches(summary):
+                    found.append(summary)
+            if len(members) < chunk:
+                break
+            last = scores[-1]
+            same = sum(1 for score in scores if score == last)
+            skip = skip + same if last == (high if query.newest_first else low) else same
+            low, high = (low, last) if query.newest_first else (last, high)
+            chunk = min(2 * chunk, MAX_CHUNK)
+        return found[:wanted]
+
+    async def flow_counts(self) -> dict[FlowStatus, int]:
+        statuses, shards = list(FlowStatus), range(self._keys.shards)
+        with self._guard.translating():
+            sizes = await asyncio.gather(
+                *(
+                    self._pipeliner.execute("ZCARD", self._keys.flow_set(shard, status))
+                    for status in statuses
+                    for shard in shards
+                )
+            )
+        width = len(shards)
+        return {
+            status: sum(sizes[n * width : (n + 1) * width]) for n, status in enumerate(statuses)
+        }
+
     async def flow_summary(self, flow_id: str) -> FlowSummary | None:
         shard = self._keys.shard(flow_aggregate(flow_id))
         with self._guard.translating():
@@ -302,6 +424,13 @@ class RedisEventStore(ClosesOnExit):
             return None
         saved = json.loads(raw)
         return saved["version"], saved["state"]
+
+    async def load_snapshots(
+        self, aggregates: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, Any]]]:
+        """One GET per aggregate, queued at once (each may live on another shard)."""
+        found = await asyncio.gather(*(self.load_snapshot(name) for name in aggregates))
+        return {name: saved for name, saved in zip(aggregates, found, strict=True) if saved}
 
     # ----------------------------------------------------------------- leases
 
@@ -414,11 +543,21 @@ class RedisEventStore(ClosesOnExit):
                 break
             offset += len(members)
             rows = await self._pipeliner.execute("HMGET", self._keys.flows(shard), *members)
-            for member, row in zip(members, rows, strict=True):
-                summary = None if row is None else _summary(member.decode(), row)
-                if summary is not None and expired(summary, before):  # None: just removed
-                    found.append(summary)
+            summaries = [
+                _summary(member.decode(), row)
+                for member, row in zip(members, rows, strict=True)
+                if row is not None  # None: just removed
+            ]
+            candidates = [summary for summary in summaries if expired(summary, before)]
+            settled = await asyncio.gather(*(self._deactivated(it.id) for it in candidates))
+            found += (it for it, done in zip(candidates, settled, strict=True) if done)
         return found[:limit]
+
+    async def _deactivated(self, flow_id: str) -> bool:
+        """Whether the flow's last event is its deactivation: no compensation still runs."""
+        aggregate = flow_aggregate(flow_id)
+        last = await self.read(aggregate, after=await self.version(aggregate) - 1)
+        return bool(last) and isinstance(last[-1].data, FlowDeactivated)
 
     async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
         """One script call per shard, then one that drops the removed flows' memo entries."""
@@ -438,13 +577,22 @@ class RedisEventStore(ClosesOnExit):
         return removed
 
     async def _remove_in(self, shard: int, flow_ids: list[str], stamp: str) -> list[bytes]:
+        """One script call for the shard's flows, with the label, goal and parent sets each
+        row is in (read first: a row's sets never change once it is opened)."""
+        rows = await self._pipeliner.execute("HMGET", self._keys.flows(shard), *flow_ids)
         keys = [self._keys.feeds[shard], *self._keys.index(shard)]
-        for flow_id in flow_ids:
-            aggregate = flow_aggregate(flow_id)
+        args: list[Any] = [len(FlowStatus), stamp, _ENDED_STATUSES]
+        for flow_id, raw in zip(flow_ids, rows, strict=True):
+            if raw is None:
+                continue
+            summary, aggregate = _summary(flow_id, raw), flow_aggregate(flow_id)
+            sets = self._keys.row_sets(shard, summary.labels, summary.goals, summary.parent)
             keys += (*self._keys.events(shard, aggregate), self._keys.snapshot(shard, aggregate))
-        removed: list[bytes] = await self._pipeliner.script(
-            REMOVE_FLOWS, keys, [len(FlowStatus), stamp, _ENDED_STATUSES, *flow_ids]
-        )
+            keys += sets
+            args += (flow_id, len(sets))
+        if len(args) == 3:
+            return []
+        removed: list[bytes] = await self._pipeliner.script(REMOVE_FLOWS, keys, args)
         return removed
 
     # -------------------------------------------------------------- lifecycle
@@ -473,6 +621,21 @@ def _holders(step_id: str, pairs: list[bytes]) -> list[SlotHolder]:
     return holders
 
 
+def _one(make: Callable[..., str], *parts: str) -> Callable[[int], list[str]]:
+    return lambda shard: [make(shard, *parts)]
+
+
+def _score_range(query: FlowQuery) -> tuple[int, int]:
+    """The scores (creation microseconds, inclusive) the query's rows can have: its time
+    range, cut at its cursor (whose own score may still hold rows past it, by id)."""
+    low = -MAX_SCORE if query.created_after is None else entry_time(query.created_after) + 1
+    high = MAX_SCORE if query.created_before is None else entry_time(query.created_before) - 1
+    if query.after is not None:
+        cursor = entry_time(query.after.created_at)
+        low, high = (low, min(high, cursor)) if query.newest_first else (max(low, cursor), high)
+    return low, high
+
+
 def _summary(flow_id: str, raw: bytes) -> FlowSummary:
     row = json.loads(raw)
     completed = row.get("completed")
@@ -483,6 +646,8 @@ def _summary(flow_id: str, raw: bytes) -> FlowSummary:
         None if completed is None else decode_time(completed),
         row.get("error"),
         json.loads(row.get("labels") or "{}"),
+        row.get("parent"),
+        tuple(json.loads(row.get("goals") or "[]")),
     )
 
 

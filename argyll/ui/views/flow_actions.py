@@ -16,6 +16,7 @@ from typing import Any
 
 import panel as pn
 
+from argyll.compensate import started
 from argyll.errors import ArgyllError, ValidationError
 from argyll.model import FlowState, FlowStatus
 from argyll.ui.feed import EngineSource, Schedule
@@ -63,6 +64,8 @@ def offered(flow: FlowState | None, step_id: str) -> list[str]:
         FlowStatus.FAILED: ["retry"],
         FlowStatus.CANCELED: ["retry"],
     }.get(flow.status, [])
+    if started(flow):
+        names = []  # its work is being undone, or was: the engine refuses a retry
     execution = flow.executions.get(step_id)  # type: ignore[call-overload]
     if execution is not None and not flow.status.ended and not execution.status.ended:
         names += ["complete", "skip"]

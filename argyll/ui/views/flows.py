@@ -16,21 +16,27 @@ from argyll.ui.views.panes import TABLE_CSS, status_formatter, title_formatter
 FLOW_PAGE_SIZE = 12
 STATUSES = ["all", *(status.value for status in FlowStatus)]
 COLUMN_WIDTHS = {
-    "flow": "20%",
-    "goals": "14%",
-    "status": "13%",
-    "progress": "7%",
-    "started": "14%",
-    "duration (s)": "7%",
-    "error": "25%",
+    "flow": "17%",
+    "parent": "12%",
+    "goals": "12%",
+    "status": "11%",
+    "progress": "6%",
+    "started": "12%",
+    "duration (s)": "6%",
+    "error": "24%",
 }
 """Shares of the table's width, so the root cause stays in view however wide the page."""
 WRAPPED = {"type": "textarea"}
-"""Long text (flow ids, goals, errors) wraps in its cell instead of being cut."""
+"""Long text (flow ids, goals, errors) wraps in its cell instead of being cut.
+
+A child flow's row names its parent flow (empty for flows started by a client)."""
 
 
 class FlowsView:
     """The live flow table: search (id, goal), status and start-time filters; a click selects.
+
+    It holds the newest flows the page read and every flow started since; "Older flows"
+    reads the store's next page of older ones (shown while the store has more).
 
     Start times are shown in the viewer's time zone, as the browser reports it,
     with UTC in each cell's ``title``.
@@ -61,9 +67,15 @@ class FlowsView:
             sizing_mode="stretch_width",
             layout="fit_columns",
             hidden_columns=["utc"],
-            titles={"progress": "steps", "duration (s)": "secs", "error": "root cause / error"},
+            titles={
+                "parent": "parent flow",
+                "progress": "steps",
+                "duration (s)": "secs",
+                "error": "root cause / error",
+            },
             formatters={
                 "flow": WRAPPED,
+                "parent": WRAPPED,
                 "goals": WRAPPED,
                 "status": status_formatter(),
                 "started": title_formatter("utc"),
@@ -72,6 +84,11 @@ class FlowsView:
             widths=COLUMN_WIDTHS,
             stylesheets=[TABLE_CSS],
         )
+        self.older = pn.widgets.Button(
+            label="Older flows", visible=model.older is not None, css_classes=["argyll-older-flows"]
+        )
+        self.older.on_click(lambda _: model.param.trigger("older_wanted"))
+        model.param.watch(lambda event: self._show_older(event.new), "older")
         self.table.param.watch(self._clicked, "selection")
         self.search.param.watch(lambda *_: self._refresh(), "value_input")
         for widget in (self.filter, self.started):
@@ -82,6 +99,7 @@ class FlowsView:
         self.panel = pn.Column(
             pn.Row(self.search, self.filter, self.started),
             self.table,
+            self.older,
             sizing_mode="stretch_width",
         )
         self._refresh()
@@ -97,6 +115,9 @@ class FlowsView:
         self.table.value = frame
         selected = self.model.selected_flow
         self.table.selection = [frame.index.get_loc(selected)] if selected in frame.index else []
+
+    def _show_older(self, cursor: str | None) -> None:
+        self.older.visible = cursor is not None
 
     def _clicked(self, event: param.parameterized.Event) -> None:
         """A row clicked selects its flow; the table showing the selection again changes nothing."""

@@ -19,6 +19,9 @@ BADGE_COLORS = {
     "skipped": "#57534e",
     "paused": "#6d28d9",
     "canceled": "#44403c",
+    "compensating": "#7e22ce",
+    "compensated": "#0f766e",
+    "compensation_failed": "#9f1239",
     "completed-goals-skipped": "#b45309",
     "completed-some-goals-skipped": "#b45309",
 }

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from ale_support import ale
 
-from argyll.errors import ScriptLimitError
+from argyll.errors import ScriptError, ScriptLimitError
 from argyll.script.ale import DEFAULT_BUDGET, MAX_DEPTH, compile_ale
 
 
@@ -98,3 +98,50 @@ def test_no_recursion_error_when_called_from_a_deep_python_stack() -> None:
     with pytest.raises(ScriptLimitError) as caught:
         nested(sys.getrecursionlimit() - stack_depth() - 60)
     assert caught.value.limit == "depth"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "(seq->vector (range))",
+        "(length (map inc (range)))",
+        "(last (filter even? (range)))",
+        "(define (ones) (lazy-seq (cons 1 (ones)))) (length (ones))",
+        "(fold-left + (range 1000000000))",
+        "(length (range 1000000000))",
+    ],
+)
+def test_infinite_and_huge_lazy_sequences_stop_at_the_step_budget(source: str) -> None:
+    with pytest.raises(ScriptLimitError) as caught:
+        ale(source, budget=50_000)
+    assert caught.value.limit == "steps"
+
+
+def test_taking_from_an_infinite_sequence_pays_only_for_what_it_takes() -> None:
+    assert ale("(seq->vector (take 3 (map inc (range))))", budget=200) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "(define (down n) (if (zero? n) 0 (inc (down (dec n))))) (down 100000)",
+        "((lambda-rec f (n) (+ 1 (f n))) 1)",
+        "(let-rec [f (lambda (n) (f (inc n)))] (f 0))",
+    ],
+)
+def test_deep_recursion_stops_at_the_depth_limit(source: str) -> None:
+    with pytest.raises(ScriptLimitError) as caught:
+        ale(source)
+    assert caught.value.limit == "depth"
+
+
+def test_a_limit_cannot_be_caught_by_try() -> None:
+    with pytest.raises(ScriptLimitError):
+        ale("(try (seq->vector (range)) (catch [e any?] :caught))", budget=10_000)
+
+
+def test_a_lazy_sequence_that_failed_fails_again_rather_than_ending_early() -> None:
+    source = """(define s (map (fn [x] (/ 1 x)) [1 0 2]))
+                (try (seq->vector s) (catch [e string?] (length s)))"""
+    with pytest.raises(ScriptError, match="division by zero"):
+        ale(source)

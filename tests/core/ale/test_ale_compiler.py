@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
 from ale_support import ale
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from argyll.errors import ScriptError
+from argyll.script.ale import compile_ale
+from argyll.script.ale.builtins import BUILTINS
+from argyll.script.ale.compiler import SPECIAL_FORMS
 
 
 def test_computed_object_keys() -> None:
     assert ale("{(first ks) 1 :b x}", ks=["a"], x=2) == {"a": 1, "b": 2}
+    assert ale("{(first ks) 1}", ks=[2]) == {"2": 1}
     with pytest.raises(ScriptError):
-        ale("{(first ks) 1}", ks=[1])
+        ale("{(first ks) 1}", ks=[[1]])
 
 
 @pytest.mark.parametrize(
@@ -54,10 +61,11 @@ def test_computed_object_keys() -> None:
         ("(let ([x 1] [y 2]) (+ x y))", 3),
         ("(let ((x 1) (y 2)) (+ x y))", 3),
         ("(let [x 1] (+ x 1))", 2),
-        ("(let [x 1 y (+ x 1)] (* x y))", 2),
+        ("(let* [x 1 y (+ x 1)] (* x y))", 2),
+        ("(let [x 1] (let [x 2 y x] y))", 1),
         ("(let [[x 1] [y 2]] (- y x))", 1),
         ("(let* ([x 1] [y (+ x 1)]) y)", 2),
-        ("(let ([x 1] [x (+ x 10)]) x)", 11),
+        ("(let* ([x 1] [x (+ x 10)]) x)", 11),
         ("(let [x 1] (let [x 2] x))", 2),
         ("(let [x 1] (let [y 2] (let [z 3] [x y z])))", [1, 2, 3]),
         ("(let [] 5)", 5),
@@ -106,3 +114,44 @@ def test_unbound_symbol_is_named() -> None:
 
 def test_long_threading_chains_compile() -> None:
     assert ale("(-> 0" + " inc" * 50 + ")") == 50
+
+
+_ATOMS = [
+    "1",
+    "-2",
+    "2.5",
+    "1/2",
+    '"s"',
+    ":k",
+    "x",
+    "null",
+    "true",
+    "'()",
+    "[1 2]",
+    "{:a 1}",
+    "#{1}",
+    "(1 . 2)",
+    "(range)",
+    "(fn [a] a)",
+    "inc",
+    "[x 1]",
+    "(catch [e any?] 1)",
+]
+_HEADS = sorted(set(BUILTINS) | set(SPECIAL_FORMS))
+_forms = st.recursive(
+    st.sampled_from(_ATOMS),
+    lambda inner: st.builds(
+        lambda head, args: f"({head} {' '.join(args)})",
+        st.sampled_from(_HEADS),
+        st.lists(inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_forms)
+def test_any_combination_of_forms_fails_only_as_a_script_error(source: str) -> None:
+    """Whatever a script combines, it compiles and runs or gives a ScriptError, never a crash."""
+    with contextlib.suppress(ScriptError):
+        compile_ale(source).run({"x": [1, 2]}, budget=20_000)
