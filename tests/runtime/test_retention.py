@@ -1,9 +1,11 @@
 """Retention in the engine: a sweep on an injected clock removes (and archives) old ended flows."""
 
+import asyncio
 import logging
 from datetime import timedelta
 
 import pytest
+from test_compensation_runtime import Shop, deactivated
 
 from argyll import Engine
 from argyll.archive import read_events
@@ -184,3 +186,27 @@ async def test_each_sweep_logs_one_line(keeping_a_week, clock, caplog):
         record.getMessage() for record in caplog.records if record.name == "argyll.retention"
     ]
     assert "removed 1 flows" in line and f"archived {len(stored)} events" in line
+
+
+async def test_a_failed_flow_still_compensating_is_kept_until_it_is_deactivated(store_url, clock):
+    shop = Shop()
+    shop.refund_gate = asyncio.Event()
+    policy = RetentionPolicy(days=7)
+    async with shop.service, Engine(store_url, clock=clock, retention=policy) as engine:
+        await shop.register(engine)
+        flow_id = await engine.start_flow(["reserve"], {"amount": 30})
+        assert (await engine.wait_flow(flow_id, timeout=WAIT)).status is FlowStatus.FAILED
+        await wait_until(
+            lambda: any(call.path.startswith("/refund") for call in shop.compensations()),
+            "the refund under way",
+        )
+        clock.advance(8 * DAY_MS)
+
+        assert (await engine.sweep_history()).removed == 0
+        assert (await engine.get_flow(flow_id)).deactivated_at is None
+
+        shop.refund_gate.set()
+        await deactivated(engine, flow_id)
+        assert (await engine.sweep_history()).removed == 1
+        with pytest.raises(NotFoundError):
+            await engine.get_flow(flow_id)
