@@ -47,8 +47,22 @@ def encode(data: EventData) -> Encoded:
     return data.type, data.schema_version, _to_json(data.to_dict())
 
 
-def decode(event_type: str, version: int | None, payload: str | bytes) -> EventData:
-    """The event data a store kept (``version`` None: stored before versions, so 1).
+def encode_without(data: EventData, implied: Fields) -> Encoded:
+    """As ``encode``, less the fields whose values are those in ``implied``: a store that
+    knows them from elsewhere (a flow event's ``flow_id`` from its aggregate's name) keeps
+    them once and hands them back to ``decode``."""
+    fields = data.to_dict()
+    for name, value in implied.items():
+        if fields.get(name) == value:
+            del fields[name]
+    return data.type, data.schema_version, _to_json(fields)
+
+
+def decode(
+    event_type: str, version: int | None, payload: str | bytes, implied: Fields | None = None
+) -> EventData:
+    """The event data a store kept (``version`` None: stored before versions, so 1), with
+    the ``implied`` fields it was encoded without, where the payload lacks them.
 
     Raises StoreError for a type this argyll does not know, or a version newer than it knows.
     """
@@ -56,6 +70,8 @@ def decode(event_type: str, version: int | None, payload: str | bytes) -> EventD
     if cls is None:
         raise StoreError(f"a stored event has the unknown type {event_type!r}")
     fields = json.loads(payload)
+    if implied:
+        fields = {**implied, **fields}
     if version is None:
         version = UNVERSIONED
     if version != cls.schema_version:

@@ -2,8 +2,9 @@
 
 The client commands (``step``, ``plan``, ``flow``, ``health``) speak REST to the
 engine at ``--url`` and print tables or, with ``-o json``, the API's own JSON;
-their exit codes are ``remote.ExitCode``. Built on click (commands, options,
-usage errors with exit code 2) and rich (tables, JSON, live progress). ``serve``
+``archive read`` reads the files ``serve --archive`` wrote, with no engine. Their
+exit codes are ``remote.ExitCode``. Built on click (commands, options, usage errors
+with exit code 2) and rich (tables, JSON, live progress). ``serve``
 is loaded only when it is run, so the client commands start without the engine.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 import click
 
 from argyll import __version__
+from argyll.cli.archive import archive
 from argyll.cli.flow import flow, plan
 from argyll.cli.health import health
 from argyll.cli.operate import COMMANDS as OPERATE_COMMANDS
@@ -67,6 +69,7 @@ for command in OPERATE_COMMANDS:
 cli.add_command(flow)
 cli.add_command(health)
 cli.add_command(token)
+cli.add_command(archive)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -16,6 +16,7 @@ import re
 import signal
 import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -30,6 +31,7 @@ from argyll.events import Event, FlowStarted
 from argyll.outbound import ALLOW_ALL, OutboundPolicy, parse_policy
 from argyll.redaction import redact_url
 from argyll.runtime.engine import Engine
+from argyll.runtime.retention import RetentionPolicy
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits
 from argyll.server.app import (
     DEFAULT_MAX_BODY_SIZE,
@@ -120,6 +122,8 @@ class ServeOptions:
     lua_memory: int = DEFAULT_LIMITS.lua_memory
     tokens: str | None = None
     allow_anonymous: bool = False
+    retention: float | None = None
+    archive: Path | None = None
     workers: int = 1
 
 
@@ -237,6 +241,20 @@ def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
     help="serve without tokens on a non-loopback address (anyone who reaches it may do anything)",
 )
 @click.option(
+    "--retention",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="DAYS",
+    help="remove the history of flows that ended more than DAYS ago (a sweep at start, "
+    "then hourly; default: keep everything)",
+)
+@click.option(
+    "--archive",
+    type=click.Path(file_okay=False, writable=True, path_type=Path),
+    metavar="DIR",
+    help="with --retention: write the events of flows to be removed to DIR first, one "
+    "gzip file of JSON lines per UTC day (read them with `argyll archive read`)",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=1),
     default=1,
@@ -246,6 +264,8 @@ def _policy(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
 )
 def serve(**flags: Any) -> None:
     options = ServeOptions(**flags)
+    if options.archive is not None and options.retention is None:
+        raise click.UsageError("--archive needs --retention DAYS (nothing is removed without it)")
     logs.configure(options.log_level, options.log_format)
     if options.workers > 1:
         if options.demo:
@@ -296,6 +316,9 @@ def engine_options(options: ServeOptions, served_url: str) -> dict[str, Any]:
         "script_limits": ScriptLimits(
             options.ale_steps, options.lua_instructions, options.lua_memory
         ),
+        "retention": None
+        if options.retention is None
+        else RetentionPolicy(options.retention, options.archive),
     }
 
 

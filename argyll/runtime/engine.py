@@ -78,6 +78,7 @@ from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
 from argyll.runtime.recovery import catch_up, collector_paused, running_flows
+from argyll.runtime.retention import HistorySweeper, RetentionPolicy, SweepReport
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.subflows import SubflowRunner
@@ -119,6 +120,8 @@ class Engine:
         clock: where time comes from (tests pass a fake one).
         outbound: where HTTP steps and health checks may call (default: anywhere).
         script_limits: what one script run may spend (Ale steps, Lua instructions, memory).
+        retention: remove ended flows' history after this long, archiving it first if asked
+            (a sweep when the engine starts and every ``retention.interval`` seconds).
     """
 
     def __init__(
@@ -136,6 +139,7 @@ class Engine:
         instance_id: str | None = None,
         outbound: OutboundPolicy = ALLOW_ALL,
         script_limits: ScriptLimits = DEFAULT_LIMITS,
+        retention: RetentionPolicy | None = None,
     ) -> None:
         self._store_spec = store
         self.policy = policy or decide.Policy()
@@ -178,6 +182,13 @@ class Engine:
             self.clock,
             self._take_over,
             self._dispatch.slots,
+        )
+        self._sweeper = (
+            None
+            if retention is None
+            else HistorySweeper(
+                retention, lambda: self.store, self.clock, self.metrics, self._history_removed
+            )
         )
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
@@ -228,7 +239,20 @@ class Engine:
             await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
         self._tasks.spawn(self._health.watch(self.health_interval))
+        if self._sweeper is not None:
+            self._tasks.spawn(self._sweeper.run())
         self._started = True
+
+    async def sweep_history(self) -> SweepReport:
+        """Remove (archiving first, if asked) the flows that ended before the retention cutoff
+        now; the engine also does this every ``retention.interval`` seconds."""
+        if self._sweeper is None:
+            raise ArgyllError("the engine keeps all history: start it with retention=")
+        return await self._sweeper.sweep()
+
+    def _history_removed(self, flow: FlowSummary) -> None:
+        self._flows.removed(flow.id)
+        self._locks.pop(flow.id, None)
 
     async def _seed_compensations(self) -> None:
         """Failed and canceled flows not yet deactivated: their compensation is carried on.

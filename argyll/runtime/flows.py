@@ -74,6 +74,11 @@ class FlowCache:
         """Drop a cached state that may be out of date, so the next read goes to the store."""
         self._active.pop(flow_id, None)
 
+    def removed(self, flow_id: FlowID) -> None:
+        """Forget a flow whose history was removed from the store (retention)."""
+        self._active.pop(flow_id, None)
+        self._drop_end(flow_id)
+
     def outdated(self, flow_id: FlowID, seq: int) -> None:
         """Event ``seq`` of a flow not active here was seen: what was kept of its end is
         stale if the event came after it."""

@@ -99,6 +99,8 @@ class Metrics:
         self.work_duration: dict[str, Latencies] = {}
         self.store_append = Latencies()
         self.http_requests: dict[tuple[str, str, str], int] = {}
+        self.flows_removed = 0
+        self.retention_sweeps = Latencies()
         self.registry = CollectorRegistry()
         self.registry.register(self)
 
@@ -127,6 +129,11 @@ class Metrics:
 
     def observe_append(self, seconds: float) -> None:
         self.store_append.observe(seconds)
+
+    def swept(self, removed: int, seconds: float) -> None:
+        """Count one retention sweep: the flows it removed and how long it took."""
+        self.flows_removed += removed
+        self.retention_sweeps.observe(seconds)
 
     def http_request(self, route: str, method: str, status: int) -> None:
         key = (route, method, str(status))
@@ -171,6 +178,16 @@ class Metrics:
             "argyll_store_append_seconds",
             "How long one append to the event store took (refused stale appends included).",
             {(): self.store_append},
+        )
+        yield _counter(
+            "argyll_flows_removed",
+            "Ended flows whose history this engine removed (--retention).",
+            {(): self.flows_removed},
+        )
+        yield _histogram(
+            "argyll_retention_sweep_seconds",
+            "How long one retention sweep took, every batch of it.",
+            {(): self.retention_sweeps},
         )
         yield _counter(
             "argyll_http_requests",

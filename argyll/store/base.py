@@ -13,6 +13,8 @@ A backend can be written, and tested with ``argyll.store.contract``, role by rol
   slot_waiters, reap_slots);
 - ``Memos``: memoized results of memoizable steps, by memo key, bounded in number
   (memo_get, memo_put, memo_forget);
+- ``Retention``: finding flows that ended long ago and removing their history
+  (ended_flows, remove_flows);
 - ``Lifecycle``: the store's URL and closing it.
 
 Appends are optimistic: the writer states the version it read, and a store that
@@ -221,6 +223,29 @@ class Memos(Protocol):
         ...
 
 
+class Retention(Protocol):
+    """Bounded history: the flows that ended before a cutoff, and removing what they left.
+
+    Removing a flow takes its events out of its stream and of the global feed (the
+    positions of every other event stay as they were), its index row, its snapshot and
+    the memo entries it produced (a later hit would name an event that is gone; the
+    result is worked out again instead), and its place in the query indexes and counts.
+    Only a flow that has ended (completed, failed or canceled) before the cutoff and
+    whose last event is its deactivation (no compensation still running) is removed,
+    checked in the same write as the removal, so a flow retried meanwhile stays.
+    """
+
+    async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
+        """Up to ``limit`` deactivated flows that ended before ``before``; which come first
+        is the store's choice (the earliest-ended or earliest-created first), so a sweep can
+        take them in bounded batches until none is left."""
+        ...
+
+    async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
+        """Remove each listed flow that ended before ``before``; the ids of those removed."""
+        ...
+
+
 class Lifecycle(Protocol):
     """A store has a URL (shown without secrets) and is closed once."""
 
@@ -231,7 +256,9 @@ class Lifecycle(Protocol):
         ...
 
 
-class EventStore(Streams, Feed, FlowIndex, Snapshots, Leases, Slots, Memos, Lifecycle, Protocol):
+class EventStore(
+    Streams, Feed, FlowIndex, Snapshots, Leases, Slots, Memos, Retention, Lifecycle, Protocol
+):
     """Everything the engine needs of a store."""
 
 

@@ -5,7 +5,8 @@ the engine runs several thousand flows a second on it. A position is the 1-based
 index of the event in the global feed, as a string (``argyll.store.feed``).
 Snapshots and memo outputs are kept as JSON text, so a caller's later change to
 a saved state cannot reach the copy. Memo entries are kept in use order (the
-least recently used first), so eviction takes the first.
+least recently used first), so eviction takes the first. A removed flow's events
+leave holes (None) in the feed list, so every other event keeps its position.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from argyll.errors import StoreError, VersionConflict
-from argyll.events import Event, EventData
+from argyll.events import Event, EventData, FlowDeactivated, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
+from argyll.retention import expired
 from argyll.store.base import MEMO_LIMIT, ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
 from argyll.store.memory_index import MemoryFlowIndex
@@ -53,8 +55,11 @@ class MemoryEventStore(ClosesOnExit):
         """key -> (the memo, its outputs as JSON), least recently used first."""
         self._memo_keys: dict[str, set[str]] = {}
         """step id -> the keys of its memos."""
+        self._memo_flows: dict[str, set[str]] = {}
+        """flow id -> the keys of the memos it produced."""
         self._streams: dict[str, list[Event]] = {}
-        self._feed: list[Event] = []
+        self._feed: list[Event | None] = []
+        """Every event by position - 1; None where a removed flow's event was."""
         self._index = MemoryFlowIndex()
         self._flows = self._index.rows
         self._instances: dict[str, float] = {}
@@ -102,7 +107,14 @@ class MemoryEventStore(ClosesOnExit):
     async def read_all(self, after: str = "", limit: int = 1000) -> list[Event]:
         self._check_open()
         start = feed_index(after)
-        return self._feed[start : start + limit]
+        found: list[Event] = []
+        for position in range(start, len(self._feed)):
+            if len(found) >= limit:
+                break
+            event = self._feed[position]
+            if event is not None:
+                found.append(event)
+        return found
 
     def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
         """Follow the feed; ``None`` starts at the head as of this call, not the first read."""
@@ -242,18 +254,62 @@ class MemoryEventStore(ClosesOnExit):
             self._drop_memo(next(iter(self._memos)))
         self._memos[key] = (replace(memo, outputs={}), json.dumps(memo.outputs))
         self._memo_keys.setdefault(memo.step_id, set()).add(key)
+        self._memo_flows.setdefault(memo.flow_id, set()).add(key)
 
     async def memo_forget(self, step_id: str) -> int:
         self._check_open()
         keys = self._memo_keys.pop(step_id, set())
         for key in keys:
-            del self._memos[key]
+            memo, _ = self._memos.pop(key)
+            self._forget_produced(memo.flow_id, key)
         return len(keys)
+
+    async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
+        self._check_open()
+        ended = (
+            flow
+            for flow in self._flows.values()
+            if expired(flow, before) and self._deactivated(flow.id)
+        )
+        return heapq.nsmallest(max(limit, 0), ended, key=_ended_first)
+
+    async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
+        self._check_open()
+        removed = []
+        for flow_id in dict.fromkeys(flow_ids):
+            summary = self._flows.get(flow_id)
+            if summary is not None and expired(summary, before) and self._deactivated(flow_id):
+                self._remove_flow(flow_id)
+                removed.append(flow_id)
+        return removed
+
+    def _deactivated(self, flow_id: str) -> bool:
+        """Whether the flow's last event is its deactivation: no compensation still runs."""
+        stream = self._streams.get(flow_aggregate(flow_id))
+        return bool(stream) and stream[-1].data.type == FlowDeactivated.type
+
+    def _remove_flow(self, flow_id: str) -> None:
+        aggregate = flow_aggregate(flow_id)
+        for event in self._streams.pop(aggregate, []):
+            self._feed[int(event.position) - 1] = None
+        self._index.remove(flow_id)
+        self._snapshots.pop(aggregate, None)
+        for key in self._memo_flows.pop(flow_id, set()):
+            self._drop_memo(key)
 
     def _drop_memo(self, key: str) -> None:
         kept = self._memos.pop(key, None)
         if kept is not None:
             self._memo_keys[kept[0].step_id].discard(key)
+            self._forget_produced(kept[0].flow_id, key)
+
+    def _forget_produced(self, flow_id: str, key: str) -> None:
+        """Take ``key`` off the flow's memo keys; a flow with none left leaves the table."""
+        produced = self._memo_flows.get(flow_id)
+        if produced is not None:
+            produced.discard(key)
+            if not produced:
+                del self._memo_flows[flow_id]
 
     async def aclose(self) -> None:
         """Refuse further calls and end every subscription."""
@@ -264,7 +320,9 @@ class MemoryEventStore(ClosesOnExit):
         while not self._closed:
             if position < len(self._feed):
                 position += 1
-                yield self._feed[position - 1]
+                event = self._feed[position - 1]
+                if event is not None:
+                    yield event
             else:
                 await self._changes.waiter().wait()
 
@@ -281,3 +339,7 @@ class MemoryEventStore(ClosesOnExit):
 
 def _newest_first(summary: FlowSummary) -> tuple[datetime, str]:
     return summary.created_at, summary.id
+
+
+def _ended_first(summary: FlowSummary) -> tuple[datetime, str]:
+    return cast(datetime, summary.completed_at), summary.id

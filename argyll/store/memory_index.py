@@ -11,6 +11,7 @@ import bisect
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from argyll.flow_query import FlowPage, FlowQuery, SortKey, page_of, sort_key
 from argyll.model import FlowStatus, FlowSummary
@@ -45,6 +46,19 @@ class MemoryFlowIndex:
             del keys[bisect.bisect_left(keys, key)]
         bisect.insort(self._statuses.setdefault(summary.status, []), key)
 
+    def remove(self, flow_id: str) -> None:
+        """Take the flow's row out of the index and out of every list that holds it."""
+        summary = self.rows.pop(flow_id)
+        key = sort_key(summary)
+        _drop(self._all, key)
+        _drop_from(self._statuses, summary.status, key)
+        for label in summary.labels.items():
+            _drop_from(self._labels, label, key)
+        for goal in summary.goals:
+            _drop_from(self._goals, goal, key)
+        if summary.parent is not None:
+            _drop_from(self._children, summary.parent, key)
+
     def counts(self) -> dict[FlowStatus, int]:
         return {status: len(self._statuses.get(status, ())) for status in FlowStatus}
 
@@ -65,6 +79,19 @@ class MemoryFlowIndex:
             choices.append([self._statuses.get(status, []) for status in query.statuses])
         choices.append([self._all])
         return min(choices, key=lambda lists: sum(map(len, lists)))
+
+
+def _drop(keys: list[SortKey], key: SortKey) -> None:
+    del keys[bisect.bisect_left(keys, key)]
+
+
+def _drop_from(lists: dict[Any, list[SortKey]], name: Any, key: SortKey) -> None:
+    """Take ``key`` out of ``name``'s list; a list left empty goes, so removed flows' labels,
+    goals and parents leave nothing behind."""
+    keys = lists[name]
+    _drop(keys, key)
+    if not keys:
+        del lists[name]
 
 
 def _walk(keys: list[SortKey], query: FlowQuery) -> Iterator[SortKey]:

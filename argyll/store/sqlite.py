@@ -34,6 +34,10 @@ column, a row per label and per goal of each flow (``flow_labels``,
 ``flow_goals``) with the flow's creation time, indexes that give each filter's
 rows in creation order, and ``flow_counts``, kept in the transaction that changes
 a flow's status; the migration fills them from the rows and events already there.
+Version 8 the indexes retention reads by: flows by status and end time, memos
+by the flow that produced them. Removing a flow deletes its rows, its label and
+goal rows, and takes it off ``flow_counts``; ``position`` is AUTOINCREMENT, so no
+later event takes a removed one's.
 
 Flow listings, queries and counts run on a second connection in a thread of
 their own (a file in WAL mode has readers that never wait for the writer), so a
@@ -51,17 +55,18 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from argyll.codec import decode, decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import Event, EventData
+from argyll.events import Event, EventData, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
 from argyll.flow_query import FlowPage, FlowQuery, page_of, utc
 from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
+from argyll.retention import expired
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import ChangeSignal, feed_index
 from argyll.store.options import split_memo_limit
@@ -169,6 +174,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """INSERT INTO flow_counts (status, count)
             SELECT status, count(*) FROM flows GROUP BY status""",
     ),
+    (  # to version 8: what retention looks up, ended flows by end time and memos by flow
+        "CREATE INDEX flows_by_end ON flows (status, completed_at)",
+        "CREATE INDEX memos_by_flow ON memos (flow)",
+    ),
 )
 """The statements that take the database from version n to n + 1, at index n."""
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -225,6 +234,22 @@ _MEMO_PUT = (
 _MEMO_COUNT = "SELECT count(*) FROM memos"
 _MEMO_EVICT = "DELETE FROM memos WHERE key IN (SELECT key FROM memos ORDER BY used LIMIT ?)"
 _MEMO_FORGET = "DELETE FROM memos WHERE step = ?"
+_DEACTIVATED = (
+    "(SELECT type FROM events WHERE aggregate = 'flow:' || flows.id "
+    "ORDER BY seq DESC LIMIT 1) = 'flow_deactivated'"
+)
+"""A flow whose last event is its deactivation: no compensation of it still runs."""
+_IS_DEACTIVATED = f"SELECT 1 FROM flows WHERE id = ? AND {_DEACTIVATED}"  # noqa: S608 — a fixed condition only
+_ENDED = (
+    f"SELECT {_FLOW_COLUMNS} FROM flows "  # noqa: S608 — only this module's column lists are interpolated
+    f"WHERE status = ? AND completed_at < ? AND {_DEACTIVATED} ORDER BY completed_at LIMIT ?"
+)
+_REMOVE_EVENTS = "DELETE FROM events WHERE aggregate = ?"
+_REMOVE_FLOW = "DELETE FROM flows WHERE id = ?"
+_REMOVE_LABELS = "DELETE FROM flow_labels WHERE id = ?"
+_REMOVE_GOALS = "DELETE FROM flow_goals WHERE id = ?"
+_REMOVE_SNAPSHOT = "DELETE FROM snapshots WHERE aggregate = ?"
+_REMOVE_MEMOS = "DELETE FROM memos WHERE flow = ?"
 _NEWEST_FIRST = "ORDER BY created_at DESC, id DESC LIMIT ?"
 _HAS_LABEL = "json_extract(labels, ?) = ?"
 _OTHER_LABEL = (
@@ -473,6 +498,43 @@ class _Database:
 
     def memo_forget(self, step_id: str) -> int:
         return self._connection.execute(_MEMO_FORGET, (step_id,)).rowcount
+
+    def ended_flows(self, before: str, limit: int) -> list[FlowSummary]:
+        """The earliest-ended first, from each ended status's part of ``flows_by_end``."""
+        found = [
+            _flow_summary(row)
+            for status in FlowStatus
+            if status.ended
+            for row in self._connection.execute(_ENDED, (status.value, before, limit))
+        ]
+        found.sort(key=lambda flow: (flow.completed_at, flow.id))
+        return found[:limit]
+
+    def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
+        removed = []
+        with self._transaction():
+            for flow_id in dict.fromkeys(flow_ids):
+                row = self._connection.execute(_FLOW, (flow_id,)).fetchone()
+                summary = None if row is None else _flow_summary(row)
+                if summary is not None and expired(summary, before) and self._deactivated(flow_id):
+                    self._remove_flow(summary)
+                    removed.append(flow_id)
+        return removed
+
+    def _deactivated(self, flow_id: str) -> bool:
+        return self._connection.execute(_IS_DEACTIVATED, (flow_id,)).fetchone() is not None
+
+    def _remove_flow(self, summary: FlowSummary) -> None:
+        """Delete the flow's events, rows, query-index rows and memos; uncount it."""
+        flow_id, aggregate = summary.id, flow_aggregate(summary.id)
+        execute = self._connection.execute
+        execute(_REMOVE_EVENTS, (aggregate,))
+        execute(_REMOVE_FLOW, (flow_id,))
+        execute(_REMOVE_LABELS, (flow_id,))
+        execute(_REMOVE_GOALS, (flow_id,))
+        execute(_COUNT, (summary.status.value, -1))
+        execute(_REMOVE_SNAPSHOT, (aggregate,))
+        execute(_REMOVE_MEMOS, (flow_id,))
 
     def close(self) -> None:
         self._connection.close()
@@ -772,6 +834,22 @@ class SQLiteEventStore(ClosesOnExit):
     async def memo_forget(self, step_id: str) -> int:
         return await self._call(self._database.memo_forget, step_id)
 
+    async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
+        if limit <= 0:
+            return []
+        return await self._call(self._database.ended_flows, encode_time(_utc(before)), limit)
+
+    async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
+        """One transaction for the batch, in the worker between appends (never beside one).
+
+        Subscribers then read the feed from the file: the recent events kept for them
+        might hold a removed one.
+        """
+        removed = await self._call(self._database.remove_flows, flow_ids, before)
+        if removed:
+            self._recent.clear()
+        return removed
+
     async def aclose(self) -> None:
         """Write the appends already accepted, end every subscription, close the file."""
         if self._closed:
@@ -873,3 +951,8 @@ class SQLiteEventStore(ClosesOnExit):
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"{self.url}: the store is closed")
+
+
+def _utc(moment: datetime) -> datetime:
+    """An aware time in UTC, the offset stored times carry, so text order is time order."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment

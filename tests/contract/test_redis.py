@@ -9,12 +9,14 @@ Redis skips (fails when ``CI`` is "true").
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import tomllib
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import aclosing, closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -47,12 +49,13 @@ from argyll.store.contract import NOW, WAIT, skipped, started, take
 from argyll.store.redis import feed, redis_settings
 
 T = TypeVar("T")
+MICRO = timedelta(microseconds=1)
 GOAL_PLAN = Plan((StepID("g"),), (), {}, {})
 KEY = re.compile(
     r"\{s(?P<shard>\d+)\}:"
     r"(?P<kind>feed|clock|meta|instances|flows|flows:(all|active|completed|failed)"
     r"|flows:label:.+|flows:goal:.+"
-    r"|stream:(?P<aggregate>.+)|snapshot:.+)"
+    r"|(ids|stream):(?P<aggregate>.+)|snapshot:.+)"
 )
 
 
@@ -152,7 +155,7 @@ async def test_every_key_carries_the_prefix_and_its_shard_tag(any_redis_url: str
             assert zlib.crc32(match["aggregate"].encode()) % shards == shard
         slots.setdefault(shard, set()).add(key_slot(key.encode()))
         kinds.add(match["kind"].split(":")[0])
-    assert kinds == {"feed", "clock", "stream", "flows", "meta", "instances"}
+    assert kinds == {"feed", "clock", "ids", "flows", "meta", "instances"}
     assert all(len(slot) == 1 for slot in slots.values())  # a shard lives in one slot
 
 
@@ -330,6 +333,58 @@ async def test_entries_written_before_events_had_versions_still_read(redis_url: 
         assert await store.read_all() == expected
         appended = await store.append("flow:old", 1, [skipped("old", "new")], NOW)
         assert await store.read("flow:old") == expected + appended
+
+
+async def test_entries_are_kept_compact(redis_url: str) -> None:
+    """A flow event's data leaves out the flow id its aggregate names; its time is an integer;
+    its stream of feed ids is a string of 16 bytes an event."""
+    async with open_store(redis_url) as store:
+        appended = await store.append("flow:f", 0, [started("f"), skipped("f")], NOW)
+        assert await store.read("flow:f") == appended
+    tag = f"{redis_settings(redis_url).prefix}{{s0}}:"
+    with closing(sync_client(redis_url.partition("?")[0])) as client:
+        (_, fields), _ = client.xrange(tag + "feed")
+        assert b"flow_id" not in fields[b"d"]
+        assert fields[b"ts"] == str((NOW - datetime(1970, 1, 1, tzinfo=UTC)) // MICRO).encode()
+        assert client.strlen(tag + "ids:flow:f") == 32
+        assert not client.exists(tag + "stream:flow:f")
+
+
+async def test_a_flow_written_in_the_earlier_layout_is_removed_whole(redis_url: str) -> None:
+    async with open_store(redis_url):
+        pass  # the keys' shard count (one) is set
+    tag = f"{redis_settings(redis_url).prefix}{{s0}}:"
+    with closing(sync_client(redis_url.partition("?")[0])) as client:
+        client.set(tag + "clock", "1714566615123-0")
+        old = {
+            "a": "flow:old",
+            "n": 1,
+            "t": "flow_deactivated",  # its last event (the only one kept here)
+            "ts": "2024-05-01T12:30:15.123000+00:00",
+        }
+        data = '{"flow_id":"old","status":"completed"}'
+        client.xadd(tag + "feed", {**old, "d": data}, id="1714566615123-0")  # type: ignore[arg-type]
+        client.xadd(tag + "stream:flow:old", {"p": "1714566615123-0"}, id="0-1")
+        client.hset(
+            tag + "flows",
+            "old",
+            json.dumps(
+                {"status": "completed", "created": old["ts"], "completed": old["ts"], "score": 1}
+            ),
+        )
+        client.zadd(tag + "flows:all", {"old": 1})
+        client.zadd(tag + "flows:completed", {"old": 1})
+
+    async with open_store(redis_url) as store:
+        await store.append("flow:new", 0, [started("new")], NOW)
+        assert [event.seq for event in await store.read("flow:old")] == [1]
+        later = NOW + timedelta(seconds=1)
+        assert [flow.id for flow in await store.ended_flows(later, 10)] == ["old"]
+        assert await store.remove_flows(["old"], later) == ["old"]
+        assert await store.read("flow:old") == []
+        assert [event.aggregate for event in await store.read_all()] == ["flow:new"]
+    with closing(sync_client(redis_url.partition("?")[0])) as client:
+        assert not client.exists(tag + "stream:flow:old")
 
 
 # --------------------------------------------------------------- operations

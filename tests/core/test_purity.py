@@ -26,6 +26,7 @@ CORE = (
     "argyll.explain",
     "argyll.memo",
     "argyll.flow_index",
+    "argyll.retention",
     "argyll.errors",
     "argyll.problems",
     "argyll.wire",

@@ -13,7 +13,8 @@ parametrize it, or to use other fixtures)::
 
 ``StoreContract`` is every role together, which the engine needs. Every suite but
 ``StreamsContract``, ``LeasesContract``, ``SlotsContract`` and ``MemosContract``
-appends to set up what it checks, so each needs the streams role too;
+(``RetentionContract`` needs it too) appends to set up what it checks, so each needs
+the streams role too;
 ``SlotsContract`` needs the leases role (slots are reaped by lease). The suites
 need pytest and pytest-asyncio (the ``dev`` extras); ``tests/contract/test_store.py``
 runs them on the memory, SQLite, Redis and Redis Cluster stores.
@@ -21,6 +22,7 @@ runs them on the memory, SQLite, Redis and Redis Cluster stores.
 
 from argyll.store.contract.memos import MemosContract
 from argyll.store.contract.queries import FlowQueryContract
+from argyll.store.contract.retention import RetentionContract
 from argyll.store.contract.roles import (
     FeedContract,
     FlowIndexContract,
@@ -51,6 +53,7 @@ __all__ = [
     "LeasesContract",
     "LifecycleContract",
     "MemosContract",
+    "RetentionContract",
     "SlotsContract",
     "SnapshotsContract",
     "StoreContract",
@@ -72,6 +75,7 @@ class StoreContract(
     LeasesContract,
     SlotsContract,
     MemosContract,
+    RetentionContract,
     LifecycleContract,
 ):
     """Every role: what a store must do for the engine to run on it."""

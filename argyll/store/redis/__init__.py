@@ -14,7 +14,8 @@ The parts:
 - ``scripts``: the Lua scripts, kept as ``lua/*.lua`` files in the package;
 - ``pipeliner``: auto-pipelining, so many concurrent callers need few connections;
 - ``feed``: the sharded global feed's order, reads, head and subscriptions;
-- ``store``: ``RedisEventStore``, appends and reads, the flow index, snapshots, leases;
+- ``store``: ``RedisEventStore``, appends and reads, the flow index, snapshots, leases,
+  memos and retention;
 - ``guard``: closed-store checks and driver errors turned into ``StoreError``;
 - ``packing``: hiredis command packing for redis-py's asyncio connections.
 """

@@ -17,6 +17,10 @@ ride out an outage and resume from their position.
 A feed entry's fields are ``a`` aggregate, ``n`` seq, ``t`` type, ``ts``
 timestamp, ``d`` data and ``v`` the data's schema version (``argyll.codec``);
 entries written before events carried versions have no ``v`` and decode as 1.
+Compact since 2026-12: ``ts`` is microseconds since the epoch (UTC), an integer
+Redis keeps in 9 bytes, and a flow event's ``d`` leaves out its ``flow_id``, which
+``a`` already says (``implied_fields``). Entries written before, with ISO-8601
+text and the id in ``d``, read as they are.
 """
 
 from __future__ import annotations
@@ -26,14 +30,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
 from redis.typing import KeyT, StreamIdT
 
-from argyll.codec import decode, decode_time
+from argyll.codec import Encoded, decode, decode_time, encode_without
 from argyll.errors import StoreError, ValidationError
-from argyll.events import Event
+from argyll.events import FLOW_PREFIX, Event, EventData
 from argyll.store.feed import ChangeSignal
 from argyll.store.redis.guard import Guard
 from argyll.store.redis.pipeliner import Client, Pipeliner
@@ -42,6 +47,8 @@ from argyll.store.redis.settings import Keys
 
 log = logging.getLogger(__name__)
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 FEED_BATCH = 500
 POLL_INTERVAL = 1.0
 """Seconds a subscriber waits for a wake-up before looking at the feed anyway."""
@@ -66,16 +73,36 @@ def format_id(stream_id: StreamID) -> str:
     return f"{stream_id[0]}-{stream_id[1]}"
 
 
+def implied_fields(aggregate: str) -> dict[str, str]:
+    """The data fields an entry of ``aggregate`` is stored without: a flow's id."""
+    if aggregate.startswith(FLOW_PREFIX):
+        return {"flow_id": aggregate.removeprefix(FLOW_PREFIX)}
+    return {}
+
+
+def encode_entry(aggregate: str, data: EventData) -> Encoded:
+    """An event's type, version and data as a feed entry of ``aggregate`` keeps them."""
+    return encode_without(data, implied_fields(aggregate))
+
+
+def entry_time(moment: datetime) -> int:
+    """A feed entry's ``ts``: microseconds since the epoch, exactly (a naive time is UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (aware - EPOCH) // MICROSECOND
+
+
 def feed_event(entry: list[Any], shard: int) -> Event:
     """The event a feed entry holds (fields: a, aggregate, n, seq, t, type, ts, time, d, data,
     then v, version when it was written with one)."""
     entry_id, fields = entry
     version = int(fields[11]) if len(fields) > 10 else None
+    aggregate = fields[1].decode()
+    stamp = fields[7].decode()
     return Event(
-        fields[1].decode(),
+        aggregate,
         int(fields[3]),
-        decode_time(fields[7].decode()),
-        decode(fields[5].decode(), version, fields[9]),
+        EPOCH + int(stamp) * MICROSECOND if stamp.isdigit() else decode_time(stamp),
+        decode(fields[5].decode(), version, fields[9], implied_fields(aggregate)),
         f"{entry_id.decode()}-{shard}",
     )
 

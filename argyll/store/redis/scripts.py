@@ -1,7 +1,8 @@
 """The store's Lua scripts, read from the ``lua/`` files shipped with the package.
 
-Each script is ``ids.lua`` (stream-id helpers and the shard clock's ``mark``)
-followed by its own file, and is called by its SHA1 (EVALSHA); the pipeliner
+Each script is ``ids.lua`` (stream-id helpers and the shard clock's ``mark``),
+then the helpers it names (``events.lua``: where an aggregate's events are listed),
+then its own file, and is called by its SHA1 (EVALSHA); the pipeliner
 loads them again when the server has lost them.
 """
 
@@ -24,13 +25,14 @@ def _lua(name: str) -> str:
     return (files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
-def _script(name: str) -> Script:
-    text = _lua("ids") + _lua(name)
+def _script(name: str, *helpers: str) -> Script:
+    text = "".join(_lua(part) for part in ("ids", *helpers, name))
     return Script(text, hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest())
 
 
-APPEND = _script("append")
-READ_STREAM = _script("read_stream")
+APPEND = _script("append", "events")
+READ_STREAM = _script("read_stream", "events")
+VERSION = _script("version", "events")
 READ_FEED = _script("read_feed")
 HEAD = _script("head")
 HEARTBEAT = _script("heartbeat")
@@ -42,9 +44,12 @@ SLOT_REAP = _script("slot_reap")
 MEMO_GET = _script("memo_get")
 MEMO_PUT = _script("memo_put")
 MEMO_FORGET = _script("memo_forget")
+MEMO_DROP_FLOWS = _script("memo_drop_flows")
+REMOVE_FLOWS = _script("remove_flows", "events")
 SCRIPTS = (
     APPEND,
     READ_STREAM,
+    VERSION,
     READ_FEED,
     HEAD,
     HEARTBEAT,
@@ -56,4 +61,6 @@ SCRIPTS = (
     MEMO_GET,
     MEMO_PUT,
     MEMO_FORGET,
+    MEMO_DROP_FLOWS,
+    REMOVE_FLOWS,
 )

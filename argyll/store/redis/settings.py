@@ -5,7 +5,8 @@ slot and one Lua script can touch all of it::
 
     <prefix>{sk}:feed                 stream: the shard's part of the global feed (the events)
     <prefix>{sk}:clock                the id every later feed entry of the shard must exceed
-    <prefix>{sk}:stream:<aggregate>   stream: entry 0-<seq> holds the event's feed id
+    <prefix>{sk}:ids:<aggregate>      string: the aggregate's events' feed ids, 16 bytes each
+    <prefix>{sk}:stream:<aggregate>   stream: the same, as written before (lua/events.lua)
     <prefix>{sk}:snapshot:<aggregate> the aggregate's latest snapshot (JSON)
     <prefix>{sk}:flows                hash: flow id -> its index row (JSON)
     <prefix>{sk}:flows:<set>          sorted sets all/<each status>, by creation time
@@ -22,6 +23,8 @@ slot and one Lua script can touch all of it::
     <prefix>{memo}:uses               sorted set: memo keys by last put or hit (a counter)
     <prefix>{memo}:clock              that counter
     <prefix>{memo}:step:<step>        set: the step's memo keys, so an update drops them
+    <prefix>{memo}:flow:<flow>        set: the memo keys the flow produced, so removing the
+                                      flow's history (retention) drops them
 
 Every memo key shares the ``{memo}`` hash tag, so a get (and the use it counts) is one
 script call, and a put evicts the least recently used of the whole store at once; on
@@ -126,6 +129,7 @@ class Keys:
         """The keys every memo script takes first, in this order."""
         self.memo_clock = memos + "clock"
         self.memo_steps = memos + "step:"
+        self.memo_flows = memos + "flow:"
 
     def memo_step(self, step_id: str) -> str:
         return self.memo_steps + step_id
@@ -137,8 +141,10 @@ class Keys:
     def shard(self, aggregate: str) -> int:
         return zlib.crc32(aggregate.encode()) % self.shards
 
-    def stream(self, shard: int, aggregate: str) -> str:
-        return f"{self.tags[shard]}stream:{aggregate}"
+    def events(self, shard: int, aggregate: str) -> list[str]:
+        """The keys that list the aggregate's events (ids, then the earlier layout's stream),
+        in the order the scripts take them (``lua/events.lua``)."""
+        return [f"{self.tags[shard]}ids:{aggregate}", f"{self.tags[shard]}stream:{aggregate}"]
 
     def snapshot(self, shard: int, aggregate: str) -> str:
         return f"{self.tags[shard]}snapshot:{aggregate}"

@@ -1,8 +1,11 @@
-"""``RedisEventStore``: streams, the flow index, snapshots, leases, slots and memos on Redis.
+"""``RedisEventStore``: streams, the flow index, snapshots, leases, slots, memos and retention
+on Redis.
 
 One Lua script, called by SHA, checks an append's expected version against the
-aggregate stream's length and writes the batch to the feed, the aggregate
-stream and the flow index, atomically. Every command but the feed watchers'
+number of events its aggregate lists and writes the batch to the feed, the
+aggregate's list of feed ids (``lua/events.lua``) and the flow index, atomically.
+Removing an ended flow (retention) is one script per shard, then one on the memo
+keys. Every command but the feed watchers'
 blocking reads goes through the store's ``Pipeliner``, so any number of callers
 needs a few connections; the appends of one shard in one pipeline are one
 script call, each still checked and written on its own (group commit, as in
@@ -20,7 +23,7 @@ import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -29,15 +32,30 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from argyll.codec import decode_time, encode, encode_time
+from argyll.codec import decode_time, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import Event, EventData, FlowFailed, FlowStarted, flow_aggregate
+from argyll.events import (
+    Event,
+    EventData,
+    FlowDeactivated,
+    FlowFailed,
+    FlowStarted,
+    flow_aggregate,
+)
 from argyll.flow_index import INDEXED_TYPES, IndexedData, index_change
 from argyll.flow_query import FlowPage, FlowQuery, page_of, sort_key
 from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
+from argyll.retention import expired
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
-from argyll.store.redis.feed import RedisFeed, feed_event, format_id, parse_id
+from argyll.store.redis.feed import (
+    RedisFeed,
+    encode_entry,
+    entry_time,
+    feed_event,
+    format_id,
+    parse_id,
+)
 from argyll.store.redis.guard import Guard
 from argyll.store.redis.packing import pack_with_hiredis
 from argyll.store.redis.pipeliner import Client, Pipeliner
@@ -45,15 +63,18 @@ from argyll.store.redis.scripts import (
     APPEND,
     HEARTBEAT,
     LIVE,
+    MEMO_DROP_FLOWS,
     MEMO_FORGET,
     MEMO_GET,
     MEMO_PUT,
     READ_STREAM,
+    REMOVE_FLOWS,
     SCRIPTS,
     SLOT_ACQUIRE,
     SLOT_LIST,
     SLOT_REAP,
     SLOT_RELEASE,
+    VERSION,
 )
 from argyll.store.redis.settings import (
     CLUSTER_SHARDS,
@@ -64,10 +85,9 @@ from argyll.store.redis.settings import (
     redis_settings,
 )
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ITEM_SEPARATOR = "\x1f"
 """Between flow and token in a slot key's item (ids and tokens never hold it)."""
-MICROSECOND = timedelta(microseconds=1)
+_ENDED_STATUSES = " ".join(status.value for status in FlowStatus if status.ended)
 MAX_SCORE = 2**53
 """Beyond any creation time's score (microseconds since the epoch, exact in a double)."""
 MIN_CHUNK, MAX_CHUNK = 64, 1000
@@ -76,9 +96,9 @@ MIN_CHUNK, MAX_CHUNK = 64, 1000
 
 @dataclass(frozen=True, slots=True)
 class _Append:
-    """One append's part of its shard's script call: its stream and its arguments."""
+    """One append's part of its shard's script call: its event keys and its arguments."""
 
-    stream: str
+    keys: list[str]
     args: list[Any]
     """expected, aggregate, count, indexed, then the events' and index rows' fields"""
     joins: list[str]
@@ -86,7 +106,7 @@ class _Append:
 
 
 class RedisEventStore(ClosesOnExit):
-    """Per-aggregate streams, a sharded global feed and the flow index, on Redis.
+    """Per-aggregate event lists, a sharded global feed and the flow index, on Redis.
 
     Make one with ``await RedisEventStore.open(url)``.
     """
@@ -130,14 +150,15 @@ class RedisEventStore(ClosesOnExit):
         stamp = encode_time(timestamp)
         indexed = [cast(IndexedData, data) for data in events if data.type in INDEXED_TYPES]
         args: list[Any] = [expected, aggregate, len(events), len(indexed)]
+        moment = entry_time(timestamp)
         for data in events:
-            args += (stamp, *encode(data))
+            args += (moment, *encode_entry(aggregate, data))
         joins: list[str] = []
         if indexed:
             args += self._index_args(shard, indexed, stamp, timestamp, joins)
-        stream = self._keys.stream(shard, aggregate)
+        keys = self._keys.events(shard, aggregate)
         with self._guard.translating():
-            appended, detail = await self._pipeliner.grouped(shard, _Append(stream, args, joins))
+            appended, detail = await self._pipeliner.grouped(shard, _Append(keys, args, joins))
         if not appended:
             raise VersionConflict(aggregate, expected, int(detail))
         if not events:
@@ -169,7 +190,7 @@ class RedisEventStore(ClosesOnExit):
                 )
             error = data.error if isinstance(data, FlowFailed) else ""
             change, status = index_change(data)
-            args += (change.value, status.value, data.flow_id, _micros(timestamp), stamp, error)
+            args += (change.value, status.value, data.flow_id, entry_time(timestamp), stamp, error)
             if isinstance(data, FlowStarted):
                 parent = data.parent.flow_id if data.parent is not None else None
                 sets = self._keys.row_sets(shard, data.labels, data.plan.goals, parent)
@@ -183,7 +204,7 @@ class RedisEventStore(ClosesOnExit):
     def _append_command(self, shard: int, batch: list[_Append]) -> tuple[Any, ...]:
         """One script call for the shard's appends in a pipeline, above this store's floor."""
         keys = [self._keys.feeds[shard], self._keys.clocks[shard], *self._keys.index(shard)]
-        keys += (append.stream for append in batch)
+        keys += (key for append in batch for key in append.keys)
         keys += (key for append in batch for key in append.joins)
         args = [format_id(self._feed.floor), len(FlowStatus), len(batch)]
         for append in batch:
@@ -192,7 +213,7 @@ class RedisEventStore(ClosesOnExit):
 
     async def read(self, aggregate: str, after: int = 0) -> list[Event]:
         shard = self._keys.shard(aggregate)
-        keys = [self._keys.stream(shard, aggregate), self._keys.feeds[shard]]
+        keys = [*self._keys.events(shard, aggregate), self._keys.feeds[shard]]
         with self._guard.translating():
             entries = await self._pipeliner.script(READ_STREAM, keys, [max(after, 0)])
         if entries:
@@ -208,8 +229,8 @@ class RedisEventStore(ClosesOnExit):
     async def version(self, aggregate: str) -> int:
         shard = self._keys.shard(aggregate)
         with self._guard.translating():
-            version: int = await self._pipeliner.execute(
-                "XLEN", self._keys.stream(shard, aggregate)
+            version: int = await self._pipeliner.script(
+                VERSION, self._keys.events(shard, aggregate), []
             )
         return version
 
@@ -486,14 +507,93 @@ class RedisEventStore(ClosesOnExit):
             "created_at": encode_time(memo.created_at),
         }
         args = [key, json.dumps(entry), memo.step_id, self.memo_limit, self._keys.memo_steps]
+        args += (self._keys.memo_flows, memo.flow_id)
         with self._guard.translating():
             await self._pipeliner.script(MEMO_PUT, keys, args)
 
     async def memo_forget(self, step_id: str) -> int:
         keys = [*self._keys.memo_tables, self._keys.memo_step(step_id)]
         with self._guard.translating():
-            dropped: int = await self._pipeliner.script(MEMO_FORGET, keys, [])
+            dropped: int = await self._pipeliner.script(MEMO_FORGET, keys, [self._keys.memo_flows])
         return dropped
+
+    # -------------------------------------------------------------- retention
+
+    async def ended_flows(self, before: datetime, limit: int) -> list[FlowSummary]:
+        """The earliest-created first, shard by shard: rows created before ``before`` are read
+        a page at a time from each ended status's set and kept if they ended before it too."""
+        found: list[FlowSummary] = []
+        with self._guard.translating():
+            for shard in range(self._keys.shards):
+                for status in FlowStatus:
+                    if status.ended and len(found) < limit:
+                        found += await self._ended_in(shard, status, before, limit - len(found))
+        return found
+
+    async def _ended_in(
+        self, shard: int, status: FlowStatus, before: datetime, limit: int
+    ) -> list[FlowSummary]:
+        found: list[FlowSummary] = []
+        key, offset = self._keys.flow_set(shard, status), 0
+        while len(found) < limit:
+            members = await self._pipeliner.execute(
+                "ZRANGEBYSCORE", key, "-inf", f"({entry_time(before)}", "LIMIT", offset, limit
+            )
+            if not members:
+                break
+            offset += len(members)
+            rows = await self._pipeliner.execute("HMGET", self._keys.flows(shard), *members)
+            summaries = [
+                _summary(member.decode(), row)
+                for member, row in zip(members, rows, strict=True)
+                if row is not None  # None: just removed
+            ]
+            candidates = [summary for summary in summaries if expired(summary, before)]
+            settled = await asyncio.gather(*(self._deactivated(it.id) for it in candidates))
+            found += (it for it, done in zip(candidates, settled, strict=True) if done)
+        return found[:limit]
+
+    async def _deactivated(self, flow_id: str) -> bool:
+        """Whether the flow's last event is its deactivation: no compensation still runs."""
+        aggregate = flow_aggregate(flow_id)
+        last = await self.read(aggregate, after=await self.version(aggregate) - 1)
+        return bool(last) and isinstance(last[-1].data, FlowDeactivated)
+
+    async def remove_flows(self, flow_ids: Sequence[str], before: datetime) -> list[str]:
+        """One script call per shard, then one that drops the removed flows' memo entries."""
+        by_shard: dict[int, list[str]] = {}
+        for flow_id in dict.fromkeys(flow_ids):
+            by_shard.setdefault(self._keys.shard(flow_aggregate(flow_id)), []).append(flow_id)
+        stamp = encode_time(before.astimezone(UTC) if before.tzinfo else before)
+        with self._guard.translating():
+            replies = await asyncio.gather(
+                *(self._remove_in(shard, flows, stamp) for shard, flows in by_shard.items())
+            )
+            removed = [flow_id.decode() for reply in replies for flow_id in reply]
+            if removed:
+                keys = self._keys.memo_tables
+                args = [self._keys.memo_steps, self._keys.memo_flows, *removed]
+                await self._pipeliner.script(MEMO_DROP_FLOWS, keys, args)
+        return removed
+
+    async def _remove_in(self, shard: int, flow_ids: list[str], stamp: str) -> list[bytes]:
+        """One script call for the shard's flows, with the label, goal and parent sets each
+        row is in (read first: a row's sets never change once it is opened)."""
+        rows = await self._pipeliner.execute("HMGET", self._keys.flows(shard), *flow_ids)
+        keys = [self._keys.feeds[shard], *self._keys.index(shard)]
+        args: list[Any] = [len(FlowStatus), stamp, _ENDED_STATUSES]
+        for flow_id, raw in zip(flow_ids, rows, strict=True):
+            if raw is None:
+                continue
+            summary, aggregate = _summary(flow_id, raw), flow_aggregate(flow_id)
+            sets = self._keys.row_sets(shard, summary.labels, summary.goals, summary.parent)
+            keys += (*self._keys.events(shard, aggregate), self._keys.snapshot(shard, aggregate))
+            keys += sets
+            args += (flow_id, len(sets))
+        if len(args) == 3:
+            return []
+        removed: list[bytes] = await self._pipeliner.script(REMOVE_FLOWS, keys, args)
+        return removed
 
     # -------------------------------------------------------------- lifecycle
 
@@ -528,18 +628,12 @@ def _one(make: Callable[..., str], *parts: str) -> Callable[[int], list[str]]:
 def _score_range(query: FlowQuery) -> tuple[int, int]:
     """The scores (creation microseconds, inclusive) the query's rows can have: its time
     range, cut at its cursor (whose own score may still hold rows past it, by id)."""
-    low = -MAX_SCORE if query.created_after is None else _micros(query.created_after) + 1
-    high = MAX_SCORE if query.created_before is None else _micros(query.created_before) - 1
+    low = -MAX_SCORE if query.created_after is None else entry_time(query.created_after) + 1
+    high = MAX_SCORE if query.created_before is None else entry_time(query.created_before) - 1
     if query.after is not None:
-        cursor = _micros(query.after.created_at)
+        cursor = entry_time(query.after.created_at)
         low, high = (low, min(high, cursor)) if query.newest_first else (max(low, cursor), high)
     return low, high
-
-
-def _micros(moment: datetime) -> int:
-    """Microseconds since the epoch, exactly (a naive time counts as UTC)."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return (aware - EPOCH) // MICROSECOND
 
 
 def _summary(flow_id: str, raw: bytes) -> FlowSummary:

@@ -1,6 +1,6 @@
 -- KEYS: feed, clock, flows, flows:all, then one set per flow status (its name after the
---       last ':'), then the stream of each append, then the label, goal and parent sets of
---       the rows the appends open, in the order of those rows
+--       last ':'), then the ids and stream keys of each append (see events.lua), then the
+--       label, goal and parent sets of the rows the appends open, in the order of those rows
 -- ARGV: floor, the number of status sets, the number of appends, then per append:
 --       expected, aggregate, count, indexed, count x (timestamp, type, version, data),
 --       indexed x (change, status, flow id, score, timestamp, error, labels and goals: the
@@ -12,7 +12,7 @@
 local statuses, appends = tonumber(ARGV[2]), tonumber(ARGV[3])
 local sets = {}
 for n = 5, 4 + statuses do sets[string.match(KEYS[n], ':([a-z_]+)$')] = KEYS[n] end
-local joined = 5 + statuses + appends
+local joined = 5 + statuses + 2 * appends
 local function index(change, status, flow, score, at, err, labels, goals, parent, joins)
   local row
   if change == 'open' then
@@ -39,11 +39,11 @@ local floor_ms, floor_seq = parse(ARGV[1])
 ms, seq = later(ms, seq, clock_ms, clock_seq + 1)
 ms, seq = later(ms, seq, floor_ms, floor_seq + 1)
 local results, at, wrote = {}, 4, false
-for n = 5 + statuses, 4 + statuses + appends do
+for n = 5 + statuses, 3 + statuses + 2 * appends, 2 do
   local expected, aggregate = tonumber(ARGV[at]), ARGV[at + 1]
   local count, indexed = tonumber(ARGV[at + 2]), tonumber(ARGV[at + 3])
   at = at + 4
-  local version = redis.call('XLEN', KEYS[n])
+  local version = event_count(KEYS[n], KEYS[n + 1])
   if version ~= expected then
     results[#results + 1] = {0, version}
     at = at + 4 * count
@@ -52,14 +52,15 @@ for n = 5 + statuses, 4 + statuses + appends do
     end
   else
     results[#results + 1] = {1, format(ms, seq)}
+    local feed_ids = {}
     for i = 1, count do
-      local id = format(ms, seq)
       -- 'v' comes last: entries written before events carried versions end at 'd'.
-      redis.call('XADD', KEYS[1], id, 'a', aggregate, 'n', version + i,
+      redis.call('XADD', KEYS[1], format(ms, seq), 'a', aggregate, 'n', version + i,
                  't', ARGV[at + 1], 'ts', ARGV[at], 'd', ARGV[at + 3], 'v', ARGV[at + 2])
-      redis.call('XADD', KEYS[n], '0-' .. (version + i), 'p', id)
+      feed_ids[i] = {ms, seq}
       seq, at, wrote = seq + 1, at + 4, true
     end
+    add_events(KEYS[n], KEYS[n + 1], version, feed_ids)
     for _ = 1, indexed do
       local joins = tonumber(ARGV[at + 9])
       index(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5],
