@@ -7,6 +7,7 @@ from typing import Any
 import panel as pn
 import param
 
+from argyll.ui.feed import Schedule, run_now
 from argyll.ui.format import legend_html
 from argyll.ui.graph import Focus, StepGraph
 from argyll.ui.model import DashboardModel
@@ -14,10 +15,15 @@ from argyll.ui.views.panes import card, html_pane
 
 
 class GraphView:
-    """The step graph, its legend and the goal picker; recoloured as the model changes."""
+    """The step graph, its legend and the goal picker; recoloured as the model changes.
 
-    def __init__(self, model: DashboardModel) -> None:
-        self.model = model
+    ``schedule`` runs the recolouring holding the page's document lock: a change can
+    come from a widget's event (an edited init replans), which Panel handles without
+    the lock, and a Bokeh source can only be patched with it.
+    """
+
+    def __init__(self, model: DashboardModel, schedule: Schedule = run_now) -> None:
+        self.model, self._schedule, self._recolour_due = model, schedule, False
         self.graph = StepGraph(model.select_step)
         self.goals = pn.widgets.MultiChoice(
             label="Goals", options=[], placeholder="Pick goal steps, or click a card"
@@ -46,6 +52,12 @@ class GraphView:
         self._refocus()
 
     def _refocus(self, *_: Any) -> None:
+        if not self._recolour_due:
+            self._recolour_due = True
+            self._schedule(self._recolour)
+
+    def _recolour(self) -> None:
+        self._recolour_due = False
         steps, statuses = self.model.focus()
         chosen = frozenset(steps) if steps is not None else None
         self.graph.set_focus(Focus(chosen, statuses, self.model.selected_step))

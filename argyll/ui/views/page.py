@@ -65,7 +65,7 @@ class Dashboard:
             lambda *_: setattr(self.header, "object", header_html(model)), ["version", "connection"]
         )
         self.theme = ThemeToggle(margin=(10, 10), align="center")
-        self.graph = GraphView(model)
+        self.graph = GraphView(model, schedule)
         self.timeline = TimelineView(model)
         runs, administers = caller.allows(Scope.RUN), caller.allows(Scope.ADMIN)
         views = [
