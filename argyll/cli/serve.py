@@ -44,7 +44,7 @@ from argyll.server.app import (
 from argyll.server.app import serve as serve_api
 from argyll.server.tokens import TokenFile
 from argyll.server.ws import DEFAULT_MAX_CLIENTS, DEFAULT_QUEUE_LIMIT
-from argyll.store import default_sqlite_url
+from argyll.store import default_sqlite_url, open_store
 from argyll.wire import CLOSE_GOING_AWAY, METRICS_PATH
 
 log = logging.getLogger("argyll.cli")
@@ -290,10 +290,22 @@ async def run_workers(options: ServeOptions) -> int:
         cannot_listen(options, exc)
         return 1
     try:
+        await _prepare_store(store_url(options))
+    except ArgyllError as exc:
+        print(f"argyll: cannot open the store: {exc}", file=sys.stderr)
+        return 1
+    try:
         return await supervise(sys.argv[1:], sockets)
     finally:
         for listening in {each for own in sockets for each in own}:
             listening.close()
+
+
+async def _prepare_store(url: str) -> None:
+    """Open the store once before the workers do, so a new SQLite file is created and
+    migrated by one process rather than raced for by N."""
+    async with await open_store(url):
+        pass
 
 
 def store_url(options: ServeOptions) -> str:
