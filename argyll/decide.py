@@ -67,6 +67,7 @@ from argyll.model import (
     WorkStatus,
     matches_type,
 )
+from argyll.outcomes import Failed, Memoized, NotCompleted, Outcome, Succeeded
 from argyll.transitions import WORK_TRANSITIONS, can_transition
 
 NewToken = Callable[[], str]
@@ -137,43 +138,6 @@ Effect = (
 CANCELED_REASON = "flow canceled"
 """Why the steps a cancel stopped were skipped (a retry of the canceled flow runs them)."""
 SKIPPED_BY_HAND = "skipped by hand"
-
-
-# ------------------------------------------------------------------ triggers
-
-
-@dataclass(frozen=True, slots=True)
-class Succeeded:
-    outputs: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """A permanent failure: HTTP 4xx, a failure posted to a webhook, a script error."""
-
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotCompleted:
-    """A transient failure (transport error, timeout, 5xx): retried with backoff."""
-
-    error: str
-
-
-@dataclass(frozen=True, slots=True)
-class Memoized:
-    """A memo hit: the outputs the ``work_succeeded`` at ``seq`` of flow ``flow_id`` recorded.
-
-    Nothing was called; the item succeeds with those outputs and names where they came from.
-    """
-
-    outputs: Mapping[str, Any]
-    flow_id: FlowID
-    seq: int
-
-
-Outcome = Succeeded | Memoized | Failed | NotCompleted
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ CORE = (
     "argyll.planner",
     "argyll.catalog",
     "argyll.decide",
+    "argyll.outcomes",
     "argyll.mapping",
     "argyll.operate",
     "argyll.subflow",
