@@ -11,7 +11,6 @@ instead of folding into a state no decider could have produced.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from argyll.collect import with_candidate
@@ -61,6 +60,7 @@ from argyll.model import (
     WorkItem,
     WorkStatus,
 )
+from argyll.model.evolve import evolve
 from argyll.transitions import (
     FLOW_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -103,7 +103,7 @@ def _indexed(step: Step, role_out: bool) -> list[str]:
     """The attributes a catalog index lists the step under: its outputs, or the inputs the
     flow feeds (const and meta inputs come from the step and the execution, not the flow)."""
     if role_out:
-        return step.outputs
+        return list(step.outputs)
     return list(step.inputs)
 
 
@@ -131,7 +131,7 @@ def _put_step(catalog: Catalog, step: Step, event: Event) -> Catalog:
     if old is not None:
         providers, consumers = _without(providers, old, True), _without(consumers, old, False)
     health = {**catalog.health, step.id: _initial_health(step)}
-    return replace(
+    return evolve(
         catalog,
         steps={**catalog.steps, step.id: step},
         health=health,
@@ -167,7 +167,7 @@ def _step_unregistered(catalog: Catalog, event: Event, data: StepUnregistered) -
     step = catalog.steps[data.step_id]
     steps = {sid: s for sid, s in catalog.steps.items() if sid != step.id}
     health = {sid: h for sid, h in catalog.health.items() if sid != step.id}
-    return replace(
+    return evolve(
         catalog,
         steps=steps,
         health=health,
@@ -181,7 +181,7 @@ def _step_unregistered(catalog: Catalog, event: Event, data: StepUnregistered) -
 @applies(CATALOG_APPLIERS, StepHealthChanged)
 def _step_health_changed(catalog: Catalog, event: Event, data: StepHealthChanged) -> Catalog:
     health = Health(HealthStatus(data.status), data.error)
-    return replace(
+    return evolve(
         catalog,
         health={**catalog.health, data.step_id: health},
         version=event.seq,
@@ -235,7 +235,7 @@ def _touch(
         if status not in FLOW_TRANSITIONS.moves[flow.status]:
             raise transition_error(FLOW_TRANSITIONS, flow.status, status, event.aggregate)
         changes["status"] = status
-    return replace(flow, last_updated=event.timestamp, version=event.seq, **changes)
+    return evolve(flow, last_updated=event.timestamp, version=event.seq, **changes)
 
 
 def _with_execution(
@@ -252,7 +252,7 @@ def _with_execution(
                 STEP_TRANSITIONS, execution.status, status, event.aggregate, step_id
             )
         changes["status"] = status
-    execution = replace(execution, **changes)
+    execution = evolve(execution, **changes)
     return _touch(flow, event, executions={**flow.executions, step_id: execution})
 
 
@@ -272,7 +272,7 @@ def _with_item(
                 WORK_TRANSITIONS, item.status, status, event.aggregate, step_id, token
             )
         changes["status"] = status
-    item = replace(item, **changes)
+    item = evolve(item, **changes)
     return _with_execution(flow, step_id, event, work_items={**execution.work_items, token: item})
 
 
@@ -375,7 +375,7 @@ def _candidates(flow: FlowState, data: StepCompleted) -> FlowState:
         if name in flow.attributes
         and (flow.attributes[name].values or flow.attributes[name].step != data.step_id)
     }
-    return replace(flow, attributes={**flow.attributes, **changed}) if changed else flow
+    return evolve(flow, attributes={**flow.attributes, **changed}) if changed else flow
 
 
 @applies(FLOW_APPLIERS, StepFailed)

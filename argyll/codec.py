@@ -25,6 +25,7 @@ from typing import Any
 
 from argyll.errors import StoreError
 from argyll.events import EVENT_TYPES, EventData
+from argyll.json_encoding import to_json
 from argyll.model import parse_time
 
 UNVERSIONED = 1
@@ -38,13 +39,11 @@ Encoded = tuple[str, int, str]
 UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 """(type, n) -> the function that lifts that type's version-n fields to version n + 1."""
 
-_to_json = json.JSONEncoder(separators=(",", ":")).encode
-"""Compact JSON, by an encoder made once (``json.dumps`` with options makes one per call)."""
 
 
 def encode(data: EventData) -> Encoded:
     """The event's data as stored: its type, its schema version and its fields as JSON."""
-    return data.type, data.schema_version, _to_json(data.to_dict())
+    return data.type, data.schema_version, to_json(data.to_dict())
 
 
 def encode_without(data: EventData, implied: Fields) -> Encoded:
@@ -55,7 +54,7 @@ def encode_without(data: EventData, implied: Fields) -> Encoded:
     for name, value in implied.items():
         if fields.get(name) == value:
             del fields[name]
-    return data.type, data.schema_version, _to_json(fields)
+    return data.type, data.schema_version, to_json(fields)
 
 
 def decode(

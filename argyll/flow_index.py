@@ -8,7 +8,6 @@ from ``index_change``), so what a row says is decided here once.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from enum import StrEnum
 
 from argyll.events import (
@@ -22,6 +21,7 @@ from argyll.events import (
     FlowStarted,
 )
 from argyll.model import FlowState, FlowStatus, FlowSummary
+from argyll.model.evolve import evolve
 
 IndexedData = (
     FlowStarted | FlowPaused | FlowResumed | FlowRetried | FlowCompleted | FlowFailed | FlowCanceled
@@ -78,9 +78,9 @@ def summarize(summary: FlowSummary | None, event: Event) -> FlowSummary | None:
     if summary is None:
         return None
     if change is RowChange.MOVE:
-        return replace(summary, status=status, completed_at=None, error=None)
+        return evolve(summary, status=status, completed_at=None, error=None)
     error = data.error if isinstance(data, FlowFailed) else None
-    return replace(summary, status=status, completed_at=event.timestamp, error=error)
+    return evolve(summary, status=status, completed_at=event.timestamp, error=error)
 
 
 def summary_of(state: FlowState) -> FlowSummary:

@@ -49,6 +49,33 @@ def plan(catalog: Catalog, goals: Iterable[str], init: Mapping[str, Any]) -> Pla
     return _Walk(_Shared(catalog), frozenset(init), ()).plan(goal_ids)
 
 
+class PlanCache:
+    """Plans already made for one catalog, by goals and the names init holds.
+
+    A plan depends on nothing else (the values in init never change it), and it is an
+    immutable value, so flows started for the same goals share one. A new catalog (any
+    registration or health change folds into a new one) starts the cache afresh.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._catalog: Catalog | None = None
+        self._plans: dict[tuple[tuple[str, ...], frozenset[str]], Plan] = {}
+
+    def plan(self, catalog: Catalog, goals: Iterable[str], init: Mapping[str, Any]) -> Plan:
+        """``plan(catalog, goals, init)``, made once per catalog, goals and init names."""
+        if catalog is not self._catalog:
+            self._catalog, self._plans = catalog, {}
+        key = (tuple(goals), frozenset(init))
+        found = self._plans.get(key)
+        if found is None:
+            found = plan(catalog, key[0], init)
+            if len(self._plans) >= self.size:
+                self._plans.clear()
+            self._plans[key] = found
+        return found
+
+
 def child_init(step: Step) -> frozenset[str]:
     """The names a flow step hands its child: each input, const and meta, by inner name."""
     return frozenset(

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NewType
+from typing import Any, NewType, TypeVar, cast
 
 StepID = NewType("StepID", str)
 FlowID = NewType("FlowID", str)
 Token = NewType("Token", str)
+V = TypeVar("V")
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 DEFAULT_TIMEOUT_MS = 30_000
@@ -353,40 +354,61 @@ class Step:
     flow: FlowConfig | None = None
     memoizable: bool = False
     """A success may be reused for the same definition and inputs (no side effects)."""
+    _views: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    """Role views of ``attributes`` (``_view``): a cache, not part of the step's value."""
 
     @property
-    def inputs(self) -> dict[str, AttributeSpec]:
+    def inputs(self) -> Mapping[str, AttributeSpec]:
         """The inputs the flow's attributes feed (required and optional)."""
-        return {n: a for n, a in self.attributes.items() if a.role.is_input}
+        return self._view("inputs", lambda: {n: a for n, a in self._by_role() if a.role.is_input})
 
     @property
-    def const_inputs(self) -> dict[str, AttributeSpec]:
-        return {n: a for n, a in self.attributes.items() if a.role is Role.CONST}
+    def const_inputs(self) -> Mapping[str, AttributeSpec]:
+        return self._view("const", lambda: dict(self._by_role(Role.CONST)))
 
     @property
-    def meta_inputs(self) -> dict[str, AttributeSpec]:
-        return {n: a for n, a in self.attributes.items() if a.role is Role.META}
+    def meta_inputs(self) -> Mapping[str, AttributeSpec]:
+        return self._view("meta", lambda: dict(self._by_role(Role.META)))
 
     @property
-    def runtime_inputs(self) -> list[str]:
+    def runtime_inputs(self) -> tuple[str, ...]:
         """Every name the step's work is given: its inputs, consts and metas."""
-        return [n for n, a in self.attributes.items() if a.role is not Role.OUTPUT]
+        return self._view(
+            "runtime", lambda: tuple(n for n, a in self._by_role() if a.role is not Role.OUTPUT)
+        )
 
     @property
-    def required_inputs(self) -> list[str]:
-        return [n for n, a in self.attributes.items() if a.role is Role.REQUIRED]
+    def required_inputs(self) -> tuple[str, ...]:
+        return self._view("required", lambda: tuple(n for n, _ in self._by_role(Role.REQUIRED)))
 
     @property
-    def optional_inputs(self) -> list[str]:
-        return [n for n, a in self.attributes.items() if a.role is Role.OPTIONAL]
+    def optional_inputs(self) -> tuple[str, ...]:
+        return self._view("optional", lambda: tuple(n for n, _ in self._by_role(Role.OPTIONAL)))
 
     @property
-    def outputs(self) -> list[str]:
-        return [n for n, a in self.attributes.items() if a.role is Role.OUTPUT]
+    def outputs(self) -> tuple[str, ...]:
+        return self._view("outputs", lambda: tuple(n for n, _ in self._by_role(Role.OUTPUT)))
 
     @property
-    def for_each_inputs(self) -> list[str]:
-        return [n for n, a in self.attributes.items() if a.for_each]
+    def for_each_inputs(self) -> tuple[str, ...]:
+        return self._view(
+            "for_each", lambda: tuple(n for n, a in self.attributes.items() if a.for_each)
+        )
+
+    def _by_role(self, role: Role | None = None) -> Iterator[tuple[str, AttributeSpec]]:
+        return (
+            (n, a) for n, a in self.attributes.items() if role is None or a.role is role
+        )
+
+    def _view(self, name: str, build: Callable[[], V]) -> V:
+        """A view of the attributes by role, built once: the step is immutable, and the
+        engine asks for these on every event it decides (they showed in profiles)."""
+        views = self._views
+        if name not in views:
+            views[name] = build()
+        return cast(V, views[name])
 
     @property
     def compensable(self) -> bool:

@@ -69,7 +69,7 @@ from argyll.model import (
     parse_step,
 )
 from argyll.outbound import ALLOW_ALL, OutboundPolicy, step_problems
-from argyll.planner import plan as make_plan
+from argyll.planner import PlanCache
 from argyll.runtime.clock import Clock, SystemClock
 from argyll.runtime.dispatch import Dispatcher, Rule
 from argyll.runtime.flows import FlowCache
@@ -155,6 +155,7 @@ class Engine:
         self._http_client = make_client(outbound, HTTP_LIMITS)
         self._http = HttpCaller(self._http_client, webhook_base_url, outbound)
         self.catalog = Catalog()
+        self._plans = PlanCache()
         self._flows = FlowCache()
         self._locks: dict[FlowID, asyncio.Lock] = {}
         self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
@@ -375,7 +376,7 @@ class Engine:
 
     def plan(self, goals: Iterable[str], init: Mapping[str, Any] | None = None) -> Plan:
         """The plan a flow with these goals and init would run (nothing is started)."""
-        return make_plan(self.catalog, _goal_list(goals), init or {})
+        return self._plans.plan(self.catalog, _goal_list(goals), init or {})
 
     async def start_flow(
         self,
@@ -448,10 +449,10 @@ class Engine:
         (another engine on the store may just have registered the step: a worker of the
         same ``argyll serve``, whose call came before this engine's follower saw it)."""
         try:
-            return make_plan(self.catalog, goals, init)
+            return self._plans.plan(self.catalog, goals, init)
         except ValidationError:
             await self._refresh_catalog()
-            return make_plan(self.catalog, goals, init)
+            return self._plans.plan(self.catalog, goals, init)
 
     async def _check_same_start(
         self, flow_id: FlowID, goals: list[str], init: dict, labels: dict

@@ -24,6 +24,7 @@ from argyll.decide import Failed, Outcome, Succeeded
 from argyll.errors import BodyTooLargeError, StartingError, ValidationError
 from argyll.events import ANONYMOUS
 from argyll.flow_query import FlowQuery, parse_flow_query
+from argyll.json_encoding import to_json_bytes
 from argyll.model import (
     ACTION_REQUEST,
     COMPLETE_REQUEST,
@@ -99,7 +100,7 @@ class ApiHandler(RequestHandler):
     def reply(self, data: Mapping[str, Any], status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", JSON_CONTENT_TYPE)
-        self.finish(json.dumps(data) + "\n")
+        self.finish(to_json_bytes(data) + b"\n")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         write_problem(self, status_code, kwargs.get("exc_info"))

@@ -10,13 +10,13 @@ still starting is neither: its 503 says when to ask again (``Retry-After``).
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
 
 from argyll.errors import BodyTooLargeError, StartingError, UnauthorizedError
+from argyll.json_encoding import to_json_bytes
 from argyll.problems import INTERNAL, problem_body, problem_type_of, status_problem
 from argyll.wire import PROBLEM_CONTENT_TYPE
 
@@ -47,7 +47,7 @@ def write_problem(handler: RequestHandler, status_code: int, exc_info: Any) -> N
     if isinstance(error, StartingError):
         handler.set_header("Retry-After", str(error.retry_after))
     handler.set_header("Content-Type", PROBLEM_CONTENT_TYPE)
-    handler.finish(json.dumps(problem) + "\n")
+    handler.finish(to_json_bytes(problem) + b"\n")
 
 
 def _http_problem(error: HTTPError) -> dict[str, Any]:

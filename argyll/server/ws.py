@@ -29,7 +29,6 @@ with a 503 problem.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,6 +39,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from argyll.access import bearer
 from argyll.errors import ArgyllError, ValidationError
 from argyll.events import EVENT_TYPES, Event, flow_aggregate
+from argyll.json_encoding import to_json
 from argyll.model import ID_PATTERN, json_text
 from argyll.runtime.engine import Engine
 from argyll.runtime.fanout import FeedFanout
@@ -282,4 +282,4 @@ class EventSocket(WebSocketHandler):
         return past, last_seqs
 
     async def _write(self, event: Event) -> None:
-        await self.write_message(json.dumps(event.to_dict()))
+        await self.write_message(to_json(event.to_dict()))

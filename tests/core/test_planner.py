@@ -3,7 +3,7 @@
 import pytest
 
 from argyll.errors import UnknownGoalsError, ValidationError
-from argyll.planner import plan
+from argyll.planner import PlanCache, plan
 from argyll.testing import catalog_of, script_step
 
 
@@ -102,3 +102,25 @@ def test_plan_to_dict_has_the_spec_shape():
     assert set(data) == {"goals", "required", "steps", "attributes"}
     assert data["attributes"]["x"] == {"providers": ["a"], "consumers": ["g"]}
     assert data["steps"]["a"]["id"] == "a"
+
+
+def test_the_plan_cache_shares_a_plan_between_starts_with_the_same_init_names():
+    cache = PlanCache()
+    catalog = catalog_of(step("a", outputs=["x"]), step("b", ["x"], ["y"]))
+    first = cache.plan(catalog, ["b"], {"z": 1})
+    assert cache.plan(catalog, ["b"], {"z": 2}) is first
+    assert first == plan(catalog, ["b"], {"z": 1})
+    with_x = cache.plan(catalog, ["b"], {"x": 1})
+    assert set(with_x.steps) == {"b"} and set(first.steps) == {"a", "b"}
+
+
+def test_the_plan_cache_plans_again_on_a_new_catalog_and_never_keeps_a_refusal():
+    cache = PlanCache(size=2)
+    old = catalog_of(step("a", outputs=["x"]), step("b", ["x"], ["y"]))
+    new = catalog_of(step("b", ["x"], ["y"]))
+    assert set(cache.plan(old, ["b"], {}).steps) == {"a", "b"}
+    assert set(cache.plan(new, ["b"], {}).steps) == {"b"}
+    with pytest.raises(UnknownGoalsError):
+        cache.plan(new, ["nope"], {})
+    for name in ("p", "q", "r"):
+        assert cache.plan(new, ["b"], {name: 1}).goals == ("b",)

@@ -1,7 +1,9 @@
-"""The pure core loads no I/O, no event loop and no third-party library but its schema validator.
+"""The pure core loads no I/O, no event loop and no third-party library but its schema
+validator and its JSON encoder.
 
 Checked in a fresh interpreter, so what other tests imported cannot hide an import;
-the validator is imported first, so only what the core itself loads is counted.
+the validator and the encoder are imported first, so only what the core itself loads is
+counted.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ CORE = (
     "argyll.errors",
     "argyll.problems",
     "argyll.wire",
+    "argyll.json_encoding",
     "argyll.outbound",
     "argyll.redaction",
     "argyll.access",
@@ -38,11 +41,12 @@ CORE = (
     "argyll.script.result",
 )
 SHELL_ONLY = {"asyncio", "socket", "sqlite3", "ssl", "selectors", "threading", "subprocess"}
-ALLOWED_THIRD_PARTY = {"argyll", "jsonschema_rs"}
+ALLOWED_THIRD_PARTY = {"argyll", "jsonschema_rs", "orjson"}
 
 _PROBE = """
 import json, sys
 import jsonschema_rs  # what the validator itself loads (email.utils pulls in socket) is its own
+import orjson  # and the encoder's (platform, uuid, zoneinfo)
 before = {name.split('.')[0] for name in sys.modules}
 for module in sys.argv[1:]:
     __import__(module)
