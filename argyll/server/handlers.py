@@ -70,6 +70,8 @@ class ApiHandler(RequestHandler):
         self.max_body_size = max_body_size
         self._chunks: list[bytes] = []
         self.caller: Token | None = None
+        self.admitted = False
+        """``prepare`` let the call through, so its body is read before any reply."""
 
     def prepare(self) -> None:
         self.caller = caller_of(self, bearer(self.request.headers.get("Authorization")))
@@ -77,6 +79,7 @@ class ApiHandler(RequestHandler):
         length = self.request.headers.get("Content-Length", "")
         if _DIGITS.fullmatch(length) and int(length) > self.max_body_size:
             raise BodyTooLargeError(int(length), self.max_body_size)
+        self.admitted = True
 
     def data_received(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
@@ -103,6 +106,10 @@ class ApiHandler(RequestHandler):
         self.finish(to_json_bytes(data) + b"\n")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if not self.admitted:
+            # Refused before its body was read (503 starting, 401, 403, 413): Tornado closes
+            # the connection after this reply, and a keep-alive client must be told so.
+            self.set_header("Connection", "close")
         write_problem(self, status_code, kwargs.get("exc_info"))
 
     def log_exception(self, *exc_info: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
 
-from argyll.errors import BodyTooLargeError, StartingError, UnauthorizedError
+from argyll.errors import StartingError, UnauthorizedError
 from argyll.json_encoding import to_json_bytes
 from argyll.problems import INTERNAL, problem_body, problem_type_of, status_problem
 from argyll.wire import PROBLEM_CONTENT_TYPE
@@ -40,8 +40,6 @@ def write_problem(handler: RequestHandler, status_code: int, exc_info: Any) -> N
     error = exc_info[1] if exc_info else HTTPError(status_code)
     problem = problem_for(error)
     handler.set_status(problem["status"])
-    if isinstance(error, BodyTooLargeError):
-        handler.set_header("Connection", "close")
     if isinstance(error, UnauthorizedError):
         handler.set_header("WWW-Authenticate", 'Bearer realm="argyll"')
     if isinstance(error, StartingError):

@@ -280,5 +280,10 @@ def header_html(model: DashboardModel) -> str:
         '<div class="argyll-header"><h1>Argyll</h1>'
         f'<span class="pill">steps: <b class="count-steps">{len(model.catalog.steps)}</b></span>'
         f'{pills}<span class="connection connection-{model.connection}">'
-        f"{CONNECTION_TEXT[model.connection]} · {model.version} updates</span></div>"
+        f"{CONNECTION_TEXT[model.connection]} · {plural(model.version, 'update')}</span></div>"
     )
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 update``, ``2 updates``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

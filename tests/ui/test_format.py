@@ -261,3 +261,5 @@ def test_the_header_counts_steps_and_flows_by_status() -> None:
     assert '<span class="pill">active: <b class="count-active">1</b></span>' in text
     assert '<b class="count-completed">4</b>' in text
     assert "live · 7 updates" in text
+    model.version = 1
+    assert "live · 1 update<" in header_html(model)

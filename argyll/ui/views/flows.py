@@ -15,17 +15,17 @@ from argyll.ui.views.panes import TABLE_CSS, status_formatter, title_formatter
 
 FLOW_PAGE_SIZE = 12
 STATUSES = ["all", *(status.value for status in FlowStatus)]
-COLUMN_WIDTHS = {
+COLUMN_WIDTHS: dict[str, str | int] = {
     "flow": "17%",
     "parent": "12%",
     "goals": "12%",
     "status": "11%",
-    "progress": "6%",
+    "progress": 72,
     "started": "12%",
-    "duration (s)": "6%",
-    "error": "24%",
+    "duration (s)": 66,
 }
-"""Shares of the table's width, so the root cause stays in view however wide the page."""
+"""Shares of the table's width, so the root cause (the rest) stays in view however wide the
+page; the two short columns in pixels, so their titles are never cut to "s…"."""
 WRAPPED = {"type": "textarea"}
 """Long text (flow ids, goals, errors) wraps in its cell instead of being cut.
 
@@ -82,6 +82,7 @@ class FlowsView:
                 "error": WRAPPED,
             },
             widths=COLUMN_WIDTHS,
+            configuration={"columnDefaults": {"headerWordWrap": True}},
             stylesheets=[TABLE_CSS],
         )
         self.older = pn.widgets.Button(
