@@ -130,13 +130,13 @@ def _pattern(template: str) -> str:
 
 def log_request(handler: RequestHandler) -> None:
     """Count the request by its route template, then one access line: debug when fine, info
-    for 4xx, error for 5xx (the path only, a webhook's token masked: never a header, a query
-    or a body)."""
+    for 4xx and for the 503 of an engine still starting (an answer, not a fault), error for
+    other 5xx (the path only, a webhook's token masked: never a header, a query or a body)."""
     status = handler.get_status()
     settings = handler.settings
     route = settings["argyll_routes"].get(type(handler), UNMATCHED_ROUTE)
     settings["argyll_metrics"].http_request(route, handler.request.method or "", status)
-    level = logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.ERROR
+    level = _access_level(handler, status)
     if access_log.isEnabledFor(level):
         request = handler.request
         access_log.log(
@@ -147,6 +147,15 @@ def log_request(handler: RequestHandler) -> None:
             status,
             request.request_time() * 1000,
         )
+
+
+def _access_level(handler: RequestHandler, status: int) -> int:
+    if status < 400:
+        return logging.DEBUG
+    engine = getattr(handler, "engine", None)
+    if status < 500 or (status == 503 and engine is not None and not engine.started):
+        return logging.INFO
+    return logging.ERROR
 
 
 def bind(host: str, port: int) -> list[socket.socket]:
