@@ -1,7 +1,9 @@
 """The domain model: what a step, a plan and a flow are, their JSON, and how JSON is checked.
 
-- ``types``: ids, statuses and the frozen values (``Step``, ``Plan``, ``FlowState``, ...),
-  each writing its own JSON (``to_dict``).
+- ``types``: ids, statuses and the frozen values of steps, plans and the catalog
+  (``Step``, ``Plan``, ``Catalog``, ...), each writing its own JSON (``to_dict``).
+- ``state``: the frozen values of a running flow (``FlowState``, ``Execution``,
+  ``WorkItem``, ``FlowSummary``, ...); ``evolve`` copies them with changes, cheaply.
 - ``schema``: the shapes of step definitions and flow/plan requests, declared once
   as JSON Schema; the OpenAPI document embeds them.
 - ``validation``: bodies checked against those shapes, then the rules across fields;
@@ -18,36 +20,41 @@ from argyll.model.codec import (
     parse_time,
     plan_from_dict,
 )
+from argyll.model.state import (
+    UNDOING,
+    AttributeValue,
+    Execution,
+    FlowState,
+    FlowSummary,
+    ParentRef,
+    WorkItem,
+    compensation_summary,
+    iso,
+)
 from argyll.model.types import (
     DEFAULT_PAGE,
     DEFAULT_TIMEOUT_MS,
     ID_PATTERN,
     MAX_PAGE,
     STEP_LANGUAGES,
-    UNDOING,
     AttributeEdges,
     AttributeMapping,
     AttributeSpec,
-    AttributeValue,
     AttrType,
     BackoffType,
     Catalog,
     Collect,
     Excluded,
-    Execution,
     FlowConfig,
     FlowID,
     FlowStart,
-    FlowState,
     FlowStatus,
-    FlowSummary,
     Health,
     HealthStatus,
     HttpConfig,
     HttpMethod,
     Language,
     MetaKey,
-    ParentRef,
     Plan,
     Role,
     ScriptConfig,
@@ -58,10 +65,7 @@ from argyll.model.types import (
     StepType,
     Token,
     WorkConfig,
-    WorkItem,
     WorkStatus,
-    compensation_summary,
-    iso,
     matches_type,
 )
 from argyll.model.validation import (

@@ -14,26 +14,29 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from argyll.model.state import (
+    AttributeValue,
+    Execution,
+    FlowState,
+    ParentRef,
+    WorkItem,
+)
 from argyll.model.types import (
     DEFAULT_TIMEOUT_MS,
     AttributeEdges,
     AttributeMapping,
     AttributeSpec,
-    AttributeValue,
     AttrType,
     BackoffType,
     Collect,
     Excluded,
-    Execution,
     FlowConfig,
     FlowID,
-    FlowState,
     FlowStatus,
     HttpConfig,
     HttpMethod,
     Language,
     MetaKey,
-    ParentRef,
     Plan,
     Role,
     ScriptConfig,
@@ -43,7 +46,6 @@ from argyll.model.types import (
     StepType,
     Token,
     WorkConfig,
-    WorkItem,
     WorkStatus,
 )
 from argyll.model.validation import check_step_definition, role_settings
