@@ -7,10 +7,10 @@ and decides again), cache the new state, then perform the decided effects.
 This module is that loop and the public API; the engine's other concerns each have
 their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
 (long flows read from a snapshot), ``recovery`` (running flows read back in batches
-at start-up), ``dispatch`` (performing the decided effects, in
-``tasks``; concurrency slots in ``slots``), ``takeover`` (the lease and taking on
-dead instances' work, over ``leases``), ``health`` (store and step probes) and
-``metrics`` (the Prometheus series, counted from what this engine appends).
+at start-up, and dead instances' flows re-decided), ``dispatch`` (performing the
+decided effects, in ``tasks``; concurrency slots in ``slots``), ``takeover`` (the
+lease and finding dead instances' work, over ``leases``), ``health`` (store and step
+probes) and ``metrics`` (the Prometheus series, counted from what this engine appends).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any, Self
 import httpx
 
 from argyll import catalog as catalog_rules
-from argyll import collect, decide, operate, subflow
+from argyll import decide, operate, subflow
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -45,7 +45,6 @@ from argyll.events import (
     Event,
     EventData,
     FlowCanceled,
-    FlowDeactivated,
     FlowFailed,
     FlowStarted,
     flow_aggregate,
@@ -55,7 +54,6 @@ from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo, memo_entries
 from argyll.model import (
     ID_PATTERN,
-    UNDOING,
     Catalog,
     FlowID,
     FlowStart,
@@ -77,12 +75,12 @@ from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
-from argyll.runtime.recovery import catch_up, collector_paused, running_flows
+from argyll.runtime.recovery import Recovery, collector_paused
 from argyll.runtime.retention import HistorySweeper, RetentionPolicy, SweepReport
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.subflows import SubflowRunner
-from argyll.runtime.takeover import IsDead, LeaseKeeper
+from argyll.runtime.takeover import LeaseKeeper
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.work import WorkRunner
 from argyll.store import EventStore, open_store
@@ -174,13 +172,23 @@ class Engine:
             self._limited_steps,
             lambda: self.store,
         )
+        self._recovery = Recovery(
+            lambda: self.store,
+            self._flows,
+            self._cache,
+            self._open_work,
+            self._dispatch.schedule,
+            self.clock,
+            self._scripts.test,
+            self._trigger,
+        )
         self._leases = LeaseKeeper(
             self.instance_id,
             lease_ttl,
             heartbeat_interval,
             self._open_work,
             self.clock,
-            self._take_over,
+            self._recovery.take_over,
             self._dispatch.slots,
         )
         self._sweeper = (
@@ -222,18 +230,8 @@ class Engine:
         await self._leases.renew(self.store)
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
-        running = []
         with collector_paused():
-            async for states in running_flows(self.store):
-                for state in states:
-                    self._cache(state)
-                    running.append(state)
-                    self._open_work.seed(state)
-                    if state.deadline is not None:
-                        self._dispatch.schedule(state.id, state.deadline)
-                    for at in collect.deadlines(state, self.clock.now(), self._scripts.test):
-                        self._dispatch.schedule(state.id, at)
-            await self._seed_compensations()
+            running = await self._recovery.resume()
             self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
             await self._subflows.cancel_orphans(running)
             await self._leases.take_over_orphans(self.store)
@@ -253,23 +251,6 @@ class Engine:
     def _history_removed(self, flow: FlowSummary) -> None:
         self._flows.removed(flow.id)
         self._locks.pop(flow.id, None)
-
-    async def _seed_compensations(self) -> None:
-        """Failed and canceled flows not yet deactivated: their compensation is carried on.
-
-        The flow index does not tell which ended flows still compensate, so each failed
-        or canceled flow's last event is read, and only a flow that does not end with
-        its deactivation is folded (see docs/steps.md, "Compensation").
-        """
-        for status in UNDOING:
-            for summary in await self.store.list_flows(status):
-                aggregate = flow_aggregate(summary.id)
-                last = await self.store.read(
-                    aggregate, after=await self.store.version(aggregate) - 1
-                )
-                if last and isinstance(last[-1].data, FlowDeactivated):
-                    continue
-                self._open_work.seed(await self.get_flow(summary.id))
 
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""
@@ -727,19 +708,6 @@ class Engine:
         self._subflows.stop_children(decision)
         assert decision.state is not None  # noqa: S101 — narrows the type: the loop only breaks with a state
         return decision.state
-
-    async def _take_over(self, flow_ids: Sequence[FlowID], dead: IsDead) -> None:
-        """Re-decide flows whose work dead instances held, each from the store's newest state
-        of it (read for them all at once), so that their claims reach the store together."""
-        known = {flow_id: self._flows.get(flow_id) for flow_id in flow_ids}
-        for state in await catch_up(self.store, known):
-            if self._flows.get(state.id) is known[state.id]:  # no one moved it on meanwhile
-                self._cache(state)
-
-        def rule(state: FlowState, context: decide.Context) -> decide.Decision:
-            return decide.on_takeover(state, context, dead)
-
-        await asyncio.gather(*(self._trigger(flow_id, rule) for flow_id in flow_ids))
 
     async def _record(self, flow_id: FlowID, rule: Rule) -> None:
         """Trigger until the store takes it: work that was done must not be forgotten."""
