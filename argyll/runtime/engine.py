@@ -8,9 +8,10 @@ This module is that loop and the public API; the engine's other concerns each ha
 their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
 (long flows read from a snapshot), ``recovery`` (running flows read back in batches
 at start-up, and dead instances' flows re-decided), ``dispatch`` (performing the
-decided effects, in ``tasks``; concurrency slots in ``slots``), ``takeover`` (the
-lease and finding dead instances' work, over ``leases``), ``health`` (store and step
-probes) and ``metrics`` (the Prometheus series, counted from what this engine appends).
+decided effects, in ``tasks``; concurrency slots in ``slots``), ``follower`` (the
+feed: what other writers appended), ``takeover`` (the lease and finding dead
+instances' work, over ``leases``), ``health`` (store and step probes) and
+``metrics`` (the Prometheus series, counted from what this engine appends).
 """
 
 from __future__ import annotations
@@ -40,12 +41,8 @@ from argyll.errors import (
 from argyll.events import (
     ANONYMOUS,
     CATALOG,
-    FLOW_ENDED_TYPES,
-    FLOW_PREFIX,
     Event,
     EventData,
-    FlowCanceled,
-    FlowFailed,
     FlowStarted,
     flow_aggregate,
 )
@@ -71,6 +68,7 @@ from argyll.planner import plan as make_plan
 from argyll.runtime.clock import Clock, SystemClock
 from argyll.runtime.dispatch import Dispatcher, Rule
 from argyll.runtime.flows import FlowCache
+from argyll.runtime.follower import FeedFollower
 from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
@@ -84,10 +82,9 @@ from argyll.runtime.takeover import LeaseKeeper
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.work import WorkRunner
 from argyll.store import EventStore, open_store
+from argyll.store.feed import Wanted
 
 log = logging.getLogger("argyll.engine")
-STOPPING_TYPES = frozenset({FlowCanceled.type, FlowFailed.type})
-"""Flow events after which none of the flow's scripts should go on running."""
 
 Operation = Callable[[FlowState, str, str | None, decide.Context], decide.Decision]
 """An operator's decider: (state, actor, reason, context) -> decision."""
@@ -198,10 +195,19 @@ class Engine:
                 retention, lambda: self.store, self.clock, self.metrics, self._history_removed
             )
         )
+        self._feed = FeedFollower(
+            self._flows,
+            self._open_work,
+            self._cache,
+            lambda: self.catalog.version,
+            self._refresh_catalog,
+            self._dispatch.stop,
+            self.get_flow,
+            self._tasks,
+        )
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
         self._started = False
-        self._listeners: list[Callable[[Event], None]] = []
 
     # ----------------------------------------------------------- lifecycle
 
@@ -232,7 +238,8 @@ class Engine:
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
         with collector_paused():
             running = await self._recovery.resume()
-            self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
+            following = self._feed.follow(self.store, head)
+            self._follower = asyncio.create_task(following, name="argyll-follow")
             await self._subflows.cancel_orphans(running)
             await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
@@ -595,16 +602,22 @@ class Engine:
         )
         return state
 
-    def on_event(self, listener: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``listener`` with each event of the feed the engine follows, from start-up
-        on (ride on its follower rather than follow the feed again); returns the undo.
-        It runs on the follower's turn: quick, and never raising."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    def on_event(
+        self, listener: Callable[[Event], None], wanted: Wanted | None = None
+    ) -> Callable[[], None]:
+        """Call ``listener`` with each event of the feed the engine follows that ``wanted``
+        (asked with its aggregate and type) says yes to, every one without it, from now on
+        (ride on its follower rather than follow the feed again); returns the undo. It runs
+        on the follower's turn: quick, and never raising. Say what you want: while a
+        listener wants everything, the engine decodes every event of the store."""
+        return self._feed.listen(listener, wanted)
 
-    def events(self, after: str | None = None) -> AsyncIterator[Event]:
-        """Every event of the store from ``after`` ("" = the start, None = from now), then live."""
-        return self.store.subscribe(after)
+    def events(
+        self, after: str | None = None, wanted: Wanted | None = None
+    ) -> AsyncIterator[Event]:
+        """Every event of the store from ``after`` ("" = the start, None = from now), then live;
+        with ``wanted``, only those it says yes to (see ``EventStore.subscribe``)."""
+        return self.store.subscribe(after, wanted)
 
     # ------------------------------------------------------------ internals
 
@@ -726,36 +739,6 @@ class Engine:
                 self._flows.forget(flow_id)
             await asyncio.sleep(delay)
             delay = min(delay * 2, STORE_RETRY_MAX)
-
-    async def _follow(self, after: str) -> None:
-        """Fold events other writers appended (other engines sharing the store)."""
-        async for event in self.store.subscribe(after):
-            self._open_work.observe(event)
-            for listener in self._listeners:
-                listener(event)
-            if event.aggregate == CATALOG:
-                if event.seq > self.catalog.version:
-                    await self._refresh_catalog()
-            elif event.aggregate.startswith(FLOW_PREFIX):
-                self._observe_flow(event)
-
-    def _observe_flow(self, event: Event) -> None:
-        flow_id = FlowID(event.aggregate[len(FLOW_PREFIX) :])
-        cached = self._flows.get(flow_id)
-        if cached is not None and event.seq == cached.version + 1:
-            self._cache(fold(cached, [event], FLOW_APPLIERS))
-        elif cached is None:
-            self._flows.outdated(flow_id, event.seq)
-        if event.type in STOPPING_TYPES and self._flows.get(flow_id) is None:
-            # another instance canceled it, or it timed out; and no retry has run it since
-            self._dispatch.stop(flow_id)
-        if cached is None and self._flows.awaited(flow_id) and event.type in FLOW_ENDED_TYPES:
-            self._tasks.spawn(self._resolve_waiters(flow_id))
-
-    async def _resolve_waiters(self, flow_id: FlowID) -> None:
-        state = await self.get_flow(flow_id)
-        if state.status.ended:
-            self._cache(state)
 
 
 def _goal_list(goals: Iterable[str]) -> list[str]:
