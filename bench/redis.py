@@ -135,7 +135,10 @@ async def engine_figures(store_url: str) -> None:
 async def idle_figures(store_url: str) -> None:
     """What an idle second ``argyll serve`` costs while an engine runs flows on the same Redis."""
     share, rate = await instances.idle_serve_cpu(store_url, 4000)
-    print(f"idle argyll serve beside {rate:,.0f} flows/s of another engine: {share:.0%} of a core")
+    print(
+        f"idle argyll serve beside {rate:,.0f} flows/s of another engine: {share:.1%} of a core, "
+        f"{share / rate * 1000:.3f} ms of CPU per flow"
+    )
 
 
 async def only(url: str, figures: Callable[[str], Awaitable[None]]) -> None:

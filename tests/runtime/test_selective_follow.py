@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ import pytest
 
 from argyll import Engine, codec
 from argyll.events import Event, EventData
-from argyll.model import FlowStatus
-from argyll.runtime.follower import SIGNAL_TYPES
+from argyll.model import FlowID, FlowState, FlowStatus, Plan
+from argyll.runtime.flows import FlowCache
+from argyll.runtime.follower import SIGNAL_TYPES, FeedFollower
+from argyll.runtime.leases import OpenWork
+from argyll.runtime.tasks import BackgroundTasks
 from argyll.store import EventStore
 from argyll.store.memory import MemoryEventStore
 from argyll.testing import script_step, wait_until
@@ -28,6 +32,7 @@ from argyll.testing import script_step, wait_until
 HELLO = script_step("hello", '{:greeting "hi"}', outputs=["greeting"])
 CATALOG_TYPES = {"step_registered", "step_updated", "step_unregistered", "step_health_changed"}
 FLOWS = 20
+EMPTY_PLAN = Plan(goals=(), required=(), steps={}, attributes={})
 
 decoder: contextvars.ContextVar[str] = contextvars.ContextVar("decoder", default="busy")
 
@@ -146,3 +151,45 @@ async def test_a_listener_that_wants_everything_has_it_decoded_until_undone(
     assert "step_started" in by_flow[first] and by_flow[second] == []
     idle_types = [event_type for who, event_type in decoded if who == "idle"]
     assert idle_types.count("step_started") == 1  # the first flow's, for the listener
+
+
+TASKS = BackgroundTasks()
+
+
+def held(flow_id: str, status: FlowStatus = FlowStatus.ACTIVE) -> FlowState:
+    return FlowState(FlowID(flow_id), EMPTY_PLAN, {}, datetime.now(UTC), status=status, version=3)
+
+
+async def no_refresh() -> None:
+    """The catalog needs no refresh in these tests."""
+
+
+async def no_read(flow_id: FlowID) -> FlowState:
+    raise AssertionError(f"no flow is read back here, asked for {flow_id}")
+
+
+async def test_the_follower_wants_signals_its_flows_and_what_listeners_ask_for() -> None:
+    cache = FlowCache()
+    follower = FeedFollower(
+        cache, OpenWork(), cache.keep, lambda: 0, no_refresh, lambda _: None, no_read, TASKS
+    )
+    wants = follower.wants
+    cache.keep(held("held"))
+    cache.keep(held("ended", FlowStatus.COMPLETED))
+    signals = ["flow_started", "work_started", "work_succeeded", "flow_completed", "flow_canceled"]
+
+    assert all(wants("flow:other", event_type) for event_type in signals)
+    assert wants("catalog", "step_registered")
+    assert not wants("flow:other", "step_started") and not wants("flow:other", "attribute_set")
+    assert wants("flow:held", "step_started") and wants("flow:ended", "attribute_set")
+    with cache.waiting(FlowID("awaited")):
+        assert wants("flow:awaited", "step_completed")
+    assert not wants("flow:awaited", "step_completed")
+
+    undo_some = follower.listen(lambda _: None, lambda aggregate, _: aggregate == "flow:x")
+    assert wants("flow:x", "step_started") and not wants("flow:y", "step_started")
+    undo_all = follower.listen(lambda _: None)
+    assert wants("flow:y", "step_started")
+    undo_all()
+    undo_some()
+    assert not wants("flow:x", "step_started")
