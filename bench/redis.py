@@ -1,7 +1,10 @@
 """Redis store appends beside redis-benchmark's XADD and EVALSHA on the same server, in one run.
 
 Run: python -m bench.redis [--url redis://127.0.0.1:6379/0] [--seconds 3]
+     [--idle-only | --engines-only]
 Prints one line per figure; every key it makes (store prefix, benchmark key) is deleted.
+``--engines-only``: the whole-engine figures alone (one vs two engine processes, one
+in process beside its raw-append ceiling, the idle second ``argyll serve``, takeover).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import statistics
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -132,13 +135,17 @@ async def engine_figures(store_url: str) -> None:
 async def idle_figures(store_url: str) -> None:
     """What an idle second ``argyll serve`` costs while an engine runs flows on the same Redis."""
     share, rate = await instances.idle_serve_cpu(store_url, 4000)
-    print(f"idle argyll serve beside {rate:,.0f} flows/s of another engine: {share:.0%} of a core")
+    print(
+        f"idle argyll serve beside {rate:,.0f} flows/s of another engine: {share:.1%} of a core, "
+        f"{share / rate * 1000:.3f} ms of CPU per flow"
+    )
 
 
-async def idle_only(url: str) -> None:
+async def only(url: str, figures: Callable[[str], Awaitable[None]]) -> None:
+    """Some figures alone, under a key prefix of their own, deleted after."""
     prefix = f"argyll-bench-{uuid.uuid4().hex}:"
     try:
-        await idle_figures(f"{url}{'&' if '?' in url else '?'}prefix={prefix}")
+        await figures(f"{url}{'&' if '?' in url else '?'}prefix={prefix}")
     finally:
         await delete_keys(url, f"{prefix}*")
 
@@ -173,8 +180,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument(
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
         "--idle-only", action="store_true", help="only the idle second `argyll serve` figure"
     )
+    chosen.add_argument("--engines-only", action="store_true", help="only the engine figures")
     options = parser.parse_args()
-    asyncio.run(idle_only(options.url) if options.idle_only else main(options.url, options.seconds))
+    if options.idle_only:
+        asyncio.run(only(options.url, idle_figures))
+    elif options.engines_only:
+        asyncio.run(only(options.url, engine_figures))
+    else:
+        asyncio.run(main(options.url, options.seconds))

@@ -372,6 +372,13 @@ def log_event(event: Event) -> None:
         event_log.log(level, "%s", describe(event), extra=log_context(event))
 
 
+def logged(aggregate: str, event_type: str) -> bool:
+    """Whether ``log_event`` prints events of this type at the level set now: the engine
+    decodes the others' data only for the flows it needs them of."""
+    level = NOTABLE_EVENTS.get(event_type)
+    return level is not None and event_log.isEnabledFor(level)
+
+
 def log_context(event: Event) -> dict[str, str]:
     """The flow and step ids of an event, as ``extra`` for its log line."""
     names = logs.CONTEXT_FIELDS
@@ -463,7 +470,7 @@ async def start(
         cannot_listen(options, exc)
         return None
     engine = Engine(**engine_options(options, url))
-    engine.on_event(log_event)
+    engine.on_event(log_event, logged)
     try:
         if options.no_dashboard:
             server: Serving = await serve_api(

@@ -7,9 +7,10 @@ and decides again), cache the new state, then perform the decided effects.
 This module is that loop and the public API; the engine's other concerns each have
 their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
 (long flows read from a snapshot), ``recovery`` (running flows read back in batches
-at start-up), ``dispatch`` (performing the decided effects, in
-``tasks``; concurrency slots in ``slots``), ``takeover`` (the lease and taking on
-dead instances' work, over ``leases``), ``health`` (store and step probes) and
+at start-up, and dead instances' flows re-decided), ``dispatch`` (performing the
+decided effects, in ``tasks``; concurrency slots in ``slots``), ``follower`` (the
+feed: what other writers appended), ``takeover`` (the lease and finding dead
+instances' work, over ``leases``), ``health`` (store and step probes) and
 ``metrics`` (the Prometheus series, counted from what this engine appends).
 """
 
@@ -27,7 +28,7 @@ from typing import Any, Self
 import httpx
 
 from argyll import catalog as catalog_rules
-from argyll import collect, decide, operate, subflow
+from argyll import decide, operate, subflow
 from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -40,13 +41,8 @@ from argyll.errors import (
 from argyll.events import (
     ANONYMOUS,
     CATALOG,
-    FLOW_ENDED_TYPES,
-    FLOW_PREFIX,
     Event,
     EventData,
-    FlowCanceled,
-    FlowDeactivated,
-    FlowFailed,
     FlowStarted,
     flow_aggregate,
 )
@@ -55,7 +51,6 @@ from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo, memo_entries
 from argyll.model import (
     ID_PATTERN,
-    UNDOING,
     Catalog,
     FlowID,
     FlowStart,
@@ -73,23 +68,23 @@ from argyll.planner import PlanCache
 from argyll.runtime.clock import Clock, SystemClock
 from argyll.runtime.dispatch import Dispatcher, Rule
 from argyll.runtime.flows import FlowCache
+from argyll.runtime.follower import FeedFollower
 from argyll.runtime.health import HealthMonitor, store_health
 from argyll.runtime.http import HttpCaller, make_client
 from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
-from argyll.runtime.recovery import catch_up, collector_paused, running_flows
+from argyll.runtime.recovery import Recovery, collector_paused
 from argyll.runtime.retention import HistorySweeper, RetentionPolicy, SweepReport
 from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.subflows import SubflowRunner
-from argyll.runtime.takeover import IsDead, LeaseKeeper
+from argyll.runtime.takeover import LeaseKeeper
 from argyll.runtime.tasks import BackgroundTasks
 from argyll.runtime.work import WorkRunner
 from argyll.store import EventStore, open_store
+from argyll.store.feed import Wanted
 
 log = logging.getLogger("argyll.engine")
-STOPPING_TYPES = frozenset({FlowCanceled.type, FlowFailed.type})
-"""Flow events after which none of the flow's scripts should go on running."""
 
 Operation = Callable[[FlowState, str, str | None, decide.Context], decide.Decision]
 """An operator's decider: (state, actor, reason, context) -> decision."""
@@ -175,13 +170,23 @@ class Engine:
             self._limited_steps,
             lambda: self.store,
         )
+        self._recovery = Recovery(
+            lambda: self.store,
+            self._flows,
+            self._cache,
+            self._open_work,
+            self._dispatch.schedule,
+            self.clock,
+            self._scripts.test,
+            self._trigger,
+        )
         self._leases = LeaseKeeper(
             self.instance_id,
             lease_ttl,
             heartbeat_interval,
             self._open_work,
             self.clock,
-            self._take_over,
+            self._recovery.take_over,
             self._dispatch.slots,
         )
         self._sweeper = (
@@ -191,10 +196,19 @@ class Engine:
                 retention, lambda: self.store, self.clock, self.metrics, self._history_removed
             )
         )
+        self._feed = FeedFollower(
+            self._flows,
+            self._open_work,
+            self._cache,
+            lambda: self.catalog.version,
+            self._refresh_catalog,
+            self._dispatch.stop,
+            self.get_flow,
+            self._tasks,
+        )
         self._follower: asyncio.Task[None] | None = None
         self._store: EventStore | None = None
         self._started = False
-        self._listeners: list[Callable[[Event], None]] = []
 
     # ----------------------------------------------------------- lifecycle
 
@@ -223,19 +237,10 @@ class Engine:
         await self._leases.renew(self.store)
         head = await self.store.head()
         self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
-        running = []
         with collector_paused():
-            async for states in running_flows(self.store):
-                for state in states:
-                    self._cache(state)
-                    running.append(state)
-                    self._open_work.seed(state)
-                    if state.deadline is not None:
-                        self._dispatch.schedule(state.id, state.deadline)
-                    for at in collect.deadlines(state, self.clock.now(), self._scripts.test):
-                        self._dispatch.schedule(state.id, at)
-            await self._seed_compensations()
-            self._follower = asyncio.create_task(self._follow(head), name="argyll-follow")
+            running = await self._recovery.resume()
+            following = self._feed.follow(self.store, head)
+            self._follower = asyncio.create_task(following, name="argyll-follow")
             await self._subflows.cancel_orphans(running)
             await self._leases.take_over_orphans(self.store)
         self._tasks.spawn(self._leases.keep_alive(self.store))
@@ -254,23 +259,6 @@ class Engine:
     def _history_removed(self, flow: FlowSummary) -> None:
         self._flows.removed(flow.id)
         self._locks.pop(flow.id, None)
-
-    async def _seed_compensations(self) -> None:
-        """Failed and canceled flows not yet deactivated: their compensation is carried on.
-
-        The flow index does not tell which ended flows still compensate, so each failed
-        or canceled flow's last event is read, and only a flow that does not end with
-        its deactivation is folded (see docs/steps.md, "Compensation").
-        """
-        for status in UNDOING:
-            for summary in await self.store.list_flows(status):
-                aggregate = flow_aggregate(summary.id)
-                last = await self.store.read(
-                    aggregate, after=await self.store.version(aggregate) - 1
-                )
-                if last and isinstance(last[-1].data, FlowDeactivated):
-                    continue
-                self._open_work.seed(await self.get_flow(summary.id))
 
     async def aclose(self) -> None:
         """Stop: no new work starts; work in flight is left for others or a restart to take on."""
@@ -615,16 +603,22 @@ class Engine:
         )
         return state
 
-    def on_event(self, listener: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``listener`` with each event of the feed the engine follows, from start-up
-        on (ride on its follower rather than follow the feed again); returns the undo.
-        It runs on the follower's turn: quick, and never raising."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    def on_event(
+        self, listener: Callable[[Event], None], wanted: Wanted | None = None
+    ) -> Callable[[], None]:
+        """Call ``listener`` with each event of the feed the engine follows that ``wanted``
+        (asked with its aggregate and type) says yes to, every one without it, from now on
+        (ride on its follower rather than follow the feed again); returns the undo. It runs
+        on the follower's turn: quick, and never raising. Say what you want: while a
+        listener wants everything, the engine decodes every event of the store."""
+        return self._feed.listen(listener, wanted)
 
-    def events(self, after: str | None = None) -> AsyncIterator[Event]:
-        """Every event of the store from ``after`` ("" = the start, None = from now), then live."""
-        return self.store.subscribe(after)
+    def events(
+        self, after: str | None = None, wanted: Wanted | None = None
+    ) -> AsyncIterator[Event]:
+        """Every event of the store from ``after`` ("" = the start, None = from now), then live;
+        with ``wanted``, only those it says yes to (see ``EventStore.subscribe``)."""
+        return self.store.subscribe(after, wanted)
 
     # ------------------------------------------------------------ internals
 
@@ -729,19 +723,6 @@ class Engine:
         assert decision.state is not None  # noqa: S101 — narrows the type: the loop only breaks with a state
         return decision.state
 
-    async def _take_over(self, flow_ids: Sequence[FlowID], dead: IsDead) -> None:
-        """Re-decide flows whose work dead instances held, each from the store's newest state
-        of it (read for them all at once), so that their claims reach the store together."""
-        known = {flow_id: self._flows.get(flow_id) for flow_id in flow_ids}
-        for state in await catch_up(self.store, known):
-            if self._flows.get(state.id) is known[state.id]:  # no one moved it on meanwhile
-                self._cache(state)
-
-        def rule(state: FlowState, context: decide.Context) -> decide.Decision:
-            return decide.on_takeover(state, context, dead)
-
-        await asyncio.gather(*(self._trigger(flow_id, rule) for flow_id in flow_ids))
-
     async def _record(self, flow_id: FlowID, rule: Rule) -> None:
         """Trigger until the store takes it: work that was done must not be forgotten."""
         delay = STORE_RETRY_FIRST
@@ -759,36 +740,6 @@ class Engine:
                 self._flows.forget(flow_id)
             await asyncio.sleep(delay)
             delay = min(delay * 2, STORE_RETRY_MAX)
-
-    async def _follow(self, after: str) -> None:
-        """Fold events other writers appended (other engines sharing the store)."""
-        async for event in self.store.subscribe(after):
-            self._open_work.observe(event)
-            for listener in self._listeners:
-                listener(event)
-            if event.aggregate == CATALOG:
-                if event.seq > self.catalog.version:
-                    await self._refresh_catalog()
-            elif event.aggregate.startswith(FLOW_PREFIX):
-                self._observe_flow(event)
-
-    def _observe_flow(self, event: Event) -> None:
-        flow_id = FlowID(event.aggregate[len(FLOW_PREFIX) :])
-        cached = self._flows.get(flow_id)
-        if cached is not None and event.seq == cached.version + 1:
-            self._cache(fold(cached, [event], FLOW_APPLIERS))
-        elif cached is None:
-            self._flows.outdated(flow_id, event.seq)
-        if event.type in STOPPING_TYPES and self._flows.get(flow_id) is None:
-            # another instance canceled it, or it timed out; and no retry has run it since
-            self._dispatch.stop(flow_id)
-        if cached is None and self._flows.awaited(flow_id) and event.type in FLOW_ENDED_TYPES:
-            self._tasks.spawn(self._resolve_waiters(flow_id))
-
-    async def _resolve_waiters(self, flow_id: FlowID) -> None:
-        state = await self.get_flow(flow_id)
-        if state.status.ended:
-            self._cache(state)
 
 
 def _goal_list(goals: Iterable[str]) -> list[str]:

@@ -5,7 +5,9 @@ fan-out reads the live feed once for all of them and looks each event's
 aggregate up in a dict, so a client costs nothing for the events of flows it did
 not ask for, and a thousand clients cost one read, not a thousand. The reader
 starts with the first follower, its position taken as ``follow`` returns (so
-every event appended after that is delivered), and stops with the last.
+every event appended after that is delivered), and stops with the last. It asks
+the store to decode only the followed aggregates' events (``wanted``): an entry
+read before a follower came was appended before it did, so its past holds it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Protocol
 
 from argyll.errors import ArgyllError
 from argyll.events import Event
+from argyll.store.feed import Wanted
 
 log = logging.getLogger("argyll.server")
 
@@ -34,7 +37,9 @@ class Follower(Protocol):
 class FeedFanout:
     """Followers by aggregate, and the one task that reads the live feed for them."""
 
-    def __init__(self, subscribe: Callable[[], AsyncIterator[Event]]) -> None:
+    def __init__(
+        self, subscribe: Callable[[str | None, Wanted | None], AsyncIterator[Event]]
+    ) -> None:
         self._subscribe = subscribe
         self._followers: dict[str, set[Follower]] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -42,7 +47,7 @@ class FeedFanout:
     def follow(self, aggregates: Iterable[str], follower: Follower) -> None:
         """Deliver to ``follower`` every event of ``aggregates`` appended from now on."""
         if self._reader is None:
-            events = self._subscribe()
+            events = self._subscribe(None, self._followed)
             self._reader = asyncio.create_task(self._read(events), name="argyll-fanout")
         for aggregate in aggregates:
             self._followers.setdefault(aggregate, set()).add(follower)
@@ -58,6 +63,9 @@ class FeedFanout:
         if not self._followers and self._reader is not None:
             self._reader.cancel()
             self._reader = None
+
+    def _followed(self, aggregate: str, event_type: str) -> bool:
+        return aggregate in self._followers
 
     @property
     def reading(self) -> bool:

@@ -93,6 +93,11 @@ class FlowCache:
     def awaited(self, flow_id: FlowID) -> bool:
         return flow_id in self._waiters
 
+    def knows(self, flow_id: FlowID) -> bool:
+        """Whether the flow is cached here, ended here lately, or awaited: its every event
+        matters to this engine."""
+        return flow_id in self._active or flow_id in self._ended or flow_id in self._waiters
+
     @contextlib.contextmanager
     def waiting(self, flow_id: FlowID) -> Iterator[asyncio.Future[FlowState]]:
         """A future resolved with the flow's state when it ends here; withdrawn on exit."""

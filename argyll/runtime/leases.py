@@ -1,7 +1,9 @@
 """Who runs what: instance identities, liveness, and the open work each instance holds.
 
-Every engine follows every event, so each keeps the same picture of which
-instance owns each running work item. An instance proves it is alive with a
+Every engine follows the events of every flow that say who holds what
+(``OpenWork.TYPES``; its feed follower decodes these of flows it does not hold, and
+skips the rest), so each keeps the same picture of which instance owns each running
+work item. An instance proves it is alive with a
 heartbeat in the store; when its heartbeat lapses (or, on this host, its
 process is gone) its work is open to be claimed by any survivor. The engine's
 loop that renews the lease and claims that work is ``takeover.py``.
@@ -19,6 +21,7 @@ from argyll.events import (
     FLOW_ENDED_TYPES,
     FLOW_PREFIX,
     CompFailed,
+    CompRetryScheduled,
     CompStarted,
     CompSucceeded,
     Event,
@@ -28,6 +31,8 @@ from argyll.events import (
     FlowRetried,
     FlowStarted,
     WorkFailed,
+    WorkNotCompleted,
+    WorkRetryScheduled,
     WorkStarted,
     WorkSucceeded,
 )
@@ -40,6 +45,10 @@ _RESUMING_TYPES = frozenset({FlowResumed.type, FlowRetried.type})
 """After these a flow runs again, holding work whose owners the feed no longer says."""
 _WAKING_TYPES = _RESUMING_TYPES | {FlowStarted.type, CompStarted.type}
 """After these a flow runs (or an ended one compensates): its work is followed from here on."""
+_CLAIMS = (WorkStarted, CompStarted)
+_RESULTS = (WorkSucceeded, WorkFailed, CompSucceeded, CompFailed)
+_RETRIES = (WorkNotCompleted, WorkRetryScheduled, CompRetryScheduled)
+"""A work item waiting to run again: the flow is not quiet."""
 
 
 def new_instance_id() -> str:
@@ -69,7 +78,22 @@ def is_dead(owner: str, me: str, live: set[str]) -> bool:
 
 
 class OpenWork:
-    """The open work items of active flows and their owners, folded from the event feed."""
+    """The open work items of active flows and their owners, folded from the event feed.
+
+    Only events of ``TYPES`` change it (a flow's activity included): the others come
+    with one of these in the same append, or, alone (an operator's skip), at worst let a
+    flow look quiet a lease early, and a takeover re-decides it finding nothing lost.
+    """
+
+    TYPES = frozenset(
+        {
+            *_QUIET_TYPES,
+            *_WAKING_TYPES,
+            FlowDeactivated.type,
+            *(kind.type for kind in (*_CLAIMS, *_RESULTS, *_RETRIES)),
+        }
+    )
+    """The event types this follows, of every flow on the store."""
 
     def __init__(self) -> None:
         self.owners: dict[FlowID, dict[Token, str]] = {}
@@ -98,7 +122,7 @@ class OpenWork:
         }
 
     def observe(self, event: Event) -> None:
-        if not event.aggregate.startswith(FLOW_PREFIX):
+        if event.type not in self.TYPES or not event.aggregate.startswith(FLOW_PREFIX):
             return
         flow_id = FlowID(event.aggregate[len(FLOW_PREFIX) :])
         data = event.data
@@ -111,9 +135,9 @@ class OpenWork:
         self.activity[flow_id] = event.timestamp
         if data.type in _RESUMING_TYPES:
             self.resumed.add(flow_id)
-        elif isinstance(data, WorkStarted | CompStarted):
+        elif isinstance(data, _CLAIMS):
             self.owners.setdefault(flow_id, {})[data.token] = data.instance
-        elif isinstance(data, WorkSucceeded | WorkFailed | CompSucceeded | CompFailed):
+        elif isinstance(data, _RESULTS):
             self.owners.get(flow_id, {}).pop(data.token, None)
 
     def orphaned(

@@ -1,4 +1,5 @@
-"""Recovery at start-up: every running flow read back from the store, a batch at a time.
+"""Recovery: every running flow read back from the store at start-up, a batch at a time,
+and the flows of dead instances taken on later (``Recovery``).
 
 A restart must fold each active or paused flow before it can take over their work.
 One flow at a time costs a few store round trips each (the snapshot, then the
@@ -14,13 +15,22 @@ for nothing (it doubled a 100,000-flow restart), so it pauses meanwhile
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 
+from argyll import collect, decide
 from argyll.apply import FLOW_APPLIERS, fold, fold_flow
-from argyll.events import flow_aggregate
-from argyll.model import FlowID, FlowState, FlowStatus, flow_state_from_dict
+from argyll.events import FlowDeactivated, flow_aggregate
+from argyll.model import UNDOING, FlowID, FlowState, FlowStatus, flow_state_from_dict
+from argyll.runtime.clock import Clock
+from argyll.runtime.dispatch import Rule
+from argyll.runtime.flows import FlowCache
+from argyll.runtime.leases import OpenWork
+from argyll.runtime.snapshots import read_flow
+from argyll.runtime.takeover import IsDead
 from argyll.store import EventStore
 
 RECOVERY_BATCH = 1000
@@ -78,3 +88,74 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+Schedule = Callable[[FlowID, datetime], None]
+"""Wake a flow at a moment (a deadline found in a flow read back)."""
+Trigger = Callable[[FlowID, Rule], Awaitable[FlowState]]
+"""Decide on a flow's freshest state and append (the engine's loop)."""
+
+
+class Recovery:
+    """Taking on running flows: every one at start-up, then those of instances that died."""
+
+    def __init__(
+        self,
+        store: Callable[[], EventStore],
+        flows: FlowCache,
+        keep: Callable[[FlowState], None],
+        open_work: OpenWork,
+        schedule: Schedule,
+        clock: Clock,
+        test: collect.Test,
+        trigger: Trigger,
+    ) -> None:
+        self._store, self._flows, self._keep = store, flows, keep
+        self._open_work, self._schedule = open_work, schedule
+        self._clock, self._test, self._trigger = clock, test, trigger
+
+    async def resume(self) -> list[FlowState]:
+        """Every running flow read back and cached, its open work seeded and its deadlines
+        scheduled; then failed and canceled flows still compensating seeded. Returns the
+        running flows."""
+        running = []
+        async for states in running_flows(self._store()):
+            for state in states:
+                self._keep(state)
+                running.append(state)
+                self._open_work.seed(state)
+                if state.deadline is not None:
+                    self._schedule(state.id, state.deadline)
+                for at in collect.deadlines(state, self._clock.now(), self._test):
+                    self._schedule(state.id, at)
+        await self._seed_compensations()
+        return running
+
+    async def _seed_compensations(self) -> None:
+        """Failed and canceled flows not yet deactivated: their compensation is carried on.
+
+        The flow index does not tell which ended flows still compensate, so each failed
+        or canceled flow's last event is read, and only a flow that does not end with
+        its deactivation is folded (see docs/steps.md, "Compensation").
+        """
+        store = self._store()
+        for status in UNDOING:
+            for summary in await store.list_flows(status):
+                aggregate = flow_aggregate(summary.id)
+                last = await store.read(aggregate, after=await store.version(aggregate) - 1)
+                if last and isinstance(last[-1].data, FlowDeactivated):
+                    continue
+                self._open_work.seed(await read_flow(store, summary.id))
+
+    async def take_over(self, flow_ids: Sequence[FlowID], dead: IsDead) -> None:
+        """Re-decide flows whose work dead instances held, each from the store's newest state
+        of it (read for them all at once), so that their claims reach the store together."""
+        known = {flow_id: self._flows.get(flow_id) for flow_id in flow_ids}
+        for state in await catch_up(self._store(), known):
+            if self._flows.get(state.id) is known[state.id]:  # no one moved it on meanwhile
+                self._keep(state)
+
+        def rule(state: FlowState, context: decide.Context) -> decide.Decision:
+            return decide.on_takeover(state, context, dead)
+
+        await asyncio.gather(*(self._trigger(flow_id, rule) for flow_id in flow_ids))

@@ -35,6 +35,7 @@ from argyll.events import Event, EventData
 from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
+from argyll.store.feed import Wanted
 
 
 class Streams(Protocol):
@@ -67,8 +68,15 @@ class Feed(Protocol):
         """Up to ``limit`` events of the global feed after ``position`` ("" = the start)."""
         ...
 
-    def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
-        """The global feed from ``after`` ("" = the start, None = from now on), then live."""
+    def subscribe(
+        self, after: str | None = None, wanted: Wanted | None = None
+    ) -> AsyncIterator[Event]:
+        """The global feed from ``after`` ("" = the start, None = from now on), then live.
+
+        With ``wanted``, only the entries it says yes to (asked with each entry's
+        aggregate and type, in feed order, before its data is decoded); the others are
+        never decoded nor yielded.
+        """
         ...
 
     async def head(self) -> str:

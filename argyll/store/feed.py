@@ -1,4 +1,4 @@
-"""What the stores share to serve the global feed: waking subscribers, positions.
+"""What the stores share to serve the global feed: waking subscribers, positions, filters.
 
 The memory and SQLite stores number their feed 1, 2, 3, ... and show a position
 as that number in decimal (``feed_index`` reads it back); every store wakes its
@@ -6,13 +6,23 @@ subscribers after an append through a ``ChangeSignal``. Every store's positions
 are decimal numbers joined by ``-`` that order as tuples of those numbers
 (Redis: ``<ms>-<seq>-<shard>``), so ``position_key`` orders positions of any store
 without asking it; only the store says whether a position is one of its own.
+
+A subscriber may say which entries it wants (``Wanted``, asked with an entry's
+aggregate and type, which every store keeps beside the encoded data): the others
+are passed over without decoding their data, and the subscription's position moves
+on past them all the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from argyll.errors import ValidationError
+
+Wanted = Callable[[str, str], bool]
+"""``(aggregate, type) -> bool``: whether a subscriber wants a feed entry, asked before
+its data is decoded."""
 
 
 class ChangeSignal:

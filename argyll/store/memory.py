@@ -29,7 +29,7 @@ from argyll.memo import Memo
 from argyll.model import FlowStatus, FlowSummary
 from argyll.retention import expired
 from argyll.store.base import MEMO_LIMIT, ClosesOnExit, SlotAnswer, SlotHolder
-from argyll.store.feed import ChangeSignal, feed_index
+from argyll.store.feed import ChangeSignal, Wanted, feed_index
 from argyll.store.memory_index import MemoryFlowIndex
 
 Item = tuple[str, str]
@@ -116,10 +116,12 @@ class MemoryEventStore(ClosesOnExit):
                 found.append(event)
         return found
 
-    def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
+    def subscribe(
+        self, after: str | None = None, wanted: Wanted | None = None
+    ) -> AsyncIterator[Event]:
         """Follow the feed; ``None`` starts at the head as of this call, not the first read."""
         self._check_open()
-        return self._follow(len(self._feed) if after is None else feed_index(after))
+        return self._follow(len(self._feed) if after is None else feed_index(after), wanted)
 
     async def head(self) -> str:
         self._check_open()
@@ -316,12 +318,12 @@ class MemoryEventStore(ClosesOnExit):
         self._closed = True
         self._changes.fire()
 
-    async def _follow(self, position: int) -> AsyncIterator[Event]:
+    async def _follow(self, position: int, wanted: Wanted | None) -> AsyncIterator[Event]:
         while not self._closed:
             if position < len(self._feed):
                 position += 1
                 event = self._feed[position - 1]
-                if event is not None:
+                if event is not None and (wanted is None or wanted(event.aggregate, event.type)):
                     yield event
             else:
                 await self._changes.waiter().wait()

@@ -59,7 +59,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from argyll.codec import decode, decode_time, encode, encode_time
+from argyll import codec
+from argyll.codec import decode_time, encode, encode_time
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import Event, EventData, flow_aggregate
 from argyll.flow_index import INDEXED_TYPES, IndexedData, summarize
@@ -68,7 +69,7 @@ from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.retention import expired
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
-from argyll.store.feed import ChangeSignal, feed_index
+from argyll.store.feed import ChangeSignal, Wanted, feed_index
 from argyll.store.options import split_memo_limit
 
 T = TypeVar("T")
@@ -549,6 +550,10 @@ class _Reads:
     def read_feed(self, after: int, limit: int) -> list[Event]:
         return [_event(row) for row in self._connection.execute(_READ_FEED, (after, limit))]
 
+    def feed_rows(self, after: int, limit: int) -> list[Row]:
+        """Up to ``limit`` entries after ``after``, their data not yet decoded."""
+        return self._connection.execute(_READ_FEED, (after, limit)).fetchall()
+
     def flow_summary(self, flow_id: str) -> FlowSummary | None:
         row = self._connection.execute(_FLOW, (flow_id,)).fetchone()
         return None if row is None else _flow_summary(row)
@@ -656,9 +661,13 @@ def _shutdown(*threads: ThreadPoolExecutor) -> None:
         thread.shutdown(wait=False)
 
 
+def _everything(aggregate: str, event_type: str) -> bool:
+    return True
+
+
 def _event(row: Row) -> Event:
     aggregate, seq, event_type, version, timestamp, data, position = row
-    payload = decode(event_type, version, data)
+    payload = codec.decode(event_type, version, data)
     return Event(aggregate, seq, decode_time(timestamp), payload, str(position))
 
 
@@ -763,10 +772,12 @@ class SQLiteEventStore(ClosesOnExit):
     async def read_all(self, after: str = "", limit: int = 1000) -> list[Event]:
         return await self._read(self._reads.read_feed, feed_index(after), limit)
 
-    def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
+    def subscribe(
+        self, after: str | None = None, wanted: Wanted | None = None
+    ) -> AsyncIterator[Event]:
         """Follow the feed; ``None`` starts after the last event this process knows of."""
         self._check_open()
-        return self._follow(self._head if after is None else feed_index(after))
+        return self._follow(self._head if after is None else feed_index(after), wanted)
 
     async def head(self) -> str:
         head = await self._call(self._database.head)
@@ -909,21 +920,29 @@ class SQLiteEventStore(ClosesOnExit):
             return []
         return self._recent[start : start + FEED_BATCH]
 
-    async def _follow(self, position: int) -> AsyncIterator[Event]:
+    async def _follow(self, position: int, wanted: Wanted | None) -> AsyncIterator[Event]:
+        """The feed after ``position``: what this process appended lately from memory, the
+        rest read back (with ``wanted``, decoding only the entries it wants)."""
+        want = wanted or _everything
         while not self._closed:
             changed = self._changes.waiter()
-            batch = self._recent_after(position) or await self._read(
-                self._reads.read_feed, position, FEED_BATCH
-            )
+            recent = self._recent_after(position)
+            if recent:
+                last = int(recent[-1].position)
+                batch = [event for event in recent if want(event.aggregate, event.type)]
+            else:
+                rows = await self._read(self._reads.feed_rows, position, FEED_BATCH)
+                last = rows[-1][-1] if rows else position
+                batch = [_event(row) for row in rows if want(row[0], row[2])]
             for event in batch:
                 if self._closed:
                     return
-                position = int(event.position)
                 yield event
-            if not batch:
+            if last == position:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(POLL_INTERVAL):
                         await changed.wait()
+            position = last
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         return await self._run(self._worker, function, *args)

@@ -9,11 +9,13 @@ import asyncio
 import sqlite3
 from contextlib import aclosing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from argyll import codec
 from argyll.errors import StoreError, ValidationError, VersionConflict
-from argyll.events import FlowCompleted, FlowStarted, StepSkipped
+from argyll.events import EventData, FlowCompleted, FlowStarted, StepSkipped
 from argyll.model import FlowID, FlowStatus, StepID
 from argyll.store import SQLiteEventStore, open_store
 from argyll.store.contract import EMPTY_PLAN, NOW, WAIT, at, rich_events, skipped, started, take
@@ -93,6 +95,31 @@ async def test_sqlite_sees_appends_of_another_connection(tmp_path: Path) -> None
             assert await take(feed, 1) == appended
         with pytest.raises(VersionConflict):
             await theirs.append("flow:a", 0, [skipped("a")], NOW)
+
+
+async def test_sqlite_decodes_only_the_wanted_appends_of_another_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read back from the file (not this process's recent appends): the unwanted rows'
+    data is never decoded, across more than one page of the feed."""
+    decoded: list[str] = []
+    decode = codec.decode
+
+    def counting(event_type: str, *args: Any) -> EventData:
+        decoded.append(event_type)
+        return decode(event_type, *args)
+
+    url = store_url(tmp_path)
+    async with open_store(url) as mine, open_store(url) as theirs:
+        monkeypatch.setattr(codec, "decode", counting)
+        async with aclosing(mine.subscribe("", lambda aggregate, _: aggregate == "flow:a")) as feed:
+            for _ in range(6):
+                await theirs.append(
+                    "flow:b", await theirs.version("flow:b"), [skipped("b")] * 100, NOW
+                )
+            wanted = await theirs.append("flow:a", 0, [started("a")], NOW)
+            assert await take(feed, 1) == wanted
+    assert decoded == ["flow_started"]
 
 
 async def test_sqlite_fails_a_malformed_append_alone(tmp_path: Path) -> None:

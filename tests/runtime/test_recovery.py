@@ -14,6 +14,7 @@ from argyll.apply import fold_flow
 from argyll.events import Event, WorkStarted, flow_aggregate
 from argyll.model import FlowStatus
 from argyll.store import EventStore, open_store
+from argyll.store.feed import Wanted
 from argyll.testing import Call, StepService, script_step, wait_until
 
 WORKER = Path(__file__).with_name("engine_process.py")
@@ -108,8 +109,10 @@ class WatchedStore:
         self.sweeps += 1
         return await self.store.live_instances()
 
-    def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
-        return self._taken(self.store.subscribe(after))
+    def subscribe(
+        self, after: str | None = None, wanted: Wanted | None = None
+    ) -> AsyncIterator[Event]:
+        return self._taken(self.store.subscribe(after, wanted))
 
     async def _taken(self, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
         async for event in events:

@@ -14,6 +14,7 @@ from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
 
 from argyll.runtime.fanout import FeedFanout
+from argyll.store.feed import Wanted
 from argyll.testing import wait_until
 
 LAST = {"flow_deactivated"}
@@ -143,9 +144,10 @@ async def test_flow_clients_share_one_reader_that_stops_with_the_last(api: Api) 
     store = api.engine.store
     original = store.subscribe
 
-    def counted(after: str | None = None) -> Any:
+    def counted(after: str | None = None, wanted: Wanted | None = None) -> Any:
         subscribed.append(after)
-        return original(after)
+        assert wanted is not None  # the reader decodes only the followed flows' events
+        return original(after, wanted)
 
     store.subscribe = counted  # type: ignore[method-assign]
     ids = [f"h{n}" for n in range(5)]

@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 from contextlib import aclosing
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from argyll import codec
 from argyll.errors import StoreError, ValidationError, VersionConflict
 from argyll.events import (
     CATALOG,
     Event,
+    EventData,
     FlowCanceled,
     FlowCompleted,
     FlowFailed,
@@ -39,6 +42,23 @@ from argyll.store.contract.support import (
     started,
     take,
 )
+
+UNWANTED_RUN = 600
+"""Unwanted entries in a row, more than a store reads of the feed at once."""
+
+
+def _decoded_types(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The types of the events ``argyll.codec.decode`` is asked for from here on."""
+    decoded: list[str] = []
+    decode = codec.decode
+
+    def counting(event_type: str, *args: Any, **kwargs: Any) -> EventData:
+        decoded.append(event_type)
+        return decode(event_type, *args, **kwargs)
+
+    monkeypatch.setattr(codec, "decode", counting)
+    return decoded
+
 
 # ------------------------------------------------------------------- streams
 
@@ -283,6 +303,46 @@ class FeedContract(Suite):
         appended = await store.append("flow:r", 0, rich_events(), moment)
 
         assert await store.read_all() == appended
+
+    async def test_a_subscription_yields_only_the_entries_it_wants_never_decoding_the_rest(
+        self, store: EventStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        decoded = _decoded_types(monkeypatch)
+        asked: list[tuple[str, str]] = []
+
+        def wanted(aggregate: str, event_type: str) -> bool:
+            asked.append((aggregate, event_type))
+            return aggregate == "flow:a"
+
+        first = await append_to(store, "flow:a", [started("a")])
+        for _ in range(UNWANTED_RUN // 100):  # more than one page of the feed, none wanted
+            await append_to(store, "flow:noise", [skipped("noise")] * 100)
+        first += await append_to(store, "flow:a", [skipped("a", "1"), skipped("a", "2")])
+
+        async with aclosing(store.subscribe("", wanted)) as feed:
+            assert await take(feed, 3) == first
+            await append_to(store, "flow:noise", [skipped("noise")] * 3)
+            await append_to(store, CATALOG, [StepHealthChanged(StepID("s"), "healthy")])
+            live = await append_to(store, "flow:a", [skipped("a", "live")])
+            assert await take(feed, 1) == live
+
+        assert [aggregate for aggregate, _ in asked[:2]] == ["flow:a", "flow:noise"]
+        assert ("flow:noise", "step_skipped") in asked and (CATALOG, "step_health_changed") in asked
+        assert "step_health_changed" not in decoded
+        assert decoded.count("step_skipped") <= 3  # flow:a's own, at most
+
+    async def test_a_subscription_resumes_after_a_wanted_entry(self, store: EventStore) -> None:
+        await append_to(store, "flow:a", [started("a")])
+        await append_to(store, "flow:b", [started("b"), *[skipped("b")] * 3])
+        later = await append_to(store, "flow:a", [skipped("a")])
+
+        def only_a(aggregate: str, event_type: str) -> bool:
+            return aggregate == "flow:a"
+
+        async with aclosing(store.subscribe("", only_a)) as feed:
+            (start,) = await take(feed, 1)
+        async with aclosing(store.subscribe(start.position, only_a)) as feed:
+            assert await take(feed, 1) == later
 
 
 # ---------------------------------------------------------------- flow index

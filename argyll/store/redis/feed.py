@@ -36,10 +36,11 @@ from typing import Any
 from redis.exceptions import RedisError
 from redis.typing import KeyT, StreamIdT
 
-from argyll.codec import Encoded, decode, decode_time, encode_without
+from argyll import codec
+from argyll.codec import Encoded, decode_time, encode_without
 from argyll.errors import StoreError, ValidationError
 from argyll.events import FLOW_PREFIX, Event, EventData
-from argyll.store.feed import ChangeSignal
+from argyll.store.feed import ChangeSignal, Wanted
 from argyll.store.redis.guard import Guard
 from argyll.store.redis.pipeliner import Client, Pipeliner
 from argyll.store.redis.scripts import HEAD, READ_FEED
@@ -102,7 +103,7 @@ def feed_event(entry: list[Any], shard: int) -> Event:
         aggregate,
         int(fields[3]),
         EPOCH + int(stamp) * MICROSECOND if stamp.isdigit() else decode_time(stamp),
-        decode(fields[5].decode(), version, fields[9], implied_fields(aggregate)),
+        codec.decode(fields[5].decode(), version, fields[9], implied_fields(aggregate)),
         f"{entry_id.decode()}-{shard}",
     )
 
@@ -189,8 +190,14 @@ class RedisFeed:
             for shard, (mark, last) in zip(shards, replies, strict=True)
         }
 
-    async def read(self, after: Position | None, limit: int) -> list[tuple[Position, Event]]:
-        """Up to ``limit`` feed events after ``after``, merged from the shards in (id, shard) order.
+    async def read(self, after: Position | None, limit: int) -> list[Event]:
+        """Up to ``limit`` feed events after ``after``, merged from the shards in (id, shard)
+        order."""
+        entries = await self._entries(after, limit)
+        return [feed_event(entry, position[2]) for position, entry in entries]
+
+    async def _entries(self, after: Position | None, limit: int) -> list[tuple[Position, Any]]:
+        """Up to ``limit`` feed entries after ``after`` (not decoded), in (id, shard) order.
 
         Only events at or below the lowest mark are final; when a shard returns some above it,
         a second round raises the lagging shards to the highest mark and reads their rest.
@@ -219,7 +226,7 @@ class RedisFeed:
             for entry in page.entries
         ]
         final = sorted((item for item in found if item[0][:2] <= stable), key=lambda item: item[0])
-        return [(position, feed_event(entry, position[2])) for position, entry in final[:limit]]
+        return final[:limit]
 
     async def _pages(self, starts: dict[int, str], fence: StreamID, limit: int) -> dict[int, _Page]:
         replies = await asyncio.gather(
@@ -237,15 +244,19 @@ class RedisFeed:
             for shard, (mark, entries) in zip(starts, replies, strict=True)
         }
 
-    async def follow(self, position: Position | None) -> AsyncIterator[Event]:
-        """The feed after ``position``, then live, until the store closes."""
+    async def follow(
+        self, position: Position | None, wanted: Wanted | None = None
+    ) -> AsyncIterator[Event]:
+        """The feed after ``position``, then live, until the store closes; with ``wanted``,
+        only the entries it wants are decoded (asked with the raw aggregate and type)."""
+        want = wanted or _everything
         self._watch()
         pause = 0.0
         while not self._guard.closed:
             changed = self.changes.waiter()
             try:
                 with self._guard.translating():
-                    batch = await self.read(position, FEED_BATCH)
+                    batch = await self._entries(position, FEED_BATCH)
             except StoreError as error:
                 if self._guard.closed:
                     return
@@ -254,10 +265,11 @@ class RedisFeed:
                 await _wait(changed, pause)
                 continue
             pause = 0.0
-            for _, event in batch:
+            for entry_position, (entry_id, fields) in batch:
                 if self._guard.closed:
                     return
-                yield event
+                if want(fields[1].decode(), fields[5].decode()):
+                    yield feed_event((entry_id, fields), entry_position[2])
             if batch:
                 position = batch[-1][0]
             else:
@@ -308,6 +320,10 @@ class RedisFeed:
             for watcher in watching:
                 watcher.cancel()
             await asyncio.wait(watching, timeout=0.05)
+
+
+def _everything(aggregate: str, event_type: str) -> bool:
+    return True
 
 
 async def _wait(changed: asyncio.Event, timeout: float) -> None:

@@ -48,6 +48,7 @@ from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.retention import expired
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
+from argyll.store.feed import Wanted
 from argyll.store.redis.feed import (
     RedisFeed,
     encode_entry,
@@ -241,9 +242,11 @@ class RedisEventStore(ClosesOnExit):
         with self._guard.translating():
             if limit <= 0:
                 return []
-            return [event for _, event in await self._feed.read(position, limit)]
+            return await self._feed.read(position, limit)
 
-    def subscribe(self, after: str | None = None) -> AsyncIterator[Event]:
+    def subscribe(
+        self, after: str | None = None, wanted: Wanted | None = None
+    ) -> AsyncIterator[Event]:
         """Follow the feed; ``None`` starts after the newest event this store has seen.
 
         Opening the store reads the head, so ``None`` means "from now on" for this
@@ -251,8 +254,8 @@ class RedisEventStore(ClosesOnExit):
         """
         self._guard.check_open()
         if after is None:
-            return self._feed.follow(self._feed.newest_seen())
-        return self._feed.follow(self._feed.position(after))
+            return self._feed.follow(self._feed.newest_seen(), wanted)
+        return self._feed.follow(self._feed.position(after), wanted)
 
     async def head(self) -> str:
         """The newest event at or below a mark every shard has been raised to."""
