@@ -48,6 +48,7 @@ from argyll.memo import Memo
 from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.retention import expired
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
+from argyll.store.redis.backfill import backfill_indexes
 from argyll.store.redis.feed import (
     RedisFeed,
     encode_entry,
@@ -132,6 +133,7 @@ class RedisEventStore(ClosesOnExit):
             keys = Keys(settings.prefix, await _shard_count(client, settings))
             store = cls(settings.shown_url, client, keys, settings.memo_limit)
             await store._pipeliner.load_scripts()
+            await backfill_indexes(store._pipeliner, keys, store.read)
             await store.head()
         except RedisError as error:
             await client.aclose()
