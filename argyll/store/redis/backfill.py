@@ -37,6 +37,10 @@ LEASE_MS = 30_000
 WAIT = 0.1
 """Seconds between looks at the marker while another process backfills."""
 
+_OPENED = b'"goals":'
+"""In a row of this version: its labels are a JSON text within it, whose quotes are escaped,
+so only the row's own ``goals`` key reads so (and a row is decoded only when it is old)."""
+
 Read = Callable[[str], Awaitable[list[Event]]]
 """An aggregate's events (the store's ``read``)."""
 
@@ -71,8 +75,7 @@ async def _backfill_shard(
     cursor = 0
     while True:  # redis-py answers HSCAN with (cursor, {field: value})
         cursor, rows = await pipeliner.execute("HSCAN", keys.flows(shard), cursor, "COUNT", BATCH)
-        decoded = ((field.decode(), json.loads(raw)) for field, raw in rows.items())
-        old = {flow_id: row for flow_id, row in decoded if "goals" not in row}
+        old = {field.decode(): json.loads(raw) for field, raw in rows.items() if _OPENED not in raw}
         if old:
             await _fill(pipeliner, keys, shard, old, read)
         if cursor == 0:
