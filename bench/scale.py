@@ -177,7 +177,7 @@ class PacedLoad:
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
-        due: asyncio.Queue[None] = asyncio.Queue(maxsize=LOAD_CONNECTIONS)
+        due: asyncio.Queue[bool] = asyncio.Queue(maxsize=LOAD_CONNECTIONS)
         connector = aiohttp.TCPConnector(limit=LOAD_CONNECTIONS)
         timeout = aiohttp.ClientTimeout(total=TIMEOUT)
         async with aiohttp.ClientSession(self.base, connector=connector, timeout=timeout) as client:
@@ -189,11 +189,13 @@ class PacedLoad:
             while not self._stop.is_set():
                 ticks += 1
                 with contextlib.suppress(asyncio.QueueFull):
-                    due.put_nowait(None)
+                    due.put_nowait(True)
                 await asyncio.sleep(max(begun + ticks / self.rate - time.perf_counter(), 0))
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            while not due.empty():
+                due.get_nowait()
+            for _ in workers:
+                due.put_nowait(False)  # each worker ends once its flow is answered
+            await asyncio.gather(*workers)
             self.elapsed = time.perf_counter() - begun
 
     def stop(self) -> None:
@@ -203,10 +205,9 @@ class PacedLoad:
     def flows_per_second(self) -> float:
         return self.completed / self.elapsed if self.elapsed else 0.0
 
-    async def _worker(self, client: aiohttp.ClientSession, due: asyncio.Queue[None]) -> None:
+    async def _worker(self, client: aiohttp.ClientSession, due: asyncio.Queue[bool]) -> None:
         start = {"goals": [STEP["id"]]}
-        while True:
-            await due.get()
+        while await due.get():
             try:
                 async with client.post("/engine/flow", params={"wait": "10"}, json=start) as reply:
                     body = await reply.json()
