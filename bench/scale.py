@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -217,12 +218,12 @@ class PacedLoad:
                 self.completed += 1
 
 
-async def measure_server(
-    pid: int, base: str, requests: int, rate: float
-) -> tuple[dict[str, tuple[Timings, Timings]], float]:
-    """Listing timings on a quiet server, then under a paced load; the load's flows/s."""
+async def measure_server(pid: int, base: str, requests: int, rate: float) -> Served:
+    """Listing timings on a quiet server, then under a paced load."""
     await register(base)
     async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as client:
+        async with client.get("/engine") as reply:
+            held = sum((await reply.json())["flow_counts"].values())
         quiet = await listings(client, requests, pid)
         load = PacedLoad(base, rate)
         running = asyncio.create_task(load.run())
@@ -231,7 +232,7 @@ async def measure_server(
         load.stop()
         await running
     both = {name: (quiet[name], loaded[name]) for name in quiet}
-    return both, load.flows_per_second
+    return Served(both, load.flows_per_second, rate, held)
 
 
 def sqlite_ceiling(path: Path, requests: int) -> list[float]:
@@ -281,41 +282,70 @@ def serve(url: str) -> tuple[Any, str]:
     return start_server([*command, "--store", url])
 
 
-def measure(kind: str, flows: int, requests: int, rate: float) -> None:
-    prefix = f"bench-scale-{flows}-{time.time_ns()}:"
-    path = sqlite_path(flows)
-    url = f"sqlite:///{path}" if kind == "sqlite" else f"{REDIS}?prefix={prefix}"
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What a server on the store answered: each kind of request quiet and under load, the
+    flows/s of the load, and how many flows the store held when timing began."""
+
+    timings: dict[str, tuple[Timings, Timings]]
+    achieved: float
+    asked: float
+    held: int
+
+
+def served(url: str, requests: int, rate: float) -> Served:
+    process, base = serve(url)
     try:
-        if kind == "redis" or not path.exists():
-            partial = path.with_suffix(".partial")
-            target = f"sqlite:///{partial}" if kind == "sqlite" else url
-            partial.unlink(missing_ok=True)
-            seconds = asyncio.run(build(target, flows))
-            if kind == "sqlite":
-                partial.rename(path)
-            print(f"{kind} {flows:,}: built in {seconds:.1f} s ({flows / seconds:,.0f} flows/s)")
-        ceiling = (
-            sqlite_ceiling(path, requests)
-            if kind == "sqlite"
-            else asyncio.run(redis_ceiling(url, requests))
-        )
-        process, base = serve(url)
-        try:
-            timings, achieved = asyncio.run(measure_server(process.pid, base, requests, rate))
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+        return asyncio.run(measure_server(process.pid, base, requests, rate))
     finally:
-        if kind == "redis":
-            asyncio.run(drop(prefix))
-    for name, (quiet, loaded) in timings.items():
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def measure_sqlite(flows: int, requests: int, rate: float) -> None:
+    """Build the store once (kept by size), serve a copy: the load's flows leave it at N."""
+    path = sqlite_path(flows)
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        built(flows, asyncio.run(build(f"sqlite:///{partial}", flows)))
+        partial.rename(path)
+    ceiling = sqlite_ceiling(path, requests)
+    copy = path.with_suffix(".served")
+    shutil.copyfile(path, copy)
+    try:
+        report("sqlite", flows, ceiling, served(f"sqlite:///{copy}", requests, rate))
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{copy}{suffix}").unlink(missing_ok=True)
+
+
+def measure_redis(flows: int, requests: int, rate: float) -> None:
+    prefix = f"bench-scale-{flows}-{time.time_ns()}:"
+    url = f"{REDIS}?prefix={prefix}"
+    try:
+        built(flows, asyncio.run(build(url, flows)))
+        ceiling = asyncio.run(redis_ceiling(url, requests))
+        result = served(url, requests, rate)
+    finally:
+        asyncio.run(drop(prefix))
+    report("redis", flows, ceiling, result)
+
+
+def built(flows: int, seconds: float) -> None:
+    print(f"{flows:,} flows built in {seconds:.1f} s ({flows / seconds:,.0f} flows/s)", flush=True)
+
+
+def report(kind: str, flows: int, ceiling: list[float], result: Served) -> None:
+    head = f"{kind:6} {flows:>9,}"
+    print(f"{head}  ({result.held:,} flows in the store when timing began)")
+    for name, (quiet, loaded) in result.timings.items():
         print(
-            f"{kind:6} {flows:>9,}  {name:<46} {figures(quiet.took)} {quiet.cpu_ms:6.2f}"
-            f"   {figures(loaded.took)}"
+            f"{head}  {name:<46} {figures(quiet.took)} {quiet.cpu_ms:6.2f}   {figures(loaded.took)}"
         )
     bare = "bare SELECT by primary key" if kind == "sqlite" else "bare ZREVRANGE 50 + HMGET"
-    print(f"{kind:6} {flows:>9,}  {'ceiling: ' + bare:<46} {figures(ceiling)}")
-    print(f"{kind:6} {flows:>9,}  load achieved {achieved:.0f} flows/s (asked {rate:.0f})")
+    print(f"{head}  {'ceiling: ' + bare:<46} {figures(ceiling)}")
+    print(f"{head}  load achieved {result.achieved:.0f} flows/s (asked {result.asked:.0f})")
 
 
 def main() -> None:
@@ -334,9 +364,10 @@ def main() -> None:
         "p50 / p95 in ms, one request at a time: quiet (and the server's CPU ms per request),"
         " then under load"
     )
+    measure = {"sqlite": measure_sqlite, "redis": measure_redis}
     for kind in args.stores:
         for flows in args.sizes:
-            measure(kind, flows, args.requests, args.rate)
+            measure[kind](flows, args.requests, args.rate)
 
 
 if __name__ == "__main__":
