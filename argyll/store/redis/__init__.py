@@ -16,6 +16,7 @@ The parts:
 - ``feed``: the sharded global feed's order, reads, head and subscriptions;
 - ``store``: ``RedisEventStore``, appends and reads, the flow index, snapshots, leases,
   memos and retention;
+- ``backfill``: rows written before the label, goal and parent sets join them, at open;
 - ``guard``: closed-store checks and driver errors turned into ``StoreError``;
 - ``packing``: hiredis command packing for redis-py's asyncio connections.
 """

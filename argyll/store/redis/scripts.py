@@ -46,6 +46,8 @@ MEMO_PUT = _script("memo_put")
 MEMO_FORGET = _script("memo_forget")
 MEMO_DROP_FLOWS = _script("memo_drop_flows")
 REMOVE_FLOWS = _script("remove_flows", "events")
+BACKFILL = _script("backfill")
+LEASE = _script("lease")
 SCRIPTS = (
     APPEND,
     READ_STREAM,
@@ -63,4 +65,6 @@ SCRIPTS = (
     MEMO_FORGET,
     MEMO_DROP_FLOWS,
     REMOVE_FLOWS,
+    BACKFILL,
+    LEASE,
 )

@@ -13,7 +13,9 @@ slot and one Lua script can touch all of it::
     <prefix>{sk}:flows:label:<label>  sorted set per label (JSON [name, value]), by creation time
     <prefix>{sk}:flows:goal:<step>    sorted set per goal step, by creation time
     <prefix>{sk}:flows:parent:<flow>  sorted set of a parent flow's children, by creation time
-    <prefix>{s0}:meta, <prefix>{s0}:instances
+    <prefix>{s0}:meta                 hash: shards (fixed at first use), indexes (the version
+                                      of the query sets every row is in: ``backfill``)
+    <prefix>{s0}:instances, <prefix>{s0}:backfill   live instances; the backfill's lease
     <prefix>{s0}:slots:held:<step>    hash: item (flow \x1f token) -> instance holding its slot
     <prefix>{s0}:slots:queue:<step>   sorted set: items waiting for a slot, by arrival
     <prefix>{s0}:slots:waiting:<step> hash: waiting item -> instance
@@ -119,7 +121,10 @@ class Keys:
         self.tags = [f"{prefix}{{s{shard}}}:" for shard in range(shards)]
         self.feeds = [tag + "feed" for tag in self.tags]
         self.clocks = [tag + "clock" for tag in self.tags]
+        self.meta = self.tags[0] + "meta"
         self.instances = self.tags[0] + "instances"
+        self.backfill_lease = self.tags[0] + "backfill"
+        """Held by the process that puts rows of an earlier version into the query sets."""
         self.slots = self.tags[0] + "slots:"
         """Slot keys share the instances' hash tag, so reaping sees both in one script."""
         self.slot_steps = self.slots + "steps"

@@ -49,6 +49,7 @@ from argyll.model import FlowID, FlowStatus, FlowSummary, StepID
 from argyll.retention import expired
 from argyll.store.base import ClosesOnExit, SlotAnswer, SlotHolder
 from argyll.store.feed import Wanted
+from argyll.store.redis.backfill import backfill_indexes
 from argyll.store.redis.feed import (
     RedisFeed,
     encode_entry,
@@ -133,6 +134,7 @@ class RedisEventStore(ClosesOnExit):
             keys = Keys(settings.prefix, await _shard_count(client, settings))
             store = cls(settings.shown_url, client, keys, settings.memo_limit)
             await store._pipeliner.load_scripts()
+            await backfill_indexes(store._pipeliner, keys, store.read)
             await store.head()
         except RedisError as error:
             await client.aclose()
