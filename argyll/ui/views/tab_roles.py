@@ -74,9 +74,9 @@ class TabRoles(JSComponent):
       } else if (event.key in go) {
         event.preventDefault()
         const index = (go[event.key] + tabs.length) % tabs.length
-        // Selecting may redraw the headers: the new header of that tab takes the focus.
+        // Selecting may redraw the headers, late on a busy machine: the new header of that
+        // tab takes the focus, until the user points or moves the focus elsewhere.
         wrapper.getRootNode().host.focusTab = index
-        setTimeout(() => { wrapper.getRootNode().host.focusTab = null }, 1000)
         tabs[index].click()
         tabs[index].focus()
       }
@@ -92,6 +92,11 @@ class TabRoles(JSComponent):
         }
         const wrapper = host.shadowRoot.querySelector(".bk-headers-wrapper")
         const update = () => mark(host, model.label)
+        const release = () => { host.focusTab = null }
+        document.addEventListener("pointerdown", release, true)
+        document.addEventListener("focusin", (event) => {
+          if (!event.composedPath().some((el) => el.classList?.contains("bk-tab"))) { release() }
+        }, true)
         new MutationObserver(update).observe(wrapper, {
           subtree: true, childList: true, attributes: true, attributeFilter: ["class"],
         })
