@@ -417,7 +417,7 @@ class Engine:
         ident = FlowID(flow_id)
         with self._flows.waiting(ident) as waiter:
             state = await self.get_flow(ident)
-            if state.status.ended:
+            if state.status.ended and not self._flows.is_appending(ident):
                 return state
             async with asyncio.timeout(timeout):
                 return await waiter
@@ -567,6 +567,14 @@ class Engine:
     # ------------------------------------------------------------ internals
 
     async def _append(self, flow_id: FlowID, decision: decide.Decision, now: datetime) -> None:
+        """Store the decision's events, then its memos, then cache its state; the flow's
+        waiters are woken only after all three (``FlowCache.appending``)."""
+        with self._flows.appending(flow_id):
+            await self._store_decision(flow_id, decision, now)
+
+    async def _store_decision(
+        self, flow_id: FlowID, decision: decide.Decision, now: datetime
+    ) -> None:
         if decision.events:
             aggregate = flow_aggregate(flow_id)
             stored = await self._timed_append(aggregate, decision.expected, decision.events, now)
