@@ -10,8 +10,9 @@ their own module beside it: ``flows`` (cached states and waiters), ``snapshots``
 at start-up, and dead instances' flows re-decided), ``dispatch`` (performing the
 decided effects, in ``tasks``; concurrency slots in ``slots``), ``follower`` (the
 feed: what other writers appended), ``takeover`` (the lease and finding dead
-instances' work, over ``leases``), ``health`` (store and step probes) and
-``metrics`` (the Prometheus series, counted from what this engine appends).
+instances' work, over ``leases``), ``catalog`` (the steps registered), ``health``
+(store and step probes), ``starts`` (a start's arguments checked) and ``metrics``
+(the Prometheus series, counted from what this engine appends).
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ from typing import Any, Self
 
 import httpx
 
-from argyll import catalog as catalog_rules
 from argyll import decide, operate, subflow
-from argyll.apply import CATALOG_APPLIERS, FLOW_APPLIERS, fold, fold_flow
+from argyll.apply import FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
     ConflictError,
@@ -40,7 +40,6 @@ from argyll.errors import (
 )
 from argyll.events import (
     ANONYMOUS,
-    CATALOG,
     Event,
     EventData,
     FlowStarted,
@@ -50,7 +49,6 @@ from argyll.explain import explain
 from argyll.flow_query import FlowPage, FlowQuery
 from argyll.memo import Memo, memo_entries
 from argyll.model import (
-    ID_PATTERN,
     Catalog,
     FlowID,
     FlowStart,
@@ -60,11 +58,11 @@ from argyll.model import (
     Plan,
     Step,
     StepRegistration,
-    json_text,
-    parse_step,
 )
-from argyll.outbound import ALLOW_ALL, OutboundPolicy, step_problems
+from argyll.outbound import ALLOW_ALL, OutboundPolicy
 from argyll.planner import PlanCache
+from argyll.runtime import starts
+from argyll.runtime.catalog import APPEND_ATTEMPTS, CatalogKeeper
 from argyll.runtime.clock import Clock, SystemClock
 from argyll.runtime.dispatch import Dispatcher, Rule
 from argyll.runtime.flows import FlowCache
@@ -75,7 +73,7 @@ from argyll.runtime.leases import OpenWork, new_instance_id
 from argyll.runtime.metrics import Metrics
 from argyll.runtime.recovery import Recovery, collector_paused
 from argyll.runtime.retention import HistorySweeper, RetentionPolicy, SweepReport
-from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner, check_scripts
+from argyll.runtime.scripts import DEFAULT_LIMITS, ScriptLimits, ScriptRunner
 from argyll.runtime.snapshots import read_flow, save_snapshot, snapshot_due
 from argyll.runtime.subflows import SubflowRunner
 from argyll.runtime.takeover import LeaseKeeper
@@ -89,7 +87,6 @@ log = logging.getLogger("argyll.engine")
 Operation = Callable[[FlowState, str, str | None, decide.Context], decide.Decision]
 """An operator's decider: (state, actor, reason, context) -> decision."""
 
-APPEND_ATTEMPTS = 20
 STORE_RETRY_FIRST, STORE_RETRY_MAX = 0.05, 5.0
 """Seconds between attempts to record a result while the store is unreachable."""
 # httpx is the API; aiohttp's transport keeps up under concurrency where httpcore's
@@ -149,11 +146,11 @@ class Engine:
         self.outbound = outbound
         self._http_client = make_client(outbound, HTTP_LIMITS)
         self._http = HttpCaller(self._http_client, webhook_base_url, outbound)
-        self.catalog = Catalog()
+        self._catalog = CatalogKeeper(lambda: self.store, self._timed_append, self.clock, outbound)
         self._plans = PlanCache()
         self._flows = FlowCache()
         self._locks: dict[FlowID, asyncio.Lock] = {}
-        self._health = HealthMonitor(self._http, lambda: self.catalog, self._change_catalog)
+        self._health = HealthMonitor(self._http, lambda: self.catalog, self._catalog.change)
         self._tasks = BackgroundTasks()
         self._subflows = SubflowRunner(
             self.get_flow, self._start_child, self.wait_flow, self._cancel_child, self._tasks
@@ -201,7 +198,7 @@ class Engine:
             self._open_work,
             self._cache,
             lambda: self.catalog.version,
-            self._refresh_catalog,
+            self._catalog.refresh,
             self._dispatch.stop,
             self.get_flow,
             self._tasks,
@@ -236,7 +233,7 @@ class Engine:
         self._store = await open_store(spec) if isinstance(spec, str) else spec
         await self._leases.renew(self.store)
         head = await self.store.head()
-        self.catalog = fold(Catalog(), await self.store.read(CATALOG), CATALOG_APPLIERS)
+        await self._catalog.load()
         with collector_paused():
             running = await self._recovery.resume()
             following = self._feed.follow(self.store, head)
@@ -275,6 +272,11 @@ class Engine:
 
     # ------------------------------------------------------------- catalog
 
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog as this engine last read or changed it."""
+        return self._catalog.catalog
+
     async def register_step(self, definition: Mapping[str, Any] | Step) -> Step:
         """Register a step; the same definition again is a no-op, a different one a conflict."""
         return (await self.submit_step(definition)).step
@@ -282,34 +284,18 @@ class Engine:
     async def submit_step(
         self, definition: Mapping[str, Any] | Step, *, actor: str = ANONYMOUS
     ) -> StepRegistration:
-        step = self._parse(definition)
-        created = await self._change_catalog(
-            lambda cat: catalog_rules.on_register(cat, step, actor)
-        )
-        return StepRegistration(step, created)
+        return await self._catalog.submit(definition, actor)
 
     async def update_step(
         self, step_id: str, definition: Mapping[str, Any] | Step, *, actor: str = ANONYMOUS
     ) -> Step:
-        step = self._parse(definition, step_id)
-        if await self._change_catalog(lambda cat: catalog_rules.on_update(cat, step, actor)):
-            await self._forget_memos(step.id)
-        return step
+        return await self._catalog.update(step_id, definition, actor)
 
     async def unregister_step(self, step_id: str, *, actor: str = ANONYMOUS) -> None:
-        await self._change_catalog(lambda cat: catalog_rules.on_unregister(cat, step_id, actor))
-        await self._forget_memos(step_id)
+        await self._catalog.unregister(step_id, actor)
 
-    async def _forget_memos(self, step_id: str) -> None:
-        """Drop a changed or removed step's memos; the change stands even if the store fails.
-
-        A memo the store could not drop is never hit by the changed step (its key holds
-        the definition); only the same definition registered again would find it.
-        """
-        try:
-            await self.store.memo_forget(step_id)
-        except StoreError as error:
-            log.warning("memos not forgotten: %s", error, extra={"step_id": step_id})
+    def get_step(self, step_id: str) -> Step:
+        return self._catalog.get_step(step_id)
 
     async def store_health(self) -> dict[str, Any]:
         """Whether the store answers, and how fast: ``{status, store, latency_ms, error?}``."""
@@ -319,52 +305,11 @@ class Engine:
         """Probe every HTTP step that has a health_check once; record only changes."""
         await self._health.check()
 
-    def get_step(self, step_id: str) -> Step:
-        step = self.catalog.steps.get(step_id)  # type: ignore[call-overload]
-        if step is None:
-            raise NotFoundError("step", step_id)
-        return step
-
-    def _parse(self, definition: Mapping[str, Any] | Step, step_id: str | None = None) -> Step:
-        if isinstance(definition, Step):
-            if step_id is not None and definition.id != step_id:
-                raise ValidationError(
-                    [("id", f"{json_text(definition.id)} does not match {json_text(step_id)}")]
-                )
-            step = definition
-        else:
-            step = parse_step(definition, step_id)
-        problems = [*check_scripts(step), *step_problems(self.outbound, step)]
-        if problems:
-            raise ValidationError(problems)
-        return step
-
-    async def _change_catalog(self, rule: Callable[[Catalog], list[EventData]]) -> bool:
-        """Apply a catalog rule; True when it appended something, False when nothing changed."""
-        for _ in range(APPEND_ATTEMPTS):
-            events = rule(self.catalog)
-            if not events:
-                return False
-            try:
-                stored = await self._timed_append(
-                    CATALOG, self.catalog.version, events, self.clock.now()
-                )
-            except VersionConflict:
-                await self._refresh_catalog()
-                continue
-            self.catalog = fold(self.catalog, stored, CATALOG_APPLIERS)
-            return True
-        raise ConflictError("the catalog kept changing under this request; try again")
-
-    async def _refresh_catalog(self) -> None:
-        newer = await self.store.read(CATALOG, after=self.catalog.version)
-        self.catalog = fold(self.catalog, newer, CATALOG_APPLIERS)
-
     # --------------------------------------------------------------- flows
 
     def plan(self, goals: Iterable[str], init: Mapping[str, Any] | None = None) -> Plan:
         """The plan a flow with these goals and init would run (nothing is started)."""
-        return self._plans.plan(self.catalog, _goal_list(goals), init or {})
+        return self._plans.plan(self.catalog, starts.goal_list(goals), init or {})
 
     async def start_flow(
         self,
@@ -396,10 +341,10 @@ class Engine:
         labels: Mapping[str, str] | None = None,
         actor: str = ANONYMOUS,
     ) -> FlowStart:
-        goal_list, init = _goal_list(goals), dict(init or {})
-        _check_flow_id(flow_id)
-        _check_timeout(timeout)
-        _check_labels(labels)
+        goal_list, init = starts.goal_list(goals), dict(init or {})
+        starts.check_flow_id(flow_id)
+        starts.check_timeout(timeout)
+        starts.check_labels(labels)
         ident = FlowID(flow_id or new_flow_id())
         plan = await self._fresh_plan(goal_list, init)
         context = self._context()
@@ -439,7 +384,7 @@ class Engine:
         try:
             return self._plans.plan(self.catalog, goals, init)
         except ValidationError:
-            await self._refresh_catalog()
+            await self._catalog.refresh()
             return self._plans.plan(self.catalog, goals, init)
 
     async def _check_same_start(
@@ -473,7 +418,7 @@ class Engine:
         ident = FlowID(flow_id)
         with self._flows.waiting(ident) as waiter:
             state = await self.get_flow(ident)
-            if state.status.ended:
+            if state.status.ended and not self._flows.is_appending(ident):
                 return state
             async with asyncio.timeout(timeout):
                 return await waiter
@@ -623,6 +568,14 @@ class Engine:
     # ------------------------------------------------------------ internals
 
     async def _append(self, flow_id: FlowID, decision: decide.Decision, now: datetime) -> None:
+        """Store the decision's events, then its memos, then cache its state; the flow's
+        waiters are woken only after all three (``FlowCache.appending``)."""
+        with self._flows.appending(flow_id):
+            await self._store_decision(flow_id, decision, now)
+
+    async def _store_decision(
+        self, flow_id: FlowID, decision: decide.Decision, now: datetime
+    ) -> None:
         if decision.events:
             aggregate = flow_aggregate(flow_id)
             stored = await self._timed_append(aggregate, decision.expected, decision.events, now)
@@ -740,35 +693,3 @@ class Engine:
                 self._flows.forget(flow_id)
             await asyncio.sleep(delay)
             delay = min(delay * 2, STORE_RETRY_MAX)
-
-
-def _goal_list(goals: Iterable[str]) -> list[str]:
-    if isinstance(goals, str):
-        return [goals]
-    return list(goals)
-
-
-def _check_timeout(timeout: int | None) -> None:
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1
-    ):
-        raise ValidationError(
-            [("timeout", f"must be a whole number of milliseconds >= 1, got {json_text(timeout)}")]
-        )
-
-
-def _check_labels(labels: Mapping[str, str] | None) -> None:
-    wrong = [
-        (f"labels.{key}", f"must be a string, got {json_text(value)}")
-        for key, value in (labels or {}).items()
-        if not isinstance(key, str) or not isinstance(value, str)
-    ]
-    if wrong:
-        raise ValidationError(wrong)
-
-
-def _check_flow_id(flow_id: str | None) -> None:
-    if flow_id is not None and (not isinstance(flow_id, str) or not ID_PATTERN.fullmatch(flow_id)):
-        raise ValidationError(
-            [("id", f"flow ids must match [A-Za-z0-9_.-]+, got {json_text(flow_id)}")]
-        )

@@ -5,8 +5,11 @@ folds only what other writers appended since. When a flow ends it leaves the
 active cache; its summary is kept (the newest ``ENDED_KEPT``) so status reads
 need no store round trip, its final state too (the newest ``FINAL_KEPT``) so a
 wait or a read just after the end folds nothing, and everyone waiting for it is
-woken with its final state. What is kept of an end is dropped as soon as another
-writer is seen appending to the flow after it (a retry elsewhere).
+woken with its final state, once this engine has finished any append it is making
+to the flow (``appending``): the feed follower folds the engine's own events while
+their memos are still being stored, and a waiter answered then could start the same
+work and miss the memo. What is kept of an end is dropped as soon as another writer
+is seen appending to the flow after it (a retry elsewhere).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class FlowCache:
         self._ended: OrderedDict[FlowID, tuple[int, FlowSummary]] = OrderedDict()
         self._final: OrderedDict[FlowID, FlowState] = OrderedDict()
         self._waiters: dict[FlowID, list[asyncio.Future[FlowState]]] = {}
+        self._appending: dict[FlowID, int] = {}
 
     def get(self, flow_id: FlowID) -> FlowState | None:
         """The cached state of an active or paused flow, or None."""
@@ -65,10 +69,31 @@ class FlowCache:
         self._active.pop(state.id, None)
         _bounded_put(self._ended, state.id, (state.version, summary_of(state)), ENDED_KEPT)
         _bounded_put(self._final, state.id, state, FINAL_KEPT)
+        if state.id not in self._appending:
+            self._wake(state)
+        return False
+
+    def _wake(self, state: FlowState) -> None:
         for waiter in self._waiters.pop(state.id, []):
             if not waiter.done():
                 waiter.set_result(state)
-        return False
+
+    def is_appending(self, flow_id: FlowID) -> bool:
+        return flow_id in self._appending
+
+    @contextlib.contextmanager
+    def appending(self, flow_id: FlowID) -> Iterator[None]:
+        """While this engine completes an append to the flow, its end wakes nobody; on the
+        last such append's exit, the waiters get the final state if the flow has ended."""
+        self._appending[flow_id] = self._appending.get(flow_id, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._appending.pop(flow_id) - 1
+            if left:
+                self._appending[flow_id] = left
+            elif (final := self._final.get(flow_id)) is not None:
+                self._wake(final)
 
     def forget(self, flow_id: FlowID) -> None:
         """Drop a cached state that may be out of date, so the next read goes to the store."""

@@ -3,7 +3,8 @@ event per message, each with its feed ``position``.
 
 Filters are evaluated where the events are, never by the client:
 
-- ``types`` (comma-separated or repeated): only events of those types are sent.
+- ``types`` (comma-separated or repeated): only events of those types are sent;
+  without ``flow_id`` the store is asked for only those, so it decodes no others.
 - ``flow_id`` (comma-separated or repeated): those flows' past events, then their
   live ones. The past is each flow's own stream (a per-flow read), merged in feed
   order; the live events come from ``FeedFanout``, the process's one reader of the
@@ -162,11 +163,15 @@ class EventSocket(WebSocketHandler):
                 asyncio.create_task(self._send_flows(), name="argyll-ws-send"),
             ]
         else:
-            events = self.engine.events(self._after)
+            events = self.engine.events(self._after, self._wants if self._types else None)
             self._tasks = [
                 asyncio.create_task(self._pump(events), name="argyll-ws-pump"),
                 asyncio.create_task(self._send_feed(), name="argyll-ws-send"),
             ]
+
+    def _wants(self, aggregate: str, event_type: str) -> bool:
+        """The feed's filter for a ``types=`` client: the store decodes nothing else."""
+        return event_type in self._types
 
     def on_message(self, message: str | bytes) -> None:
         """Clients only listen; whatever they send is ignored."""

@@ -13,6 +13,8 @@ from server_support import HELLO, SHOUT, Api, next_event, read_event, running_ap
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import WebSocketClientConnection
 
+from argyll import codec
+from argyll.events import EventData
 from argyll.runtime.fanout import FeedFanout
 from argyll.store.feed import Wanted
 from argyll.testing import wait_until
@@ -181,3 +183,33 @@ async def test_bad_filters_are_refused_before_the_upgrade(api: Api, query: str, 
     assert response is not None
     assert field in response.body.decode()
     assert not fanout(api).reading
+
+
+async def test_a_types_client_has_only_those_events_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read back from the file (a fresh server, so no event is in its memory), the feed
+    a ``types=`` client gets decodes no event of another type."""
+    store = f"sqlite:///{tmp_path / 'argyll.db'}"
+    async with running_api(store) as api:
+        for step in (HELLO, SHOUT):
+            assert (await api.client.post("/engine/step", json=step)).status_code == 201
+        for flow_id in ("d1", "d2"):
+            await run(api, flow_id)
+    decoded: list[str] = []
+    decode = codec.decode
+
+    def counting(event_type: str, *args: Any) -> EventData:
+        decoded.append(event_type)
+        return decode(event_type, *args)
+
+    async with running_api(store) as api:
+        monkeypatch.setattr(codec, "decode", counting)
+        async with api.websocket("?types=flow_completed&after=") as connection:
+            events = [await next_event(connection) for _ in range(2)]
+            assert await quiet(connection)
+    assert [(e["type"], e["aggregate"]) for e in events] == [
+        ("flow_completed", "flow:d1"),
+        ("flow_completed", "flow:d2"),
+    ]
+    assert decoded == ["flow_completed", "flow_completed"]
