@@ -1,4 +1,5 @@
-# `make test` installs everything the tests need (Debian's chromium included) and runs them.
+# `make test` installs everything the tests need (Debian's chromium included) and runs them,
+# one pytest worker per core (pytest-xdist).
 PYTHON ?= python3
 
 .PHONY: install test lint bench
@@ -9,7 +10,7 @@ install:
 test: install
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	$(PYTHON) -m ruff check argyll tests bench apps
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q -n auto
 
 lint:
 	$(PYTHON) -m ruff check argyll tests bench apps
