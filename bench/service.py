@@ -4,11 +4,15 @@ Like upstream Argyll's load test: register one Ale step returning {:result "hell
 start flows over REST from many concurrent clients and see each to completion, in
 two ways: ``poll`` asks ``/status`` every POLL_PAUSE until the flow has ended;
 ``wait`` starts it with ``POST /engine/flow?wait=`` (a long poll: the reply comes
-when the flow has ended) and asks ``/status?wait=`` only if it has not. The
-ceiling is a bare Tornado JSON handler answering the same requests (one POST,
-then GETs) to the same client in the same run.
+when the flow has ended) and asks ``/status?wait=`` only if it has not; ``status``
+reads the status of one ended flow the server holds, back to back (what a poll
+costs by itself). The ceiling is a bare Tornado JSON handler answering the same
+requests (one POST, then GETs) to the same client in the same run. With both
+``poll`` and ``wait``, the last lines give polling's flows/s as a share of
+waiting's for the same clients: what the polls take from the engine.
 
-Run: python -m bench.service [--clients 8 64] [--seconds 5] [--modes poll wait] [--workers N]
+Run: python -m bench.service [--clients 8 64] [--seconds 5] [--modes poll wait status]
+[--workers N]
 """
 
 from __future__ import annotations
@@ -93,7 +97,18 @@ async def waited(client: aiohttp.ClientSession) -> None:
             status = (await reply.json())["status"]
 
 
-MODES = {"poll": polled, "wait": waited}
+HELD = "bench-held"
+"""The ended flow ``status`` reads: started once, before the runs, so the server holds it."""
+
+
+async def status_read(client: aiohttp.ClientSession) -> None:
+    async with client.get(f"/engine/flow/{HELD}/status") as reply:
+        assert (await reply.json())["status"] == "completed"
+
+
+MODES = {"poll": polled, "wait": waited, "status": status_read}
+UNITS = {"status": "read"}
+"""What one run of a mode is, where it is not a flow."""
 
 
 async def load(base: str, clients: int, seconds: float, mode: str) -> tuple[int, list[float]]:
@@ -140,17 +155,30 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)] * 1000
 
 
-def report(name: str, rate: int, latencies: list[float], cpu_ms: float) -> None:
+def report(name: str, mode: str, rate: int, latencies: list[float], cpu_ms: float) -> None:
     p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 0.99)
+    unit = UNITS.get(mode, "flow")
     print(
-        f"{name:<40} {rate:>6} flows/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
-        f"   server CPU {cpu_ms:5.2f} ms/flow"
+        f"{name:<40} {rate:>6} {unit}s/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+        f"   server CPU {cpu_ms:5.2f} ms/{unit}"
     )
 
 
+def polling_share(rates: dict[tuple[str, int], int], clients: list[int]) -> None:
+    """Polling's flows/s as a share of waiting's, for each number of clients run in both."""
+    for count in clients:
+        if ("poll", count) in rates and ("wait", count) in rates:
+            share = rates["poll", count] / max(rates["wait", count], 1)
+            print(f"polling vs waiting, {count} clients: {share:.0%} of the flows/s")
+
+
 async def register(base: str) -> None:
+    """The step, and the ended flow ``status`` reads."""
     async with httpx.AsyncClient(base_url=base) as client:
         reply = await client.post("/engine/step", json=STEP)
+        reply.raise_for_status()
+        held = {"id": HELD, "goals": ["hello"]}
+        reply = await client.post("/engine/flow", params={"wait": WAIT}, json=held)
         reply.raise_for_status()
 
 
@@ -158,7 +186,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 64])
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--modes", nargs="+", choices=sorted(MODES), default=["poll", "wait"])
+    parser.add_argument(
+        "--modes", nargs="+", choices=sorted(MODES), default=["poll", "wait", "status"]
+    )
     parser.add_argument("--workers", type=int, default=1, help="argyll serve --workers N")
     args = parser.parse_args()
     print(f"# bench/service.py  {datetime.now().isoformat(timespec='minutes')}")
@@ -167,13 +197,15 @@ def main() -> None:
         argyll = [sys.executable, "-m", "argyll", "serve", "--port", "0", "--store", store]
         argyll += ["--workers", str(args.workers)]
         process, base = start_server(argyll)
+        rates: dict[tuple[str, int], int] = {}
         try:
             asyncio.run(register(base))
             for mode in args.modes:
                 for clients in args.clients:
                     figures = measured(process.pid, base, clients, args.seconds, mode)
                     name = f"argyll serve x{args.workers}, sqlite, {mode}, {clients} clients"
-                    report(name, *figures)
+                    report(name, mode, *figures)
+                    rates[mode, clients] = figures[0]
         finally:
             process.terminate()
             process.wait()
@@ -183,10 +215,11 @@ def main() -> None:
         for mode in args.modes:
             for clients in args.clients:
                 figures = measured(bare.pid, base, clients, args.seconds, mode)
-                report(f"bare tornado handlers, {mode}, {clients} clients", *figures)
+                report(f"bare tornado handlers, {mode}, {clients} clients", mode, *figures)
     finally:
         bare.terminate()
         bare.wait()
+    polling_share(rates, args.clients)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from argyll.model import FlowID, FlowStatus, StepID
 from argyll.store import SQLiteEventStore, open_store
 from argyll.store.contract import EMPTY_PLAN, NOW, WAIT, at, rich_events, skipped, started, take
 from argyll.store.sqlite import SCHEMA_VERSION, sqlite_path
+from argyll.testing import wait_until
 
 SCHEMA_V1 = (
     """CREATE TABLE events (
@@ -95,6 +96,35 @@ async def test_sqlite_sees_appends_of_another_connection(tmp_path: Path) -> None
             assert await take(feed, 1) == appended
         with pytest.raises(VersionConflict):
             await theirs.append("flow:a", 0, [skipped("a")], NOW)
+
+
+async def test_sqlite_follows_its_own_appends_from_memory_and_sees_another_s_between(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subscriber woken by this process's append takes it from memory, not the file; an
+    append of another connection in between leaves a gap, and the file is read again."""
+    url = store_url(tmp_path)
+    async with open_store(url) as mine, open_store(url) as theirs:
+        assert isinstance(mine, SQLiteEventStore)
+        looks: list[int] = []
+        feed_rows = mine._reads.feed_rows
+
+        def counted(after: int, limit: int) -> list[Any]:
+            looks.append(after)
+            return feed_rows(after, limit)
+
+        monkeypatch.setattr(mine._reads, "feed_rows", counted)
+        async with aclosing(mine.subscribe(await mine.head())) as feed:
+            for n in range(20):
+                taking = asyncio.create_task(take(feed, 1))
+                await wait_until(lambda: mine._changes._event is not None, "a waiting subscriber")
+                appended = await mine.append("flow:a", n, [skipped("a")], NOW)
+                assert await taking == appended
+            assert looks == [0]  # once, on subscribing
+            theirs_first = await theirs.append("flow:b", 0, [skipped("b")], NOW)
+            mine_next = await mine.append("flow:a", 20, [skipped("a")], NOW)
+            assert await take(feed, 2) == theirs_first + mine_next
+            assert looks == [0, 20]
 
 
 async def test_sqlite_decodes_only_the_wanted_appends_of_another_connection(

@@ -284,18 +284,26 @@ class SQLiteEventStore(ClosesOnExit):
 
     async def _follow(self, position: int, wanted: Wanted | None) -> AsyncIterator[Event]:
         """The feed after ``position``: what this process appended lately from memory, the
-        rest read back (with ``wanted``, decoding only the entries it wants)."""
+        rest read back (with ``wanted``, decoding only the entries it wants).
+
+        Caught up with memory and woken by this process's own append, it does not look at
+        the file: another process's append leaves a gap in the positions, which empties
+        memory, so the file is read then, or at the latest after ``POLL_INTERVAL``.
+        """
         want = wanted or _everything
+        look = True
         while not self._closed:
             changed = self._changes.waiter()
             recent = self._recent_after(position)
             if recent:
                 last = int(recent[-1].position)
                 batch = [event for event in recent if want(event.aggregate, event.type)]
-            else:
+            elif look or not self._remembers_up_to(position):
                 rows = await self._read(self._reads.feed_rows, position, FEED_BATCH)
                 last = rows[-1][-1] if rows else position
                 batch = [_event(row) for row in rows if want(row[0], row[2])]
+            else:
+                last, batch = position, []
             for event in batch:
                 if self._closed:
                     return
@@ -304,7 +312,11 @@ class SQLiteEventStore(ClosesOnExit):
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(POLL_INTERVAL):
                         await changed.wait()
+                look = not changed.is_set()
             position = last
+
+    def _remembers_up_to(self, position: int) -> bool:
+        return bool(self._recent) and int(self._recent[-1].position) == position
 
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
         return await self._run(self._worker, function, *args)
