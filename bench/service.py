@@ -31,6 +31,8 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from argyll import Engine
+
 BARE = """
 import asyncio, sys, tornado.web
 class Flow(tornado.web.RequestHandler):
@@ -51,7 +53,7 @@ async def main():
 asyncio.run(main())
 """
 
-POLL_PAUSE = 0.01
+POLL_PAUSE = 0.005
 """Seconds a client waits before asking again about a flow that is still active."""
 WAIT = "10"
 """Seconds a ``wait`` client asks the server to hold each reply until the flow ends."""
@@ -182,6 +184,81 @@ async def register(base: str) -> None:
         reply.raise_for_status()
 
 
+async def engine_alone(store: str, clients: int, seconds: float) -> tuple[int, float]:
+    """The same flows started and waited for in-process by ``clients`` tasks, no HTTP:
+    flows/s and CPU milliseconds per flow (this process: the loop and the store's threads)."""
+    async with Engine(store) as engine:
+        await engine.register_step(STEP)
+        done = 0
+
+        async def one_client(deadline: float) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                start = await engine.submit_flow(["hello"], {})
+                await engine.wait_flow(start.flow_id, float(WAIT))
+                done += 1
+
+        before, began = time.process_time(), time.perf_counter()
+        deadline = began + seconds
+        await asyncio.gather(*(one_client(deadline) for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+        return round(done / elapsed), (time.process_time() - before) * 1000 / max(done, 1)
+
+
+Figures = dict[tuple[str, int], tuple[int, float]]
+"""Flows/s and server CPU per flow, by mode and number of clients."""
+
+
+def runs(pid: int, base: str, name: str, args: argparse.Namespace) -> Figures:
+    """Every mode and number of clients against one server, each reported as it ends."""
+    figures: Figures = {}
+    for mode in args.modes:
+        for clients in args.clients:
+            rate, latencies, cpu = measured(pid, base, clients, args.seconds, mode)
+            report(f"{name}, {mode}, {clients} clients", mode, rate, latencies, cpu)
+            figures[mode, clients] = rate, cpu
+    return figures
+
+
+def serve_runs(args: argparse.Namespace) -> Figures:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        argyll = [sys.executable, "-m", "argyll", "serve", "--port", "0", "--store", store]
+        process, base = start_server([*argyll, "--workers", str(args.workers)])
+        try:
+            asyncio.run(register(base))
+            return runs(process.pid, base, f"argyll serve x{args.workers}, sqlite", args)
+        finally:
+            process.terminate()
+            process.wait()
+
+
+def bare_runs(args: argparse.Namespace) -> Figures:
+    port = 18000 + os.getpid() % 1000
+    bare, base = start_server([sys.executable, "-c", BARE, str(port)])
+    try:
+        return runs(bare.pid, base, "bare tornado handlers", args)
+    finally:
+        bare.terminate()
+        bare.wait()
+
+
+def one_core_bounds(args: argparse.Namespace, bare: Figures) -> None:
+    """What one core could do if HTTP cost only what the bare handler costs and the
+    engine only what it costs in-process: 1000 / (engine CPU + bare CPU) flows/s."""
+    for clients in args.clients:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            rate, cpu = asyncio.run(engine_alone(store, clients, args.seconds))
+        print(
+            f"{f'engine alone, in-process, sqlite, {clients} clients':<40} {rate:>6} flows/s"
+            f"   CPU {cpu:5.2f} ms/flow"
+        )
+        if ("wait", clients) in bare:
+            ceiling = 1000 / (cpu + bare["wait", clients][1])
+            print(f"one-core bound for wait, {clients} clients: {ceiling:.0f} flows/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 64])
@@ -192,34 +269,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="argyll serve --workers N")
     args = parser.parse_args()
     print(f"# bench/service.py  {datetime.now().isoformat(timespec='minutes')}")
-    with tempfile.TemporaryDirectory() as tmp:
-        store = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        argyll = [sys.executable, "-m", "argyll", "serve", "--port", "0", "--store", store]
-        argyll += ["--workers", str(args.workers)]
-        process, base = start_server(argyll)
-        rates: dict[tuple[str, int], int] = {}
-        try:
-            asyncio.run(register(base))
-            for mode in args.modes:
-                for clients in args.clients:
-                    figures = measured(process.pid, base, clients, args.seconds, mode)
-                    name = f"argyll serve x{args.workers}, sqlite, {mode}, {clients} clients"
-                    report(name, mode, *figures)
-                    rates[mode, clients] = figures[0]
-        finally:
-            process.terminate()
-            process.wait()
-    port = 18000 + os.getpid() % 1000
-    bare, base = start_server([sys.executable, "-c", BARE, str(port)])
-    try:
-        for mode in args.modes:
-            for clients in args.clients:
-                figures = measured(bare.pid, base, clients, args.seconds, mode)
-                report(f"bare tornado handlers, {mode}, {clients} clients", mode, *figures)
-    finally:
-        bare.terminate()
-        bare.wait()
-    polling_share(rates, args.clients)
+    served = serve_runs(args)
+    bare = bare_runs(args)
+    polling_share({key: rate for key, (rate, _) in served.items()}, args.clients)
+    one_core_bounds(args, bare)
 
 
 if __name__ == "__main__":
