@@ -184,9 +184,13 @@ class _Database:
         return events
 
     def _index(self, event: Event) -> None:
-        """The flow's row after ``event``; a new row's labels and goals; the counts it moves."""
+        """The flow's row after ``event``; a new row's labels and goals; the counts it moves.
+
+        A flow's first event has no row to read: a row is only ever written with the
+        events of its flow, and removed with them.
+        """
         flow_id = cast(IndexedData, event.data).flow_id
-        old = self.reads.flow_summary(flow_id)
+        old = None if event.seq == 1 else self.reads.flow_summary(flow_id)
         summary = summarize(old, event)
         if summary is None:
             return

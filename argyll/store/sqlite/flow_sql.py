@@ -7,6 +7,7 @@ from typing import Any
 
 from argyll.codec import decode_time, encode_time
 from argyll.flow_query import FlowQuery, utc
+from argyll.json_encoding import to_json
 from argyll.model import FlowID, FlowStatus, FlowSummary
 
 _FLOW_COLUMNS = "id, status, created_at, completed_at, error, labels, parent, goals"
@@ -104,9 +105,9 @@ def _flow_row(summary: FlowSummary) -> Row:
         encode_time(utc(summary.created_at)),
         completed_at,
         summary.error,
-        json.dumps(dict(summary.labels)),
+        to_json(dict(summary.labels)),
         summary.parent,
-        json.dumps(list(summary.goals)),
+        to_json(list(summary.goals)),
     )
 
 
