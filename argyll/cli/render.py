@@ -3,16 +3,23 @@
 Tables are drawn from the API's JSON (docs/rest.md shapes), never from model objects,
 so what a table shows is what ``-o json`` would print. Cells are ``Text``, never
 markup, so a value such as ``[1, 2]`` is shown as it is.
+
+No cell is ever cut short. Piped (``| grep``), a table is as wide as its rows, unless
+``COLUMNS`` says otherwise. Too wide for the terminal (or ``COLUMNS``), the ``WRAPPED``
+columns wrap first, then the other one-line columns fold; the ``KEYS`` columns never
+narrow, so an id stays whole and copyable, and a row still too wide runs past the edge.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.cells import cell_len
 from rich.console import Console
 from rich.json import JSON
 from rich.table import Table
@@ -28,12 +35,24 @@ if TYPE_CHECKING:
 WRAPPED = frozenset(
     {"VALUE", "DETAIL", "ERROR", "REQUIRED", "OPTIONAL", "OUTPUTS", "MORE", "EXPLANATION"}
 )
-"""Columns whose long values wrap; the others (ids, times, statuses) stay on one line."""
+"""Columns whose long values wrap; the others (ids, times, statuses) stay on one line
+while the table fits (see ``fit``)."""
+
+KEYS = frozenset({"ID", "STEP", "FROM STEP", "ATTRIBUTE", "FIELD", "SEQ"})
+"""Columns of names and ids, never narrowed: what an operator copies into the next command."""
+
+PIPED_WIDTH = 1_000_000
+"""The width a table may take when stdout is not a terminal: as much as its rows need."""
 
 
 def stdout() -> Console:
-    """A console on the current stdout (looked up now, so test runners can capture it)."""
-    return Console(highlight=False)
+    """A console on the current stdout (looked up now, so test runners can capture it).
+
+    Not a terminal and no ``COLUMNS``: rows are drawn whole, where rich would squeeze them
+    into 80 columns (or into the width of a terminal the pipe starts from).
+    """
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(highlight=False, width=PIPED_WIDTH if piped else None)
 
 
 def stderr() -> Console:
@@ -62,7 +81,22 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 
 def add_row(grid: Table, *cells: Any) -> None:
-    grid.add_row(*(Text("" if cell is None else compact(cell)) for cell in cells))
+    """A row; a one-line column is kept at least as wide as its widest cell (see ``fit``)."""
+    texts = [Text("" if cell is None else compact(cell)) for cell in cells]
+    for column, text in zip(grid.columns, texts, strict=True):
+        if column.no_wrap:
+            column.min_width = max(column.min_width or 0, *map(cell_len, text.plain.split("\n")))
+    grid.add_row(*texts)
+
+
+def fit(grid: Table, console: Console) -> None:
+    """Let the one-line columns other than ``KEYS`` fold if, whole, they cannot fit."""
+    unbounded = console.options.update_width(PIPED_WIDTH)
+    if console.measure(grid, options=unbounded).minimum <= console.width:
+        return
+    for column in grid.columns:
+        if column.header not in KEYS:
+            column.no_wrap, column.min_width = False, 1
 
 
 def fields(data: Mapping[str, Any], names: Iterable[str], title: str | None = None) -> Table:
@@ -75,9 +109,12 @@ def fields(data: Mapping[str, Any], names: Iterable[str], title: str | None = No
 
 
 def show(*renderables: Any) -> None:
+    """Print tables fitted to the console, never cropped at its edge (see the module's doc)."""
     console = stdout()
     for renderable in renderables:
-        console.print(renderable)
+        if isinstance(renderable, Table):
+            fit(renderable, console)
+        console.print(renderable, crop=False)
 
 
 def fetched(settings: Settings, call: Call[Any], draw: Callable[[Any], Any]) -> None:

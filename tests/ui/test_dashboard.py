@@ -129,7 +129,20 @@ class Session:
             timeout=TIMEOUT_MS,
         )
 
+    async def header_drawn(self) -> None:
+        """Wait until the header row (the header and the theme switch) is drawn.
+
+        Both are ESM components, drawn once their modules have loaded, which on a busy
+        machine comes after the graph; until then the row is 25 px shorter and the graph
+        sits that much higher, so a card's centre read earlier is off by 25 px, near
+        enough to a small card's edge for the click to miss it.
+        """
+        for drawn in (".count-steps", ".argyll-theme-toggle"):
+            await expect(self.page.locator(drawn)).to_be_visible(timeout=TIMEOUT_MS)
+
     async def click_card(self, step_id: str) -> None:
+        """Click the card's centre, once nothing above the graph can still move it."""
+        await self.header_drawn()
         # page.evaluate has no timeout of its own: a page that stops answering must fail here.
         async with asyncio.timeout(TIMEOUT_MS / 1000):
             x, y = await self.page.evaluate(CARD_CENTRE, step_id)
