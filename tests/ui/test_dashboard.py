@@ -133,9 +133,9 @@ class Session:
         """Wait until the header row (the header and the theme switch) is drawn.
 
         Both are ESM components, drawn once their modules have loaded, which on a busy
-        machine comes after the graph; until then the row is 25 px shorter and the graph
-        sits that much higher, so a card's centre read earlier is off by 25 px, near
-        enough to a small card's edge for the click to miss it.
+        machine comes after the graph. The row keeps its height meanwhile (see
+        test_page_load_layout), so the graph does not move; a click still waits for
+        the page a user would see.
         """
         for drawn in (".count-steps", ".argyll-theme-toggle"):
             await expect(self.page.locator(drawn)).to_be_visible(timeout=TIMEOUT_MS)

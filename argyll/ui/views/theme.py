@@ -155,6 +155,11 @@ class ThemeDesign(Native):
     modifiers = {Viewable: {"stylesheets": [Inherit, THEME_CSS]}}
 
 
+TOGGLE_HEIGHT = 25
+"""The theme switch's height in px, the same before and after its script has drawn it: the
+header row keeps its height while the page loads, so nothing below it moves under a click."""
+
+
 class ThemeToggle(JSComponent):
     """The theme switch: follows the system until pressed; the choice lasts the tab's session.
 
@@ -202,7 +207,8 @@ class ThemeToggle(JSComponent):
     _stylesheets = [
         f"""
         .argyll-theme-toggle {{
-          font: 13px sans-serif; padding: 4px 12px; border-radius: 999px; cursor: pointer;
+          font: 13px sans-serif; padding: 0 12px; border-radius: 999px; cursor: pointer;
+          height: {TOGGLE_HEIGHT}px; box-sizing: border-box;
           background: {var("raised")}; color: {var("ink")}; border: 1px solid {var("border")};
         }}
         .argyll-theme-toggle:focus-visible {{ outline: 2px solid {var("accent")}; }}
@@ -211,6 +217,7 @@ class ThemeToggle(JSComponent):
 
     def __init__(self, **params: Any) -> None:
         params.setdefault("palettes", {name: dict(colours) for name, colours in PALETTES.items()})
+        params.setdefault("height", TOGGLE_HEIGHT)
         super().__init__(**params)
 
 
