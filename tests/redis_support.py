@@ -28,6 +28,8 @@ IN_CI = os.environ.get("CI") == "true"
 HAVE_REDIS_BINARIES = all(shutil.which(name) for name in ("redis-server", "redis-cli"))
 STARTUP = 20.0
 """Seconds a local redis-server or cluster may take to come up."""
+PORT_TRIES = 3
+"""Ports a new redis-server tries before its test fails."""
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -55,10 +57,13 @@ def with_prefix(url: str) -> Iterator[str]:
             client.unlink(key)  # one by one: in a cluster the keys span slots
 
 
-def answers(url: str) -> bool:
+def answers(url: str, pid: int | None = None) -> bool:
+    """Whether a Redis answers at ``url``; with ``pid``, whether it is that process."""
     try:
         with closing(redis.Redis.from_url(url, socket_connect_timeout=0.5)) as client:
-            return bool(client.ping())
+            if pid is None:
+                return bool(client.ping())
+            return client.info("server")["process_id"] == pid
     except redis.RedisError:
         return False
 
@@ -83,12 +88,18 @@ def is_free(port: int) -> bool:
 
 
 class RedisProcess:
-    """A redis-server of the test's own on a loopback port; by default it keeps nothing."""
+    """A redis-server of the test's own on a loopback port; by default it keeps nothing.
 
-    def __init__(self, directory: Path, *options: str, port: int | None = None) -> None:
+    With ``bus``, port + 10000 is free too (a cluster node's bus). Test processes run in
+    parallel, so a port found free may be taken before the server binds it: a first
+    start then tries another port, and a server counts as up only once the one that
+    answers is this process (its ``process_id``), never a neighbour's on the same port.
+    """
+
+    def __init__(self, directory: Path, *options: str, bus: bool = False) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.directory, self.options = directory, options
-        self.port = port or free_port()
+        self.directory, self.options, self.bus = directory, options, bus
+        self.port = free_port(bus)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -96,14 +107,28 @@ class RedisProcess:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        """Start (or restart, on the same port, as a server coming back would)."""
+        first = self.process is None
+        for _ in range(PORT_TRIES if first else 1):
+            if self._launched():
+                return
+            if first:
+                self.port = free_port(self.bus)
+        raise RuntimeError(f"redis-server would not start on a free port (last {self.port})")
+
+    def _launched(self) -> bool:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--dir", str(self.directory), "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(
+        process = subprocess.Popen(
             [*command, *self.options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        self.process = process
         wait_until_sync(
-            lambda: answers(self.url), f"redis-server on port {self.port}", timeout=STARTUP
+            lambda: process.poll() is not None or answers(self.url, process.pid),
+            f"redis-server on port {self.port}",
+            timeout=STARTUP,
         )
+        return process.poll() is None
 
     def kill(self) -> None:
         """Stop at once, as a crash would."""
@@ -126,7 +151,7 @@ class LocalCluster:
     def __init__(self, directory: Path, masters: int = 3) -> None:
         cluster_options = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
         self.nodes = [
-            RedisProcess(directory / f"node{n}", *cluster_options, port=free_port(bus=True))
+            RedisProcess(directory / f"node{n}", *cluster_options, bus=True)
             for n in range(masters)
         ]
 
