@@ -11,8 +11,8 @@ at start-up, and dead instances' flows re-decided), ``dispatch`` (performing the
 decided effects, in ``tasks``; concurrency slots in ``slots``), ``follower`` (the
 feed: what other writers appended), ``takeover`` (the lease and finding dead
 instances' work, over ``leases``), ``catalog`` (the steps registered), ``health``
-(store and step probes), ``starts`` (a start's arguments checked) and ``metrics``
-(the Prometheus series, counted from what this engine appends).
+(store and step probes) and ``metrics`` (the Prometheus series, counted from what
+this engine appends). A start's arguments are checked by the core's ``argyll.starts``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any, Self
 
 import httpx
 
-from argyll import decide, operate, subflow
+from argyll import decide, operate, starts, subflow
 from argyll.apply import FLOW_APPLIERS, fold, fold_flow
 from argyll.errors import (
     ArgyllError,
@@ -61,7 +61,6 @@ from argyll.model import (
 )
 from argyll.outbound import ALLOW_ALL, OutboundPolicy
 from argyll.planner import PlanCache
-from argyll.runtime import starts
 from argyll.runtime.catalog import APPEND_ATTEMPTS, CatalogKeeper
 from argyll.runtime.clock import Clock, SystemClock
 from argyll.runtime.dispatch import Dispatcher, Rule

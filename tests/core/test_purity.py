@@ -29,6 +29,7 @@ CORE = (
     "argyll.explain",
     "argyll.memo",
     "argyll.flow_index",
+    "argyll.starts",
     "argyll.retention",
     "argyll.errors",
     "argyll.problems",
