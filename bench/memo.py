@@ -165,7 +165,10 @@ async def redis_lookups(redis_url: str) -> None:
         await delete_prefix(redis_url, prefix)
 
 
-async def timed(call: Callable[[], Awaitable[Any]], count: int) -> list[float]:
+async def timed(call: Callable[[], Awaitable[Any]], count: int, warm_up: int = 0) -> list[float]:
+    """Seconds each of ``count`` calls took, one at a time, after ``warm_up`` calls untimed."""
+    for _ in range(warm_up):
+        await call()
     latencies = []
     for _ in range(count):
         began = time.perf_counter()

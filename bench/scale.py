@@ -55,6 +55,7 @@ from argyll.store.redis import redis_settings
 from argyll.store.redis.settings import Keys
 from argyll.store.sqlite import SCHEMA_VERSION
 from bench.history import START
+from bench.memo import timed
 from bench.service import STEP, cpu_seconds, percentile, register, start_server
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -122,18 +123,6 @@ def figures(took: list[float]) -> str:
     return f"{statistics.median(took) * 1000:6.2f} / {percentile(took, 0.95):6.2f}"
 
 
-async def timed(call: Callable[[], Awaitable[object]], requests: int) -> list[float]:
-    """Seconds each of ``requests`` calls took, one at a time, after a few to warm up."""
-    for _ in range(WARM_UP):
-        await call()
-    took = []
-    for _ in range(requests):
-        begun = time.perf_counter()
-        await call()
-        took.append(time.perf_counter() - begun)
-    return took
-
-
 def http_call(
     client: aiohttp.ClientSession, method: str, path: str, options: dict[str, Any]
 ) -> Callable[[], Awaitable[object]]:
@@ -159,7 +148,7 @@ async def listings(client: aiohttp.ClientSession, requests: int, pid: int) -> di
     found = {}
     for name, (method, path, options) in REQUESTS.items():
         before = cpu_seconds(pid)
-        took = await timed(http_call(client, method, path, options), requests)
+        took = await timed(http_call(client, method, path, options), requests, WARM_UP)
         cpu_ms = (cpu_seconds(pid) - before) * 1000 / (requests + WARM_UP)
         found[name] = Timings(took, cpu_ms)
     return found
@@ -244,7 +233,7 @@ def sqlite_ceiling(path: Path, requests: int) -> list[float]:
         async def call() -> object:
             return connection.execute(statement).fetchall()
 
-        return asyncio.run(timed(call, requests))
+        return asyncio.run(timed(call, requests, WARM_UP))
     finally:
         connection.close()
 
@@ -259,7 +248,7 @@ async def redis_ceiling(url: str, requests: int) -> list[float]:
             newest = await client.zrevrange(keys.flow_set(0, None), 0, 49)
             return await client.hmget(keys.flows(0), newest)
 
-        return await timed(call, requests)
+        return await timed(call, requests, WARM_UP)
     finally:
         await client.aclose()
 

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -166,14 +168,6 @@ def report(name: str, mode: str, rate: int, latencies: list[float], cpu_ms: floa
     )
 
 
-def polling_share(rates: dict[tuple[str, int], int], clients: list[int]) -> None:
-    """Polling's flows/s as a share of waiting's, for each number of clients run in both."""
-    for count in clients:
-        if ("poll", count) in rates and ("wait", count) in rates:
-            share = rates["poll", count] / max(rates["wait", count], 1)
-            print(f"polling vs waiting, {count} clients: {share:.0%} of the flows/s")
-
-
 async def register(base: str) -> None:
     """The step, and the ended flow ``status`` reads."""
     async with httpx.AsyncClient(base_url=base) as client:
@@ -205,6 +199,13 @@ async def engine_alone(store: str, clients: int, seconds: float) -> tuple[int, f
         return round(done / elapsed), (time.process_time() - before) * 1000 / max(done, 1)
 
 
+@contextlib.contextmanager
+def sqlite_store() -> Iterator[str]:
+    """The URL of a SQLite store in a directory of its own, removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+
+
 Figures = dict[tuple[str, int], tuple[int, float]]
 """Flows/s and server CPU per flow, by mode and number of clients."""
 
@@ -221,8 +222,7 @@ def runs(pid: int, base: str, name: str, args: argparse.Namespace) -> Figures:
 
 
 def serve_runs(args: argparse.Namespace) -> Figures:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = f"sqlite:///{Path(tmp) / 'bench.db'}"
+    with sqlite_store() as store:
         argyll = [sys.executable, "-m", "argyll", "serve", "--port", "0", "--store", store]
         process, base = start_server([*argyll, "--workers", str(args.workers)])
         try:
@@ -243,12 +243,19 @@ def bare_runs(args: argparse.Namespace) -> Figures:
         bare.wait()
 
 
+def polling_share(served: Figures, clients: list[int]) -> None:
+    """Polling's flows/s as a share of waiting's, for each number of clients run in both."""
+    for count in clients:
+        if ("poll", count) in served and ("wait", count) in served:
+            share = served["poll", count][0] / max(served["wait", count][0], 1)
+            print(f"polling vs waiting, {count} clients: {share:.0%} of the flows/s")
+
+
 def one_core_bounds(args: argparse.Namespace, bare: Figures) -> None:
     """What one core could do if HTTP cost only what the bare handler costs and the
     engine only what it costs in-process: 1000 / (engine CPU + bare CPU) flows/s."""
     for clients in args.clients:
-        with tempfile.TemporaryDirectory() as tmp:
-            store = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        with sqlite_store() as store:
             rate, cpu = asyncio.run(engine_alone(store, clients, args.seconds))
         print(
             f"{f'engine alone, in-process, sqlite, {clients} clients':<40} {rate:>6} flows/s"
@@ -271,7 +278,7 @@ def main() -> None:
     print(f"# bench/service.py  {datetime.now().isoformat(timespec='minutes')}")
     served = serve_runs(args)
     bare = bare_runs(args)
-    polling_share({key: rate for key, (rate, _) in served.items()}, args.clients)
+    polling_share(served, args.clients)
     one_core_bounds(args, bare)
 
 

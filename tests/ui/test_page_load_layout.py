@@ -7,7 +7,7 @@ grew when they did pushed the graph down by 25 px under the user's pointer.
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser
 from test_dashboard import REASON, TIMEOUT_MS, Served, Session, browser, demo_drawn, served
 
 pytestmark = [
@@ -46,9 +46,9 @@ async def test_the_graph_does_not_move_when_the_header_row_is_drawn(
         page.set_default_timeout(TIMEOUT_MS)
         await page.add_init_script(GRAPH_TOPS)
         await page.goto(served.url)
-        await demo_drawn(Session(page))
-        for drawn in (".count-steps", ".argyll-theme-toggle"):
-            await expect(page.locator(drawn)).to_be_visible()
+        session = Session(page)
+        await demo_drawn(session)
+        await session.header_drawn()
         tops = await page.evaluate("window.graphTops")
         assert len(tops) == 1, f"the graph moved while the page loaded: tops {tops}"
     finally:
